@@ -1,0 +1,184 @@
+"""Generate the CustomResourceDefinitions from the pydantic models.
+
+Pydantic emits JSON Schema (draft 2020-12) with ``$ref``/``$defs`` and
+``anyOf: [X, null]`` for optional fields; Kubernetes wants a *structural*
+OpenAPI v3 schema: everything inlined, a ``type`` on every node, no ``title``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from . import models as m
+
+_KEEP = {
+    "type",
+    "description",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "additionalProperties",
+    "minItems",
+    "maxItems",
+}
+
+
+def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _structural(merged, defs)
+    if "anyOf" in node:
+        # Optional[X] -> X (absence means None; Kubernetes has no null values in specs).
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"unsupported union in schema: {node}")
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if rest.get("default", ...) is None:
+            del rest["default"]
+        return _structural({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in _KEEP:
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(sub, defs) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = _structural(value, defs)
+        else:
+            out[key] = value
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    if out.get("default") in ("", []):
+        # Empty defaults add nothing, and Kubernetes 1.20 reads a '' default as null.
+        del out["default"]
+    return out
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of a pydantic model."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _structural(raw, raw.get("$defs", {}))
+
+
+def _crd(
+    *,
+    kind: str,
+    plural: str,
+    scope: str,
+    short_names: list[str],
+    spec: type[BaseModel],
+    status: type[BaseModel],
+    description: str,
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{m.GROUP}"},
+        "spec": {
+            "group": m.GROUP,
+            "scope": scope,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short_names,
+                "categories": ["stakater", "support"],
+            },
+            "versions": [
+                {
+                    "name": m.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": description,
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": schema_of(spec),
+                                "status": schema_of(status),
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def support_engagement_crd() -> dict[str, Any]:
+    return _crd(
+        kind="SupportEngagement",
+        plural="supportengagements",
+        scope="Namespaced",
+        short_names=["se"],
+        spec=m.SupportEngagementSpec,
+        status=m.SupportEngagementStatus,
+        description="A support contract with Stakater: type, plan, products and terms. "
+        "Its status tells whether the cluster is eligible for support, and why not.",
+        columns=[
+            {"name": "Eligibility", "type": "string", "jsonPath": ".status.eligibility"},
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            {"name": "Plan", "type": "string", "jsonPath": ".spec.plan"},
+            {
+                "name": "Out-of-support",
+                "type": "integer",
+                "jsonPath": ".status.productsOutOfSupport",
+                "description": "Covered product versions that are end-of-life or unknown.",
+            },
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
+def compatibility_matrix_crd() -> dict[str, Any]:
+    return _crd(
+        kind="CompatibilityMatrix",
+        plural="compatibilitymatrices",
+        scope="Cluster",
+        short_names=["cmx"],
+        spec=m.CompatibilityMatrixSpec,
+        status=m.CompatibilityMatrixStatus,
+        description="Stakater products, how to recognise them, their releases with lifecycle dates, "
+        "and the platforms they support. Data that a support team maintains.",
+        columns=[
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            {"name": "Products", "type": "integer", "jsonPath": ".status.products"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
+CRD_FILES = {
+    "supportengagements.yaml": support_engagement_crd,
+    "compatibilitymatrices.yaml": compatibility_matrix_crd,
+}
+
+
+def render(builder: Any) -> str:
+    header = "# Generated from src/eligibility_operator/api/models.py by `make crds`. Do not edit.\n"
+    return header + yaml.safe_dump(builder(), sort_keys=False, width=100)
+
+
+def render_all() -> str:
+    return "---\n".join(render(b) for b in CRD_FILES.values())

@@ -1,0 +1,56 @@
+"""Product versions as found in image tags and labels.
+
+Tags look like ``v1.4.21``, ``1.4.21``, ``v1.4.21-ubi``, ``latest`` or ``merge-123``.
+Only the numeric ``major.minor[.patch]`` core is compared; a suffix after ``-``
+or ``+`` (a build flavour such as ``ubi``) is kept for display but ignored in
+comparisons. Anything else is not a version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_VERSION = re.compile(r"^[vV]?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?(?:[-+_]([0-9A-Za-z.-]*))?$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+    parts: int  # how many numeric parts were given: 1, 2 or 3
+    suffix: str = ""
+
+    @property
+    def core(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.patch)
+
+    def __str__(self) -> str:
+        numbers = [self.major, self.minor, self.patch][: self.parts]
+        text = ".".join(str(n) for n in numbers)
+        return f"{text}-{self.suffix}" if self.suffix else text
+
+    def within(self, line: Version) -> bool:
+        """True if this version belongs to ``line`` ('1.4' contains 1.4.x; '2.0.1' only itself)."""
+        return self.core[: line.parts] == line.core[: line.parts]
+
+
+@lru_cache(maxsize=8192)
+def parse_version(text: object) -> Version | None:
+    """Parse a version string; None when it is not one (``latest``, ``merge-12``, ``""``)."""
+    if not isinstance(text, str):
+        return None
+    match = _VERSION.match(text.strip())
+    if not match:
+        return None
+    major, minor, patch, suffix = match.groups()
+    parts = 1 + (minor is not None) + (patch is not None)
+    return Version(int(major), int(minor or 0), int(patch or 0), parts, suffix or "")
+
+
+def version_key(text: str) -> tuple[int, int, int]:
+    """Sort key for version strings; non-versions sort first."""
+    parsed = parse_version(text)
+    return parsed.core if parsed else (-1, -1, -1)

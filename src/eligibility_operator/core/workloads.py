@@ -1,0 +1,121 @@
+"""What the operator keeps of a workload: the few facts detection needs.
+
+Whole objects are never kept in memory. A Deployment of 30 KiB becomes a
+:class:`WorkloadFacts` of a few hundred bytes: its identity, container images,
+labels and the two override annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRODUCT_ANNOTATION = "support.stakater.com/product"
+VERSION_ANNOTATION = "support.stakater.com/version"
+OPT_OUT_LABEL = "support.stakater.com/ignore"
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+CSV_KIND = "ClusterServiceVersion"
+_MAX_LABELS = 64
+_MAX_TEXT = 512
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadFacts:
+    namespace: str
+    kind: str
+    name: str
+    images: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    product_override: str | None = None
+    version_override: str | None = None
+    olm_package: str | None = None  # ClusterServiceVersions only
+    olm_version: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """``namespace/Kind/name``, the form used in status and reports."""
+        return f"{self.namespace}/{self.kind}/{self.name}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.kind, self.name)
+
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def _text(value: Any) -> str | None:
+    return value[:_MAX_TEXT] if isinstance(value, str) and value else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _containers(pod_spec: Mapping[str, Any]) -> tuple[str, ...]:
+    images: list[str] = []
+    for field in ("initContainers", "containers"):
+        items = pod_spec.get(field)
+        if not isinstance(items, list):
+            continue
+        for container in items:
+            image = _text(_mapping(container).get("image"))
+            if image and image not in images:
+                images.append(image)
+    return tuple(images)
+
+
+def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    merged: dict[str, str] = {}
+    for source in sources:
+        for key, value in source.items():
+            if isinstance(key, str) and isinstance(value, str) and len(merged) < _MAX_LABELS:
+                merged[key[:_MAX_TEXT]] = value[:_MAX_TEXT]
+    return tuple(sorted(merged.items()))
+
+
+def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default") -> WorkloadFacts | None:
+    """Extract facts from a Deployment/StatefulSet/DaemonSet or CSV; None for anything else.
+
+    Tolerates any shape: missing or mistyped fields yield fewer facts, never an error.
+    """
+    kind = obj.get("kind")
+    meta = _mapping(obj.get("metadata"))
+    name = _text(meta.get("name"))
+    if not isinstance(kind, str) or not name:
+        return None
+    namespace = _text(meta.get("namespace")) or default_namespace
+    annotations = _mapping(meta.get("annotations"))
+    spec = _mapping(obj.get("spec"))
+    if kind in WORKLOAD_KINDS:
+        template = _mapping(spec.get("template"))
+        pod_meta = _mapping(template.get("metadata"))
+        pod_annotations = _mapping(pod_meta.get("annotations"))
+        return WorkloadFacts(
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            images=_containers(_mapping(template.get("spec"))),
+            labels=_labels(_mapping(pod_meta.get("labels")), _mapping(meta.get("labels"))),
+            product_override=_text(annotations.get(PRODUCT_ANNOTATION) or pod_annotations.get(PRODUCT_ANNOTATION)),
+            version_override=_text(annotations.get(VERSION_ANNOTATION) or pod_annotations.get(VERSION_ANNOTATION)),
+        )
+    if kind == CSV_KIND:
+        labels = _mapping(meta.get("labels"))
+        if "olm.copiedFrom" in labels:  # OLM copies each CSV into every watched namespace
+            return None
+        package, _, version = name.partition(".v")
+        return WorkloadFacts(
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            images=(),
+            labels=_labels(labels),
+            product_override=_text(annotations.get(PRODUCT_ANNOTATION)),
+            version_override=_text(annotations.get(VERSION_ANNOTATION)),
+            olm_package=package or None,
+            olm_version=_text(spec.get("version")) or (version or None),
+        )
+    return None

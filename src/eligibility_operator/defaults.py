@@ -1,0 +1,42 @@
+"""The default CompatibilityMatrix shipped in the package, and applying the defaults."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .api import crdgen
+
+DEFAULT_MATRIX_FILE = "default-matrix.yaml"
+
+
+@lru_cache(maxsize=1)
+def default_matrix_text() -> str:
+    return resources.files("eligibility_operator.data").joinpath(DEFAULT_MATRIX_FILE).read_text()
+
+
+def default_matrix() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(default_matrix_text())
+    return document
+
+
+def apply_defaults(kubeconfig: Path) -> None:
+    """``kubectl apply`` the CRDs, wait until they are served, then apply the default matrix."""
+    kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"], input=crdgen.render_all(), text=True, check=True, stdout=subprocess.DEVNULL
+    )
+    names = [f"crd/{b()['metadata']['name']}" for b in crdgen.CRD_FILES.values()]
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "--timeout=60s", *names],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"], input=default_matrix_text(), text=True, check=True, stdout=subprocess.DEVNULL
+    )
