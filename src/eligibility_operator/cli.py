@@ -20,6 +20,61 @@ def main() -> None:
     """Support eligibility for Stakater products, checked in the cluster."""
 
 
+# ------------------------------------------------------------------------ run
+
+
+@main.command()
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    help="Watch only these namespaces (repeatable). Default: the whole cluster.",
+)
+@click.option("--health-port", default=8080, show_default=True, help="Port of the /healthz liveness endpoint.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, exists=True),
+    envvar="KUBECONFIG",
+    help="Kubeconfig to use outside a cluster (default: in-cluster, then $KUBECONFIG).",
+)
+@click.option(
+    "--coalesce",
+    default=0.1,
+    show_default=True,
+    help="Seconds to gather workload changes before re-evaluating engagements.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def run(namespaces: tuple[str, ...], health_port: int, kubeconfig: str | None, coalesce: float, verbose: bool) -> None:
+    """Run the operator."""
+    import asyncio
+    import logging
+
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    import kopf
+
+    from .kopf_app import run_operator
+    from .kubeapi import KubeApi
+    from .reconciler import Reconciler
+
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
+    logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        # Kopf logs every handler call at INFO: with thousands of workloads that is noise.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+
+    async def _main() -> None:
+        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce)
+        await run_operator(
+            reconciler,
+            namespaces=list(namespaces) or None,
+            liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
+        )
+
+    asyncio.run(_main())
+
+
 # ----------------------------------------------------------------------- crds
 
 

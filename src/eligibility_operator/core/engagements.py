@@ -1,0 +1,218 @@
+"""From an engagement object and the inventory to the status it should have. Pure.
+
+Also decides whether a status needs writing at all: the operator patches only
+when the content changed, ignoring the timestamps it sets itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..api.models import (
+    CompatibilityMatrixStatus,
+    Condition,
+    Eligibility,
+    EngagementType,
+    SupportEngagementSpec,
+    SupportEngagementStatus,
+    VersionOwner,
+)
+from .coverage import covers, covers_everything, selector_problems
+from .evaluation import Platform, evaluate, not_ready
+from .inventory import Inventory
+from .matrix import CompiledMatrix, describe_validation_error
+
+VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
+
+
+@dataclass
+class EngagementRecord:
+    """What the operator keeps of one SupportEngagement."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+    spec: SupportEngagementSpec | None
+    spec_error: str | None
+    written: dict[str, Any] | None  # status as last seen on or written to the server
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def matrix_name(self) -> str | None:
+        return self.spec.matrix_name if self.spec else None
+
+
+def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
+    meta = body.get("metadata") or {}
+    spec, error = None, None
+    try:
+        spec = SupportEngagementSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        error = describe_validation_error(exc)
+    status = body.get("status")
+    return EngagementRecord(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        generation=meta.get("generation"),
+        spec=spec,
+        spec_error=error,
+        written=dict(status) if isinstance(status, Mapping) else None,
+    )
+
+
+def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[str]:
+    """Semantic problems the CRD schema cannot catch; each names the field and the fix."""
+    problems = selector_problems(spec.coverage.namespace_selector)
+    if spec.version_management == VersionOwner.STAKATER and spec.type != EngagementType.MANAGED_SERVICE:
+        problems.append(
+            "spec.versionManagement: Stakater maintains versions only under a ManagedService agreement; "
+            "set spec.type to ManagedService or versionManagement to Customer"
+        )
+    seen: set[str] = set()
+    for i, product in enumerate(spec.products):
+        if product.name in seen:
+            problems.append(f"spec.products[{i}].name: {product.name!r} is listed twice")
+        seen.add(product.name)
+        if product.name not in matrix.products:
+            known = ", ".join(sorted(matrix.products))
+            problems.append(
+                f"spec.products[{i}].name: {product.name!r} is not in CompatibilityMatrix {matrix.name!r} "
+                f"(known: {known})"
+            )
+    return problems
+
+
+def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:
+    if not record.written:
+        return None
+    try:
+        return SupportEngagementStatus.model_validate(record.written)
+    except ValidationError:
+        return None
+
+
+def assess(
+    record: EngagementRecord, inventory: Inventory, platform: Platform, today: dt.date
+) -> SupportEngagementStatus:
+    """The status ``record`` should have now."""
+    generation = record.generation
+    previous = previous_status(record)
+    if record.spec is None:
+        return not_ready("InvalidSpec", f"spec is invalid: {record.spec_error}", generation, previous)
+    spec = record.spec
+    name = spec.matrix_name
+    state = inventory.matrices.get(name)
+    if state is None or state.compiled is None:
+        if state is not None and state.error:
+            msg = f"CompatibilityMatrix {name!r} is invalid: {state.error}; fix the matrix"
+            return not_ready("MatrixInvalid", msg, generation, previous)
+        msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
+        return not_ready("MatrixNotFound", msg, generation, previous)
+    matrix = state.compiled
+    problems = spec_problems(spec, matrix)
+    if problems:
+        return not_ready("InvalidSpec", "; ".join(problems), generation, previous)
+    if covers_everything(spec.coverage):
+        found = inventory.found_in(name)
+    else:
+        namespaces = (
+            ns
+            for ns in inventory.product_namespaces(name)
+            if covers(spec.coverage, ns, inventory.namespace_labels.get(ns))
+        )
+        found = inventory.found_in(name, namespaces)
+    status = evaluate(spec, matrix, found, platform, today, generation).status
+    if state.error:
+        msg = (
+            f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
+            f"showing the evaluation against its last valid version"
+        )
+        return not_ready("MatrixInvalid", msg, generation, status)
+    return status
+
+
+# ------------------------------------------------------------- status writes
+
+
+def _without_empty_strings(value: Any) -> Any:
+    """Kubernetes 1.20 rejects '' in status written by JSON patch (it reads it as null); omit them."""
+    if isinstance(value, dict):
+        return {k: _without_empty_strings(v) for k, v in value.items() if v != ""}
+    if isinstance(value, list):
+        return [_without_empty_strings(v) for v in value]
+    return value
+
+
+def to_wire(status: BaseModel) -> dict[str, Any]:
+    wire: dict[str, Any] = _without_empty_strings(status.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return wire
+
+
+def _comparable(wire: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not wire:
+        return {}
+    out = {k: v for k, v in wire.items() if k != "lastEvaluationTime"}
+    out["conditions"] = [
+        {k: v for k, v in c.items() if k not in VOLATILE_CONDITION_KEYS} for c in wire.get("conditions") or []
+    ]
+    return out
+
+
+def _timestamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_to_write(
+    new: SupportEngagementStatus, written: Mapping[str, Any] | None, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The status to write, or None when ``written`` already says the same.
+
+    A condition keeps its lastTransitionTime while its status stays the same.
+    """
+    wire = to_wire(new)
+    if _comparable(wire) == _comparable(written):
+        return None
+    before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
+    stamp = _timestamp(now)
+    for condition in wire.get("conditions", []):
+        old = before.get(condition["type"])
+        same = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
+        condition["lastTransitionTime"] = old["lastTransitionTime"] if same and old else stamp
+    wire["lastEvaluationTime"] = stamp
+    return wire
+
+
+def status_differs(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Whether two statuses differ in content (timestamps set by the operator aside)."""
+    return _comparable(a) != _comparable(b)
+
+
+def matrix_status_to_write(
+    generation: int | None, products: int, ready: Condition, written: Mapping[str, Any] | None, now: dt.datetime
+) -> dict[str, Any] | None:
+    """A CompatibilityMatrix's status, or None when ``written`` already says the same."""
+    wire = to_wire(CompatibilityMatrixStatus(observed_generation=generation, products=products, conditions=[ready]))
+    if _comparable(wire) == _comparable(written):
+        return None
+    old = next((c for c in (written or {}).get("conditions") or [] if c.get("type") == ready.type), None)
+    keep = old is not None and old.get("status") == ready.status and old.get("lastTransitionTime")
+    wire["conditions"][0]["lastTransitionTime"] = old["lastTransitionTime"] if keep and old else _timestamp(now)
+    return wire
+
+
+def eligibility_of(wire: Mapping[str, Any] | None) -> Eligibility | None:
+    value = (wire or {}).get("eligibility")
+    try:
+        return Eligibility(str(value))
+    except ValueError:
+        return None

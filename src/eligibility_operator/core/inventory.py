@@ -1,0 +1,120 @@
+"""The operator's memory of the cluster: workload facts, namespace labels, matrices.
+
+Sized for 10,000 workloads: each workload is kept as a small WorkloadFacts, and
+detections are cached per matrix and grouped by namespace, holding only the
+workloads that run a product (a few percent). An engagement's evaluation walks
+the product workloads of its namespaces, never the whole cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from .detection import Detection, detect
+from .matrix import CompiledMatrix
+from .workloads import WorkloadFacts
+
+Key = tuple[str, str, str]  # namespace, kind, name
+
+
+@dataclass
+class MatrixState:
+    """The last good compiled matrix (if any) and the current problem (if any)."""
+
+    compiled: CompiledMatrix | None = None
+    error: str | None = None
+    # namespace -> workload key -> detections (only non-empty)
+    detections: dict[str, dict[Key, list[Detection]]] = field(default_factory=dict)
+
+
+class Inventory:
+    def __init__(self) -> None:
+        self.workloads: dict[Key, WorkloadFacts] = {}
+        self.namespace_labels: dict[str, dict[str, str]] = {}
+        self.matrices: dict[str, MatrixState] = {}
+
+    # ----------------------------------------------------------- workloads
+
+    def upsert(self, facts: WorkloadFacts) -> bool:
+        """Store ``facts``; True if its detections changed under any matrix."""
+        if self.workloads.get(facts.key) == facts:
+            return False
+        self.workloads[facts.key] = facts
+        changed = False
+        for state in self.matrices.values():
+            changed |= self._redetect(state, facts)
+        return changed
+
+    def remove(self, key: Key) -> bool:
+        """Forget a workload; True if it ran a product under any matrix."""
+        if self.workloads.pop(key, None) is None:
+            return False
+        changed = False
+        for state in self.matrices.values():
+            by_key = state.detections.get(key[0])
+            if by_key is not None and by_key.pop(key, None) is not None:
+                changed = True
+                if not by_key:
+                    del state.detections[key[0]]
+        return changed
+
+    def _redetect(self, state: MatrixState, facts: WorkloadFacts) -> bool:
+        if state.compiled is None:
+            return False
+        found = detect(state.compiled, facts)
+        by_key = state.detections.get(facts.namespace)
+        before = by_key.get(facts.key) if by_key else None
+        if found:
+            state.detections.setdefault(facts.namespace, {})[facts.key] = found
+        elif by_key is not None and facts.key in by_key:
+            del by_key[facts.key]
+            if not by_key:
+                del state.detections[facts.namespace]
+        return (before or []) != found
+
+    # ---------------------------------------------------------- namespaces
+
+    def set_namespace(self, name: str, labels: Mapping[str, str]) -> bool:
+        new = dict(labels)
+        if self.namespace_labels.get(name) == new:
+            return False
+        self.namespace_labels[name] = new
+        return True
+
+    def remove_namespace(self, name: str) -> bool:
+        return self.namespace_labels.pop(name, None) is not None
+
+    # ------------------------------------------------------------ matrices
+
+    def set_matrix(self, compiled: CompiledMatrix) -> None:
+        """Install a valid matrix and re-detect every workload against it (rare: matrix edits)."""
+        state = self.matrices.setdefault(compiled.name, MatrixState())
+        state.compiled, state.error, state.detections = compiled, None, {}
+        for facts in self.workloads.values():
+            self._redetect(state, facts)
+
+    def set_matrix_error(self, name: str, error: str) -> None:
+        """Record that the matrix is invalid; its last good version stays in use."""
+        self.matrices.setdefault(name, MatrixState()).error = error
+
+    def remove_matrix(self, name: str) -> None:
+        self.matrices.pop(name, None)
+
+    # -------------------------------------------------------------- queries
+
+    def found_in(self, matrix: str, namespaces: Iterator[str] | None = None) -> Iterator[tuple[str, Detection]]:
+        """(``namespace/Kind/name``, detection) for product workloads, optionally in ``namespaces`` only."""
+        state = self.matrices.get(matrix)
+        if state is None:
+            return
+        names = state.detections.keys() if namespaces is None else namespaces
+        for namespace in list(names):
+            for key, found in state.detections.get(namespace, {}).items():
+                ref = f"{key[0]}/{key[1]}/{key[2]}"
+                for detection in found:
+                    yield ref, detection
+
+    def product_namespaces(self, matrix: str) -> list[str]:
+        state = self.matrices.get(matrix)
+        return list(state.detections) if state else []

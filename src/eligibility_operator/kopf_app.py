@@ -1,0 +1,136 @@
+"""The thin Kopf shell: watches that feed the :class:`Reconciler`, and the operator's entry point.
+
+Customer workloads are only read. They are watched through Kopf *index* handlers
+(which store nothing on the object and are complete before any other handler
+runs, so the first evaluation sees the whole cluster) and low-level ``on.event``
+handlers for deletions. No annotation, finalizer or status is ever written to a
+workload; ``tests/test_operator.py`` checks that.
+
+Our own resources are watched with ``on.event`` too: the operator keeps no
+per-object handler progress, so Kopf never writes annotations or finalizers to
+engagements or matrices either; the reconciler writes their status itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from .api.models import GROUP, VERSION
+from .reconciler import Reconciler
+
+log = logging.getLogger("eligibility_operator")
+
+WORKLOAD_RESOURCES = (
+    ("apps", "v1", "deployments", "Deployment"),
+    ("apps", "v1", "statefulsets", "StatefulSet"),
+    ("apps", "v1", "daemonsets", "DaemonSet"),
+    ("operators.coreos.com", "v1alpha1", "clusterserviceversions", "ClusterServiceVersion"),
+)
+
+
+def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
+    """Register every handler on a private registry bound to ``reconciler``."""
+    registry = kopf.OperatorRegistry()
+
+    for group, version, plural, kind in WORKLOAD_RESOURCES:
+        _register_workload(registry, reconciler, group, version, plural, kind)
+
+    @kopf.index("", "v1", "namespaces", registry=registry)
+    async def namespace_index(body: kopf.Body, name: str, **_: Any) -> None:
+        reconciler.namespace_seen(name, dict(body.get("metadata", {}).get("labels") or {}))
+
+    @kopf.on.event("", "v1", "namespaces", registry=registry)
+    async def namespace_event(event: kopf.RawEvent, name: str, **_: Any) -> None:
+        if event["type"] == "DELETED":
+            reconciler.namespace_gone(name)
+
+    @kopf.on.event(GROUP, VERSION, "supportengagements", registry=registry)
+    async def engagement_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            reconciler.engagement_gone(*_meta(body))
+        else:
+            reconciler.engagement_seen(body)
+
+    @kopf.on.event(GROUP, VERSION, "compatibilitymatrices", registry=registry)
+    async def matrix_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            reconciler.matrix_gone(_meta(body)[1])
+        else:
+            reconciler.matrix_seen(body)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In-cluster service account, else $KUBECONFIG, as the kubernetes client resolves them.
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # Kopf posts Events for its own log lines; they would be about customer workloads. Ours go
+        # through the reconciler, about engagements only.
+        settings.posting.enabled = False
+        settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
+        settings.watching.server_timeout = 300  # ask the server to end each watch; Kopf resumes it
+        settings.watching.client_timeout = 330
+        settings.watching.connect_timeout = 15
+
+    return registry
+
+
+def _register_workload(
+    registry: kopf.OperatorRegistry, reconciler: Reconciler, group: str, version: str, plural: str, kind: str
+) -> None:
+    @kopf.index(group, version, plural, registry=registry, id=f"{plural}_facts")
+    async def workload_index(body: kopf.Body, **_: Any) -> None:
+        reconciler.workload_seen(body)
+
+    @kopf.on.event(group, version, plural, registry=registry, id=f"{plural}_deletions")
+    async def workload_event(event: kopf.RawEvent, **_: Any) -> None:
+        if event["type"] == "DELETED":
+            namespace, name = _meta(event["object"])
+            reconciler.workload_gone(namespace, kind, name)
+        else:
+            # Indexing is finished before any on.event handler runs: the inventory is complete.
+            reconciler.ready.set()
+
+
+async def run_operator(
+    reconciler: Reconciler,
+    *,
+    namespaces: list[str] | None = None,
+    liveness_endpoint: str | None = None,
+    background: list[Any] | None = None,
+    stop_flag: asyncio.Event | None = None,
+) -> None:
+    """Run Kopf with our handlers plus the reconciler's background loops until stopped."""
+    registry = build_registry(reconciler)
+    tasks = [
+        asyncio.create_task(reconciler.run(), name="reconciler"),
+        asyncio.create_task(reconciler.resync_forever(), name="resync"),
+        asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
+        *[asyncio.create_task(coro) for coro in background or []],
+    ]
+    try:
+        await kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces or [],
+            liveness_endpoint=liveness_endpoint,
+            stop_flag=stop_flag,
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

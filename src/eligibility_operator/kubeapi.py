@@ -1,0 +1,119 @@
+"""The few Kubernetes API calls the operator makes itself (Kopf does the watching).
+
+Synchronous ``kubernetes`` client calls, run in threads by the reconciler.
+Writes go only to the operator's own resources: engagement and matrix status,
+and Events about engagements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from .api.models import GROUP, VERSION
+from .core.evaluation import Platform
+
+log = logging.getLogger(__name__)
+COMPONENT = "eligibility-operator"
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the log: status and the server's message, never headers or bodies in full."""
+    if isinstance(exc, ApiException):
+        message = ""
+        try:
+            message = json.loads(exc.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            message = str(exc.body or "")
+        return f"HTTP {exc.status} {exc.reason}: {message[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def openshift_version(cluster_version: dict[str, Any]) -> str | None:
+    """The version OpenShift runs: the newest completed update, else the desired one."""
+    status = cluster_version.get("status") or {}
+    for entry in status.get("history") or []:
+        if entry.get("state") == "Completed" and entry.get("version"):
+            return str(entry["version"])
+    desired = (status.get("desired") or {}).get("version")
+    return str(desired) if desired else None
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient | None = None) -> None:
+        if api_client is None:
+            try:
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
+            except config.ConfigException:
+                config.load_kube_config()  # type: ignore[no-untyped-call]
+            api_client = client.ApiClient()
+        self.api = api_client
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.version = client.VersionApi(api_client)
+
+    # -------------------------------------------------------------- status
+
+    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+        """Set the whole status in one JSON patch (``add`` replaces an existing member).
+
+        A merge patch would keep keys that the new status no longer has. Returns
+        False if the object is gone.
+        """
+        body = [{"op": "add", "path": "/status", "value": status}]
+        kind = "application/json-patch+json"
+        try:
+            if namespace:
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, plural, name, body, _content_type=kind
+                )
+            else:
+                self.custom.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body, _content_type=kind)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # -------------------------------------------------------------- events
+
+    def emit_event(
+        self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name=f"{name}.{uuid.uuid4().hex[:12]}", namespace=namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=kind, name=name, namespace=namespace, uid=uid
+            ),
+            reason=reason,
+            message=message[:1024],
+            type="Warning" if warning else "Normal",
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component=COMPONENT),
+            reporting_component=COMPONENT,
+        )
+        self.core.create_namespaced_event(namespace, event)
+
+    # ------------------------------------------------------------ platform
+
+    def platform(self) -> Platform:
+        """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``."""
+        kubernetes = self.version.get_code().git_version
+        try:
+            cv: dict[str, Any] = self.custom.get_cluster_custom_object(
+                "config.openshift.io", "v1", "clusterversions", "version"
+            )
+        except ApiException as exc:
+            if exc.status not in (403, 404):
+                raise
+            return Platform(kubernetes=kubernetes)
+        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv))

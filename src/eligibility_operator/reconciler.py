@@ -1,0 +1,309 @@
+"""The operator's engine: keeps the inventory, decides which engagements to re-evaluate, writes status.
+
+Kopf handlers (see :mod:`kopf_app`) only feed this object; all evaluation and all
+writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
+
+* a workload change marks only the engagements that cover its namespace, and only
+  when the workload's detected products changed;
+* changes within ``coalesce_seconds`` are evaluated together, so a burst of 1,000
+  changes costs one evaluation and at most one status write per engagement;
+* status is written only when its content differs from what is on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .api.models import Condition, ConditionStatus, Eligibility
+from .core import engagements as eng
+from .core.coverage import covers
+from .core.evaluation import Platform
+from .core.inventory import Inventory, Key
+from .core.matrix import MatrixError, load_matrix
+from .core.workloads import facts_from_object
+from .kubeapi import KubeApi, describe_error
+
+log = logging.getLogger("eligibility_operator")
+EngagementKey = tuple[str, str]
+
+
+@dataclass
+class Stats:
+    """Counters the metrics endpoint exports."""
+
+    evaluations: int = 0
+    evaluation_seconds: list[float] = field(default_factory=list)  # drained by the metrics collector
+    status_patches: int = 0
+    events_emitted: int = 0
+    errors: int = 0
+    watch_events: dict[str, int] = field(default_factory=dict)
+    last_evaluation: float | None = None
+
+    def seen(self, kind: str) -> None:
+        self.watch_events[kind] = self.watch_events.get(kind, 0) + 1
+
+
+@dataclass
+class MatrixRecord:
+    name: str
+    generation: int | None
+    written: dict[str, Any] | None
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: KubeApi,
+        *,
+        coalesce_seconds: float = 0.1,
+        resync_seconds: float = 3600.0,
+        platform_seconds: float = 300.0,
+        today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date(),
+    ) -> None:
+        self.kube = kube
+        self.inventory = Inventory()
+        self.engagements: dict[EngagementKey, eng.EngagementRecord] = {}
+        self.matrices: dict[str, MatrixRecord] = {}
+        self.platform = Platform()
+        self.stats = Stats()
+        self.coalesce_seconds = coalesce_seconds
+        self.resync_seconds = resync_seconds
+        self.platform_seconds = platform_seconds
+        self.today = today
+        self.ready = asyncio.Event()  # set when Kopf has listed every watched resource
+        self._dirty: set[EngagementKey] = set()
+        self._dirty_matrices: set[str] = set()
+        self._wake = asyncio.Event()
+        self._writes = asyncio.Semaphore(8)
+
+    # ------------------------------------------------------------ marking
+
+    def _mark(self, keys: set[EngagementKey] | list[EngagementKey]) -> None:
+        if keys:
+            self._dirty.update(keys)
+            self._wake.set()
+
+    def mark_all(self) -> None:
+        self._mark(list(self.engagements))
+
+    def mark_namespace(self, namespace: str) -> None:
+        labels = self.inventory.namespace_labels.get(namespace)
+        self._mark(
+            [
+                key
+                for key, record in self.engagements.items()
+                if record.spec is None or covers(record.spec.coverage, namespace, labels)
+            ]
+        )
+
+    def mark_matrix(self, name: str) -> None:
+        self._mark([key for key, record in self.engagements.items() if record.matrix_name in (name, None)])
+
+    # ------------------------------------------------------------- feeding
+
+    def workload_seen(self, body: Mapping[str, Any]) -> None:
+        found = facts_from_object(body)
+        if found is None:
+            return
+        self.stats.seen(found.kind)
+        if self.inventory.upsert(found):
+            self.mark_namespace(found.namespace)
+
+    def workload_gone(self, namespace: str, kind: str, name: str) -> None:
+        self.stats.seen(kind)
+        key: Key = (namespace, kind, name)
+        if self.inventory.remove(key):
+            self.mark_namespace(namespace)
+
+    def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
+        self.stats.seen("Namespace")
+        if self.inventory.set_namespace(name, labels) and self._selectors_in_use():
+            self.mark_namespace(name)
+            self._mark([k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector])
+
+    def namespace_gone(self, name: str) -> None:
+        self.stats.seen("Namespace")
+        self.inventory.remove_namespace(name)
+
+    def _selectors_in_use(self) -> bool:
+        return any(r.spec and r.spec.coverage.namespace_selector for r in self.engagements.values())
+
+    def engagement_seen(self, body: Mapping[str, Any]) -> None:
+        self.stats.seen("SupportEngagement")
+        self.ready.set()
+        fresh = eng.record_from_body(body)
+        current = self.engagements.get(fresh.key)
+        if current is None or current.uid != fresh.uid:
+            self.engagements[fresh.key] = fresh
+            self._mark([fresh.key])
+            return
+        changed = (current.generation, current.spec, current.spec_error) != (
+            fresh.generation,
+            fresh.spec,
+            fresh.spec_error,
+        )
+        current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
+        # Someone else's status edit (or a stale echo of our own) is corrected by re-evaluating.
+        if changed or eng.status_differs(current.written, fresh.written):
+            self._mark([fresh.key])
+
+    def engagement_gone(self, namespace: str, name: str) -> None:
+        self.stats.seen("SupportEngagement")
+        self.engagements.pop((namespace, name), None)
+        self._dirty.discard((namespace, name))
+
+    def matrix_seen(self, body: Mapping[str, Any]) -> None:
+        self.stats.seen("CompatibilityMatrix")
+        self.ready.set()
+        meta = body.get("metadata") or {}
+        name, generation = str(meta.get("name")), meta.get("generation")
+        record = self.matrices.get(name)
+        status = body.get("status")
+        if record is None:
+            record = self.matrices[name] = MatrixRecord(
+                name, None, dict(status) if isinstance(status, Mapping) else None
+            )
+        if record.generation == generation:
+            return
+        record.generation = generation
+        try:
+            compiled = load_matrix(name, generation or 0, body.get("spec"))
+        except MatrixError as exc:
+            log.warning("CompatibilityMatrix %s is invalid: %s", name, describe_error(exc))
+            self.inventory.set_matrix_error(name, str(exc))
+        else:
+            self.inventory.set_matrix(compiled)
+        self._dirty_matrices.add(name)
+        self.mark_matrix(name)
+
+    def matrix_gone(self, name: str) -> None:
+        self.stats.seen("CompatibilityMatrix")
+        self.matrices.pop(name, None)
+        self.inventory.remove_matrix(name)
+        self.mark_matrix(name)
+
+    def set_platform(self, platform: Platform) -> None:
+        if platform != self.platform:
+            self.platform = platform
+            self.mark_all()
+
+    # ---------------------------------------------------------------- loop
+
+    async def run(self) -> None:
+        """Evaluate dirty engagements forever, one coalesced batch at a time."""
+        await self.ready.wait()
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.coalesce_seconds)
+            self._wake.clear()
+            matrices, self._dirty_matrices = self._dirty_matrices, set()
+            batch, self._dirty = self._dirty, set()
+            await asyncio.gather(*(self._write_matrix_status(name) for name in matrices))
+            await asyncio.gather(*(self._reconcile(key) for key in batch))
+
+    async def resync_forever(self) -> None:
+        """Re-evaluate everything periodically: lifecycles move with the calendar, not only with objects."""
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            self.mark_all()
+
+    async def watch_platform_forever(self) -> None:
+        while True:
+            try:
+                self.set_platform(await asyncio.to_thread(self.kube.platform))
+            except Exception as exc:  # the API server may be briefly away; try again later
+                self.stats.errors += 1
+                log.warning("could not read the platform version: %s", describe_error(exc))
+            await asyncio.sleep(self.platform_seconds)
+
+    async def _reconcile(self, key: EngagementKey) -> None:
+        record = self.engagements.get(key)
+        if record is None:
+            return
+        started = time.perf_counter()
+        status = eng.assess(record, self.inventory, self.platform, self.today())
+        elapsed = time.perf_counter() - started
+        self.stats.evaluations += 1
+        self.stats.evaluation_seconds.append(elapsed)
+        self.stats.last_evaluation = time.time()
+        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return
+        before = eng.eligibility_of(record.written)
+        try:
+            async with self._writes:
+                exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
+        except Exception as exc:
+            self.stats.errors += 1
+            log.warning("status patch of SupportEngagement %s/%s failed, will retry: %s", *key, describe_error(exc))
+            asyncio.get_running_loop().call_later(2.0, self._mark, [key])
+            return
+        if not exists:
+            return
+        self.stats.status_patches += 1
+        record.written = wire
+        after = Eligibility(status.eligibility)
+        if after not in (before, Eligibility.UNKNOWN):
+            await self._emit_eligibility_event(record, before, after, wire)
+
+    async def _emit_eligibility_event(
+        self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
+    ) -> None:
+        message = next((c.get("message", "") for c in wire.get("conditions", []) if c.get("type") == "Eligible"), "")
+        prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
+        try:
+            await asyncio.to_thread(
+                self.kube.emit_event,
+                namespace=record.namespace,
+                name=record.name,
+                uid=record.uid,
+                kind="SupportEngagement",
+                reason=f"Eligibility{after}",
+                message=f"{prefix}: {message}",
+                warning=after != Eligibility.ELIGIBLE,
+            )
+            self.stats.events_emitted += 1
+        except Exception as exc:
+            self.stats.errors += 1
+            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
+
+    async def _write_matrix_status(self, name: str) -> None:
+        record = self.matrices.get(name)
+        state = self.inventory.matrices.get(name)
+        if record is None or state is None:
+            return
+        if state.error:
+            ready = Condition(
+                type="Ready",
+                status=ConditionStatus.FALSE,
+                reason="Invalid",
+                message=state.error[:1024],
+                observed_generation=record.generation,
+            )
+        else:
+            ready = Condition(
+                type="Ready",
+                status=ConditionStatus.TRUE,
+                reason="Valid",
+                message="matrix is valid",
+                observed_generation=record.generation,
+            )
+        products = len(state.compiled.products) if state.compiled and not state.error else 0
+        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return
+        try:
+            if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, name, wire):
+                self.stats.status_patches += 1
+                record.written = wire
+        except Exception as exc:
+            self.stats.errors += 1
+            log.warning("status patch of CompatibilityMatrix %s failed, will retry: %s", name, describe_error(exc))
+            self._dirty_matrices.add(name)
+            asyncio.get_running_loop().call_later(2.0, self._wake.set)
