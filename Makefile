@@ -73,5 +73,5 @@ clean: cluster-down ## Remove the virtualenv and caches (keeps the built control
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
 
 .PHONY: demo
-demo: cluster-up ## Run the main job on the embedded local control plane
-	@echo "export KUBECONFIG=$(KUBECONFIG_LOCAL)"
+demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)
+	$(BIN)/eligibility-operator demo --dir $(CLUSTER_DIR)

@@ -75,6 +75,62 @@ def run(namespaces: tuple[str, ...], health_port: int, kubeconfig: str | None, c
     asyncio.run(_main())
 
 
+# ---------------------------------------------------------------------- check
+
+
+@main.command()
+@click.option(
+    "-f",
+    "--filename",
+    "paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Manifest file or directory (recursive); repeatable.",
+)
+@click.option(
+    "--engagement",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SupportEngagement manifest to evaluate against.",
+)
+@click.option(
+    "--matrix",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+)
+@click.option("--kubernetes-version", default=None, help="Platform to check compatibility with, e.g. 1.30.2.")
+@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def check(
+    paths: tuple[Path, ...],
+    engagement: Path,
+    matrix: Path | None,
+    kubernetes_version: str | None,
+    openshift_version: str | None,
+    output: str,
+) -> None:
+    """Evaluate manifests offline, as the operator would.
+
+    \b
+    Exit codes: 0 Eligible, 1 Limited, 3 Ineligible,
+    4 invalid input (unreadable documents, invalid engagement or matrix), 2 usage error.
+    """
+    from . import checking
+    from .core.evaluation import Platform
+
+    try:
+        spec = checking.load_engagement(engagement)
+        compiled = checking.load_matrix_file(matrix)
+        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version))
+    except checking.InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(checking.EXIT_INPUT_ERROR)
+    click.echo(checking.render_json(result) if output == "json" else checking.render_table(result))
+    sys.exit(result.exit_code)
+
+
 # ----------------------------------------------------------------------- crds
 
 
@@ -185,6 +241,18 @@ def cluster_down(workdir: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
     shutil.rmtree(workdir, ignore_errors=True)
     click.echo("control plane stopped")
+
+
+@main.command()
+@click.option(
+    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
+)
+@click.option("--once", is_flag=True, envvar="DEMO_ONCE", help="Exit after printing (also DEMO_ONCE=1).")
+def demo(workdir: Path, once: bool) -> None:
+    """Local control plane + samples + operator: an ineligible, then an eligible engagement."""
+    from .demo import run_demo
+
+    run_demo(workdir.resolve(), once)
 
 
 def _alive(pid: int) -> bool:

@@ -109,11 +109,9 @@ class KubeApi:
         """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``."""
         kubernetes = self.version.get_code().git_version
         try:
-            cv: dict[str, Any] = self.custom.get_cluster_custom_object(
-                "config.openshift.io", "v1", "clusterversions", "version"
-            )
+            cv = self.custom.get_cluster_custom_object("config.openshift.io", "v1", "clusterversions", "version")
         except ApiException as exc:
             if exc.status not in (403, 404):
                 raise
             return Platform(kubernetes=kubernetes)
-        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv))
+        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv if isinstance(cv, dict) else {}))

@@ -3,7 +3,7 @@
 Tags look like ``v1.4.21``, ``1.4.21``, ``v1.4.21-ubi``, ``latest`` or ``merge-123``.
 Only the numeric ``major.minor[.patch]`` core is compared; a suffix after ``-``
 or ``+`` (a build flavour such as ``ubi``) is kept for display but ignored in
-comparisons. Anything else is not a version.
+comparisons and display. Anything else is not a version.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ class Version:
         return (self.major, self.minor, self.patch)
 
     def __str__(self) -> str:
-        numbers = [self.major, self.minor, self.patch][: self.parts]
-        text = ".".join(str(n) for n in numbers)
-        return f"{text}-{self.suffix}" if self.suffix else text
+        """The numeric version only: ``v1.4.21-ubi`` is release 1.4.21 whatever its build flavour."""
+        return ".".join(str(n) for n in [self.major, self.minor, self.patch][: self.parts])
 
     def within(self, line: Version) -> bool:
         """True if this version belongs to ``line`` ('1.4' contains 1.4.x; '2.0.1' only itself)."""

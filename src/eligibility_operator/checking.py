@@ -1,0 +1,231 @@
+"""``eligibility-operator check``: the operator's evaluation, offline, over manifests.
+
+For CI pipelines and GitOps repositories: reads files or directories of YAML or
+JSON (multi-document, ``kind: List``, Helm-rendered output), skips what is not a
+workload, reports what cannot be read with file and document number, and never
+crashes on odd input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .api.models import Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .core.coverage import covers
+from .core.detection import Detection, detect
+from .core.engagements import spec_problems, to_wire
+from .core.evaluation import Platform, evaluate
+from .core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
+from .core.workloads import facts_from_object
+
+# libyaml is an order of magnitude faster on 10,000 manifests; both loaders are safe.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+EXIT_CODES = {Eligibility.ELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.INELIGIBLE: 3}
+EXIT_INPUT_ERROR = 4  # 2 is click's usage error
+_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+_SUFFIXES = {".yaml", ".yml", ".json"}
+
+
+class InputError(Exception):
+    """The engagement or the matrix given to ``check`` cannot be used."""
+
+
+@dataclass
+class Problem:
+    file: str
+    document: int  # 1-based position in the file
+    error: str
+
+
+@dataclass
+class Manifests:
+    workloads: list[dict[str, Any]] = field(default_factory=list)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    documents: int = 0
+
+
+def _files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
+        else:
+            yield path
+
+
+def _documents(text: str) -> Iterator[str]:
+    start = 0
+    for match in _SEPARATOR.finditer(text):
+        yield text[start : match.start()]
+        start = match.end()
+    yield text[start:]
+
+
+def _collect(obj: Any, out: Manifests, where: tuple[str, int]) -> None:
+    if not isinstance(obj, dict):
+        out.problems.append(Problem(where[0], where[1], f"not a Kubernetes object (a {type(obj).__name__})"))
+        return
+    kind = obj.get("kind")
+    if kind == "List" or (isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)):
+        for item in obj.get("items") or []:
+            _collect(item, out, where)
+        return
+    if kind == "Namespace":
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        labels = meta.get("labels")
+        labels = labels if isinstance(labels, dict) else {}
+        if isinstance(meta.get("name"), str):
+            out.namespace_labels[meta["name"]] = {str(k): str(v) for k, v in labels.items()}
+        return
+    out.workloads.append(obj)
+
+
+def read_manifests(paths: Iterable[Path]) -> Manifests:
+    out = Manifests()
+    for path in _files(paths):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            out.problems.append(Problem(str(path), 0, f"cannot read: {exc.strerror or exc}"))
+            continue
+        for index, chunk in enumerate(_documents(text), start=1):
+            if not chunk.strip():
+                continue
+            out.documents += 1
+            try:
+                obj = yaml.load(chunk, Loader=_Loader)
+            except yaml.YAMLError as exc:
+                first = str(exc).strip().splitlines()
+                out.problems.append(Problem(str(path), index, f"invalid YAML: {' '.join(first[:3])}"))
+                continue
+            if obj is None:
+                continue
+            _collect(obj, out, (str(path), index))
+    return out
+
+
+def load_engagement(path: Path) -> SupportEngagementSpec:
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the engagement: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != "SupportEngagement":
+        raise InputError(f"{path}: expected a SupportEngagement")
+    try:
+        return SupportEngagementSpec.model_validate(doc.get("spec") or {})
+    except ValidationError as exc:
+        raise InputError(f"{path}: invalid SupportEngagement: {describe_validation_error(exc)}") from None
+
+
+def load_matrix_file(path: Path | None) -> CompiledMatrix:
+    from .defaults import default_matrix
+
+    try:
+        doc = default_matrix() if path is None else yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the matrix: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != "CompatibilityMatrix":
+        raise InputError(f"{path}: expected a CompatibilityMatrix")
+    name = str((doc.get("metadata") or {}).get("name") or "default")
+    try:
+        return load_matrix(name, 0, doc.get("spec"))
+    except MatrixError as exc:
+        raise InputError(f"{path or 'default matrix'}: invalid CompatibilityMatrix: {exc}") from None
+
+
+@dataclass
+class CheckResult:
+    status: SupportEngagementStatus
+    problems: list[Problem]
+    documents: int
+    workloads: int
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_INPUT_ERROR
+        return EXIT_CODES.get(Eligibility(self.status.eligibility), EXIT_INPUT_ERROR)
+
+    def as_json(self) -> dict[str, Any]:
+        wire = to_wire(self.status)
+        return {
+            "eligibility": wire.get("eligibility"),
+            "reason": wire.get("reason", ""),
+            "products": wire.get("products", []),
+            "uncoveredProducts": wire.get("uncoveredProducts", []),
+            "conditions": wire.get("conditions", []),
+            "platform": wire.get("platform", {}),
+            "serviceCredits": wire.get("serviceCredits", {}),
+            "documents": self.documents,
+            "workloads": self.workloads,
+            "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
+        }
+
+
+def check(
+    paths: Iterable[Path],
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    platform: Platform | None = None,
+    today: dt.date | None = None,
+) -> CheckResult:
+    problems = spec_problems(spec, matrix)
+    if problems:
+        raise InputError("invalid SupportEngagement: " + "; ".join(problems))
+    manifests = read_manifests(paths)
+    found: list[tuple[str, Detection]] = []
+    workloads = 0
+    for obj in manifests.workloads:
+        facts = facts_from_object(obj)
+        if facts is None:
+            continue
+        workloads += 1
+        if not covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
+            continue
+        found.extend((facts.ref, d) for d in detect(matrix, facts))
+    status = evaluate(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date()).status
+    return CheckResult(status=status, problems=manifests.problems, documents=manifests.documents, workloads=workloads)
+
+
+def render_table(result: CheckResult) -> str:
+    rows = [("PRODUCT", "VERSION", "LIFECYCLE", "END OF SUPPORT", "UPGRADE TO", "WORKLOADS")]
+    for p in result.status.products:
+        rows.append(
+            (
+                p.product,
+                p.version,
+                str(p.lifecycle),
+                str(p.end_of_support or "-"),
+                p.recommended_version or "-",
+                ", ".join(p.workloads)
+                + (f" (+{p.workload_count - len(p.workloads)})" if p.workload_count > len(p.workloads) else ""),
+            )
+        )
+    for p in result.status.uncovered_products:
+        rows.append((p.product, p.version, "not covered", "-", "-", ", ".join(p.workloads)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+    lines.append("")
+    lines.append(f"Eligibility: {result.status.eligibility} ({result.status.reason})")
+    for condition in result.status.conditions:
+        if condition.type != "Ready":
+            lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
+    lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
+    for problem in result.problems:
+        lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
+    return "\n".join(lines)
+
+
+def render_json(result: CheckResult) -> str:
+    return json.dumps(result.as_json(), indent=2)

@@ -1,0 +1,137 @@
+"""``make demo``: the operator's main job on the embedded local control plane.
+
+Starts (or reuses) the local control plane, applies the CRDs, the default
+matrix and the samples under ``deploy/samples``, runs the operator as users do
+(``eligibility-operator run``), prints the engagement while an end-of-life
+version makes it ineligible, upgrades that workload and prints it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+SAMPLES = Path("deploy/samples")
+ENGAGEMENT = ("platform", "acme-platform")
+
+
+class Demo:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.kubeconfig = workdir / "kubeconfig"
+        self.operator: subprocess.Popen[bytes] | None = None
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise click.ClickException(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def engagement(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.kubectl("get", "se", ENGAGEMENT[1], "-n", ENGAGEMENT[0], "-o", "json"))
+        return data
+
+    def start_operator(self, health_port: int) -> None:
+        log = open(self.workdir / "operator.log", "ab")  # noqa: SIM115 - handed to the child
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        self.operator = subprocess.Popen(
+            [sys.executable, "-m", "eligibility_operator.cli", "run", "--health-port", str(health_port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        log.close()
+
+    def stop_operator(self) -> None:
+        if self.operator and self.operator.poll() is None:
+            self.operator.terminate()
+            try:
+                self.operator.wait(15)
+            except subprocess.TimeoutExpired:
+                self.operator.kill()
+
+    def wait_for(self, eligibility: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.operator is not None and self.operator.poll() is not None:
+                raise click.ClickException(f"the operator exited; see {self.workdir / 'operator.log'}")
+            body = self.engagement()
+            if (body.get("status") or {}).get("eligibility") == eligibility:
+                return body
+            time.sleep(0.3)
+        raise click.ClickException(f"engagement did not become {eligibility} within {timeout}s")
+
+    def show(self, body: dict[str, Any]) -> None:
+        click.echo(self.kubectl("get", "se", "-A", "-o", "wide"))
+        status = body.get("status") or {}
+        click.echo(f"Conditions of {ENGAGEMENT[0]}/{ENGAGEMENT[1]}:")
+        for c in status.get("conditions", []):
+            click.echo(f"  {c['type']:<19} {c['status']:<7} {c['reason']}: {c.get('message', '')}")
+        click.echo("Products:")
+        for p in status.get("products", []):
+            click.echo(
+                f"  {p['product']:<25} {p['version']:<8} {p['lifecycle']:<10} {', '.join(p.get('workloads', []))}"
+            )
+        for p in status.get("uncoveredProducts", []):
+            click.echo(f"  {p['product']:<25} {p['version']:<8} {'uncovered':<10} {', '.join(p.get('workloads', []))}")
+        owner = next(
+            (r for r in status.get("responsibilities", []) if r["item"] == "Maintaining supported versions"), {}
+        )
+        click.echo(f"Maintaining supported versions: {owner.get('owner', '?')}")
+        credits = status.get("serviceCredits", {})
+        click.echo(f"Service credits apply: {credits.get('applicable')} ({credits.get('reason', '')})\n")
+
+
+def run_demo(workdir: Path, once: bool) -> None:
+    from .controlplane import free_port
+
+    if not SAMPLES.is_dir():
+        raise click.ClickException(f"run the demo from the repository root ({SAMPLES} not found)")
+    subprocess.run(
+        [sys.executable, "-m", "eligibility_operator.cli", "cluster", "up", "--dir", str(workdir)], check=True
+    )
+    demo = Demo(workdir)
+    demo.kubectl("apply", "-f", str(SAMPLES / "workloads.yaml"))
+    demo.kubectl("apply", "-f", str(SAMPLES / "engagement.yaml"))
+    # Start from the sample's end-of-life Reloader, also when the demo runs a second time.
+    demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.2.0-ubi")
+    port = free_port()
+    demo.start_operator(port)
+    try:
+        click.echo(click.style("\n== An end-of-life Reloader in a covered namespace ==", bold=True))
+        demo.show(demo.wait_for("Ineligible"))
+        click.echo(click.style("== kubectl set image ... reloader=stakater/reloader:v1.4.21 ==", bold=True))
+        started = time.monotonic()
+        demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.4.21")
+        body = demo.wait_for("Eligible")
+        click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s)\n")
+        demo.show(body)
+        click.echo(f"Operator log: {workdir / 'operator.log'}; health: http://127.0.0.1:{port}/healthz")
+        click.echo(f"export KUBECONFIG={demo.kubeconfig}")
+        if once:
+            return
+        click.echo("Operator running; try `kubectl get se -A -w` in another shell. Ctrl-C to stop.")
+        assert demo.operator is not None
+        demo.operator.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.stop_operator()
+        subprocess.run(
+            [sys.executable, "-m", "eligibility_operator.cli", "cluster", "down", "--dir", str(workdir)],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
