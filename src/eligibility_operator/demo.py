@@ -87,7 +87,7 @@ class Demo:
             )
         for p in status.get("uncoveredProducts", []):
             click.echo(f"  {p['product']:<25} {p['version']:<8} {'uncovered':<10} {', '.join(p.get('workloads', []))}")
-        owner = next(
+        owner: dict[str, Any] = next(
             (r for r in status.get("responsibilities", []) if r["item"] == "Maintaining supported versions"), {}
         )
         click.echo(f"Maintaining supported versions: {owner.get('owner', '?')}")
