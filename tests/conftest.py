@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +87,80 @@ def _no_proxy() -> None:
     # The tests only talk to loopback; a proxy from the environment would break that.
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         os.environ.pop(var, None)
+
+
+class OperatorProcess:
+    """``eligibility-operator run`` as users start it, against the test control plane."""
+
+    def __init__(self, kubeconfig: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        from eligibility_operator.controlplane import free_port
+
+        self.health_port = free_port()
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "eligibility_operator.cli",
+                "run",
+                "--health-port",
+                str(self.health_port),
+                "--coalesce",
+                "0.05",
+                *extra,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})},
+        )
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"operator not healthy within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """One operator for the session; each test uses its own namespace and engagements."""
+    proc = OperatorProcess(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
