@@ -9,7 +9,7 @@ CLUSTER_DIR ?= .cluster
 KUBECONFIG_LOCAL := $(abspath $(CLUSTER_DIR))/kubeconfig
 PYTEST_ARGS ?=
 # Debian packages the tests and the demo need (kubectl is usually present already).
-APT_PACKAGES := etcd-server kubernetes-client
+APT_PACKAGES := etcd-server kubernetes-client prometheus
 
 .PHONY: help
 help: ## Show this help
@@ -59,6 +59,10 @@ fmt: install ## Format the code with ruff
 crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator crds --output-dir crds
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
+
+.PHONY: generate
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, PrometheusRule, Grafana dashboard
+	$(BIN)/python scripts/generate_monitoring.py
 
 .PHONY: cluster-up
 cluster-up: control-plane ## Start the local control plane, apply CRDs and the default matrix

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import ControlPlane
+from eligibility_operator.controlplane import ControlPlane, die_with_parent
 from eligibility_operator.defaults import apply_defaults
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ class OperatorProcess:
     def __init__(self, kubeconfig: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         from eligibility_operator.controlplane import free_port
 
-        self.health_port = free_port()
+        self.metrics_port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -104,8 +104,8 @@ class OperatorProcess:
                 "-m",
                 "eligibility_operator.cli",
                 "run",
-                "--health-port",
-                str(self.health_port),
+                "--metrics-port",
+                str(self.metrics_port),
                 "--coalesce",
                 "0.05",
                 *extra,
@@ -113,6 +113,7 @@ class OperatorProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})},
+            preexec_fn=die_with_parent,
         )
 
     def wait_healthy(self, timeout: float = 30) -> None:
@@ -123,7 +124,7 @@ class OperatorProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"operator exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)

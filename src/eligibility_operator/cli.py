@@ -31,7 +31,13 @@ def main() -> None:
     multiple=True,
     help="Watch only these namespaces (repeatable). Default: the whole cluster.",
 )
-@click.option("--health-port", default=8080, show_default=True, help="Port of the /healthz liveness endpoint.")
+@click.option(
+    "--metrics-port",
+    default=8080,
+    show_default=True,
+    help="Port serving /metrics, /healthz (liveness) and /readyz (initial listing done).",
+)
+@click.option("--metrics-host", default="0.0.0.0", show_default=True, help="Address to serve metrics on.")
 @click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, exists=True),
@@ -45,7 +51,14 @@ def main() -> None:
     help="Seconds to gather workload changes before re-evaluating engagements.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def run(namespaces: tuple[str, ...], health_port: int, kubeconfig: str | None, coalesce: float, verbose: bool) -> None:
+def run(
+    namespaces: tuple[str, ...],
+    metrics_port: int,
+    metrics_host: str,
+    kubeconfig: str | None,
+    coalesce: float,
+    verbose: bool,
+) -> None:
     """Run the operator."""
     import asyncio
     import logging
@@ -69,7 +82,8 @@ def run(namespaces: tuple[str, ...], health_port: int, kubeconfig: str | None, c
         await run_operator(
             reconciler,
             namespaces=list(namespaces) or None,
-            liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
+            metrics_host=metrics_host,
+            metrics_port=metrics_port,
         )
 
     asyncio.run(_main())

@@ -44,11 +44,11 @@ class Demo:
         data: dict[str, Any] = json.loads(self.kubectl("get", "se", ENGAGEMENT[1], "-n", ENGAGEMENT[0], "-o", "json"))
         return data
 
-    def start_operator(self, health_port: int) -> None:
+    def start_operator(self, metrics_port: int) -> None:
         log = open(self.workdir / "operator.log", "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         self.operator = subprocess.Popen(
-            [sys.executable, "-m", "eligibility_operator.cli", "run", "--health-port", str(health_port)],
+            [sys.executable, "-m", "eligibility_operator.cli", "run", "--metrics-port", str(metrics_port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -119,7 +119,8 @@ def run_demo(workdir: Path, once: bool) -> None:
         body = demo.wait_for("Eligible")
         click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s)\n")
         demo.show(body)
-        click.echo(f"Operator log: {workdir / 'operator.log'}; health: http://127.0.0.1:{port}/healthz")
+        click.echo(f"Metrics: http://127.0.0.1:{port}/metrics  (health: /healthz, readiness: /readyz)")
+        click.echo(f"Operator log: {workdir / 'operator.log'}")
         click.echo(f"export KUBECONFIG={demo.kubeconfig}")
         if once:
             return

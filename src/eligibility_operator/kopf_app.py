@@ -51,6 +51,8 @@ def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
 
     @kopf.on.event("", "v1", "namespaces", registry=registry)
     async def namespace_event(event: kopf.RawEvent, name: str, **_: Any) -> None:
+        # Namespaces always exist, so this marks the end of the initial listing even in an empty cluster.
+        reconciler.ready.set()
         if event["type"] == "DELETED":
             reconciler.namespace_gone(name)
 
@@ -109,16 +111,22 @@ async def run_operator(
     reconciler: Reconciler,
     *,
     namespaces: list[str] | None = None,
-    liveness_endpoint: str | None = None,
+    metrics_host: str = "0.0.0.0",  # a pod serves probes and metrics on all its interfaces
+    metrics_port: int = 8080,
     background: list[Any] | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
-    """Run Kopf with our handlers plus the reconciler's background loops until stopped."""
+    """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
+    from . import http_server, metrics
+
     registry = build_registry(reconciler)
+    main_loop = asyncio.create_task(reconciler.run(), name="reconciler")
+    app = http_server.make_app(reconciler, metrics.build_registry(reconciler), main_loop)
     tasks = [
-        asyncio.create_task(reconciler.run(), name="reconciler"),
+        main_loop,
         asyncio.create_task(reconciler.resync_forever(), name="resync"),
         asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
+        asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
         *[asyncio.create_task(coro) for coro in background or []],
     ]
     try:
@@ -127,7 +135,6 @@ async def run_operator(
             standalone=True,
             clusterwide=not namespaces,
             namespaces=namespaces or [],
-            liveness_endpoint=liveness_endpoint,
             stop_flag=stop_flag,
         )
     finally:

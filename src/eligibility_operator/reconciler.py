@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .api.models import Condition, ConditionStatus, Eligibility
@@ -28,25 +28,10 @@ from .core.inventory import Inventory, Key
 from .core.matrix import MatrixError, load_matrix
 from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
+from .metrics import OperatorMetrics
 
 log = logging.getLogger("eligibility_operator")
 EngagementKey = tuple[str, str]
-
-
-@dataclass
-class Stats:
-    """Counters the metrics endpoint exports."""
-
-    evaluations: int = 0
-    evaluation_seconds: list[float] = field(default_factory=list)  # drained by the metrics collector
-    status_patches: int = 0
-    events_emitted: int = 0
-    errors: int = 0
-    watch_events: dict[str, int] = field(default_factory=dict)
-    last_evaluation: float | None = None
-
-    def seen(self, kind: str) -> None:
-        self.watch_events[kind] = self.watch_events.get(kind, 0) + 1
 
 
 @dataclass
@@ -71,7 +56,8 @@ class Reconciler:
         self.engagements: dict[EngagementKey, eng.EngagementRecord] = {}
         self.matrices: dict[str, MatrixRecord] = {}
         self.platform = Platform()
-        self.stats = Stats()
+        self.metrics = OperatorMetrics()
+        self.last_evaluation: float | None = None  # unix time
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds
@@ -111,31 +97,31 @@ class Reconciler:
         found = facts_from_object(body)
         if found is None:
             return
-        self.stats.seen(found.kind)
+        self.metrics.watch_events.labels(found.kind).inc()
         if self.inventory.upsert(found):
             self.mark_namespace(found.namespace)
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
-        self.stats.seen(kind)
+        self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
         if self.inventory.remove(key):
             self.mark_namespace(namespace)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
-        self.stats.seen("Namespace")
+        self.metrics.watch_events.labels("Namespace").inc()
         if self.inventory.set_namespace(name, labels) and self._selectors_in_use():
             self.mark_namespace(name)
             self._mark([k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector])
 
     def namespace_gone(self, name: str) -> None:
-        self.stats.seen("Namespace")
+        self.metrics.watch_events.labels("Namespace").inc()
         self.inventory.remove_namespace(name)
 
     def _selectors_in_use(self) -> bool:
         return any(r.spec and r.spec.coverage.namespace_selector for r in self.engagements.values())
 
     def engagement_seen(self, body: Mapping[str, Any]) -> None:
-        self.stats.seen("SupportEngagement")
+        self.metrics.watch_events.labels("SupportEngagement").inc()
         self.ready.set()
         fresh = eng.record_from_body(body)
         current = self.engagements.get(fresh.key)
@@ -154,12 +140,12 @@ class Reconciler:
             self._mark([fresh.key])
 
     def engagement_gone(self, namespace: str, name: str) -> None:
-        self.stats.seen("SupportEngagement")
+        self.metrics.watch_events.labels("SupportEngagement").inc()
         self.engagements.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
-        self.stats.seen("CompatibilityMatrix")
+        self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.ready.set()
         meta = body.get("metadata") or {}
         name, generation = str(meta.get("name")), meta.get("generation")
@@ -183,7 +169,7 @@ class Reconciler:
         self.mark_matrix(name)
 
     def matrix_gone(self, name: str) -> None:
-        self.stats.seen("CompatibilityMatrix")
+        self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.matrices.pop(name, None)
         self.inventory.remove_matrix(name)
         self.mark_matrix(name)
@@ -218,7 +204,7 @@ class Reconciler:
             try:
                 self.set_platform(await asyncio.to_thread(self.kube.platform))
             except Exception as exc:  # the API server may be briefly away; try again later
-                self.stats.errors += 1
+                self.metrics.errors.labels("platform").inc()
                 log.warning("could not read the platform version: %s", describe_error(exc))
             await asyncio.sleep(self.platform_seconds)
 
@@ -229,9 +215,9 @@ class Reconciler:
         started = time.perf_counter()
         status = eng.assess(record, self.inventory, self.platform, self.today())
         elapsed = time.perf_counter() - started
-        self.stats.evaluations += 1
-        self.stats.evaluation_seconds.append(elapsed)
-        self.stats.last_evaluation = time.time()
+        self.metrics.evaluations.inc()
+        self.metrics.evaluation_seconds.observe(elapsed)
+        self.last_evaluation = time.time()
         wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
         if wire is None:
             return
@@ -240,13 +226,13 @@ class Reconciler:
             async with self._writes:
                 exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
         except Exception as exc:
-            self.stats.errors += 1
+            self.metrics.errors.labels("status_patch").inc()
             log.warning("status patch of SupportEngagement %s/%s failed, will retry: %s", *key, describe_error(exc))
             asyncio.get_running_loop().call_later(2.0, self._mark, [key])
             return
         if not exists:
             return
-        self.stats.status_patches += 1
+        self.metrics.status_patches.labels("supportengagements").inc()
         record.written = wire
         after = Eligibility(status.eligibility)
         if after not in (before, Eligibility.UNKNOWN):
@@ -268,9 +254,9 @@ class Reconciler:
                 message=f"{prefix}: {message}",
                 warning=after != Eligibility.ELIGIBLE,
             )
-            self.stats.events_emitted += 1
+            self.metrics.events_posted.inc()
         except Exception as exc:
-            self.stats.errors += 1
+            self.metrics.errors.labels("event").inc()
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
     async def _write_matrix_status(self, name: str) -> None:
@@ -300,10 +286,10 @@ class Reconciler:
             return
         try:
             if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, name, wire):
-                self.stats.status_patches += 1
+                self.metrics.status_patches.labels("compatibilitymatrices").inc()
                 record.written = wire
         except Exception as exc:
-            self.stats.errors += 1
+            self.metrics.errors.labels("status_patch").inc()
             log.warning("status patch of CompatibilityMatrix %s failed, will retry: %s", name, describe_error(exc))
             self._dirty_matrices.add(name)
             asyncio.get_running_loop().call_later(2.0, self._wake.set)

@@ -1,0 +1,49 @@
+"""``/metrics``, ``/healthz`` and ``/readyz`` on one port, in the operator's event loop.
+
+Serving from the event loop (aiohttp, which Kopf already uses) means a scrape
+reads the reconciler's state without locks, and a stuck loop fails the
+liveness probe as it should.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from .reconciler import Reconciler
+
+
+def make_app(
+    reconciler: Reconciler, registry: CollectorRegistry, reconciler_task: asyncio.Task[None]
+) -> web.Application:
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        if reconciler_task.done():
+            return web.Response(status=500, text="reconciler stopped\n")
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if not reconciler.ready.is_set():
+            return web.Response(status=503, text="initial listing not finished\n")
+        return web.Response(text="ok\n")
+
+    app = web.Application()
+    app.add_routes([web.get("/metrics", metrics), web.get("/healthz", healthz), web.get("/readyz", readyz)])
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
