@@ -139,6 +139,7 @@ def test_only_covered_namespaces_count(kubectl: Kubectl, namespace: str, test_ma
     other = f"{namespace}-x"
     kubectl.run("create", "namespace", other)
     try:
+        kubectl.run("label", "namespace", namespace, f"support-test={namespace}")
         kubectl.apply(
             workload(other, "old", RELOADER_EOL),
             workload(namespace, "ok", RELOADER_OK),
@@ -149,8 +150,7 @@ def test_only_covered_namespaces_count(kubectl: Kubectl, namespace: str, test_ma
                 coverage={"namespaceSelector": {"matchLabels": {"support-test": namespace}}},
             ),
         )
-        kubectl.run("label", "namespace", namespace, f"support-test={namespace}")
-        st = wait_eligibility(kubectl, namespace, "Eligible")
+        st = wait_status(kubectl, namespace, lambda s: s.get("eligibility") == "Eligible" and s.get("products"))
         assert [p["workloads"] for p in st["products"]] == [[f"{namespace}/Deployment/ok"]]
         # Labelling the other namespace brings it (and its end-of-life Reloader) under coverage.
         kubectl.run("label", "namespace", other, f"support-test={namespace}")

@@ -63,12 +63,26 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _documents(text: str) -> Iterator[str]:
+def _blank(chunk: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in chunk.splitlines())
+
+
+def _documents(text: str) -> Iterator[tuple[int, int, str]]:
+    """(1-based document number, line offset in the file, text) for each YAML document.
+
+    Text before the first ``---`` is a document only if it holds more than comments
+    (Helm output starts with ``---``).
+    """
+    chunks: list[tuple[int, str]] = []
     start = 0
     for match in _SEPARATOR.finditer(text):
-        yield text[start : match.start()]
+        chunks.append((start, text[start : match.start()]))
         start = match.end()
-    yield text[start:]
+    chunks.append((start, text[start:]))
+    if len(chunks) > 1 and _blank(chunks[0][1]):
+        chunks.pop(0)
+    for number, (offset, chunk) in enumerate(chunks, start=1):
+        yield number, text.count("\n", 0, offset), chunk
 
 
 def _collect(obj: Any, out: Manifests, where: tuple[str, int]) -> None:
@@ -91,6 +105,15 @@ def _collect(obj: Any, out: Manifests, where: tuple[str, int]) -> None:
     out.workloads.append(obj)
 
 
+def _yaml_error(exc: yaml.YAMLError, line_offset: int) -> str:
+    """A one-line YAML error with line numbers counted from the start of the file."""
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"invalid YAML{where}: {problem}" + (f" ({context})" if context else "")
+
+
 def read_manifests(paths: Iterable[Path]) -> Manifests:
     out = Manifests()
     for path in _files(paths):
@@ -99,15 +122,14 @@ def read_manifests(paths: Iterable[Path]) -> Manifests:
         except OSError as exc:
             out.problems.append(Problem(str(path), 0, f"cannot read: {exc.strerror or exc}"))
             continue
-        for index, chunk in enumerate(_documents(text), start=1):
-            if not chunk.strip():
+        for index, line_offset, chunk in _documents(text):
+            if _blank(chunk):
                 continue
             out.documents += 1
             try:
                 obj = yaml.load(chunk, Loader=_Loader)
             except yaml.YAMLError as exc:
-                first = str(exc).strip().splitlines()
-                out.problems.append(Problem(str(path), index, f"invalid YAML: {' '.join(first[:3])}"))
+                out.problems.append(Problem(str(path), index, _yaml_error(exc, line_offset)))
                 continue
             if obj is None:
                 continue

@@ -345,7 +345,7 @@ class Recognition(_Model):
 
 
 class Release(_Model):
-    version: Annotated[str, Field(pattern=r"^v?\d+(\.\d+){0,2}$")] = Field(
+    version: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] = Field(
         description="A release line ('1.4' matches 1.4.x) or an exact version ('2.0.1')."
     )
     released: dt.date = Field(description="Release date of the line's first version.")

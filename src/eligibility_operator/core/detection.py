@@ -5,12 +5,13 @@ Recognition is driven by the matrix, in this order of trust:
 1. the annotation ``support.stakater.com/product``;
 2. matrix exclusions (workloads of Stakater's generic ``application`` chart are
    customer applications, never products);
-3. image repository, whatever registry host or mirror prefix precedes it;
-4. labels, then the OLM package name of a ClusterServiceVersion.
+3. for a ClusterServiceVersion, its OLM package name;
+4. image repository, whatever registry host or mirror prefix precedes it;
+5. labels.
 
-Version: the ``support.stakater.com/version`` annotation, else the image tag,
-else (digest-only images, label or OLM recognition) a label the matrix marks as
-trustworthy, else Unknown with a reason. Labels never win over an image tag:
+Version: the ``support.stakater.com/version`` annotation, else the image tag
+(or the CSV's version), else (digest-only images, label recognition) a label the
+matrix marks as trustworthy, else Unknown with a reason. Labels never win over an image tag:
 Forecastle's ``version`` label is its chart version, Konfigurator's is stale.
 """
 
@@ -82,14 +83,10 @@ def _by_images(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
     return list(found.values())
 
 
-def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str]) -> list[Detection]:
-    product = (facts.product_override or "").strip()
+def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str], product: str) -> list[Detection]:
     from_images = {d.product: d for d in _by_images(matrix, facts, labels)}
     if facts.version_override is not None:
-        version = parse_version(facts.version_override)
-        reason = "" if version else f"annotation version {facts.version_override!r} is not a version"
-        edition = from_images[product].edition if product in from_images else None
-        return [Detection(product, edition, version, "annotation", reason)]
+        return [_with_annotated_version(Detection(product, None, None, "annotation"), facts, from_images)]
     if product in from_images:
         return [from_images[product]]
     if product not in matrix.products:
@@ -99,13 +96,24 @@ def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, st
     return [Detection(product, None, version, "annotation", reason)]
 
 
-def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
-    """Products in ``facts`` according to ``matrix``; never raises on odd input."""
-    labels = facts.label_map()
-    if facts.product_override:
-        return _override(matrix, facts, labels)
-    if any(labels_match(pattern, labels) for _, pattern in matrix.exclusions):
-        return []
+def _with_annotated_version(
+    detection: Detection, facts: WorkloadFacts, from_images: dict[str, Detection] | None = None
+) -> Detection:
+    """``detection`` with the version from the ``support.stakater.com/version`` annotation."""
+    version = parse_version(facts.version_override)
+    reason = "" if version else f"annotation version {facts.version_override!r} is not a version"
+    image = (from_images or {}).get(detection.product)
+    edition = image.edition if image else detection.edition
+    return Detection(detection.product, edition, version, detection.via, reason)
+
+
+def _recognise(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str]) -> list[Detection]:
+    if facts.olm_package and facts.olm_package in matrix.olm_packages:
+        # A ClusterServiceVersion: its package and version are explicit, whatever its labels say.
+        product = matrix.olm_packages[facts.olm_package]
+        version = parse_version(facts.olm_version)
+        reason = "" if version else f"ClusterServiceVersion {facts.name!r} carries no version"
+        return [Detection(product, None, version, "olm", reason)]
     found = _by_images(matrix, facts, labels)
     if found:
         return found
@@ -114,9 +122,19 @@ def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
             version = _version_from_labels(matrix, product, labels)
             reason = "" if version else "recognised by labels; no image of the product and no trusted version label"
             return [Detection(product, None, version, "labels", reason)]
-    if facts.olm_package and facts.olm_package in matrix.olm_packages:
-        product = matrix.olm_packages[facts.olm_package]
-        version = parse_version(facts.olm_version)
-        reason = "" if version else f"ClusterServiceVersion {facts.name!r} carries no version"
-        return [Detection(product, None, version, "olm", reason)]
     return []
+
+
+def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
+    """Products in ``facts`` according to ``matrix``; never raises on odd input."""
+    labels = facts.label_map()
+    product = (facts.product_override or "").strip()
+    if product:
+        return _override(matrix, facts, labels, product)
+    if any(labels_match(pattern, labels) for _, pattern in matrix.exclusions):
+        return []
+    found = _recognise(matrix, facts, labels)
+    if facts.version_override is not None and len(found) == 1:
+        # The version annotation alone corrects the version of the one product found (e.g. a `latest` tag).
+        return [_with_annotated_version(found[0], facts)]
+    return found

@@ -69,6 +69,13 @@ def judge(
     recommended = entry.recommended
     if version is None:
         return Judgement(Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined")
+    if version.parts == 1:
+        return Judgement(
+            Lifecycle.UNKNOWN,
+            None,
+            recommended,
+            f"{version} names a major version only (a floating tag); pin a full version",
+        )
     line = entry.line_for(version)
     if line is None:
         if not entry.lines:
@@ -150,7 +157,7 @@ def _platform(matrix: CompiledMatrix, products: set[str], platform: Platform) ->
                 continue
             bounds = f"{want.min or 'any'}..{want.max or 'any'}"
             problems.append(f"{name} supports {label} {bounds}, the cluster runs {label} {have}")
-    known = kube is not None
+    known = kube is not None or ocp is not None
     return PlatformStatus(
         kubernetes_version=platform.kubernetes,
         openshift_version=platform.openshift,

@@ -40,10 +40,16 @@ def _looks_like_registry(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
 
 
-@lru_cache(maxsize=8192)
+_DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+
 def parse_image(reference: object) -> ImageRef:
-    """Parse ``reference``; anything unparseable yields an ImageRef with what could be read."""
-    raw = reference if isinstance(reference, str) else ""
+    """Parse ``reference``; anything unparseable (or not a string) yields an ImageRef with what could be read."""
+    return _parse(reference if isinstance(reference, str) else "")
+
+
+@lru_cache(maxsize=8192)
+def _parse(raw: str) -> ImageRef:
     text = raw.strip()
     digest = None
     match = _DIGEST.search(text)
@@ -64,6 +70,6 @@ def parse_image(reference: object) -> ImageRef:
         text = text[:colon]
         tag = candidate if _TAG.match(candidate) else None
     path = text.strip("/").lower()
-    if registry is None and path and "/" not in path:
+    if (registry is None or registry in _DOCKER_HUB) and path and "/" not in path:
         path = f"library/{path}"  # Docker Hub official image, as the runtime resolves it
     return ImageRef(raw=raw, registry=registry, path=path, tag=tag, digest=digest)

@@ -182,7 +182,8 @@ def compile_matrix(name: str, generation: int, spec: CompatibilityMatrixSpec) ->
         lines = []
         for release in product.releases:
             version = parse_version(release.version)
-            assert version is not None  # the schema pattern guarantees it
+            if version is None:  # the schema pattern excludes this; the check keeps a bad input an input error
+                raise MatrixError(f"product {product.name!r}: release {release.version!r} is not a version")
             lines.append(ReleaseLine(version, release.released, release.end_of_support, release.latest))
         lines.sort(key=lambda r: r.line.core)
         compiled.products[product.name] = ProductEntry(spec=product, lines=tuple(lines))

@@ -36,11 +36,13 @@ class Version:
         return self.core[: line.parts] == line.core[: line.parts]
 
 
-@lru_cache(maxsize=8192)
 def parse_version(text: object) -> Version | None:
-    """Parse a version string; None when it is not one (``latest``, ``merge-12``, ``""``)."""
-    if not isinstance(text, str):
-        return None
+    """Parse a version string; None when it is not one (``latest``, ``merge-12``, ``""``, not a string)."""
+    return _parse(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> Version | None:
     match = _VERSION.match(text.strip())
     if not match:
         return None
