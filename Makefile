@@ -79,3 +79,44 @@ clean: cluster-down ## Remove the virtualenv and caches (keeps the built control
 .PHONY: demo
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)
 	$(BIN)/eligibility-operator demo --dir $(CLUSTER_DIR)
+
+# ---------------------------------------------------------------- kind (needs Docker)
+IMAGE ?= eligibility-operator:dev
+KIND_CLUSTER ?= eligibility-operator
+
+define need
+	@command -v $(1) >/dev/null 2>&1 || { echo "error: '$(1)' is not installed; $(2)" >&2; exit 1; }
+endef
+define need_docker_engine
+	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
+	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine is reachable ('docker info' failed); start Docker" >&2; exit 1; }
+endef
+
+.PHONY: image
+image: ## Build the container image $(IMAGE) (needs Docker)
+	$(call need_docker_engine)
+	docker build -t $(IMAGE) .
+
+.PHONY: kind-up
+kind-up: ## Create a kind cluster $(KIND_CLUSTER) (needs Docker and kind)
+	$(call need_docker_engine)
+	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+	kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --wait 120s
+
+.PHONY: kind-load
+kind-load: image ## Load the image into the kind cluster
+	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+
+.PHONY: deploy
+deploy: ## Apply deploy/overlays/kind to the current kubectl context (the kind cluster after kind-up)
+	$(call need,kubectl,install kubectl (Debian package kubernetes-client))
+	kubectl apply -k deploy/overlays/kind
+	kubectl -n eligibility-operator rollout status deployment/eligibility-operator --timeout=180s
+
+.PHONY: e2e-kind
+e2e-kind: kind-up kind-load deploy ## Deploy into kind and wait for the sample engagement to become Ready
+	kubectl apply -f deploy/samples/namespaces.yaml
+	kubectl apply -f deploy/samples/workloads.yaml -f deploy/samples/engagement.yaml
+	kubectl wait --for=condition=Ready supportengagement/acme-platform -n platform --timeout=120s
+	kubectl get se -A -o wide

@@ -39,13 +39,21 @@ def _target(expr: str, legend: str = "", instant: bool = False, fmt: str = "time
     return {"datasource": DS, "expr": expr, "legendFormat": legend, "instant": instant, "format": fmt, "refId": "A"}
 
 
-def _panel(pid: int, title: str, kind: str, grid: tuple[int, int, int, int], targets: list[dict[str, Any]],
-           **extra: Any) -> dict[str, Any]:
+def _panel(
+    pid: int, title: str, kind: str, grid: tuple[int, int, int, int], targets: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     x, y, w, h = grid
     for i, target in enumerate(targets):
         target["refId"] = chr(ord("A") + i)
-    return {"id": pid, "title": title, "type": kind, "datasource": DS,
-            "gridPos": {"x": x, "y": y, "w": w, "h": h}, "targets": targets, **extra}
+    return {
+        "id": pid,
+        "title": title,
+        "type": kind,
+        "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": targets,
+        **extra,
+    }
 
 
 def dashboard() -> dict[str, Any]:
@@ -65,60 +73,161 @@ def dashboard() -> dict[str, Any]:
         f' or 3 * max by (namespace, engagement) (stakater_support_engagement_eligibility{{{SEL}, eligibility="Unknown"}} == 1)'
     )
     panels = [
-        _panel(1, "Eligibility per engagement", "stat", (0, 0, 24, 5), [_target(state_code, "{{namespace}}/{{engagement}}", True)],
-               fieldConfig={"defaults": {"mappings": [eligibility_colors], "color": {"mode": "thresholds"},
-                                         "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": None},
-                                                                                       {"color": "orange", "value": 1},
-                                                                                       {"color": "green", "value": 2},
-                                                                                       {"color": "grey", "value": 3}]}},
-                            "overrides": []},
-               options={"colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
-                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}),
-        _panel(2, "Engagements by eligibility", "timeseries", (0, 5, 12, 8),
-               [_target(f"sum by (eligibility) (stakater_support_engagement_eligibility{{{SEL}}})", "{{eligibility}}")]),
-        _panel(3, "Covered product workloads by lifecycle", "bargauge", (12, 5, 12, 8),
-               [_target(f"sum by (lifecycle) (stakater_support_product_workloads{{{SEL}}})", "{{lifecycle}}", True)],
-               options={"displayMode": "basic", "orientation": "horizontal",
-                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}),
-        _panel(4, "Product versions", "table", (0, 13, 12, 9),
-               [_target(f"stakater_support_product_workloads{{{SEL}}}", "", True, "table")],
-               transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "__name__": True,
-                                                                                 "job": True, "instance": True}}}]),
-        _panel(5, "Time to end of support", "table", (12, 13, 12, 9),
-               [_target(f"stakater_support_product_time_to_end_of_support_seconds{{{SEL}}}", "", True, "table")],
-               fieldConfig={"defaults": {"unit": "s"}, "overrides": []},
-               transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "__name__": True,
-                                                                                 "job": True, "instance": True}}}]),
-        _panel(6, "Responsibility owners", "table", (0, 22, 24, 9),
-               [_target(f"stakater_support_responsibility_owner{{{SEL}}} == 1", "", True, "table")],
-               transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True,
-                                                                                 "__name__": True, "job": True,
-                                                                                 "instance": True}}}]),
-        _panel(7, "Service credits applicable / platform compatible", "table", (0, 31, 12, 7), [
-            _target(f"stakater_support_engagement_service_credits_applicable{{{SEL}}}", "", True, "table"),
-            _target(f"stakater_support_engagement_platform_compatible{{{SEL}}}", "", True, "table"),
-        ]),
-        _panel(8, "Platform", "table", (12, 31, 12, 7),
-               [_target("stakater_support_platform_info", "", True, "table")]),
-        _panel(9, "Operator: evaluations, status patches, errors (per second)", "timeseries", (0, 38, 12, 8), [
-            _target("sum(rate(stakater_support_evaluations_total[5m]))", "evaluations"),
-            _target("sum by (resource) (rate(stakater_support_status_patches_total[5m]))", "patches {{resource}}"),
-            _target("sum by (operation) (rate(stakater_support_errors_total[5m]))", "errors {{operation}}"),
-        ]),
-        _panel(10, "Operator: evaluation duration p95, watch events", "timeseries", (12, 38, 12, 8), [
-            _target("histogram_quantile(0.95, sum by (le) (rate(stakater_support_evaluation_duration_seconds_bucket[5m])))",
-                    "p95 evaluation"),
-            _target("sum by (kind) (rate(stakater_support_watch_events_total[5m]))", "events {{kind}}"),
-        ]),
-        _panel(11, "Operator up", "stat", (0, 46, 6, 4), [_target('up{job="eligibility-operator"}', "{{instance}}", True)]),
-        _panel(12, "Last evaluation (seconds ago)", "stat", (6, 46, 6, 4),
-               [_target("time() - stakater_support_last_evaluation_timestamp_seconds", "{{instance}}", True)],
-               fieldConfig={"defaults": {"unit": "s"}, "overrides": []}),
-        _panel(13, "Workloads in inventory", "stat", (12, 46, 6, 4),
-               [_target("stakater_support_inventory_workloads", "{{instance}}", True)]),
-        _panel(14, "Admission reviews (per second)", "timeseries", (18, 46, 6, 4),
-               [_target("sum by (mode, outcome) (rate(stakater_support_admission_reviews_total[5m]))",
-                        "{{mode}} {{outcome}}")]),
+        _panel(
+            1,
+            "Eligibility per engagement",
+            "stat",
+            (0, 0, 24, 5),
+            [_target(state_code, "{{namespace}}/{{engagement}}", True)],
+            fieldConfig={
+                "defaults": {
+                    "mappings": [eligibility_colors],
+                    "color": {"mode": "thresholds"},
+                    "thresholds": {
+                        "mode": "absolute",
+                        "steps": [
+                            {"color": "red", "value": None},
+                            {"color": "orange", "value": 1},
+                            {"color": "green", "value": 2},
+                            {"color": "grey", "value": 3},
+                        ],
+                    },
+                },
+                "overrides": [],
+            },
+            options={
+                "colorMode": "background",
+                "graphMode": "none",
+                "textMode": "value_and_name",
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            },
+        ),
+        _panel(
+            2,
+            "Engagements by eligibility",
+            "timeseries",
+            (0, 5, 12, 8),
+            [_target(f"sum by (eligibility) (stakater_support_engagement_eligibility{{{SEL}}})", "{{eligibility}}")],
+        ),
+        _panel(
+            3,
+            "Covered product workloads by lifecycle",
+            "bargauge",
+            (12, 5, 12, 8),
+            [_target(f"sum by (lifecycle) (stakater_support_product_workloads{{{SEL}}})", "{{lifecycle}}", True)],
+            options={
+                "displayMode": "basic",
+                "orientation": "horizontal",
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            },
+        ),
+        _panel(
+            4,
+            "Product versions",
+            "table",
+            (0, 13, 12, 9),
+            [_target(f"stakater_support_product_workloads{{{SEL}}}", "", True, "table")],
+            transformations=[
+                {
+                    "id": "organize",
+                    "options": {"excludeByName": {"Time": True, "__name__": True, "job": True, "instance": True}},
+                }
+            ],
+        ),
+        _panel(
+            5,
+            "Time to end of support",
+            "table",
+            (12, 13, 12, 9),
+            [_target(f"stakater_support_product_time_to_end_of_support_seconds{{{SEL}}}", "", True, "table")],
+            fieldConfig={"defaults": {"unit": "s"}, "overrides": []},
+            transformations=[
+                {
+                    "id": "organize",
+                    "options": {"excludeByName": {"Time": True, "__name__": True, "job": True, "instance": True}},
+                }
+            ],
+        ),
+        _panel(
+            6,
+            "Responsibility owners",
+            "table",
+            (0, 22, 24, 9),
+            [_target(f"stakater_support_responsibility_owner{{{SEL}}} == 1", "", True, "table")],
+            transformations=[
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True, "Value": True, "__name__": True, "job": True, "instance": True}
+                    },
+                }
+            ],
+        ),
+        _panel(
+            7,
+            "Service credits applicable / platform compatible",
+            "table",
+            (0, 31, 12, 7),
+            [
+                _target(f"stakater_support_engagement_service_credits_applicable{{{SEL}}}", "", True, "table"),
+                _target(f"stakater_support_engagement_platform_compatible{{{SEL}}}", "", True, "table"),
+            ],
+        ),
+        _panel(8, "Platform", "table", (12, 31, 12, 7), [_target("stakater_support_platform_info", "", True, "table")]),
+        _panel(
+            9,
+            "Operator: evaluations, status patches, errors (per second)",
+            "timeseries",
+            (0, 38, 12, 8),
+            [
+                _target("sum(rate(stakater_support_evaluations_total[5m]))", "evaluations"),
+                _target("sum by (resource) (rate(stakater_support_status_patches_total[5m]))", "patches {{resource}}"),
+                _target("sum by (operation) (rate(stakater_support_errors_total[5m]))", "errors {{operation}}"),
+            ],
+        ),
+        _panel(
+            10,
+            "Operator: evaluation duration p95, watch events",
+            "timeseries",
+            (12, 38, 12, 8),
+            [
+                _target(
+                    "histogram_quantile(0.95, sum by (le) (rate(stakater_support_evaluation_duration_seconds_bucket[5m])))",
+                    "p95 evaluation",
+                ),
+                _target("sum by (kind) (rate(stakater_support_watch_events_total[5m]))", "events {{kind}}"),
+            ],
+        ),
+        _panel(
+            11, "Operator up", "stat", (0, 46, 6, 4), [_target('up{job="eligibility-operator"}', "{{instance}}", True)]
+        ),
+        _panel(
+            12,
+            "Last evaluation (seconds ago)",
+            "stat",
+            (6, 46, 6, 4),
+            [_target("time() - stakater_support_last_evaluation_timestamp_seconds", "{{instance}}", True)],
+            fieldConfig={"defaults": {"unit": "s"}, "overrides": []},
+        ),
+        _panel(
+            13,
+            "Workloads in inventory",
+            "stat",
+            (12, 46, 6, 4),
+            [_target("stakater_support_inventory_workloads", "{{instance}}", True)],
+        ),
+        _panel(
+            14,
+            "Admission reviews (per second)",
+            "timeseries",
+            (18, 46, 6, 4),
+            [
+                _target(
+                    "sum by (mode, outcome) (rate(stakater_support_admission_reviews_total[5m]))",
+                    "{{mode}} {{outcome}}",
+                )
+            ],
+        ),
     ]
     return {
         "title": "Stakater support eligibility",
@@ -129,19 +238,47 @@ def dashboard() -> dict[str, Any]:
         "version": 1,
         "refresh": "1m",
         "time": {"from": "now-24h", "to": "now"},
-        "templating": {"list": [
-            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
-             "current": {}, "hide": 0},
-            {"name": "namespace", "label": "Namespace", "type": "query", "datasource": DS,
-             "query": {"query": "label_values(stakater_support_engagement_eligible, namespace)", "refId": "ns"},
-             "definition": "label_values(stakater_support_engagement_eligible, namespace)",
-             "includeAll": True, "multi": True, "allValue": ".*", "refresh": 2, "current": {}},
-            {"name": "engagement", "label": "Engagement", "type": "query", "datasource": DS,
-             "query": {"query": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
-                       "refId": "eng"},
-             "definition": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
-             "includeAll": True, "multi": True, "allValue": ".*", "refresh": 2, "current": {}},
-        ]},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {},
+                    "hide": 0,
+                },
+                {
+                    "name": "namespace",
+                    "label": "Namespace",
+                    "type": "query",
+                    "datasource": DS,
+                    "query": {"query": "label_values(stakater_support_engagement_eligible, namespace)", "refId": "ns"},
+                    "definition": "label_values(stakater_support_engagement_eligible, namespace)",
+                    "includeAll": True,
+                    "multi": True,
+                    "allValue": ".*",
+                    "refresh": 2,
+                    "current": {},
+                },
+                {
+                    "name": "engagement",
+                    "label": "Engagement",
+                    "type": "query",
+                    "datasource": DS,
+                    "query": {
+                        "query": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
+                        "refId": "eng",
+                    },
+                    "definition": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
+                    "includeAll": True,
+                    "multi": True,
+                    "allValue": ".*",
+                    "refresh": 2,
+                    "current": {},
+                },
+            ]
+        },
         "panels": panels,
         "annotations": {"list": []},
     }

@@ -144,9 +144,12 @@ class OperatorProcess:
         self._log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """One operator for the session; each test uses its own namespace and engagements."""
+    """One operator per test module; each test uses its own namespace and engagements.
+
+    Module scope, so that modules which run an operator of their own (with other credentials,
+    or to kill it) do not race a second one writing the same statuses."""
     proc = OperatorProcess(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
     try:
         proc.wait_healthy()

@@ -104,6 +104,7 @@ def run_demo(workdir: Path, once: bool) -> None:
         [sys.executable, "-m", "eligibility_operator.cli", "cluster", "up", "--dir", str(workdir)], check=True
     )
     demo = Demo(workdir)
+    demo.kubectl("apply", "-f", str(SAMPLES / "namespaces.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "workloads.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "engagement.yaml"))
     # Start from the sample's end-of-life Reloader, also when the demo runs a second time.

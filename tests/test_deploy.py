@@ -1,0 +1,286 @@
+"""deploy/ on the real API server: renders, applies, and grants exactly what the operator needs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .builders import engagement, matrix, workload
+from .conftest import REPO, Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.cluster
+SA = "system:serviceaccount:eligibility-operator:eligibility-operator"
+KUSTOMIZATIONS = ["deploy/base", "deploy/overlays/monitoring", "deploy/overlays/kind"]
+
+# Prometheus Operator's CRDs, reduced to what the API server needs to accept the overlay's objects
+# (a user of the monitoring overlay has the real ones).
+MONITORING_CRDS = [
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+    for kind, plural in (("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules"))
+]
+
+
+def render(directory: str) -> str:
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(REPO / directory)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def deployed(kubectl: Kubectl) -> str:
+    kubectl.apply(*MONITORING_CRDS)
+    kubectl.run(
+        "wait",
+        "--for=condition=Established",
+        "crd/servicemonitors.monitoring.coreos.com",
+        "crd/prometheusrules.monitoring.coreos.com",
+    )
+    kubectl.run("apply", "-f", "-", input=render("deploy/base"))
+    return "eligibility-operator"
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_kustomization_renders_and_applies(kubectl: Kubectl, deployed: str, directory: str) -> None:
+    manifests = render(directory)
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(manifests)}
+    assert {"Deployment", "ClusterRole", "CustomResourceDefinition", "CompatibilityMatrix"} <= kinds
+    dry = kubectl.run("apply", "--dry-run=server", "-f", "-", input=manifests, check=False)
+    assert dry.returncode == 0, dry.stderr
+    real = kubectl.run("apply", "-f", "-", input=manifests, check=False)
+    assert real.returncode == 0, real.stderr
+
+
+def test_samples_apply(kubectl: Kubectl, deployed: str) -> None:
+    # Each file needs the namespaces of the one before, so each is applied for real after its dry run.
+    for sample in ("namespaces.yaml", "workloads.yaml", "engagement.yaml"):
+        for mode in ("--dry-run=server", "--dry-run=none"):
+            result = kubectl.run("apply", mode, "-f", str(REPO / "deploy/samples" / sample), check=False)
+            assert result.returncode == 0, f"{sample}: {result.stderr}"
+
+
+def test_deployment_is_hardened() -> None:
+    docs = list(yaml.safe_load_all(render("deploy/base")))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    container = pod["containers"][0]
+    assert spec["strategy"]["type"] == "Recreate" and spec["replicas"] == 1
+    assert container["image"] == "ghcr.io/stakater/eligibility-operator:0.1.0"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    sc = container["securityContext"]
+    assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+# ------------------------------------------------------------------ RBAC
+
+
+def can_i(kubectl: Kubectl, *args: str) -> bool:
+    result = kubectl.run("auth", "can-i", "--as", SA, *args, check=False)
+    return result.stdout.strip() == "yes"
+
+
+def test_service_account_holds_what_it_needs(kubectl: Kubectl, deployed: str) -> None:
+    for args in (
+        ("list", "deployments", "-A"),
+        ("watch", "statefulsets", "-A"),
+        ("list", "daemonsets", "-A"),
+        ("list", "namespaces"),
+        ("watch", "supportengagements.support.stakater.com", "-A"),
+        ("patch", "supportengagements.support.stakater.com", "--subresource=status", "-n", "any"),
+        ("patch", "compatibilitymatrices.support.stakater.com", "--subresource=status"),
+        ("create", "events", "-n", "any"),
+    ):
+        assert can_i(kubectl, *args), args
+
+
+def test_service_account_cannot_do_more(kubectl: Kubectl, deployed: str) -> None:
+    forbidden = [
+        ("get", "secrets", "-A"),
+        ("list", "secrets", "-n", "eligibility-operator"),
+        ("watch", "secrets", "-A"),
+        ("get", "configmaps", "-n", "kube-system"),
+        ("list", "pods", "-A"),
+        ("update", "supportengagements.support.stakater.com", "-n", "any"),
+        ("patch", "supportengagements.support.stakater.com", "-n", "any"),
+        ("delete", "supportengagements.support.stakater.com", "-n", "any"),
+        ("create", "compatibilitymatrices.support.stakater.com"),
+        ("delete", "namespaces"),
+        ("patch", "namespaces"),
+        ("update", "events", "-n", "any"),
+        ("delete", "events", "-n", "any"),
+        ("create", "clusterroles"),
+        ("bind", "clusterroles"),
+        ("escalate", "clusterroles"),
+        ("create", "serviceaccounts/token", "-n", "eligibility-operator"),
+        ("impersonate", "serviceaccounts", "-A"),
+    ]
+    for kind in ("deployments", "statefulsets", "daemonsets"):
+        forbidden += [(verb, kind, "-n", "default") for verb in ("get", "create", "update", "patch", "delete")]
+        forbidden += [
+            ("patch", kind, "--subresource=status", "-n", "default"),
+            ("update", kind, "--subresource=scale", "-n", "default"),
+        ]
+    for resource in ("configmaps", "services", "pods", "serviceaccounts", "roles", "rolebindings"):
+        forbidden += [(verb, resource, "-n", "default") for verb in ("create", "update", "patch", "delete")]
+    allowed = [args for args in forbidden if can_i(kubectl, *args)]
+    assert allowed == []
+
+
+def _rules() -> list[dict[str, Any]]:
+    docs = yaml.safe_load_all((REPO / "deploy/base/rbac.yaml").read_text())
+    return [rule for doc in docs if doc["kind"] in ("ClusterRole", "Role") for rule in doc["rules"]]
+
+
+def test_every_permission_is_explained_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### RBAC", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0] not in ("API group", "---"):
+            rows[(cells[0], cells[1])] = (set(re.split(r",\s*", cells[2])), cells[3])
+    for rule in _rules():
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                key = (group or "core", resource)
+                assert key in rows, f"{key} is granted but not in the README's RBAC table"
+                verbs, reason = rows[key]
+                assert set(rule["verbs"]) <= verbs, f"{key}: verbs {rule['verbs']} not all explained"
+                assert len(reason) > 15, f"{key}: no reason given"
+
+
+# ------------------------------------------- the operator with the deployed credentials only
+
+
+@pytest.fixture(scope="module")
+def sa_kubeconfig(kubectl: Kubectl, deployed: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    token = kubectl.run("create", "token", "eligibility-operator", "-n", deployed, "--duration=1h").stdout.strip()
+    admin = yaml.safe_load(kubectl.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "sa",
+        "clusters": admin["clusters"],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": admin["clusters"][0]["name"], "user": "sa"}}],
+    }
+    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sa_operator(sa_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(sa_kubeconfig, tmp_path_factory.mktemp("sa-operator") / "operator.log")
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_operator_works_with_only_the_deployed_rbac(
+    kubectl: Kubectl, namespace: str, sa_operator: OperatorProcess, sa_kubeconfig: Path
+) -> None:
+    as_sa = Kubectl(sa_kubeconfig)
+    assert as_sa.run("get", "secrets", "-n", "eligibility-operator", check=False).returncode != 0  # it is the SA
+    name = f"m-{namespace}"
+    kubectl.apply(
+        matrix(name),
+        workload(namespace, "ok", "ghcr.io/stakater/reloader:v1.4.21"),
+        workload(namespace, "eol", "stakater/reloader:v1.1.0", kind="DaemonSet"),
+        engagement(namespace, "good", matrixRef={"name": name}, products=[{"name": "forecastle"}]),
+        engagement(namespace, "bad", matrixRef={"name": name}),
+    )
+    try:
+        for se, want in (("good", "Eligible"), ("bad", "Ineligible")):
+            wait_for(
+                lambda se=se, want=want: (
+                    kubectl.get("se", se, "-n", namespace).get("status", {}).get("eligibility") == want
+                ),
+                what=f"{se} {want}",
+            )
+        cmx = wait_for(lambda: kubectl.get("compatibilitymatrix", name).get("status"), what="matrix status")
+        assert cmx["conditions"][0]["status"] == "True"
+
+        def events() -> set[str]:
+            items = json.loads(kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+            return {e["involvedObject"]["name"] for e in items if e["involvedObject"]["kind"] == "SupportEngagement"}
+
+        assert wait_for(lambda: events() if len(events()) == 2 else None, what="Events for both") == {"good", "bad"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{sa_operator.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert f'stakater_support_engagement_eligible{{engagement="good",namespace="{namespace}"' in text
+        assert 'stakater_support_errors_total{operation="status_patch"} 0.0' in text
+        assert 'stakater_support_errors_total{operation="event"} 0.0' in text
+        log = sa_operator.log()
+        assert "403" not in log and "Forbidden" not in log, log[-3000:]
+    finally:
+        kubectl.run("delete", "compatibilitymatrix", name, "--wait=false", check=False)
+
+
+# --------------------------------------------------------- image and kind
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (REPO / "Dockerfile").read_text()
+    assert text.count("FROM ") == 2 and "USER 65532" in text and "gcc" not in text
+
+
+def _docker_engine() -> bool:
+    return (
+        bool(shutil.which("docker"))
+        and subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=30).returncode == 0
+    )
+
+
+def test_kind_targets_fail_clearly_without_docker_or_kind(tmp_path: Path) -> None:
+    if _docker_engine() and shutil.which("kind"):
+        pytest.skip("Docker and kind are available here; the failure path cannot be exercised")
+    result = subprocess.run(
+        ["make", "-s", "kind-up"], cwd=REPO, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode != 0
+    assert re.search(r"error: .*(docker|Docker|kind)", result.stderr), result.stderr
+
+
+@pytest.mark.skipif(not (_docker_engine() and shutil.which("kind")), reason="needs a Docker engine and kind")
+def test_e2e_kind() -> None:  # pragma: no cover - no Docker engine on the CI machines
+    result = subprocess.run(["make", "e2e-kind"], cwd=REPO, capture_output=True, text=True, check=False, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
