@@ -46,8 +46,8 @@ test: control-plane ## Run all tests against a real local control plane
 
 .PHONY: lint
 lint: install ## ruff + mypy
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
 .PHONY: fmt

@@ -66,11 +66,11 @@ def dashboard() -> dict[str, Any]:
             "3": {"text": "Unknown", "color": "grey", "index": 3},
         },
     }
-    state_code = (
-        f'0 * max by (namespace, engagement) (stakater_support_engagement_eligibility{{{SEL}, eligibility="Ineligible"}} == 1)'
-        f' or 1 * max by (namespace, engagement) (stakater_support_engagement_eligibility{{{SEL}, eligibility="Limited"}} == 1)'
-        f' or 2 * max by (namespace, engagement) (stakater_support_engagement_eligibility{{{SEL}, eligibility="Eligible"}} == 1)'
-        f' or 3 * max by (namespace, engagement) (stakater_support_engagement_eligibility{{{SEL}, eligibility="Unknown"}} == 1)'
+    # One number per engagement (0 Ineligible .. 3 Unknown) that the value mappings above name and colour.
+    state_code = " or ".join(
+        f"{code} * max by (namespace, engagement) "
+        f'(stakater_support_engagement_eligibility{{{SEL}, eligibility="{state}"}} == 1)'
+        for code, state in enumerate(("Ineligible", "Limited", "Eligible", "Unknown"))
     )
     panels = [
         _panel(
@@ -192,7 +192,8 @@ def dashboard() -> dict[str, Any]:
             (12, 38, 12, 8),
             [
                 _target(
-                    "histogram_quantile(0.95, sum by (le) (rate(stakater_support_evaluation_duration_seconds_bucket[5m])))",
+                    "histogram_quantile(0.95, "
+                    "sum by (le) (rate(stakater_support_evaluation_duration_seconds_bucket[5m])))",
                     "p95 evaluation",
                 ),
                 _target("sum by (kind) (rate(stakater_support_watch_events_total[5m]))", "events {{kind}}"),
@@ -229,6 +230,7 @@ def dashboard() -> dict[str, Any]:
             ],
         ),
     ]
+    engagements_in_namespace = 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)'
     return {
         "title": "Stakater support eligibility",
         "uid": "stakater-support-eligibility",
@@ -267,10 +269,10 @@ def dashboard() -> dict[str, Any]:
                     "type": "query",
                     "datasource": DS,
                     "query": {
-                        "query": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
+                        "query": engagements_in_namespace,
                         "refId": "eng",
                     },
-                    "definition": 'label_values(stakater_support_engagement_eligible{namespace=~"$namespace"}, engagement)',
+                    "definition": engagements_in_namespace,
                     "includeAll": True,
                     "multi": True,
                     "allValue": ".*",
