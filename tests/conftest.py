@@ -40,12 +40,17 @@ class Kubectl:
         return result
 
     def apply(
-        self, *docs: dict[str, Any] | str, check: bool = True, server_validation_only: bool = False
+        self,
+        *docs: dict[str, Any] | str,
+        check: bool = True,
+        server_validation_only: bool = False,
+        dry_run: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Apply documents. ``server_validation_only`` turns kubectl's client-side check off,
         so that what is tested is the API server's own schema validation."""
         text = "\n---\n".join(d if isinstance(d, str) else yaml.safe_dump(d) for d in docs)
         extra = ["--validate=false"] if server_validation_only else []
+        extra += ["--dry-run=server"] if dry_run else []
         return self.run("apply", *extra, "-f", "-", input=text, check=check)
 
     def get(self, *args: str) -> Any:

@@ -50,6 +50,38 @@ def main() -> None:
     show_default=True,
     help="Seconds to gather workload changes before re-evaluating engagements.",
 )
+@click.option(
+    "--webhook-port",
+    default=0,
+    show_default=True,
+    help="Serve the validating admission webhook over TLS on this port (0: no webhook).",
+)
+@click.option(
+    "--webhook-cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory with tls.crt and tls.key (e.g. a cert-manager Secret).",
+)
+@click.option(
+    "--webhook-self-signed",
+    "self_signed",
+    multiple=True,
+    help="Generate a CA and serving certificate for this host or IP at start (repeatable).",
+)
+@click.option(
+    "--webhook-manage-config",
+    default=None,
+    help="Create this ValidatingWebhookConfiguration with the CA bundle; delete it on exit.",
+)
+@click.option(
+    "--webhook-url", default=None, help="URL the API server uses to reach the webhook (default https://127.0.0.1:PORT)."
+)
+@click.option(
+    "--exempt-namespace",
+    "exempt",
+    multiple=True,
+    help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def run(
     namespaces: tuple[str, ...],
@@ -57,9 +89,15 @@ def run(
     metrics_host: str,
     kubeconfig: str | None,
     coalesce: float,
+    webhook_port: int,
+    webhook_cert_dir: Path | None,
+    self_signed: tuple[str, ...],
+    webhook_manage_config: str | None,
+    webhook_url: str | None,
+    exempt: tuple[str, ...],
     verbose: bool,
 ) -> None:
-    """Run the operator."""
+    """Run the operator (and, with --webhook-port, the admission webhook)."""
     import asyncio
     import logging
 
@@ -67,7 +105,7 @@ def run(
         os.environ["KUBECONFIG"] = kubeconfig
     import kopf
 
-    from .kopf_app import run_operator
+    from .kopf_app import WebhookOptions, run_operator
     from .kubeapi import KubeApi
     from .reconciler import Reconciler
 
@@ -77,6 +115,19 @@ def run(
         # Kopf logs every handler call at INFO: with thousands of workloads that is noise.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
+    webhook = None
+    if webhook_port:
+        if not (webhook_cert_dir or self_signed):
+            raise click.UsageError("--webhook-port needs --webhook-cert-dir or --webhook-self-signed")
+        webhook = WebhookOptions(
+            port=webhook_port,
+            cert_dir=webhook_cert_dir,
+            self_signed_hosts=self_signed,
+            manage_configuration=webhook_manage_config,
+            url=webhook_url,
+            exempt_namespaces=frozenset({"kube-system", _own_namespace(), *exempt}),
+        )
+
     async def _main() -> None:
         reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce)
         await run_operator(
@@ -84,6 +135,7 @@ def run(
             namespaces=list(namespaces) or None,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
+            webhook=webhook,
         )
 
     asyncio.run(_main())
@@ -267,6 +319,16 @@ def demo(workdir: Path, once: bool) -> None:
     from .demo import run_demo
 
     run_demo(workdir.resolve(), once)
+
+
+def _own_namespace() -> str:
+    """The namespace the operator runs in: $POD_NAMESPACE, the service account's, else the default."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    except OSError:
+        return "eligibility-operator"
 
 
 def _alive(pid: int) -> bool:

@@ -20,6 +20,7 @@ import click
 
 SAMPLES = Path("deploy/samples")
 ENGAGEMENT = ("platform", "acme-platform")
+WEBHOOK_CONFIG = "eligibility-operator-demo"
 
 
 class Demo:
@@ -44,11 +45,19 @@ class Demo:
         data: dict[str, Any] = json.loads(self.kubectl("get", "se", ENGAGEMENT[1], "-n", ENGAGEMENT[0], "-o", "json"))
         return data
 
-    def start_operator(self, metrics_port: int) -> None:
+    def start_operator(self, metrics_port: int, webhook_port: int) -> None:
         log = open(self.workdir / "operator.log", "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        webhook = [
+            "--webhook-port",
+            str(webhook_port),
+            "--webhook-self-signed",
+            "127.0.0.1",
+            "--webhook-manage-config",
+            WEBHOOK_CONFIG,
+        ]
         self.operator = subprocess.Popen(
-            [sys.executable, "-m", "eligibility_operator.cli", "run", "--metrics-port", str(metrics_port)],
+            [sys.executable, "-m", "eligibility_operator.cli", "run", "--metrics-port", str(metrics_port), *webhook],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -73,6 +82,42 @@ class Demo:
                 return body
             time.sleep(0.3)
         raise click.ClickException(f"engagement did not become {eligibility} within {timeout}s")
+
+    def refused_apply(self) -> None:
+        """Switch the engagement to Enforce and show the admission webhook refusing an end-of-life version."""
+        click.echo(click.style("== spec.enforcement.mode: Enforce, then apply Reloader v1.2.0 ==", bold=True))
+        patch = '{"spec": {"enforcement": {"mode": "Enforce"}}}'
+        self.kubectl("patch", "se", ENGAGEMENT[1], "-n", ENGAGEMENT[0], "--type=merge", "-p", patch)
+        argv = [
+            "kubectl",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "create",
+            "deployment",
+            "another-reloader",
+            "-n",
+            "shop",
+            "--image=stakater/reloader:v1.2.0",
+        ]
+        deadline = time.monotonic() + 30
+        while True:  # the webhook applies the new mode once the operator has seen the patched engagement
+            result = subprocess.run([*argv, "--dry-run=server"], capture_output=True, text=True, check=False)
+            if "denied" in result.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        click.echo("$ kubectl create deployment another-reloader -n shop --image=stakater/reloader:v1.2.0")
+        click.echo((result.stdout + result.stderr).strip() + "\n")
+        self.kubectl(
+            "patch",
+            "se",
+            ENGAGEMENT[1],
+            "-n",
+            ENGAGEMENT[0],
+            "--type=merge",
+            "-p",
+            '{"spec": {"enforcement": {"mode": "Warn"}}}',
+        )
 
     def show(self, body: dict[str, Any]) -> None:
         click.echo(self.kubectl("get", "se", "-A", "-o", "wide"))
@@ -110,7 +155,7 @@ def run_demo(workdir: Path, once: bool) -> None:
     # Start from the sample's end-of-life Reloader, also when the demo runs a second time.
     demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.2.0-ubi")
     port = free_port()
-    demo.start_operator(port)
+    demo.start_operator(port, free_port())
     try:
         click.echo(click.style("\n== An end-of-life Reloader in a covered namespace ==", bold=True))
         demo.show(demo.wait_for("Ineligible"))
@@ -120,6 +165,7 @@ def run_demo(workdir: Path, once: bool) -> None:
         body = demo.wait_for("Eligible")
         click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s)\n")
         demo.show(body)
+        demo.refused_apply()
         click.echo(f"Metrics: http://127.0.0.1:{port}/metrics  (health: /healthz, readiness: /readyz)")
         click.echo(f"Operator log: {workdir / 'operator.log'}")
         click.echo(f"export KUBECONFIG={demo.kubeconfig}")

@@ -14,8 +14,12 @@ engagements or matrices either; the reconciler writes their status itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -107,12 +111,54 @@ def _register_workload(
             reconciler.ready.set()
 
 
+@dataclass(frozen=True)
+class WebhookOptions:
+    port: int
+    host: str = "0.0.0.0"  # a pod serves on all its interfaces
+    cert_dir: Path | None = None  # tls.crt and tls.key, e.g. from cert-manager
+    self_signed_hosts: tuple[str, ...] = ()  # generate a CA and certificate for these at start
+    manage_configuration: str | None = None  # name of a ValidatingWebhookConfiguration to create and remove
+    url: str | None = None  # how the API server reaches us, for a managed configuration
+    exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    timeout_seconds: int = 5
+
+
+async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
+    from . import webhook
+
+    if options.self_signed_hosts:
+        cert = webhook.self_signed(Path(tempfile.mkdtemp(prefix="eo-webhook-")), list(options.self_signed_hosts))
+    elif options.cert_dir is not None:
+        cert = webhook.ServingCert(options.cert_dir / "tls.crt", options.cert_dir / "tls.key", b"")
+    else:
+        raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
+    handler = webhook.AdmissionHandler(reconciler, options.exempt_namespaces)
+    server = asyncio.create_task(webhook.serve(handler, options.host, options.port, cert))
+    name = options.manage_configuration
+    try:
+        if name:
+            url = options.url or f"https://127.0.0.1:{options.port}"
+            body = webhook.webhook_configuration(
+                name, url, cert.ca_pem, sorted(options.exempt_namespaces), options.timeout_seconds
+            )
+            await asyncio.to_thread(reconciler.kube.apply_webhook_configuration, body)
+            log.info("ValidatingWebhookConfiguration %s points at %s", name, url)
+        await server
+    finally:
+        server.cancel()
+        if name:
+            # A configuration left behind keeps being called (and, with Ignore, only slows requests down).
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(reconciler.kube.delete_webhook_configuration, name)
+
+
 async def run_operator(
     reconciler: Reconciler,
     *,
     namespaces: list[str] | None = None,
     metrics_host: str = "0.0.0.0",  # a pod serves probes and metrics on all its interfaces
     metrics_port: int = 8080,
+    webhook: WebhookOptions | None = None,
     background: list[Any] | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
@@ -127,6 +173,7 @@ async def run_operator(
         asyncio.create_task(reconciler.resync_forever(), name="resync"),
         asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
         asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
+        *([asyncio.create_task(_run_webhook(reconciler, webhook), name="webhook")] if webhook else []),
         *[asyncio.create_task(coro) for coro in background or []],
     ]
     try:

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -102,6 +102,30 @@ class KubeApi:
             reporting_component=COMPONENT,
         )
         self.core.create_namespaced_event(namespace, event)
+
+    # ------------------------------------------------------------- webhook
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+        """Create or replace a ValidatingWebhookConfiguration (local control plane only)."""
+        api = client.AdmissionregistrationV1Api(self.api)
+        name = body["metadata"]["name"]
+        try:
+            current = api.read_validating_webhook_configuration(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            api.create_validating_webhook_configuration(cast(Any, body))  # the client takes plain dicts too
+            return
+        body["metadata"]["resourceVersion"] = current.metadata.resource_version if current.metadata else None
+        api.replace_validating_webhook_configuration(name, cast(Any, body))
+
+    def delete_webhook_configuration(self, name: str) -> None:
+        api = client.AdmissionregistrationV1Api(self.api)
+        try:
+            api.delete_validating_webhook_configuration(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
     # ------------------------------------------------------------ platform
 

@@ -67,7 +67,7 @@ class OperatorMetrics:
         )
         for resource in ("supportengagements", "compatibilitymatrices"):
             self.status_patches.labels(resource)
-        for operation in ("status_patch", "event", "platform"):
+        for operation in ("status_patch", "event", "platform", "admission"):
             self.errors.labels(operation)
 
 

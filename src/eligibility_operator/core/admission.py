@@ -1,0 +1,173 @@
+"""Admission decisions for workloads: audit, warn or refuse end-of-life versions. Pure.
+
+The mode comes from the engagements covering the workload's namespace
+(``spec.enforcement.mode``; the strictest wins). Only versions that a request
+*introduces* can be refused: an update that leaves an already-running
+end-of-life version as it is (a label, a replica count) is allowed with a
+warning, so nobody is locked out of operating a workload. Deletes, scale and
+status never reach this code (the webhook configuration matches the main
+resource on CREATE and UPDATE only), and it allows them anyway if they do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api.models import EnforcementMode, Lifecycle, SupportEngagementSpec
+from .detection import detect
+from .evaluation import horizon_days, judge
+from .matrix import CompiledMatrix
+from .workloads import OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
+
+MAX_WARNINGS = 10
+MAX_WARNING_CHARS = 256  # the API server truncates longer warnings
+MAX_MESSAGE_CHARS = 1024
+_STRICTNESS = {EnforcementMode.AUDIT: 0, EnforcementMode.WARN: 1, EnforcementMode.ENFORCE: 2}
+
+
+@dataclass(frozen=True)
+class Guard:
+    """An engagement covering the request's namespace, with what it needs to judge."""
+
+    namespace: str
+    name: str
+    spec: SupportEngagementSpec
+    matrix: CompiledMatrix
+
+
+@dataclass(frozen=True)
+class Finding:
+    guard: Guard
+    product: str
+    version: str
+    lifecycle: Lifecycle
+    end_of_support: dt.date | None
+    recommended: str | None
+    reason: str
+    introduced: bool  # False when the old object already ran the same product version
+
+    def text(self, workload: str) -> str:
+        """Product, version, end of support and upgrade target first: warnings get cut at 256 characters."""
+        if self.lifecycle == Lifecycle.END_OF_LIFE:
+            since = f"since {self.end_of_support}" if self.end_of_support else f"({self.reason})"
+            state = f"is end of life {since}"
+        elif self.lifecycle == Lifecycle.DEPRECATED:
+            state = f"reaches end of support on {self.end_of_support}"
+        else:
+            state = f"has an unknown support lifecycle ({self.reason})"
+        upgrade = f"; upgrade to {self.recommended}" if self.recommended else ""
+        return (
+            f"{self.product} {self.version} {state}{upgrade} "
+            f"[{workload}; SupportEngagement {self.guard.namespace}/{self.guard.name}]"
+        )
+
+
+@dataclass
+class Decision:
+    allowed: bool = True
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    mode: EnforcementMode | None = None  # None: not covered or not judged
+    outcome: str = "skipped"  # skipped, allowed, warned, denied
+    audit: list[tuple[Guard, str]] = field(default_factory=list)  # Events to record (not on dry runs)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | None, today: dt.date) -> list[Finding]:
+    facts = facts_from_object(obj)
+    if facts is None:
+        return []
+    old_facts = facts_from_object(old) if old else None
+    before = {(d.product, d.version_text) for d in detect(guard.matrix, old_facts)} if old_facts else set()
+    covered = {p.name for p in guard.spec.products} or set(guard.matrix.products)
+    found = []
+    for detection in detect(guard.matrix, facts):
+        entry = guard.matrix.products.get(detection.product)
+        if entry is None or detection.product not in covered:
+            continue
+        j = judge(entry, detection.version, today, horizon_days(guard.spec), detection.reason)
+        if j.lifecycle == Lifecycle.SUPPORTED:
+            continue
+        found.append(
+            Finding(
+                guard,
+                detection.product,
+                detection.version_text,
+                j.lifecycle,
+                j.end_of_support,
+                j.recommended,
+                j.reason,
+                (detection.product, detection.version_text) not in before,
+            )
+        )
+    return found
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def decide(
+    request: Mapping[str, Any], guards: Sequence[Guard], today: dt.date, exempt_namespaces: frozenset[str]
+) -> Decision:
+    """Decide an AdmissionReview ``request`` for a workload; never raises on odd input."""
+    decision = Decision()
+    operation = request.get("operation")
+    obj = _mapping(request.get("object"))
+    namespace = request.get("namespace") or _mapping(obj.get("metadata")).get("namespace") or ""
+    if operation not in ("CREATE", "UPDATE") or request.get("subResource"):
+        return decision
+    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or not guards:
+        return decision
+    labels = _mapping(_mapping(obj.get("metadata")).get("labels"))
+    if labels.get(OPT_OUT_LABEL) == "true":
+        return decision
+    old = _mapping(request.get("oldObject")) if operation == "UPDATE" else None
+    mode = max((EnforcementMode(g.spec.enforcement.mode) for g in guards), key=_STRICTNESS.__getitem__)
+    decision.mode = mode
+    decision.outcome = "allowed"
+    workload = f"{namespace}/{obj.get('kind')}/{_mapping(obj.get('metadata')).get('name', '')}"
+    findings = [f for guard in guards for f in _findings(guard, obj, old, today)]
+    if not findings:
+        return decision
+    refusing = [
+        f
+        for f in findings
+        if f.lifecycle == Lifecycle.END_OF_LIFE
+        and f.introduced
+        and EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.ENFORCE
+    ]
+    if refusing:
+        decision.allowed = False
+        decision.outcome = "denied"
+        reasons = "; ".join(f.text(workload) for f in refusing)
+        decision.message = _clip(
+            f"end-of-life Stakater product version refused: {reasons}. "
+            "Use a supported version; the engagement's status lists what is supported.",
+            MAX_MESSAGE_CHARS,
+        )
+    others = [f for f in findings if f not in refusing]
+    if mode != EnforcementMode.AUDIT:
+        decision.warnings = [_clip(f.text(workload), MAX_WARNING_CHARS) for f in others[:MAX_WARNINGS]]
+        if decision.allowed and decision.warnings:
+            decision.outcome = "warned"
+    for f in findings:
+        if EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.AUDIT:
+            decision.audit.append((f.guard, _clip(f.text(workload), MAX_MESSAGE_CHARS)))
+    return decision
+
+
+def response(uid: str, decision: Decision) -> dict[str, Any]:
+    """An AdmissionReview v1 response for ``decision``."""
+    body: dict[str, Any] = {"uid": uid, "allowed": decision.allowed}
+    if not decision.allowed:
+        body["status"] = {"code": 403, "reason": "Forbidden", "message": decision.message}
+    if decision.warnings:
+        body["warnings"] = decision.warnings
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": body}
