@@ -44,10 +44,14 @@ control-plane: install ## Fetch etcd and build kube-apiserver into the cache (fi
 test: control-plane ## Run all tests against a real local control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
 .PHONY: lint
 lint: install ## ruff + mypy
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 
 .PHONY: fmt

@@ -1,0 +1,309 @@
+"""``make bench``: the operator at cluster scale, measured against the real local control plane.
+
+For each N: build the fixture, create it (in parallel, before the operator starts), start the operator
+as users do, and measure cold start, reaction latency (with the raw watch floor), a burst, idle cost,
+memory, and the offline ``check``. Prints a table and writes it, with machine facts, to
+benchmarks/results/. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+
+from eligibility_operator.controlplane import ControlPlane, die_with_parent, free_port
+
+from . import fixture as fx
+from .observe import DeploymentWatch, EngagementWatch, Expected, ProcessStats
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def operator_metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def start_operator(kubeconfig: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "eligibility_operator.cli", "run", "--metrics-port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+
+
+def bench_check(n: int) -> float:
+    """Seconds for `check` over n manifests (100 per file, a realistic mix)."""
+    fixture = fx.build(n, engagements=10)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, chunk in enumerate(fx.chunks(fixture.workloads, 100)):
+            Path(tmp, f"m{i:04d}.yaml").write_text(yaml.safe_dump_all([w.body() for w in chunk]))
+        engagement = Path(tmp, "se.yaml")
+        engagement.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "support.stakater.com/v1alpha1",
+                    "kind": "SupportEngagement",
+                    "metadata": {"name": "x"},
+                    "spec": {"customer": "x", "type": "ProductSupport", "plan": "Standard"},
+                }
+            )
+        )
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eligibility_operator.cli",
+                "check",
+                "-f",
+                tmp,
+                "--engagement",
+                str(engagement),
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        return time.monotonic() - started
+
+
+def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"workloads": n, "engagements": args.engagements}
+    fixture = fx.build(n, engagements=args.engagements)
+    with ControlPlane() as plane:
+        from eligibility_operator.defaults import apply_defaults
+
+        apply_defaults(plane.kubeconfig)
+        api_client = config.new_client_from_config(str(plane.kubeconfig))
+        api_client.configuration.connection_pool_maxsize = 32
+        started = time.monotonic()
+        fx.create(api_client, fixture)
+        result["create_seconds"] = round(time.monotonic() - started, 1)
+        kube_version = client.VersionApi(api_client).get_code().git_version
+        expected = Expected(fixture, kube_version)
+        want = expected.all()
+        engagements = EngagementWatch(api_client)
+        deployments = DeploymentWatch(api_client)
+        port = free_port()
+        log = Path(tempfile.mkdtemp(prefix="eo-bench-")) / "operator.log"
+
+        # Cold start: operator start until every engagement's status equals the pure evaluation.
+        started = time.monotonic()
+        operator = start_operator(plane.kubeconfig, log, port)
+        stats = ProcessStats(operator.pid)
+        try:
+            waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
+            result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
+            result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
+            apps = client.AppsV1Api(api_client)
+
+            # Reaction latency: single image changes that flip an engagement's eligibility.
+            latencies, floors = [], []
+            flips = fixture.flippable
+            for i in range(args.flips):
+                name, workload = flips[i % len(flips)]
+                to_eol = workload.images[0] == fx.FLIP_SUPPORTED
+                image, eligibility = (fx.FLIP_EOL, "Ineligible") if to_eol else (fx.FLIP_SUPPORTED, "Eligible")
+                # Both figures run from just before the patch is sent to the moment the watch delivers.
+                sent = time.monotonic()
+                fx.set_image(apps, workload, image)
+                if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
+                    floors.append(time.monotonic() - sent)
+                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] == e, 10) is not None:
+                    latencies.append(time.monotonic() - sent)
+            result["reaction"] = {
+                "samples": len(latencies),
+                "p50": percentile(latencies, 50),
+                "p95": percentile(latencies, 95),
+                "p99": percentile(latencies, 99),
+                "max": max(latencies, default=float("nan")),
+                "floor_p50": percentile(floors, 50),
+                "floor_p99": percentile(floors, 99),
+            }
+            result["reaction"] = {
+                k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["reaction"].items()
+            }
+            result["reaction"]["ratio_p50"] = round(
+                result["reaction"]["p50"] / max(result["reaction"]["floor_p50"], 1e-6), 1
+            )
+
+            # Burst: many workloads changed at once.
+            patches_before = operator_metric(
+                port, 'stakater_support_status_patches_total{resource="supportengagements"'
+            )
+            modified_before = dict(engagements.modified)
+            burst = fixture.workloads[: args.burst]
+            changes = []
+            for w in burst:
+                if w.images[0] in fx.SUPPORTED:
+                    changes.append((w, fx.END_OF_LIFE[0]))
+                elif w.images[0] in fx.END_OF_LIFE:
+                    changes.append((w, fx.SUPPORTED[0]))
+                else:
+                    changes.append((w, w.images[0].rsplit(":", 1)[0] + ":v9.9.9"))
+            want = None
+            started = time.monotonic()
+            with ThreadPoolExecutor(32) as pool:
+                list(pool.map(lambda c: fx.set_image(apps, c[0], c[1]), changes))
+            sent_all = time.monotonic() - started
+            want = expected.all()
+            waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
+            converged = time.monotonic() - started if waited is not None else None
+            patches = operator_metric(port, 'stakater_support_status_patches_total{resource="supportengagements"')
+            per_engagement = [engagements.modified.get(k, 0) - modified_before.get(k, 0) for k in engagements.current]
+            result["burst"] = {
+                "changes": len(changes),
+                "send_seconds": round(sent_all, 2),
+                "converged_seconds": round(converged, 2) if converged is not None else None,
+                "status_writes": int(patches - patches_before),
+                "max_writes_per_engagement": max(per_engagement, default=0),
+            }
+
+            # Steady state: nothing changes for a while.
+            time.sleep(2)
+            patches_before = operator_metric(port, "stakater_support_status_patches_total")
+            cpu_before = stats.cpu_seconds()
+            time.sleep(args.idle)
+            result["idle"] = {
+                "seconds": args.idle,
+                "status_writes": int(operator_metric(port, "stakater_support_status_patches_total") - patches_before),
+                "cpu_seconds": round(stats.cpu_seconds() - cpu_before, 2),
+            }
+            result["rss_steady_mib"] = round(stats.rss_mib(), 1)
+            result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
+        finally:
+            stats.stop()
+            engagements.stop()
+            deployments.stop()
+            operator.terminate()
+            try:
+                operator.wait(15)
+            except subprocess.TimeoutExpired:
+                operator.kill()
+    return result
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: int) -> str:
+    head = (
+        "workloads",
+        "create s",
+        "cold start s",
+        "react p50",
+        "p95",
+        "p99",
+        "max",
+        "floor p50",
+        "ratio",
+        "burst s",
+        "burst writes",
+        "max/eng",
+        "idle writes",
+        "idle cpu s",
+        "rss start",
+        "rss steady",
+        "rss peak",
+    )
+    rows = [head]
+    for r in results:
+        re_, b, i = r["reaction"], r["burst"], r["idle"]
+        rows.append(
+            tuple(
+                str(x)
+                for x in (
+                    r["workloads"],
+                    r["create_seconds"],
+                    r["cold_start_seconds"],
+                    re_["p50"],
+                    re_["p95"],
+                    re_["p99"],
+                    re_["max"],
+                    re_["floor_p50"],
+                    re_["ratio_p50"],
+                    b["converged_seconds"],
+                    b["status_writes"],
+                    b["max_writes_per_engagement"],
+                    i["status_writes"],
+                    i["cpu_seconds"],
+                    r["rss_after_start_mib"],
+                    r["rss_steady_mib"],
+                    r["rss_peak_mib"],
+                )
+            )
+        )
+    widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
+    lines = ["| " + " | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    if check_seconds is not None:
+        lines.append(f"\ncheck over {check_n} manifests: {check_seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", type=int, nargs="+", default=[1000, 5000, 10000, 20000])
+    parser.add_argument("--engagements", type=int, default=100)
+    parser.add_argument("--flips", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument("--check-manifests", type=int, default=10000)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    results = []
+    for n in args.workloads:
+        print(f"== {n} workloads, {args.engagements} engagements", flush=True)
+        results.append(run_size(n, args))
+        print(json.dumps(results[-1]), flush=True)
+    check_seconds = bench_check(args.check_manifests) if args.check_manifests else None
+    report = {
+        "machine": machine(),
+        "results": results,
+        "check": {"manifests": args.check_manifests, "seconds": check_seconds},
+    }
+    text = table(results, check_seconds, args.check_manifests)
+    print(text)
+    args.output.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    (args.output / f"bench-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.output / "latest.md").write_text(f"Machine: {report['machine']}\n\n" + text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
