@@ -82,6 +82,13 @@ def main() -> None:
     multiple=True,
     help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
 )
+@click.option(
+    "--watch-inactivity-timeout",
+    "inactivity",
+    default=70.0,
+    show_default=True,
+    help="Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def run(
     namespaces: tuple[str, ...],
@@ -95,6 +102,7 @@ def run(
     webhook_manage_config: str | None,
     webhook_url: str | None,
     exempt: tuple[str, ...],
+    inactivity: float,
     verbose: bool,
 ) -> None:
     """Run the operator (and, with --webhook-port, the admission webhook)."""
@@ -135,6 +143,7 @@ def run(
             namespaces=list(namespaces) or None,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
+            inactivity_timeout=inactivity,
             webhook=webhook,
         )
 

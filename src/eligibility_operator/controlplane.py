@@ -111,6 +111,7 @@ class ControlPlane:
     apiserver_port: int = 0
     token: str = ""
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _apiserver_argv: list[str] = field(default_factory=list)
     _owns_workdir: bool = False
 
     @property
@@ -189,27 +190,25 @@ class ControlPlane:
         private, public = _service_account_keys(self.workdir)
         certs = self.workdir / "certs"
         certs.mkdir(exist_ok=True)
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(apiserver),
-                f"--etcd-servers={self.etcd_url}",
-                f"--secure-port={self.apiserver_port}",
-                "--bind-address=127.0.0.1",
-                "--insecure-port=0",
-                f"--cert-dir={certs}",
-                f"--token-auth-file={tokens}",
-                "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={public}",
-                f"--service-account-signing-key-file={private}",
-                "--api-audiences=https://kubernetes.default.svc.cluster.local",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--endpoint-reconciler-type=none",
-                "--allow-privileged=true",
-                "--v=0",
-            ],
-        )
+        self._apiserver_argv = [
+            str(apiserver),
+            f"--etcd-servers={self.etcd_url}",
+            f"--secure-port={self.apiserver_port}",
+            "--bind-address=127.0.0.1",
+            "--insecure-port=0",
+            f"--cert-dir={certs}",
+            f"--token-auth-file={tokens}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={public}",
+            f"--service-account-signing-key-file={private}",
+            "--api-audiences=https://kubernetes.default.svc.cluster.local",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            "--v=0",
+        ]
+        self._spawn("kube-apiserver", self._apiserver_argv)
 
     def _probe(self, path: str) -> bool:
         context = ssl.create_default_context()
@@ -254,6 +253,44 @@ class ControlPlane:
         }
         self.kubeconfig.write_text(yaml.safe_dump(config))
         self.kubeconfig.chmod(0o600)
+
+    # --------------------------------------------------------- fault injection
+
+    def stop_apiserver(self) -> None:
+        """Stop only the API server (etcd keeps the data); ``start_apiserver`` brings it back."""
+        proc = self._processes.pop("kube-apiserver")
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_apiserver(self, timeout: float = 60.0) -> None:
+        """Start the API server again on the same port, with the same certificates and token."""
+        self._spawn("kube-apiserver", self._apiserver_argv)
+        self._wait_ready(timeout)
+
+    def signal(self, name: str, signum: int) -> None:
+        """Send a signal to ``etcd`` or ``kube-apiserver`` (e.g. SIGSTOP/SIGCONT to freeze it)."""
+        self._processes[name].send_signal(signum)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd up to its current revision, so that older resource versions are gone; returns it."""
+        import json
+
+        def post(path: str, body: dict[str, object]) -> dict[str, object]:
+            request = urllib.request.Request(
+                self.etcd_url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                result: dict[str, object] = json.loads(response.read())
+                return result
+
+        header = post("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]
+        revision = int(header["revision"])  # type: ignore[index]
+        post("/v3/kv/compaction", {"revision": revision, "physical": True})
+        return revision
 
     # ------------------------------------------------------------------- stop
 

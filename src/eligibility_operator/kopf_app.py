@@ -25,16 +25,10 @@ from typing import Any
 import kopf
 
 from .api.models import GROUP, VERSION
+from .core.workloads import WATCHED_RESOURCES
 from .reconciler import Reconciler
 
 log = logging.getLogger("eligibility_operator")
-
-WORKLOAD_RESOURCES = (
-    ("apps", "v1", "deployments", "Deployment"),
-    ("apps", "v1", "statefulsets", "StatefulSet"),
-    ("apps", "v1", "daemonsets", "DaemonSet"),
-    ("operators.coreos.com", "v1alpha1", "clusterserviceversions", "ClusterServiceVersion"),
-)
 
 
 def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -42,11 +36,11 @@ def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
+def build_registry(reconciler: Reconciler, inactivity_timeout: float = 70.0) -> kopf.OperatorRegistry:
     """Register every handler on a private registry bound to ``reconciler``."""
     registry = kopf.OperatorRegistry()
 
-    for group, version, plural, kind in WORKLOAD_RESOURCES:
+    for group, version, plural, kind in WATCHED_RESOURCES:
         _register_workload(registry, reconciler, group, version, plural, kind)
 
     @kopf.index("", "v1", "namespaces", registry=registry)
@@ -59,6 +53,8 @@ def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
         reconciler.ready.set()
         if event["type"] == "DELETED":
             reconciler.namespace_gone(name)
+        elif event["type"] is None:
+            reconciler.relisted()
 
     @kopf.on.event(GROUP, VERSION, "supportengagements", registry=registry)
     async def engagement_event(event: kopf.RawEvent, **_: Any) -> None:
@@ -67,6 +63,8 @@ def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
             reconciler.engagement_gone(*_meta(body))
         else:
             reconciler.engagement_seen(body)
+            if event["type"] is None:
+                reconciler.relisted()
 
     @kopf.on.event(GROUP, VERSION, "compatibilitymatrices", registry=registry)
     async def matrix_event(event: kopf.RawEvent, **_: Any) -> None:
@@ -75,6 +73,8 @@ def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
             reconciler.matrix_gone(_meta(body)[1])
         else:
             reconciler.matrix_seen(body)
+            if event["type"] is None:
+                reconciler.relisted()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -87,9 +87,20 @@ def build_registry(reconciler: Reconciler) -> kopf.OperatorRegistry:
         # through the reconciler, about engagements only.
         settings.posting.enabled = False
         settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
-        settings.watching.server_timeout = 300  # ask the server to end each watch; Kopf resumes it
+        # The server ends each watch after 5 minutes and Kopf resumes it from the last resource version;
+        # the client gives up 30 s later if the server did not (a half-open connection).
+        settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.watching.connect_timeout = 15
+        # A watch that delivers nothing (not even a bookmark) for this long is presumed dead and reopened:
+        # this is what notices a frozen API server or a silently dropped connection.
+        settings.watching.inactivity_timeout = inactivity_timeout
+        # Kopf's own API calls (listing, discovery) fail after a minute instead of five, and are retried.
+        settings.networking.request_timeout = 60
+        settings.networking.connect_timeout = 15
+        # Events of one object are batched this long before its handlers run. Kopf's 0.1 s default
+        # is most of the reaction time; 20 ms still folds the bursts of a rollout together.
+        settings.batching.batch_window = 0.02
 
     return registry
 
@@ -109,6 +120,8 @@ def _register_workload(
         else:
             # Indexing is finished before any on.event handler runs: the inventory is complete.
             reconciler.ready.set()
+            if event["type"] is None:
+                reconciler.relisted()
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,7 @@ async def run_operator(
     namespaces: list[str] | None = None,
     metrics_host: str = "0.0.0.0",  # a pod serves probes and metrics on all its interfaces
     metrics_port: int = 8080,
+    inactivity_timeout: float = 70.0,
     webhook: WebhookOptions | None = None,
     background: list[Any] | None = None,
     stop_flag: asyncio.Event | None = None,
@@ -165,13 +179,14 @@ async def run_operator(
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
     from . import http_server, metrics
 
-    registry = build_registry(reconciler)
+    registry = build_registry(reconciler, inactivity_timeout)
     main_loop = asyncio.create_task(reconciler.run(), name="reconciler")
     app = http_server.make_app(reconciler, metrics.build_registry(reconciler), main_loop)
     tasks = [
         main_loop,
         asyncio.create_task(reconciler.resync_forever(), name="resync"),
         asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
+        asyncio.create_task(reconciler.sweep_forever(), name="sweep"),
         asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
         *([asyncio.create_task(_run_webhook(reconciler, webhook), name="webhook")] if webhook else []),
         *[asyncio.create_task(coro) for coro in background or []],

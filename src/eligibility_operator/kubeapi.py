@@ -21,6 +21,10 @@ from .core.evaluation import Platform
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"
+# (connect, read) seconds. The client waits forever by default: a frozen API server would stall the
+# reconciler; with a timeout the call fails and is retried.
+TIMEOUT = (5, 15)
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -71,10 +75,12 @@ class KubeApi:
         try:
             if namespace:
                 self.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, plural, name, body, _content_type=kind
+                    GROUP, VERSION, namespace, plural, name, body, _content_type=kind, _request_timeout=TIMEOUT
                 )
             else:
-                self.custom.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body, _content_type=kind)
+                self.custom.patch_cluster_custom_object_status(
+                    GROUP, VERSION, plural, name, body, _content_type=kind, _request_timeout=TIMEOUT
+                )
         except ApiException as exc:
             if exc.status == 404:
                 return False
@@ -101,7 +107,7 @@ class KubeApi:
             source=client.V1EventSource(component=COMPONENT),
             reporting_component=COMPONENT,
         )
-        self.core.create_namespaced_event(namespace, event)
+        self.core.create_namespaced_event(namespace, event, _request_timeout=TIMEOUT)
 
     # ------------------------------------------------------------- webhook
 
@@ -110,30 +116,63 @@ class KubeApi:
         api = client.AdmissionregistrationV1Api(self.api)
         name = body["metadata"]["name"]
         try:
-            current = api.read_validating_webhook_configuration(name)
+            current = api.read_validating_webhook_configuration(name, _request_timeout=TIMEOUT)
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            api.create_validating_webhook_configuration(cast(Any, body))  # the client takes plain dicts too
+            # the client takes plain dicts too
+            api.create_validating_webhook_configuration(cast(Any, body), _request_timeout=TIMEOUT)
             return
         body["metadata"]["resourceVersion"] = current.metadata.resource_version if current.metadata else None
-        api.replace_validating_webhook_configuration(name, cast(Any, body))
+        api.replace_validating_webhook_configuration(name, cast(Any, body), _request_timeout=TIMEOUT)
 
     def delete_webhook_configuration(self, name: str) -> None:
         api = client.AdmissionregistrationV1Api(self.api)
         try:
-            api.delete_validating_webhook_configuration(name)
+            api.delete_validating_webhook_configuration(name, _request_timeout=TIMEOUT)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    # ---------------------------------------------------------------- lists
+
+    def list_keys(self, group: str, version: str, plural: str) -> set[tuple[str, str]] | None:
+        """(namespace, name) of every object of a resource, metadata only and paginated; None if not served."""
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        keys: set[tuple[str, str]] = set()
+        token = ""
+        while True:
+            query = [("limit", 500)] + ([("continue", token)] if token else [])
+            method, url, headers, _, _ = self.api.param_serialize(
+                "GET",
+                f"{prefix}/{plural}",
+                query_params=query,
+                header_params={"Accept": PARTIAL_METADATA},
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(method, url, header_params=headers, _request_timeout=(5, 60))
+            response.read()  # type: ignore[no-untyped-call]
+            if response.status == 404:
+                return None
+            if response.status >= 400:
+                raise ApiException(status=response.status, reason=response.reason)
+            data = json.loads(response.data or b"{}")
+            for item in data.get("items") or []:
+                meta = item.get("metadata") or {}
+                keys.add((meta.get("namespace") or "", meta.get("name") or ""))
+            token = (data.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return keys
 
     # ------------------------------------------------------------ platform
 
     def platform(self) -> Platform:
         """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``."""
-        kubernetes = self.version.get_code().git_version
+        kubernetes = self.version.get_code(_request_timeout=TIMEOUT).git_version
         try:
-            cv = self.custom.get_cluster_custom_object("config.openshift.io", "v1", "clusterversions", "version")
+            cv = self.custom.get_cluster_custom_object(
+                "config.openshift.io", "v1", "clusterversions", "version", _request_timeout=TIMEOUT
+            )
         except ApiException as exc:
             if exc.status not in (403, 404):
                 raise

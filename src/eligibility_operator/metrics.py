@@ -67,7 +67,7 @@ class OperatorMetrics:
         )
         for resource in ("supportengagements", "compatibilitymatrices"):
             self.status_patches.labels(resource)
-        for operation in ("status_patch", "event", "platform", "admission"):
+        for operation in ("status_patch", "event", "platform", "admission", "sweep"):
             self.errors.labels(operation)
 
 

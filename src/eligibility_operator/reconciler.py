@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .api.models import Condition, ConditionStatus, Eligibility
+from .api.models import GROUP, VERSION, Condition, ConditionStatus, Eligibility
 from .core import engagements as eng
 from .core.coverage import covers
 from .core.evaluation import Platform
 from .core.inventory import Inventory, Key
 from .core.matrix import MatrixError, load_matrix
-from .core.workloads import facts_from_object
+from .core.workloads import WATCHED_RESOURCES, facts_from_object
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
 
@@ -67,6 +67,11 @@ class Reconciler:
         self._dirty_matrices: set[str] = set()
         self._wake = asyncio.Event()
         self._writes = asyncio.Semaphore(8)
+        # When each object was last seen by a watch, to tell "deleted while we were away" from "created
+        # after the sweep's LIST began" (see sweep()).
+        self._seen_at: dict[tuple[str, ...], float] = {}
+        self._sweep_pending = False
+        self.sweep_seconds = 600.0
 
     # ------------------------------------------------------------ marking
 
@@ -97,6 +102,7 @@ class Reconciler:
         found = facts_from_object(body)
         if found is None:
             return
+        self._seen_at[("w", *found.key)] = time.monotonic()
         self.metrics.watch_events.labels(found.kind).inc()
         if self.inventory.upsert(found):
             self.mark_namespace(found.namespace)
@@ -104,17 +110,20 @@ class Reconciler:
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
         self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
+        self._seen_at.pop(("w", *key), None)
         if self.inventory.remove(key):
             self.mark_namespace(namespace)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
+        self._seen_at[("n", name)] = time.monotonic()
         if self.inventory.set_namespace(name, labels) and self._selectors_in_use():
             self.mark_namespace(name)
             self._mark([k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector])
 
     def namespace_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
+        self._seen_at.pop(("n", name), None)
         self.inventory.remove_namespace(name)
 
     def _selectors_in_use(self) -> bool:
@@ -124,6 +133,7 @@ class Reconciler:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         self.ready.set()
         fresh = eng.record_from_body(body)
+        self._seen_at[("e", *fresh.key)] = time.monotonic()
         current = self.engagements.get(fresh.key)
         if current is None or current.uid != fresh.uid:
             self.engagements[fresh.key] = fresh
@@ -141,6 +151,7 @@ class Reconciler:
 
     def engagement_gone(self, namespace: str, name: str) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
+        self._seen_at.pop(("e", namespace, name), None)
         self.engagements.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
 
@@ -149,6 +160,7 @@ class Reconciler:
         self.ready.set()
         meta = body.get("metadata") or {}
         name, generation = str(meta.get("name")), meta.get("generation")
+        self._seen_at[("m", name)] = time.monotonic()
         record = self.matrices.get(name)
         status = body.get("status")
         if record is None:
@@ -170,9 +182,71 @@ class Reconciler:
 
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
+        self._seen_at.pop(("m", name), None)
         self.matrices.pop(name, None)
         self.inventory.remove_matrix(name)
         self.mark_matrix(name)
+
+    # ------------------------------------------------------------ sweeping
+
+    def relisted(self) -> None:
+        """Kopf is (re)listing a resource: after a 410 Gone or a reconnect it lists again, and objects
+        deleted meanwhile are never reported. Sweep them out soon (debounced)."""
+        if self._sweep_pending or not self.ready.is_set():
+            return
+        self._sweep_pending = True
+        asyncio.get_running_loop().call_later(2.0, lambda: asyncio.ensure_future(self.sweep()))
+
+    async def sweep_forever(self) -> None:
+        await self.ready.wait()
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource.
+
+        Objects seen by a watch after the LIST began are kept: they may be newer than the LIST.
+        """
+        self._sweep_pending = False
+        started = time.monotonic()
+        try:
+            present = {
+                kind: await asyncio.to_thread(self.kube.list_keys, group, version, plural)
+                for group, version, plural, kind in WATCHED_RESOURCES
+            }
+            engagements = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "supportengagements")
+            matrices = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "compatibilitymatrices")
+            namespaces = await asyncio.to_thread(self.kube.list_keys, "", "v1", "namespaces")
+        except Exception as exc:
+            self.metrics.errors.labels("sweep").inc()
+            log.warning("sweep failed, will retry: %s", describe_error(exc))
+            self._sweep_pending = True
+            asyncio.get_running_loop().call_later(10.0, lambda: asyncio.ensure_future(self.sweep()))
+            return
+
+        def stale(key: tuple[str, ...], listed: set[tuple[str, str]] | None, ident: tuple[str, str]) -> bool:
+            return listed is not None and ident not in listed and self._seen_at.get(key, 0.0) < started
+
+        gone = 0
+        for namespace, kind, name in list(self.inventory.workloads):
+            if stale(("w", namespace, kind, name), present.get(kind), (namespace, name)):
+                self.workload_gone(namespace, kind, name)
+                gone += 1
+        for namespace, name in list(self.engagements):
+            if stale(("e", namespace, name), engagements, (namespace, name)):
+                self.engagement_gone(namespace, name)
+                gone += 1
+        for name in list(self.matrices):
+            if stale(("m", name), matrices, ("", name)):
+                self.matrix_gone(name)
+                gone += 1
+        for name in list(self.inventory.namespace_labels):
+            if stale(("n", name), namespaces, ("", name)):
+                self.namespace_gone(name)
+                gone += 1
+        if gone:
+            log.info("sweep: forgot %d objects deleted while the watches were interrupted", gone)
 
     def set_platform(self, platform: Platform) -> None:
         if platform != self.platform:

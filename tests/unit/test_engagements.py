@@ -309,19 +309,17 @@ def test_invalid_spec_duplicate_product() -> None:
     assert ready(status).message == "spec.products[1].name: 'reloader' is listed twice"
 
 
-def test_invalid_spec_keeps_previously_written_status() -> None:
+def test_invalid_spec_drops_the_previous_evaluation() -> None:
+    """The previous evaluation was of another contract: eligibility becomes Unknown, not kept."""
     inv = inventory_with_workloads()
     written = status_to_write(assess_spec(inv), None, T0)
+    assert written is not None and written["eligibility"] == "Ineligible"
     record = record_from_body(body(engagement_spec(products=[{"name": "tronador"}]), status=written, generation=4))
     status = assess(record, inv, PLATFORM, TODAY)
-    assert status.eligibility == Eligibility.INELIGIBLE
+    assert status.eligibility == Eligibility.UNKNOWN
     assert status.observed_generation == 4
     assert ready(status).reason == "InvalidSpec"
-    assert workloads_of(status) == [
-        "team-a/Deployment/reloader",
-        "team-b/Deployment/reloader",
-        "team-c/Deployment/forecastle",
-    ]
+    assert workloads_of(status) == []
 
 
 def test_schema_invalid_spec() -> None:

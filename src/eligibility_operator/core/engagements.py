@@ -108,7 +108,7 @@ def assess(
     generation = record.generation
     previous = previous_status(record)
     if record.spec is None:
-        return not_ready("InvalidSpec", f"spec is invalid: {record.spec_error}", generation, previous)
+        return not_ready("InvalidSpec", f"spec is invalid: {record.spec_error}", generation, None)
     spec = record.spec
     name = spec.matrix_name
     state = inventory.matrices.get(name)
@@ -117,11 +117,11 @@ def assess(
             msg = f"CompatibilityMatrix {name!r} is invalid: {state.error}; fix the matrix"
             return not_ready("MatrixInvalid", msg, generation, previous)
         msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
-        return not_ready("MatrixNotFound", msg, generation, previous)
+        return not_ready("MatrixNotFound", msg, generation, None)
     matrix = state.compiled
     problems = spec_problems(spec, matrix)
     if problems:
-        return not_ready("InvalidSpec", "; ".join(problems), generation, previous)
+        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
     if covers_everything(spec.coverage):
         found = inventory.found_in(name)
     else:

@@ -17,6 +17,13 @@ OPT_OUT_LABEL = "support.stakater.com/ignore"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 CSV_KIND = "ClusterServiceVersion"
+# (group, version, plural, kind) of everything the inventory holds
+WATCHED_RESOURCES = (
+    ("apps", "v1", "deployments", "Deployment"),
+    ("apps", "v1", "statefulsets", "StatefulSet"),
+    ("apps", "v1", "daemonsets", "DaemonSet"),
+    ("operators.coreos.com", "v1alpha1", "clusterserviceversions", CSV_KIND),
+)
 _MAX_LABELS = 64
 _MAX_TEXT = 512
 
