@@ -46,7 +46,7 @@ def main() -> None:
 )
 @click.option(
     "--coalesce",
-    default=0.1,
+    default=0.05,
     show_default=True,
     help="Seconds to gather workload changes before re-evaluating engagements.",
 )
@@ -137,7 +137,7 @@ def run(
         )
 
     async def _main() -> None:
-        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce)
+        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce, namespaces=frozenset(namespaces))
         await run_operator(
             reconciler,
             namespaces=list(namespaces) or None,
