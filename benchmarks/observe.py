@@ -188,17 +188,18 @@ class ProcessStats:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / self.ticks
 
-    def rss_mib(self) -> float:
+    def _status_mib(self, field: str) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def rss_mib(self) -> float:
+        return self._status_mib("VmRSS")
+
     def hwm_mib(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Peak RSS over the process's life."""
+        return self._status_mib("VmHWM")
 
     def _sample(self) -> None:
         while not self._stop:

@@ -40,6 +40,10 @@ def wait_eligibility(
     return wait_status(kubectl, namespace, lambda s: s.get("eligibility") == want, name, timeout, f"eligibility {want}")
 
 
+def wait_not_ready(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
+    return wait_status(kubectl, namespace, lambda s: condition(s, "Ready").get("status") == "False", what="Ready=False")
+
+
 def wait_status(
     kubectl: Kubectl,
     namespace: str,
@@ -240,12 +244,7 @@ def test_premium_is_warned_ahead_standard_is_not(kubectl: Kubectl, namespace: st
 def test_missing_matrix_is_not_ready_until_created(kubectl: Kubectl, namespace: str) -> None:
     name = f"m-{namespace}"
     kubectl.apply(workload(namespace, "reloader", RELOADER_OK), engagement(namespace, matrixRef={"name": name}))
-    st = wait_status(
-        kubectl,
-        namespace,
-        lambda s: condition(s, "Ready").get("status") == "False",
-        what="Ready=False",
-    )
+    st = wait_not_ready(kubectl, namespace)
     ready = condition(st, "Ready")
     assert ready["reason"] == "MatrixNotFound"
     assert name in ready["message"] and "matrixRef" in ready["message"]
@@ -298,12 +297,7 @@ def test_matrix_update_reevaluates_and_invalid_matrix_keeps_last_good(
 
 def test_semantic_problems_are_ready_false_with_the_field(kubectl: Kubectl, namespace: str, test_matrix: str) -> None:
     kubectl.apply(engagement(namespace, matrixRef={"name": test_matrix}, products=[{"name": "relaoder"}]))
-    st = wait_status(
-        kubectl,
-        namespace,
-        lambda s: condition(s, "Ready").get("status") == "False",
-        what="Ready=False",
-    )
+    st = wait_not_ready(kubectl, namespace)
     ready = condition(st, "Ready")
     assert ready["reason"] == "InvalidSpec"
     assert "spec.products[0].name" in ready["message"] and "relaoder" in ready["message"]
