@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 EXIT_CODES = {Eligibility.ELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.INELIGIBLE: 3}
 EXIT_INPUT_ERROR = 4  # 2 is click's usage error
+PARALLEL_FROM_FILES = 16
 _SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
 _SUFFIXES = {".yaml", ".yml", ".json"}
 
@@ -114,26 +117,45 @@ def _yaml_error(exc: yaml.YAMLError, line_offset: int) -> str:
     return f"invalid YAML{where}: {problem}" + (f" ({context})" if context else "")
 
 
-def read_manifests(paths: Iterable[Path]) -> Manifests:
+def _read_file(path: Path) -> Manifests:
     out = Manifests()
-    for path in _files(paths):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            out.problems.append(Problem(str(path), 0, f"cannot read: {exc.strerror or exc}"))
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        out.problems.append(Problem(str(path), 0, f"cannot read: {exc.strerror or exc}"))
+        return out
+    for index, line_offset, chunk in _documents(text):
+        if _blank(chunk):
             continue
-        for index, line_offset, chunk in _documents(text):
-            if _blank(chunk):
-                continue
-            out.documents += 1
-            try:
-                obj = yaml.load(chunk, Loader=_Loader)
-            except yaml.YAMLError as exc:
-                out.problems.append(Problem(str(path), index, _yaml_error(exc, line_offset)))
-                continue
-            if obj is None:
-                continue
+        out.documents += 1
+        try:
+            obj = yaml.load(chunk, Loader=_Loader)
+        except yaml.YAMLError as exc:
+            out.problems.append(Problem(str(path), index, _yaml_error(exc, line_offset)))
+            continue
+        if obj is not None:
             _collect(obj, out, (str(path), index))
+    return out
+
+
+def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FILES) -> Manifests:
+    """Read every manifest under ``paths``; files are parsed in a process per core when there are many.
+
+    Building Python objects from YAML dominates (80 % of ``check`` on 10,000 manifests); it is
+    CPU-bound Python, so only processes use more than one core.
+    """
+    files = list(_files(paths))
+    if len(files) >= parallel_from and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+            parts = list(pool.map(_read_file, files, chunksize=max(1, len(files) // (4 * (os.cpu_count() or 1)))))
+    else:
+        parts = [_read_file(path) for path in files]
+    out = Manifests()
+    for part in parts:
+        out.workloads.extend(part.workloads)
+        out.namespace_labels.update(part.namespace_labels)
+        out.problems.extend(part.problems)
+        out.documents += part.documents
     return out
 
 

@@ -32,6 +32,16 @@ from .reconciler import Reconciler
 log = logging.getLogger("eligibility_operator")
 
 
+class NoEssenceDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """Kopf builds an object's "essence" (a deep copy of it) on every event to detect changes for
+    high-level handlers. This operator has none, so the essence is empty: that deep copy was a fifth of
+    the CPU of a cold start with 10,000 workloads. Nothing is ever stored (``store`` is never called
+    without change-detecting handlers)."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+
 def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
     meta = body.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
@@ -84,6 +94,7 @@ def build_registry(reconciler: Reconciler, inactivity_timeout: float = 70.0) -> 
         # through the reconciler, about engagements only.
         settings.posting.enabled = False
         settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
+        settings.persistence.diffbase_storage = NoEssenceDiffBase()
         # The server ends each watch after 5 minutes and Kopf resumes it from the last resource version;
         # the client gives up 30 s later if the server did not (a half-open connection).
         settings.watching.server_timeout = 300

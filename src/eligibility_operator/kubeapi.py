@@ -136,33 +136,55 @@ class KubeApi:
 
     # ---------------------------------------------------------------- lists
 
+    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+        """How many objects of a resource exist (in ``namespace``); None if the resource is not served.
+
+        One LIST with ``limit=1``: the server says how many items remain. Falls back to counting a full
+        metadata-only listing where it does not.
+        """
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+        data = self._get(path, [("limit", 1)])
+        if data is None:
+            return None
+        meta = data.get("metadata") or {}
+        items = len(data.get("items") or [])
+        if not meta.get("continue"):
+            return items
+        if meta.get("remainingItemCount") is not None:
+            return items + int(meta["remainingItemCount"])
+        keys = self.list_keys(group, version, plural)
+        return len([k for k in keys or () if namespace is None or k[0] == namespace])
+
     def list_keys(self, group: str, version: str, plural: str) -> set[tuple[str, str]] | None:
         """(namespace, name) of every object of a resource, metadata only and paginated; None if not served."""
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         keys: set[tuple[str, str]] = set()
         token = ""
         while True:
-            query = [("limit", 500)] + ([("continue", token)] if token else [])
-            method, url, headers, _, _ = self.api.param_serialize(
-                "GET",
-                f"{prefix}/{plural}",
-                query_params=query,
-                header_params={"Accept": PARTIAL_METADATA},
-                auth_settings=["BearerToken"],
-            )
-            response = self.api.call_api(method, url, header_params=headers, _request_timeout=(5, 60))
-            response.read()  # type: ignore[no-untyped-call]
-            if response.status == 404:
+            data = self._get(f"{prefix}/{plural}", [("limit", 500)] + ([("continue", token)] if token else []))
+            if data is None:
                 return None
-            if response.status >= 400:
-                raise ApiException(status=response.status, reason=response.reason)
-            data = json.loads(response.data or b"{}")
             for item in data.get("items") or []:
                 meta = item.get("metadata") or {}
                 keys.add((meta.get("namespace") or "", meta.get("name") or ""))
             token = (data.get("metadata") or {}).get("continue") or ""
             if not token:
                 return keys
+
+    def _get(self, path: str, query: list[tuple[str, Any]]) -> dict[str, Any] | None:
+        """GET a list as partial object metadata; None on 404."""
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": PARTIAL_METADATA}, auth_settings=["BearerToken"]
+        )
+        response = self.api.call_api(method, url, header_params=headers, _request_timeout=(5, 60))
+        response.read()  # type: ignore[no-untyped-call]
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise ApiException(status=response.status, reason=response.reason)
+        data: dict[str, Any] = json.loads(response.data or b"{}")
+        return data
 
     # ------------------------------------------------------------ platform
 

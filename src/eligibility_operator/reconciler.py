@@ -19,6 +19,7 @@ import datetime as dt
 import gc
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ log = logging.getLogger("eligibility_operator")
 EngagementKey = tuple[str, str]
 
 
-GC_EVERY_EVENTS = 2000
+GC_EVERY_EVENTS = 5000
 
 
 def release_memory() -> None:
@@ -51,6 +52,16 @@ def release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+# What prime() waits for: (bucket of a seen key, group, version, plural, namespaced). A seen key's bucket
+# is the workload kind for workloads ("w", ns, kind, name), else its prefix ("e", "m", "n").
+_PRIMED = (
+    *((kind, group, version, plural, True) for group, version, plural, kind in WATCHED_RESOURCES),
+    ("e", GROUP, VERSION, "supportengagements", True),
+    ("m", GROUP, VERSION, "compatibilitymatrices", False),
+    ("n", "", "v1", "namespaces", False),
+)
 
 
 @dataclass
@@ -214,51 +225,49 @@ class Reconciler:
 
     # ------------------------------------------------------------- priming
 
-    async def _list_all(self) -> dict[str, set[tuple[str, ...]]]:
-        """Seen-keys of every object that exists now, per resource, from metadata-only LISTs."""
-        lists: dict[str, set[tuple[str, ...]]] = {}
-        for group, version, plural, kind in WATCHED_RESOURCES:
-            keys = await asyncio.to_thread(self.kube.list_keys, group, version, plural)
-            lists[kind] = {("w", ns, kind, name) for ns, name in keys or ()}
-        for prefix, group, version, plural in (
-            ("e", GROUP, VERSION, "supportengagements"),
-            ("m", GROUP, VERSION, "compatibilitymatrices"),
-            ("n", "", "v1", "namespaces"),
-        ):
-            keys = await asyncio.to_thread(self.kube.list_keys, group, version, plural)
-            lists[plural] = {(prefix, ns, name) if prefix == "e" else (prefix, name) for ns, name in keys or ()}
-        return lists
+    async def _counts(self) -> dict[str, int]:
+        """How many objects of each watched resource exist now (one small LIST each, ``limit=1``)."""
+        counts: dict[str, int] = {}
+        for bucket, group, version, plural, namespaced in _PRIMED:
+            scopes = sorted(self.namespaces) if (namespaced and self.namespaces) else [None]
+            total = 0
+            for scope in scopes:
+                found = await asyncio.to_thread(self.kube.count, group, version, plural, scope)
+                total += found or 0  # None: the resource is not served here (e.g. no OLM)
+            counts[bucket] = total
+        return counts
+
+    def _seen_counts(self) -> Counter[str]:
+        return Counter(key[2] if key[0] == "w" else key[0] for key in self._seen_at)
 
     async def prime(self, recheck_seconds: float = 5.0, give_up_seconds: float = 300.0) -> None:
-        """Set ``ready`` once the watches have delivered every object that existed at start.
+        """Set ``ready`` once the watches have delivered as many objects of each resource as existed at start.
 
         Evaluating earlier would write statuses from a partial inventory (and post Events about them).
-        The set of objects comes from our own metadata-only LISTs; it is refreshed every few seconds so
-        that an object deleted meanwhile (whose listing event never comes) does not block readiness.
+        The counts are refreshed every few seconds, so that objects deleted meanwhile (whose listing
+        events never come) do not block readiness. (An object created while another is deleted can
+        make the counts match a moment early; the late one is then evaluated when it arrives.)
         """
         while True:
             try:
-                expected = self._watched(set().union(*(await self._list_all()).values()))
+                expected = await self._counts()
                 break
             except Exception as exc:
                 self.metrics.errors.labels("sweep").inc()
-                log.warning("initial listing failed, retrying: %s", describe_error(exc))
+                log.warning("counting the objects at start failed, retrying: %s", describe_error(exc))
                 await asyncio.sleep(2.0)
         began = started = time.monotonic()
         while True:
-            pending = expected - self._seen_at.keys()
-            if not pending:
+            seen = self._seen_counts()
+            if all(seen[bucket] >= n for bucket, n in expected.items()):
                 break
             if time.monotonic() - began > give_up_seconds:
-                log.warning(
-                    "%d objects listed at start never arrived through the watches; starting anyway", len(pending)
-                )
+                log.warning("not every object listed at start arrived through the watches; starting anyway")
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
             if time.monotonic() - started > recheck_seconds:
                 with contextlib.suppress(Exception):
-                    still = set().union(*(await self._list_all()).values())
-                    expected &= still
+                    expected = await self._counts()
                 started = time.monotonic()
         log.info(
             "initial listing complete: %d workloads, %d engagements",
@@ -266,12 +275,7 @@ class Reconciler:
             len(self.engagements),
         )
         self.ready.set()
-
-    def _watched(self, keys: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
-        """Only what the watches will deliver: with --namespace, namespaced objects of those namespaces."""
-        if not self.namespaces:
-            return keys
-        return {k for k in keys if k[0] in ("n", "m") or k[1] in self.namespaces}
+        release_memory()
 
     # ------------------------------------------------------------ sweeping
 
