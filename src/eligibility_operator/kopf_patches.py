@@ -3,8 +3,8 @@
 For every event, Kopf (1.45) detects a "spawning cause" and, in ``process_spawning_cause``, keeps the
 object's latest full body in the object's memory for its daemons and timers (``live_fresh_body``),
 even for resources that have none. This operator has no daemons or timers, yet Kopf would hold a
-full copy of every Deployment, StatefulSet and DaemonSet in the cluster for the life of the process:
-at 5,000 Deployments that was 180 MB of the 280 MB RSS.
+full copy of every Deployment, StatefulSet and DaemonSet in the cluster for the life of the process
+(measured: all 5,000 Deployment bodies still alive 30 s after the listing; with the patch, one).
 
 The patch skips spawning-cause processing for resources without spawning handlers. It wraps a private
 function, so it is applied only to the Kopf versions it was written against, and tested there

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import datetime as dt
-import gc
 import logging
 import time
 from collections import Counter
@@ -36,22 +34,6 @@ from .metrics import OperatorMetrics
 
 log = logging.getLogger("eligibility_operator")
 EngagementKey = tuple[str, str]
-
-
-GC_EVERY_EVENTS = 5000
-
-
-def release_memory() -> None:
-    """Free the garbage a burst of watch events leaves behind, and give the heap back to the OS.
-
-    Kopf's processing of each event leaves the object's body in reference cycles that only a full
-    garbage collection frees; with thousands of objects listed at once, Python's automatic schedule
-    runs it too rarely and the bodies pile up (5,000 Deployments: 180 MB). glibc then keeps the freed
-    heap unless asked to trim it.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 # What prime() waits for: (bucket of a seen key, group, version, plural, namespaced). A seen key's bucket
@@ -104,7 +86,6 @@ class Reconciler:
         self._seen_at: dict[tuple[str, ...], float] = {}
         self._sweep_pending = False
         self.sweep_seconds = 600.0
-        self._events_since_gc = 0
 
     # ------------------------------------------------------------ marking
 
@@ -132,10 +113,6 @@ class Reconciler:
     # ------------------------------------------------------------- feeding
 
     def workload_seen(self, kind: str, body: Mapping[str, Any]) -> None:
-        self._events_since_gc += 1
-        if self._events_since_gc >= GC_EVERY_EVENTS:  # a listing or a burst: bound the garbage it leaves
-            self._events_since_gc = 0
-            release_memory()
         meta = body.get("metadata") or {}
         self._seen_at[("w", str(meta.get("namespace") or ""), kind, str(meta.get("name") or ""))] = time.monotonic()
         self.metrics.watch_events.labels(kind).inc()
@@ -275,7 +252,6 @@ class Reconciler:
             len(self.engagements),
         )
         self.ready.set()
-        release_memory()
 
     # ------------------------------------------------------------ sweeping
 
@@ -337,7 +313,6 @@ class Reconciler:
                 gone += 1
         if gone:
             log.info("sweep: forgot %d objects deleted while the watches were interrupted", gone)
-        release_memory()
 
     def set_platform(self, platform: Platform) -> None:
         if platform != self.platform:
