@@ -381,3 +381,39 @@ def test_check_command_on_realistic_manifests(tmp_path: Path) -> None:
         ("broken.yaml", 3),
     }
     assert result["eligibility"] == "Ineligible"
+
+
+def test_a_tampered_status_is_corrected(kubectl: Kubectl, namespace: str, test_matrix: str) -> None:
+    kubectl.apply(workload(namespace, "reloader", RELOADER_OK), engagement(namespace, matrixRef={"name": test_matrix}))
+    wait_eligibility(kubectl, namespace, "Eligible")
+    kubectl.run(
+        "patch",
+        "se",
+        "contract",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"eligibility": "Ineligible", "reason": "edited by hand"}}',
+    )
+    st = wait_eligibility(kubectl, namespace, "Eligible", timeout=10)
+    assert st["reason"] != "edited by hand"
+
+
+def test_matrix_status_is_written_without_engagements(kubectl: Kubectl) -> None:
+    name = f"lonely-{time.monotonic_ns() % 100000}"
+    body = matrix(name)
+    kubectl.apply(body)
+    try:
+
+        def ready() -> str | None:
+            conditions = kubectl.get("compatibilitymatrix", name).get("status", {}).get("conditions", [])
+            return next((c["status"] for c in conditions if c["type"] == "Ready"), None)
+
+        assert wait_for(ready, what="matrix status") == "True"
+        body["spec"]["products"].append(dict(body["spec"]["products"][0]))  # a duplicate product
+        kubectl.apply(body)
+        assert wait_for(lambda: ready() == "False", what="matrix Ready=False")
+    finally:
+        kubectl.run("delete", "compatibilitymatrix", name, check=False)

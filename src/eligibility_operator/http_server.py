@@ -2,7 +2,8 @@
 
 Serving from the event loop (aiohttp, which Kopf already uses) means a scrape
 reads the reconciler's state without locks, and a stuck loop fails the
-liveness probe as it should.
+liveness probe as it should. ``/healthz`` also fails when one of the operator's
+background tasks (reconciler, resync, platform, sweep, priming, webhook) died.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from .reconciler import Reconciler
 
 
-def make_app(
-    reconciler: Reconciler, registry: CollectorRegistry, reconciler_task: asyncio.Task[None]
-) -> web.Application:
+def _failed(task: asyncio.Task[None]) -> bool:
+    """Done with an error, or done at all for a task meant to run forever (only prime() finishes)."""
+    if not task.done():
+        return False
+    return task.cancelled() or task.exception() is not None or task.get_name() != "prime"
+
+
+def make_app(reconciler: Reconciler, registry: CollectorRegistry, tasks: list[asyncio.Task[None]]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
-        if reconciler_task.done():
-            return web.Response(status=500, text="reconciler stopped\n")
+        failed = [t.get_name() for t in tasks if _failed(t)]
+        if failed:
+            return web.Response(status=500, text=f"stopped: {', '.join(failed)}\n")
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:

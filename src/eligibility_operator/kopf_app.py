@@ -160,7 +160,15 @@ async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
             body = webhook.webhook_configuration(
                 name, url, cert.ca_pem, sorted(options.exempt_namespaces), options.timeout_seconds
             )
-            await asyncio.to_thread(reconciler.kube.apply_webhook_configuration, body)
+            delay = 1.0
+            while True:  # the API server may be briefly away at start: retry, do not give up
+                try:
+                    await asyncio.to_thread(reconciler.kube.apply_webhook_configuration, body)
+                    break
+                except Exception as exc:
+                    log.warning("could not write ValidatingWebhookConfiguration %s, retrying: %s", name, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
             log.info("ValidatingWebhookConfiguration %s points at %s", name, url)
         await server
     finally:
@@ -187,16 +195,19 @@ async def run_operator(
 
     kopf_patches.skip_spawning_without_daemons()
     registry = build_registry(reconciler, inactivity_timeout)
-    main_loop = asyncio.create_task(reconciler.run(), name="reconciler")
-    app = http_server.make_app(reconciler, metrics.build_registry(reconciler), main_loop)
-    tasks = [
-        main_loop,
+    # Every one of these must keep running (prime until it is done): /healthz fails if one has failed.
+    critical = [
+        asyncio.create_task(reconciler.run(), name="reconciler"),
         asyncio.create_task(reconciler.resync_forever(), name="resync"),
         asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
         asyncio.create_task(reconciler.sweep_forever(), name="sweep"),
         asyncio.create_task(reconciler.prime(), name="prime"),
-        asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
         *([asyncio.create_task(_run_webhook(reconciler, webhook), name="webhook")] if webhook else []),
+    ]
+    app = http_server.make_app(reconciler, metrics.build_registry(reconciler), critical)
+    tasks = [
+        *critical,
+        asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
         *[asyncio.create_task(coro) for coro in background or []],
     ]
     try:

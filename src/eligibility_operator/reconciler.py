@@ -51,6 +51,7 @@ class MatrixRecord:
     name: str
     generation: int | None
     written: dict[str, Any] | None
+    uid: str = ""
 
 
 class Reconciler:
@@ -159,8 +160,14 @@ class Reconciler:
             fresh.spec_error,
         )
         current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
-        # Someone else's status edit (or a stale echo of our own) is corrected by re-evaluating.
-        if changed or eng.status_differs(current.written, fresh.written):
+        if eng.status_differs(current.written, fresh.written):
+            # The server holds another status than we think: someone edited it, a patch that timed out
+            # was applied after all, or this is a late echo of an older write of ours. Believe the
+            # server and re-evaluate: a wrong status gets rewritten, a stale echo costs one idempotent
+            # write (Events follow `announced`, so they are not repeated).
+            current.written = fresh.written
+            changed = True
+        if changed:
             self._mark([fresh.key])
 
     def engagement_gone(self, namespace: str, name: str) -> None:
@@ -174,11 +181,12 @@ class Reconciler:
         meta = body.get("metadata") or {}
         name, generation = str(meta.get("name")), meta.get("generation")
         self._seen_at[("m", name)] = time.monotonic()
+        uid = str(meta.get("uid") or "")
         record = self.matrices.get(name)
         status = body.get("status")
-        if record is None:
+        if record is None or record.uid != uid:  # new, or deleted and created again while we were away
             record = self.matrices[name] = MatrixRecord(
-                name, None, dict(status) if isinstance(status, Mapping) else None
+                name, None, dict(status) if isinstance(status, Mapping) else None, uid
             )
         if record.generation == generation:
             return
@@ -191,6 +199,7 @@ class Reconciler:
         else:
             self.inventory.set_matrix(compiled)
         self._dirty_matrices.add(name)
+        self._wake.set()  # the matrix's own status, even when no engagement uses it
         self.mark_matrix(name)
 
     def matrix_gone(self, name: str) -> None:
@@ -267,7 +276,8 @@ class Reconciler:
         await self.ready.wait()
         while True:
             await asyncio.sleep(self.sweep_seconds)
-            await self.sweep()
+            if not self._sweep_pending:  # a retry after a failure is already scheduled otherwise
+                await self.sweep()
 
     async def sweep(self) -> None:
         """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource.
@@ -361,7 +371,7 @@ class Reconciler:
         wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
         if wire is None:
             return
-        before = eng.eligibility_of(record.written)
+        before = record.announced
         try:
             async with self._writes:
                 exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
@@ -376,6 +386,7 @@ class Reconciler:
         record.written = wire
         after = Eligibility(status.eligibility)
         if after not in (before, Eligibility.UNKNOWN):
+            record.announced = after
             await self._emit_eligibility_event(record, before, after, wire)
 
     async def _emit_eligibility_event(

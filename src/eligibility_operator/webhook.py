@@ -25,6 +25,7 @@ from .api.models import GROUP
 from .core.admission import Decision, Guard, decide, response
 from .core.coverage import covers
 from .core.workloads import OPT_OUT_LABEL
+from .kubeapi import describe_error
 from .reconciler import Reconciler
 
 log = logging.getLogger("eligibility_operator")
@@ -148,7 +149,11 @@ class AdmissionHandler:
         found = []
         for (ns, name), record in r.engagements.items():
             spec = record.spec
-            if spec is None or not covers(spec.coverage, namespace, labels):
+            if spec is None:
+                continue
+            if labels is None and namespace not in spec.coverage.namespaces and spec.coverage.namespace_selector:
+                continue  # a namespace we have not seen yet: its labels are unknown, so fail open
+            if not covers(spec.coverage, namespace, labels):
                 continue
             state = r.inventory.matrices.get(spec.matrix_name)
             if state is not None and state.compiled is not None:
@@ -198,7 +203,7 @@ class AdmissionHandler:
                 self.reconciler.metrics.events_posted.inc()
             except Exception as exc:
                 self.reconciler.metrics.errors.labels("event").inc()
-                log.warning("could not record an admission audit Event: %s", exc)
+                log.warning("could not record an admission audit Event: %s", describe_error(exc))
 
 
 async def serve(handler: AdmissionHandler, host: str, port: int, cert: ServingCert) -> None:
@@ -213,6 +218,29 @@ async def serve(handler: AdmissionHandler, host: str, port: int, cert: ServingCe
     await web.TCPSite(runner, host, port, ssl_context=context).start()
     log.info("admission webhook serving on https://%s:%d%s", host, port, PATH)
     try:
-        await asyncio.Event().wait()
+        await _reload_on_renewal(context, cert)
     finally:
         await runner.cleanup()
+
+
+async def _reload_on_renewal(context: ssl.SSLContext, cert: ServingCert, every: float = 30.0) -> None:
+    """Load a renewed certificate (cert-manager rotates key and CA) into the live TLS context.
+
+    Without this the API server would stop trusting the old certificate after a renewal, and with
+    failurePolicy Ignore every request would pass unjudged, silently, until the pod restarted.
+    """
+
+    def stamp() -> tuple[float, float]:
+        return (cert.certfile.stat().st_mtime, cert.keyfile.stat().st_mtime)
+
+    seen = stamp()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            current = stamp()
+            if current != seen:
+                context.load_cert_chain(cert.certfile, cert.keyfile)
+                seen = current
+                log.info("admission webhook: loaded the renewed serving certificate")
+        except (OSError, ssl.SSLError) as exc:  # mid-rotation (files swapped one by one): next round
+            log.warning("admission webhook: could not load the serving certificate yet: %s", exc)

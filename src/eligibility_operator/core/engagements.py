@@ -41,6 +41,7 @@ class EngagementRecord:
     spec: SupportEngagementSpec | None
     spec_error: str | None
     written: dict[str, Any] | None  # status as last seen on or written to the server
+    announced: Eligibility | None = None  # eligibility last reported by an Event (or found at start)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -59,6 +60,7 @@ def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
     except ValidationError as exc:
         error = describe_validation_error(exc)
     status = body.get("status")
+    written = dict(status) if isinstance(status, Mapping) else None
     return EngagementRecord(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
@@ -66,7 +68,8 @@ def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
         generation=meta.get("generation"),
         spec=spec,
         spec_error=error,
-        written=dict(status) if isinstance(status, Mapping) else None,
+        written=written,
+        announced=eligibility_of(written),
     )
 
 
