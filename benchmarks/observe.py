@@ -22,11 +22,12 @@ from eligibility_operator.defaults import default_matrix
 
 from .fixture import ENGAGEMENT_NS, Fixture
 
-Summary = tuple[str, tuple[tuple[str, str, str, int], ...]]
+Summary = tuple[str, tuple[tuple[str, str, str, int], ...], str]
 
 
 def summary(status: dict[str, Any] | None) -> Summary | None:
-    """What must agree between the operator's status and the pure evaluation."""
+    """What must agree between the operator's status and the pure evaluation: eligibility, each
+    product version with lifecycle and count, and Ready's reason. (The fault suite uses it too.)"""
     if not status:
         return None
     products = tuple(
@@ -35,7 +36,8 @@ def summary(status: dict[str, Any] | None) -> Summary | None:
             for p in status.get("products", [])
         )
     )
-    return status.get("eligibility", ""), products
+    ready = next((c.get("reason", "") for c in status.get("conditions", []) if c.get("type") == "Ready"), "")
+    return status.get("eligibility", ""), products, ready
 
 
 class Expected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -149,18 +150,25 @@ class OperatorProcess:
         self._log.close()
 
 
+@contextlib.contextmanager
+def running_operator(kubeconfig: Path, log_path: Path, *extra: str) -> Iterator[OperatorProcess]:
+    """An operator that is healthy inside the block and stopped after it."""
+    proc = OperatorProcess(kubeconfig, log_path, *extra)
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.stop()
+
+
 @pytest.fixture(scope="module")
 def operator(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """One operator per test module; each test uses its own namespace and engagements.
 
     Module scope, so that modules which run an operator of their own (with other credentials,
     or to kill it) do not race a second one writing the same statuses."""
-    proc = OperatorProcess(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    try:
-        proc.wait_healthy()
+    with running_operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2, what: str = "condition") -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from benchmarks.observe import Summary, summary
 from kubernetes import client
 
 from eligibility_operator.core.engagements import EngagementRecord, assess, record_from_body, to_wire
@@ -12,22 +13,6 @@ from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import MatrixError, load_matrix
 from eligibility_operator.core.workloads import facts_from_object
-
-Summary = tuple[str, tuple[tuple[str, str, str, int], ...], str]
-
-
-def summary(status: dict[str, Any] | None) -> Summary | None:
-    """What must agree: eligibility, each product version with lifecycle and count, and Ready's reason."""
-    if not status:
-        return None
-    products = tuple(
-        sorted(
-            (p["product"], p["version"], p.get("lifecycle", ""), p.get("workloadCount", 0))
-            for p in status.get("products", [])
-        )
-    )
-    ready = next((c.get("reason", "") for c in status.get("conditions", []) if c.get("type") == "Ready"), "")
-    return status.get("eligibility", ""), products, ready
 
 
 def expected_statuses(

@@ -22,7 +22,7 @@ from eligibility_operator.controlplane import free_port
 from eligibility_operator.webhook import PATH, webhook_configuration
 
 from .builders import engagement, matrix, workload
-from .conftest import REPO, Kubectl, OperatorProcess, wait_for
+from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
 
 pytestmark = pytest.mark.cluster
 EOL = "stakater/reloader:v1.1.0"
@@ -35,25 +35,16 @@ OK = "ghcr.io/stakater/reloader:v1.4.21"
 def webhook(kubeconfig: Path, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     name = f"eo-test-{uuid.uuid4().hex[:6]}"
     port = free_port()
-    proc = OperatorProcess(
-        kubeconfig,
-        tmp_path_factory.mktemp("webhook") / "operator.log",
-        "--webhook-port",
-        str(port),
-        "--webhook-self-signed",
-        "127.0.0.1",
-        "--webhook-manage-config",
-        name,
-    )
+    log = tmp_path_factory.mktemp("webhook") / "operator.log"
+    extra = ("--webhook-port", str(port), "--webhook-self-signed", "127.0.0.1", "--webhook-manage-config", name)
     try:
-        proc.wait_healthy()
-        config = wait_for(
-            lambda: kubectl.run("get", "validatingwebhookconfiguration", name, "-o", "json", check=False).stdout,
-            what="webhook configuration",
-        )
-        yield {"name": name, "port": port, "proc": proc, "config": json.loads(config)}
+        with running_operator(kubeconfig, log, *extra) as proc:
+            config = wait_for(
+                lambda: kubectl.run("get", "validatingwebhookconfiguration", name, "-o", "json", check=False).stdout,
+                what="webhook configuration",
+            )
+            yield {"name": name, "port": port, "proc": proc, "config": json.loads(config)}
     finally:
-        proc.stop()
         kubectl.run("delete", "validatingwebhookconfiguration", name, "--ignore-not-found", check=False)
 
 

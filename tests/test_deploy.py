@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from .builders import engagement, matrix, workload
-from .conftest import REPO, Kubectl, OperatorProcess, wait_for
+from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
 
 pytestmark = pytest.mark.cluster
 SA = "system:serviceaccount:eligibility-operator:eligibility-operator"
@@ -208,12 +208,8 @@ def sa_kubeconfig(kubectl: Kubectl, deployed: str, tmp_path_factory: pytest.Temp
 
 @pytest.fixture(scope="module")
 def sa_operator(sa_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(sa_kubeconfig, tmp_path_factory.mktemp("sa-operator") / "operator.log")
-    try:
-        proc.wait_healthy()
+    with running_operator(sa_kubeconfig, tmp_path_factory.mktemp("sa-operator") / "operator.log") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_operator_works_with_only_the_deployed_rbac(
