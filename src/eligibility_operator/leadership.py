@@ -35,8 +35,12 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .core.evaluation import Platform
+    from .kubeapi import KubeApi
 
 log = logging.getLogger("eligibility_operator")
 LEASE_NAME = "eligibility-operator"
@@ -165,6 +169,11 @@ class KubeLeaseStore:
         except ApiException as exc:
             if exc.status == 409:
                 raise LeaseConflict(f"Lease {self.namespace}/{self.name} exists already") from exc
+            if exc.status == 404:
+                raise RuntimeError(
+                    f"namespace {self.namespace} does not exist: create it, or choose the Lease's namespace "
+                    "with --leader-election-namespace"
+                ) from exc
             raise
         return LeaseRecord.from_lease(json.loads(response.data))
 
@@ -349,12 +358,23 @@ class LeaderElector:
         return True
 
 
+class Leadership(Protocol):
+    """What the rest of the operator asks of leader election."""
+
+    identity: str
+
+    def may_write(self) -> bool: ...
+
+    def on_change(self, callback: Callable[[bool], None]) -> None: ...
+
+
 class AlwaysLeader:
     """Leader election switched off (``--no-leader-election``): this replica always writes."""
 
-    identity = "standalone"
-    leading = True
-    leader = "standalone"
+    def __init__(self, identity: str = "standalone") -> None:
+        self.identity = identity
+        self.leading = True
+        self.leader = identity
 
     def may_write(self) -> bool:
         return True
@@ -363,7 +383,69 @@ class AlwaysLeader:
         """Never changes."""
 
 
+class NotLeading(Exception):
+    """A write was refused because this replica does not (or no longer surely) hold the Lease."""
+
+
+@dataclass(frozen=True)
+class ElectionOptions:
+    """Leader election as configured on the command line."""
+
+    namespace: str
+    identity: str
+    timing: LeaseTiming = field(default_factory=LeaseTiming)
+    name: str = LEASE_NAME
+
+
 def _describe(exc: BaseException) -> str:
     from .kubeapi import describe_error
 
     return describe_error(exc)
+
+
+class FencedKubeApi:
+    """The operator's API client with every write fenced by leadership.
+
+    The check runs in the calling thread right before the request goes out, so that a replica frozen
+    between deciding to write and writing (the reconciler runs writes in threads) still refuses on
+    waking. Reads pass through.
+    """
+
+    def __init__(self, inner: KubeApi, leadership: Leadership) -> None:
+        self.inner = inner
+        self.leadership = leadership
+
+    def _fence(self, what: str) -> None:
+        if not self.leadership.may_write():
+            raise NotLeading(f"{self.leadership.identity} is not the leader: {what} not written")
+
+    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+        self._fence(f"status of {plural} {namespace or ''}/{name}")
+        return self.inner.replace_status(plural, namespace, name, status)
+
+    def emit_event(
+        self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
+    ) -> None:
+        self._fence(f"Event {reason} about {namespace}/{name}")
+        self.inner.emit_event(
+            namespace=namespace, name=name, uid=uid, kind=kind, reason=reason, message=message, warning=warning
+        )
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+        self._fence("ValidatingWebhookConfiguration")
+        self.inner.apply_webhook_configuration(body)
+
+    def delete_webhook_configuration(self, name: str) -> None:
+        self._fence("ValidatingWebhookConfiguration deletion")
+        self.inner.delete_webhook_configuration(name)
+
+    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+        return self.inner.count(group, version, plural, namespace)
+
+    def list_keys(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> set[tuple[str, str]] | None:
+        return self.inner.list_keys(group, version, plural, namespace)
+
+    def platform(self) -> Platform:
+        return self.inner.platform()
