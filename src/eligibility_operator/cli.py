@@ -114,8 +114,7 @@ def run(
     import kopf
 
     from .kopf_app import WebhookOptions, run_operator
-    from .kubeapi import KubeApi
-    from .reconciler import Reconciler
+    from .kubeapi import KubeClient
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -137,10 +136,10 @@ def run(
         )
 
     async def _main() -> None:
-        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce, namespaces=frozenset(namespaces))
         await run_operator(
-            reconciler,
+            KubeClient(),
             namespaces=list(namespaces) or None,
+            coalesce_seconds=coalesce,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,

@@ -1,7 +1,7 @@
 """``/metrics``, ``/healthz`` and ``/readyz`` on one port, in the operator's event loop.
 
 Serving from the event loop (aiohttp, which Kopf already uses) means a scrape
-reads the reconciler's state without locks, and a stuck loop fails the
+reads the operator's state without locks, and a stuck loop fails the
 liveness probe as it should. ``/healthz`` also fails when one of the operator's
 background tasks (reconciler, resync, platform, sweep, priming, webhook) died.
 """
@@ -13,7 +13,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .reconciler import Reconciler
+from .state import OperatorState
 
 
 def _failed(task: asyncio.Task[None]) -> bool:
@@ -23,7 +23,7 @@ def _failed(task: asyncio.Task[None]) -> bool:
     return task.cancelled() or task.exception() is not None or task.get_name() != "prime"
 
 
-def make_app(reconciler: Reconciler, registry: CollectorRegistry, tasks: list[asyncio.Task[None]]) -> web.Application:
+def make_app(state: OperatorState, registry: CollectorRegistry, tasks: list[asyncio.Task[None]]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -35,7 +35,7 @@ def make_app(reconciler: Reconciler, registry: CollectorRegistry, tasks: list[as
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if not reconciler.ready.is_set():
+        if not state.is_ready():
             return web.Response(status=503, text="initial listing not finished\n")
         return web.Response(text="ok\n")
 

@@ -1,6 +1,7 @@
-"""The operator's engine: keeps the inventory, decides which engagements to re-evaluate, writes status.
+"""The operator's engine: updates the state from watch events, decides what to re-evaluate, writes status.
 
-Kopf handlers (see :mod:`kopf_app`) only feed this object; all evaluation and all
+Kopf handlers (see :mod:`kopf_app`) only feed this object; it is given the state
+(:mod:`state`), the API client and the metrics it uses. All evaluation and all
 writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
 
 * a workload change marks only the engagements that cover its namespace, and only
@@ -18,22 +19,20 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from .api.models import GROUP, VERSION, Condition, ConditionStatus, Eligibility
 from .core import engagements as eng
-from .core.coverage import covers
 from .core.evaluation import Platform
-from .core.inventory import Inventory, Key
+from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
 from .core.workloads import WATCHED_RESOURCES, facts_from_object
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
+from .state import EngagementKey, MatrixRecord, OperatorState
 
 log = logging.getLogger("eligibility_operator")
-EngagementKey = tuple[str, str]
 
 
 # What prime() waits for: (bucket of a seen key, group, version, plural, namespaced). A seen key's bucket
@@ -46,38 +45,23 @@ _PRIMED = (
 )
 
 
-@dataclass
-class MatrixRecord:
-    name: str
-    generation: int | None
-    written: dict[str, Any] | None
-    uid: str = ""
-
-
 class Reconciler:
     def __init__(
         self,
+        state: OperatorState,
         kube: KubeApi,
+        metrics: OperatorMetrics,
         *,
         coalesce_seconds: float = 0.05,
         resync_seconds: float = 3600.0,
         platform_seconds: float = 300.0,
-        today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date(),
-        namespaces: frozenset[str] = frozenset(),
     ) -> None:
-        self.namespaces = namespaces  # empty: the whole cluster
+        self.state = state
         self.kube = kube
-        self.inventory = Inventory()
-        self.engagements: dict[EngagementKey, eng.EngagementRecord] = {}
-        self.matrices: dict[str, MatrixRecord] = {}
-        self.platform = Platform()
-        self.metrics = OperatorMetrics()
-        self.last_evaluation: float | None = None  # unix time
+        self.metrics = metrics
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds
-        self.today = today
-        self.ready = asyncio.Event()  # set by prime() once the watches delivered every existing object
         self._dirty: set[EngagementKey] = set()
         self._dirty_matrices: set[str] = set()
         self._wake = asyncio.Event()
@@ -96,20 +80,13 @@ class Reconciler:
             self._wake.set()
 
     def mark_all(self) -> None:
-        self._mark(list(self.engagements))
+        self._mark(list(self.state.engagements))
 
     def mark_namespace(self, namespace: str) -> None:
-        labels = self.inventory.namespace_labels.get(namespace)
-        self._mark(
-            [
-                key
-                for key, record in self.engagements.items()
-                if record.spec is None or covers(record.spec.coverage, namespace, labels)
-            ]
-        )
+        self._mark(self.state.engagements_covering(namespace))
 
     def mark_matrix(self, name: str) -> None:
-        self._mark([key for key, record in self.engagements.items() if record.matrix_name in (name, None)])
+        self._mark(self.state.engagements_using_matrix(name))
 
     # ------------------------------------------------------------- feeding
 
@@ -120,38 +97,37 @@ class Reconciler:
         found = facts_from_object(body)
         if found is None:  # e.g. OLM's copies of a ClusterServiceVersion
             return
-        if self.inventory.upsert(found):
+        if self.state.inventory.upsert(found):
             self.mark_namespace(found.namespace)
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
         self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
         self._seen_at.pop(("w", *key), None)
-        if self.inventory.remove(key):
+        if self.state.inventory.remove(key):
             self.mark_namespace(namespace)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
         self._seen_at[("n", name)] = time.monotonic()
-        if self.inventory.set_namespace(name, labels) and self._selectors_in_use():
-            self.mark_namespace(name)
-            self._mark([k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector])
+        if self.state.inventory.set_namespace(name, labels):
+            selecting = self.state.engagements_with_selectors()
+            if selecting:
+                self.mark_namespace(name)
+                self._mark(selecting)
 
     def namespace_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
         self._seen_at.pop(("n", name), None)
-        self.inventory.remove_namespace(name)
-
-    def _selectors_in_use(self) -> bool:
-        return any(r.spec and r.spec.coverage.namespace_selector for r in self.engagements.values())
+        self.state.inventory.remove_namespace(name)
 
     def engagement_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         fresh = eng.record_from_body(body)
         self._seen_at[("e", *fresh.key)] = time.monotonic()
-        current = self.engagements.get(fresh.key)
+        current = self.state.engagements.get(fresh.key)
         if current is None or current.uid != fresh.uid:
-            self.engagements[fresh.key] = fresh
+            self.state.engagements[fresh.key] = fresh
             self._mark([fresh.key])
             return
         changed = (current.generation, current.spec, current.spec_error) != (
@@ -173,7 +149,7 @@ class Reconciler:
     def engagement_gone(self, namespace: str, name: str) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         self._seen_at.pop(("e", namespace, name), None)
-        self.engagements.pop((namespace, name), None)
+        self.state.engagements.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
@@ -182,12 +158,11 @@ class Reconciler:
         name, generation = str(meta.get("name")), meta.get("generation")
         self._seen_at[("m", name)] = time.monotonic()
         uid = str(meta.get("uid") or "")
-        record = self.matrices.get(name)
+        record = self.state.matrices.get(name)
         status = body.get("status")
         if record is None or record.uid != uid:  # new, or deleted and created again while we were away
-            record = self.matrices[name] = MatrixRecord(
-                name, None, dict(status) if isinstance(status, Mapping) else None, uid
-            )
+            written = dict(status) if isinstance(status, Mapping) else None
+            record = self.state.matrices[name] = MatrixRecord(name, uid, None, written)
         if record.generation == generation:
             return
         record.generation = generation
@@ -195,9 +170,9 @@ class Reconciler:
             compiled = load_matrix(name, generation or 0, body.get("spec"))
         except MatrixError as exc:
             log.warning("CompatibilityMatrix %s is invalid: %s", name, describe_error(exc))
-            self.inventory.set_matrix_error(name, str(exc))
+            self.state.inventory.set_matrix_error(name, str(exc))
         else:
-            self.inventory.set_matrix(compiled)
+            self.state.inventory.set_matrix(compiled)
         self._dirty_matrices.add(name)
         self._wake.set()  # the matrix's own status, even when no engagement uses it
         self.mark_matrix(name)
@@ -205,8 +180,8 @@ class Reconciler:
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self._seen_at.pop(("m", name), None)
-        self.matrices.pop(name, None)
-        self.inventory.remove_matrix(name)
+        self.state.matrices.pop(name, None)
+        self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
     # ------------------------------------------------------------- priming
@@ -215,7 +190,7 @@ class Reconciler:
         """How many objects of each watched resource exist now (one small LIST each, ``limit=1``)."""
         counts: dict[str, int] = {}
         for bucket, group, version, plural, namespaced in _PRIMED:
-            scopes = sorted(self.namespaces) if (namespaced and self.namespaces) else [None]
+            scopes = sorted(self.state.namespaces) if (namespaced and self.state.namespaces) else [None]
             total = 0
             for scope in scopes:
                 found = await asyncio.to_thread(self.kube.count, group, version, plural, scope)
@@ -257,23 +232,23 @@ class Reconciler:
                 started = time.monotonic()
         log.info(
             "initial listing complete: %d workloads, %d engagements",
-            len(self.inventory.workloads),
-            len(self.engagements),
+            len(self.state.inventory.workloads),
+            len(self.state.engagements),
         )
-        self.ready.set()
+        self.state.ready.set()
 
     # ------------------------------------------------------------ sweeping
 
     def relisted(self) -> None:
         """Kopf is (re)listing a resource: after a 410 Gone or a reconnect it lists again, and objects
         deleted meanwhile are never reported. Sweep them out soon (debounced)."""
-        if self._sweep_pending or not self.ready.is_set():
+        if self._sweep_pending or not self.state.ready.is_set():
             return
         self._sweep_pending = True
         asyncio.get_running_loop().call_later(2.0, lambda: asyncio.ensure_future(self.sweep()))
 
     async def sweep_forever(self) -> None:
-        await self.ready.wait()
+        await self.state.ready.wait()
         while True:
             await asyncio.sleep(self.sweep_seconds)
             if not self._sweep_pending:  # a retry after a failure is already scheduled otherwise
@@ -305,19 +280,19 @@ class Reconciler:
             return listed is not None and ident not in listed and self._seen_at.get(key, 0.0) < started
 
         gone = 0
-        for namespace, kind, name in list(self.inventory.workloads):
+        for namespace, kind, name in list(self.state.inventory.workloads):
             if stale(("w", namespace, kind, name), present.get(kind), (namespace, name)):
                 self.workload_gone(namespace, kind, name)
                 gone += 1
-        for namespace, name in list(self.engagements):
+        for namespace, name in list(self.state.engagements):
             if stale(("e", namespace, name), engagements, (namespace, name)):
                 self.engagement_gone(namespace, name)
                 gone += 1
-        for name in list(self.matrices):
+        for name in list(self.state.matrices):
             if stale(("m", name), matrices, ("", name)):
                 self.matrix_gone(name)
                 gone += 1
-        for name in list(self.inventory.namespace_labels):
+        for name in list(self.state.inventory.namespace_labels):
             if stale(("n", name), namespaces, ("", name)):
                 self.namespace_gone(name)
                 gone += 1
@@ -325,15 +300,15 @@ class Reconciler:
             log.info("sweep: forgot %d objects deleted while the watches were interrupted", gone)
 
     def set_platform(self, platform: Platform) -> None:
-        if platform != self.platform:
-            self.platform = platform
+        if platform != self.state.platform:
+            self.state.platform = platform
             self.mark_all()
 
     # ---------------------------------------------------------------- loop
 
     async def run(self) -> None:
         """Evaluate dirty engagements forever, one coalesced batch at a time."""
-        await self.ready.wait()
+        await self.state.ready.wait()
         while True:
             await self._wake.wait()
             await asyncio.sleep(self.coalesce_seconds)
@@ -359,15 +334,15 @@ class Reconciler:
             await asyncio.sleep(self.platform_seconds)
 
     async def _reconcile(self, key: EngagementKey) -> None:
-        record = self.engagements.get(key)
+        record = self.state.engagements.get(key)
         if record is None:
             return
         started = time.perf_counter()
-        status = eng.assess(record, self.inventory, self.platform, self.today())
+        status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
         elapsed = time.perf_counter() - started
         self.metrics.evaluations.inc()
         self.metrics.evaluation_seconds.observe(elapsed)
-        self.last_evaluation = time.time()
+        self.state.last_evaluation = time.time()
         wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
         if wire is None:
             return
@@ -411,8 +386,8 @@ class Reconciler:
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.matrices.get(name)
-        state = self.inventory.matrices.get(name)
+        record = self.state.matrices.get(name)
+        state = self.state.inventory.matrices.get(name)
         if record is None or state is None:
             return
         if state.error:

@@ -25,8 +25,9 @@ from .api.models import GROUP
 from .core.admission import Decision, Guard, decide, response
 from .core.coverage import covers
 from .core.workloads import OPT_OUT_LABEL
-from .kubeapi import describe_error
-from .reconciler import Reconciler
+from .kubeapi import KubeApi, describe_error
+from .metrics import OperatorMetrics
+from .state import OperatorState
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
@@ -136,18 +137,21 @@ def webhook_configuration(name: str, url: str, ca_pem: bytes, exempt: list[str],
 
 
 class AdmissionHandler:
-    """Turns AdmissionReviews into decisions using the reconciler's engagements and matrices."""
+    """Turns AdmissionReviews into decisions using the operator's engagements and matrices."""
 
-    def __init__(self, reconciler: Reconciler, exempt_namespaces: frozenset[str]) -> None:
-        self.reconciler = reconciler
+    def __init__(
+        self, state: OperatorState, kube: KubeApi, metrics: OperatorMetrics, exempt_namespaces: frozenset[str]
+    ) -> None:
+        self.state = state
+        self.kube = kube
+        self.metrics = metrics
         self.exempt = exempt_namespaces
         self._tasks: set[asyncio.Task[None]] = set()
 
     def guards(self, namespace: str) -> list[Guard]:
-        r = self.reconciler
-        labels = r.inventory.namespace_labels.get(namespace)
+        labels = self.state.namespace_labels(namespace)
         found = []
-        for (ns, name), record in r.engagements.items():
+        for (ns, name), record in self.state.engagements.items():
             spec = record.spec
             if spec is None:
                 continue
@@ -155,9 +159,9 @@ class AdmissionHandler:
                 continue  # a namespace we have not seen yet: its labels are unknown, so fail open
             if not covers(spec.coverage, namespace, labels):
                 continue
-            state = r.inventory.matrices.get(spec.matrix_name)
-            if state is not None and state.compiled is not None:
-                found.append(Guard(ns, name, spec, state.compiled))
+            matrix = self.state.compiled_matrix(spec.matrix_name)
+            if matrix is not None:
+                found.append(Guard(ns, name, spec, matrix))
         return found
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -171,13 +175,13 @@ class AdmissionHandler:
             return web.Response(status=400, text=f"not an AdmissionReview: {type(exc).__name__}\n")
         try:
             namespace = str(req.get("namespace") or "")
-            decision = decide(req, self.guards(namespace), self.reconciler.today(), self.exempt)
+            decision = decide(req, self.guards(namespace), self.state.today(), self.exempt)
         except Exception:  # a bug must not block deployments: allow, and say so in the log and metrics
             log.exception("admission review %s failed; allowing", uid)
-            self.reconciler.metrics.errors.labels("admission").inc()
+            self.metrics.errors.labels("admission").inc()
             decision = Decision()
         if decision.mode is not None:
-            self.reconciler.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
+            self.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
         if decision.audit and not req.get("dryRun"):
             task = asyncio.create_task(self._record(decision))
             self._tasks.add(task)
@@ -186,12 +190,12 @@ class AdmissionHandler:
 
     async def _record(self, decision: Decision) -> None:
         for guard, message in decision.audit:
-            record = self.reconciler.engagements.get((guard.namespace, guard.name))
+            record = self.state.engagement((guard.namespace, guard.name))
             if record is None:
                 continue
             try:
                 await asyncio.to_thread(
-                    self.reconciler.kube.emit_event,
+                    self.kube.emit_event,
                     namespace=guard.namespace,
                     name=guard.name,
                     uid=record.uid,
@@ -200,9 +204,9 @@ class AdmissionHandler:
                     message=message,
                     warning=True,
                 )
-                self.reconciler.metrics.events_posted.inc()
+                self.metrics.events_posted.inc()
             except Exception as exc:
-                self.reconciler.metrics.errors.labels("event").inc()
+                self.metrics.errors.labels("event").inc()
                 log.warning("could not record an admission audit Event: %s", describe_error(exc))
 
 
