@@ -9,6 +9,7 @@ background tasks (reconciler, resync, platform, sweep, priming, webhook) died.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,20 +17,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from .state import OperatorState
 
 
-def _failed(task: asyncio.Task[None]) -> bool:
-    """Done with an error, or done at all for a task meant to run forever (only prime() finishes)."""
-    if not task.done():
-        return False
-    return task.cancelled() or task.exception() is not None or task.get_name() != "prime"
+def make_app(state: OperatorState, registry: CollectorRegistry, stopped: Callable[[], list[str]]) -> web.Application:
+    """``stopped`` names the background tasks that ended or failed (see ``BackgroundTasks.stopped``)."""
 
-
-def make_app(state: OperatorState, registry: CollectorRegistry, tasks: list[asyncio.Task[None]]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
-        failed = [t.get_name() for t in tasks if _failed(t)]
+        failed = stopped()
         if failed:
             return web.Response(status=500, text=f"stopped: {', '.join(failed)}\n")
         return web.Response(text="ok\n")

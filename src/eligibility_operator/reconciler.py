@@ -14,35 +14,25 @@ writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from .api.models import GROUP, VERSION, Condition, ConditionStatus, Eligibility
+from .api.models import Condition, ConditionStatus, Eligibility
 from .core import engagements as eng
 from .core.evaluation import Platform
 from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
-from .core.workloads import WATCHED_RESOURCES, facts_from_object
+from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
+from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
 from .state import EngagementKey, MatrixRecord, OperatorState
+from .tasks import BackgroundTasks, Backoff, retry
 
 log = logging.getLogger("eligibility_operator")
-
-
-# What prime() waits for: (bucket of a seen key, group, version, plural, namespaced). A seen key's bucket
-# is the workload kind for workloads ("w", ns, kind, name), else its prefix ("e", "m", "n").
-_PRIMED = (
-    *((kind, group, version, plural, True) for group, version, plural, kind in WATCHED_RESOURCES),
-    ("e", GROUP, VERSION, "supportengagements", True),
-    ("m", GROUP, VERSION, "compatibilitymatrices", False),
-    ("n", "", "v1", "namespaces", False),
-)
 
 
 class Reconciler:
@@ -55,22 +45,29 @@ class Reconciler:
         coalesce_seconds: float = 0.05,
         resync_seconds: float = 3600.0,
         platform_seconds: float = 300.0,
+        sweep_seconds: float = 600.0,
+        retry_seconds: float = 2.0,
+        tasks: BackgroundTasks | None = None,
     ) -> None:
         self.state = state
         self.kube = kube
         self.metrics = metrics
+        self.tasks = tasks or BackgroundTasks(self.count_error)
+        self.seen = SeenObjects(kube, state.namespaces)
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds
+        self.sweep_seconds = sweep_seconds
+        self.retry_seconds = retry_seconds  # first delay before a failed write or sweep is tried again
         self._dirty: set[EngagementKey] = set()
         self._dirty_matrices: set[str] = set()
         self._wake = asyncio.Event()
         self._writes = asyncio.Semaphore(8)
-        # When each object was last seen by a watch, to tell "deleted while we were away" from "created
-        # after the sweep's LIST began" (see sweep()).
-        self._seen_at: dict[tuple[str, ...], float] = {}
         self._sweep_pending = False
-        self.sweep_seconds = 600.0
+        self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
+
+    def count_error(self, operation: str) -> None:
+        self.metrics.errors.labels(operation).inc()
 
     # ------------------------------------------------------------ marking
 
@@ -92,7 +89,7 @@ class Reconciler:
 
     def workload_seen(self, kind: str, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
-        self._seen_at[("w", str(meta.get("namespace") or ""), kind, str(meta.get("name") or ""))] = time.monotonic()
+        self.seen.seen(workload_key(str(meta.get("namespace") or ""), kind, str(meta.get("name") or "")))
         self.metrics.watch_events.labels(kind).inc()
         found = facts_from_object(body)
         if found is None:  # e.g. OLM's copies of a ClusterServiceVersion
@@ -103,13 +100,13 @@ class Reconciler:
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
         self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
-        self._seen_at.pop(("w", *key), None)
+        self.seen.gone(workload_key(*key))
         if self.state.inventory.remove(key):
             self.mark_namespace(namespace)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
-        self._seen_at[("n", name)] = time.monotonic()
+        self.seen.seen(namespace_key(name))
         if self.state.inventory.set_namespace(name, labels):
             selecting = self.state.engagements_with_selectors()
             if selecting:
@@ -118,13 +115,13 @@ class Reconciler:
 
     def namespace_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
-        self._seen_at.pop(("n", name), None)
+        self.seen.gone(namespace_key(name))
         self.state.inventory.remove_namespace(name)
 
     def engagement_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         fresh = eng.record_from_body(body)
-        self._seen_at[("e", *fresh.key)] = time.monotonic()
+        self.seen.seen(engagement_key(*fresh.key))
         current = self.state.engagements.get(fresh.key)
         if current is None or current.uid != fresh.uid:
             self.state.engagements[fresh.key] = fresh
@@ -148,7 +145,7 @@ class Reconciler:
 
     def engagement_gone(self, namespace: str, name: str) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
-        self._seen_at.pop(("e", namespace, name), None)
+        self.seen.gone(engagement_key(namespace, name))
         self.state.engagements.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
 
@@ -156,7 +153,7 @@ class Reconciler:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         meta = body.get("metadata") or {}
         name, generation = str(meta.get("name")), meta.get("generation")
-        self._seen_at[("m", name)] = time.monotonic()
+        self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
         record = self.state.matrices.get(name)
         status = body.get("status")
@@ -179,61 +176,31 @@ class Reconciler:
 
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
-        self._seen_at.pop(("m", name), None)
+        self.seen.gone(matrix_key(name))
         self.state.matrices.pop(name, None)
         self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
     # ------------------------------------------------------------- priming
 
-    async def _counts(self) -> dict[str, int]:
-        """How many objects of each watched resource exist now (one small LIST each, ``limit=1``)."""
-        counts: dict[str, int] = {}
-        for bucket, group, version, plural, namespaced in _PRIMED:
-            scopes = sorted(self.state.namespaces) if (namespaced and self.state.namespaces) else [None]
-            total = 0
-            for scope in scopes:
-                found = await asyncio.to_thread(self.kube.count, group, version, plural, scope)
-                total += found or 0  # None: the resource is not served here (e.g. no OLM)
-            counts[bucket] = total
-        return counts
-
-    def _seen_counts(self) -> Counter[str]:
-        return Counter(key[2] if key[0] == "w" else key[0] for key in self._seen_at)
-
     async def prime(self, recheck_seconds: float = 5.0, give_up_seconds: float = 300.0) -> None:
-        """Set ``ready`` once the watches have delivered as many objects of each resource as existed at start.
+        """Set the state ready once the watches delivered every object that existed at start.
 
         Evaluating earlier would write statuses from a partial inventory (and post Events about them).
-        The counts are refreshed every few seconds, so that objects deleted meanwhile (whose listing
-        events never come) do not block readiness. (An object created while another is deleted can
-        make the counts match a moment early; the late one is then evaluated when it arrives.)
         """
-        while True:
-            try:
-                expected = await self._counts()
-                break
-            except Exception as exc:
-                self.metrics.errors.labels("sweep").inc()
-                log.warning("counting the objects at start failed, retrying: %s", describe_error(exc))
-                await asyncio.sleep(2.0)
-        began = started = time.monotonic()
-        while True:
-            seen = self._seen_counts()
-            if all(seen[bucket] >= n for bucket, n in expected.items()):
-                break
-            if time.monotonic() - began > give_up_seconds:
-                log.warning("not every object listed at start arrived through the watches; starting anyway")
-                break
-            await asyncio.sleep(0.1)
-            if time.monotonic() - started > recheck_seconds:
-                with contextlib.suppress(Exception):
-                    expected = await self._counts()
-                started = time.monotonic()
+        expected = await retry(
+            self.seen.counts,
+            operation="sweep",
+            what="counting the objects at start",
+            count_error=self.count_error,
+            backoff=Backoff(self.retry_seconds, 30.0),
+        )
+        if not await self.seen.primed(expected, recheck_seconds, give_up_seconds):
+            log.warning("not every object listed at start arrived through the watches; starting anyway")
         log.info(
             "initial listing complete: %d workloads, %d engagements",
-            len(self.state.inventory.workloads),
-            len(self.state.engagements),
+            self.state.workload_count(),
+            self.state.engagement_count(),
         )
         self.state.ready.set()
 
@@ -242,10 +209,13 @@ class Reconciler:
     def relisted(self) -> None:
         """Kopf is (re)listing a resource: after a 410 Gone or a reconnect it lists again, and objects
         deleted meanwhile are never reported. Sweep them out soon (debounced)."""
-        if self._sweep_pending or not self.state.ready.is_set():
+        if self._sweep_pending or not self.state.is_ready():
             return
+        self._schedule_sweep(self.retry_seconds)
+
+    def _schedule_sweep(self, delay: float) -> None:
         self._sweep_pending = True
-        asyncio.get_running_loop().call_later(2.0, lambda: asyncio.ensure_future(self.sweep()))
+        self.tasks.call_later(delay, self.sweep, name="sweep-soon")
 
     async def sweep_forever(self) -> None:
         await self.state.ready.wait()
@@ -255,49 +225,28 @@ class Reconciler:
                 await self.sweep()
 
     async def sweep(self) -> None:
-        """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource.
-
-        Objects seen by a watch after the LIST began are kept: they may be newer than the LIST.
-        """
+        """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource."""
         self._sweep_pending = False
-        started = time.monotonic()
         try:
-            present = {
-                kind: await asyncio.to_thread(self.kube.list_keys, group, version, plural)
-                for group, version, plural, kind in WATCHED_RESOURCES
-            }
-            engagements = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "supportengagements")
-            matrices = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "compatibilitymatrices")
-            namespaces = await asyncio.to_thread(self.kube.list_keys, "", "v1", "namespaces")
+            stale = await self.seen.stale()
         except Exception as exc:
-            self.metrics.errors.labels("sweep").inc()
-            log.warning("sweep failed, will retry: %s", describe_error(exc))
-            self._sweep_pending = True
-            asyncio.get_running_loop().call_later(10.0, lambda: asyncio.ensure_future(self.sweep()))
+            self.count_error("sweep")
+            delay = self._sweep_backoff.delay()
+            log.warning("sweep failed, retrying in %.0f s: %s", delay, describe_error(exc))
+            self._schedule_sweep(delay)
             return
-
-        def stale(key: tuple[str, ...], listed: set[tuple[str, str]] | None, ident: tuple[str, str]) -> bool:
-            return listed is not None and ident not in listed and self._seen_at.get(key, 0.0) < started
-
-        gone = 0
-        for namespace, kind, name in list(self.state.inventory.workloads):
-            if stale(("w", namespace, kind, name), present.get(kind), (namespace, name)):
-                self.workload_gone(namespace, kind, name)
-                gone += 1
-        for namespace, name in list(self.state.engagements):
-            if stale(("e", namespace, name), engagements, (namespace, name)):
-                self.engagement_gone(namespace, name)
-                gone += 1
-        for name in list(self.state.matrices):
-            if stale(("m", name), matrices, ("", name)):
-                self.matrix_gone(name)
-                gone += 1
-        for name in list(self.state.inventory.namespace_labels):
-            if stale(("n", name), namespaces, ("", name)):
-                self.namespace_gone(name)
-                gone += 1
-        if gone:
-            log.info("sweep: forgot %d objects deleted while the watches were interrupted", gone)
+        self._sweep_backoff.reset()
+        for key in stale:
+            if key[0] == "w":
+                self.workload_gone(key[1], key[2], key[3])
+            elif key[0] == "e":
+                self.engagement_gone(key[1], key[2])
+            elif key[0] == "m":
+                self.matrix_gone(key[1])
+            else:
+                self.namespace_gone(key[1])
+        if stale:
+            log.info("sweep: forgot %d objects deleted while the watches were interrupted", len(stale))
 
     def set_platform(self, platform: Platform) -> None:
         if platform != self.state.platform:
@@ -329,7 +278,7 @@ class Reconciler:
             try:
                 self.set_platform(await asyncio.to_thread(self.kube.platform))
             except Exception as exc:  # the API server may be briefly away; try again later
-                self.metrics.errors.labels("platform").inc()
+                self.count_error("platform")
                 log.warning("could not read the platform version: %s", describe_error(exc))
             await asyncio.sleep(self.platform_seconds)
 
@@ -351,9 +300,9 @@ class Reconciler:
             async with self._writes:
                 exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
         except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
+            self.count_error("status_patch")
             log.warning("status patch of SupportEngagement %s/%s failed, will retry: %s", *key, describe_error(exc))
-            asyncio.get_running_loop().call_later(2.0, self._mark, [key])
+            self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-status")
             return
         if not exists:
             return
@@ -382,7 +331,7 @@ class Reconciler:
             )
             self.metrics.events_posted.inc()
         except Exception as exc:
-            self.metrics.errors.labels("event").inc()
+            self.count_error("event")
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
     async def _write_matrix_status(self, name: str) -> None:
@@ -415,7 +364,7 @@ class Reconciler:
                 self.metrics.status_patches.labels("compatibilitymatrices").inc()
                 record.written = wire
         except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
+            self.count_error("status_patch")
             log.warning("status patch of CompatibilityMatrix %s failed, will retry: %s", name, describe_error(exc))
             self._dirty_matrices.add(name)
-            asyncio.get_running_loop().call_later(2.0, self._wake.set)
+            self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")

@@ -28,6 +28,7 @@ from .core.workloads import OPT_OUT_LABEL
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
 from .state import OperatorState
+from .tasks import BackgroundTasks
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
@@ -140,13 +141,18 @@ class AdmissionHandler:
     """Turns AdmissionReviews into decisions using the operator's engagements and matrices."""
 
     def __init__(
-        self, state: OperatorState, kube: KubeApi, metrics: OperatorMetrics, exempt_namespaces: frozenset[str]
+        self,
+        state: OperatorState,
+        kube: KubeApi,
+        metrics: OperatorMetrics,
+        tasks: BackgroundTasks,
+        exempt_namespaces: frozenset[str],
     ) -> None:
         self.state = state
         self.kube = kube
         self.metrics = metrics
+        self.tasks = tasks
         self.exempt = exempt_namespaces
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def guards(self, namespace: str) -> list[Guard]:
         labels = self.state.namespace_labels(namespace)
@@ -183,9 +189,7 @@ class AdmissionHandler:
         if decision.mode is not None:
             self.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
         if decision.audit and not req.get("dryRun"):
-            task = asyncio.create_task(self._record(decision))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.tasks.start(self._record(decision), name="admission-audit")
         return web.json_response(response(uid, decision))
 
     async def _record(self, decision: Decision) -> None:
