@@ -22,8 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from .api.models import GROUP
-from .core.admission import Decision, Guard, decide, response
-from .core.coverage import covers
+from .core.admission import Decision, Guard, decide, guards_for, response
 from .core.workloads import OPT_OUT_LABEL
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
@@ -155,20 +154,8 @@ class AdmissionHandler:
         self.exempt = exempt_namespaces
 
     def guards(self, namespace: str) -> list[Guard]:
-        labels = self.state.namespace_labels(namespace)
-        found = []
-        for (ns, name), record in self.state.engagements.items():
-            spec = record.spec
-            if spec is None:
-                continue
-            if labels is None and namespace not in spec.coverage.namespaces and spec.coverage.namespace_selector:
-                continue  # a namespace we have not seen yet: its labels are unknown, so fail open
-            if not covers(spec.coverage, namespace, labels):
-                continue
-            matrix = self.state.compiled_matrix(spec.matrix_name)
-            if matrix is not None:
-                found.append(Guard(ns, name, spec, matrix))
-        return found
+        engagements = ((r.namespace, r.name, r.spec) for r in self.state.engagements.values())
+        return guards_for(namespace, self.state.namespace_labels(namespace), engagements, self.state.compiled_matrix)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
