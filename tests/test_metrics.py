@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import die_with_parent, free_port
+from eligibility_operator_dev.controlplane import die_with_parent, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import REPO, Kubectl, OperatorProcess, wait_for

@@ -164,7 +164,7 @@ def load_engagement(path: Path) -> SupportEngagementSpec:
 
 
 def load_matrix_file(path: Path | None) -> CompiledMatrix:
-    from .defaults import default_matrix
+    from .default_matrix import default_matrix
 
     try:
         doc = default_matrix() if path is None else yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)

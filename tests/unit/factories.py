@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
-from eligibility_operator.defaults import default_matrix
+from eligibility_operator.default_matrix import default_matrix
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
