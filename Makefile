@@ -50,11 +50,16 @@ test: control-plane ## Run all tests against a real local control plane
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+.PHONY: unit
+unit: install ## Run the fast tier: pure and in-memory runtime tests, no control plane (< 1 minute)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
 .PHONY: lint
-lint: install ## ruff + mypy
+lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
 	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: install ## Format the code with ruff
