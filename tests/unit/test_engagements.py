@@ -31,7 +31,8 @@ from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
-from .factories import TODAY, engagement_spec, small_matrix_spec, workload
+from ..builders import TODAY, engagement_spec, small_matrix_spec
+from ..builders import manifest as workload
 
 PLATFORM = Platform(kubernetes="1.30.2")
 T0 = dt.datetime(2026, 6, 1, 10, 0, 0, tzinfo=dt.UTC)

@@ -30,7 +30,7 @@ from eligibility_operator.core.evaluation import (
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.versions import parse_version
 
-from .factories import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, engagement_spec, small_matrix_spec
 
 MATRIX = load_matrix("test", 3, small_matrix_spec())
 KUBE = Platform(kubernetes="v1.30.2")

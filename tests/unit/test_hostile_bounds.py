@@ -9,7 +9,8 @@ from eligibility_operator.core.audit import AuditLimiter, clean_text
 from eligibility_operator.core.detection import detect
 from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
 
-from .factories import default_compiled, workload
+from ..builders import default_compiled
+from ..builders import manifest as workload
 
 # ----------------------------------------------------------------- images and containers per workload
 
