@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .api.models import Eligibility, Lifecycle, Party
+from .api.models import ConditionStatus, ConditionType, Eligibility, Lifecycle, Party
 from .state import OperatorState
 
 # `_created` series double every counter for no use to dashboards or alerts.
@@ -150,7 +150,7 @@ class StateCollector(Collector):
             eligible.add_metric([namespace, name, kind, plan], 1.0 if current == Eligibility.ELIGIBLE.value else 0.0)
             key = [namespace, name]
             conditions = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
-            ready.add_metric(key, 1.0 if conditions.get("Ready") == "True" else 0.0)
+            ready.add_metric(key, 1.0 if conditions.get(ConditionType.READY) == ConditionStatus.TRUE else 0.0)
             credits.add_metric(key, 1.0 if (status.get("serviceCredits") or {}).get("applicable") else 0.0)
             out_of_support.add_metric(key, float(status.get("productsOutOfSupport", 0)))
             platform_ok = (status.get("platform") or {}).get("compatible")

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .api.models import Condition, ConditionStatus, Eligibility
+from .api.models import Condition, ConditionStatus, ConditionType, Eligibility
 from .core import engagements as eng
 from .core.evaluation import Platform
 from .core.inventory import Key
@@ -155,11 +155,11 @@ class Reconciler:
         name, generation = str(meta.get("name")), meta.get("generation")
         self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
-        record = self.state.matrices.get(name)
+        record = self.state.matrix_objects.get(name)
         status = body.get("status")
         if record is None or record.uid != uid:  # new, or deleted and created again while we were away
             written = dict(status) if isinstance(status, Mapping) else None
-            record = self.state.matrices[name] = MatrixRecord(name, uid, None, written)
+            record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
         if record.generation == generation:
             return
         record.generation = generation
@@ -177,7 +177,7 @@ class Reconciler:
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.seen.gone(matrix_key(name))
-        self.state.matrices.pop(name, None)
+        self.state.matrix_objects.pop(name, None)
         self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
@@ -316,7 +316,9 @@ class Reconciler:
     async def _emit_eligibility_event(
         self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
     ) -> None:
-        message = next((c.get("message", "") for c in wire.get("conditions", []) if c.get("type") == "Eligible"), "")
+        message = next(
+            (c.get("message", "") for c in wire.get("conditions", []) if c.get("type") == ConditionType.ELIGIBLE), ""
+        )
         prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
         try:
             await asyncio.to_thread(
@@ -335,27 +337,28 @@ class Reconciler:
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.state.matrices.get(name)
-        state = self.state.inventory.matrices.get(name)
-        if record is None or state is None:
+        record = self.state.matrix_objects.get(name)
+        if record is None or name not in self.state.inventory.matrices:
             return
-        if state.error:
+        error = self.state.matrix_error(name)
+        compiled = self.state.compiled_matrix(name)
+        if error:
             ready = Condition(
-                type="Ready",
+                type=ConditionType.READY,
                 status=ConditionStatus.FALSE,
                 reason="Invalid",
-                message=state.error[:1024],
+                message=error[:1024],
                 observed_generation=record.generation,
             )
         else:
             ready = Condition(
-                type="Ready",
+                type=ConditionType.READY,
                 status=ConditionStatus.TRUE,
                 reason="Valid",
                 message="matrix is valid",
                 observed_generation=record.generation,
             )
-        products = len(state.compiled.products) if state.compiled and not state.error else 0
+        products = len(compiled.products) if compiled and not error else 0
         wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
         if wire is None:
             return

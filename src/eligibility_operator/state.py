@@ -50,7 +50,9 @@ class OperatorState:
         self.today = today
         self.inventory = Inventory()
         self.engagements: dict[EngagementKey, EngagementRecord] = {}
-        self.matrices: dict[str, MatrixRecord] = {}
+        # The CompatibilityMatrix objects (identity, generation, status); their compiled content and
+        # detections are ``inventory.matrices``.
+        self.matrix_objects: dict[str, MatrixRecord] = {}
         self.platform = Platform()
         self.last_evaluation: float | None = None  # unix time
         self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start

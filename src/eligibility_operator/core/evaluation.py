@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..api.models import (
     Condition,
     ConditionStatus,
+    ConditionType,
     Edition,
     Eligibility,
     Lifecycle,
@@ -32,11 +33,11 @@ from .versions import Version, parse_version
 
 MAX_LISTED_WORKLOADS = 20
 READY, ELIGIBLE, VERSIONS, PLATFORM, UPGRADE = (
-    "Ready",
-    "Eligible",
-    "VersionsSupported",
-    "PlatformCompatible",
-    "UpgradeRecommended",
+    ConditionType.READY,
+    ConditionType.ELIGIBLE,
+    ConditionType.VERSIONS_SUPPORTED,
+    ConditionType.PLATFORM_COMPATIBLE,
+    ConditionType.UPGRADE_RECOMMENDED,
 )
 CONDITION_TYPES = (READY, ELIGIBLE, VERSIONS, PLATFORM, UPGRADE)
 
