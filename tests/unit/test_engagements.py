@@ -557,7 +557,7 @@ def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
     from eligibility_operator.api.models import SupportEngagementSpec
     from eligibility_operator.core.engagements import spec_problems
 
-    from .factories import default_compiled, engagement_spec
+    from ..builders import default_compiled, engagement_spec
 
     spec = SupportEngagementSpec.model_validate(
         engagement_spec(agreement={"timeZone": "Europe/Nowhere", "holidayCalendar": "QQ"})
