@@ -1,8 +1,9 @@
 """The operator's engine: updates the state from watch events, decides what to re-evaluate, writes status.
 
 Kopf handlers (see :mod:`kopf_app`) only feed this object; it is given the state
-(:mod:`state`), the API client and the metrics it uses. All evaluation and all
-writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
+(:mod:`state`), the API client and the metrics it uses. All evaluation happens in
+:meth:`Reconciler.run`, one coalesced batch at a time, and all writes through its
+:class:`~.status_writer.StatusWriter`:
 
 * a workload change marks only the engagements that cover its namespace, and only
   when the workload's detected products changed;
@@ -14,13 +15,11 @@ writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from .api.models import Condition, ConditionStatus, ConditionType, Eligibility
 from .core import engagements as eng
 from .core.evaluation import Platform
 from .core.inventory import Key
@@ -30,6 +29,7 @@ from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
 from .state import EngagementKey, MatrixRecord, OperatorState
+from .status_writer import StatusWriter
 from .tasks import BackgroundTasks, Backoff, retry
 
 log = logging.getLogger("eligibility_operator")
@@ -54,6 +54,7 @@ class Reconciler:
         self.metrics = metrics
         self.tasks = tasks or BackgroundTasks(self.count_error)
         self.seen = SeenObjects(kube, state.namespaces)
+        self.writer = StatusWriter(kube, metrics)
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds
@@ -62,7 +63,6 @@ class Reconciler:
         self._dirty: set[EngagementKey] = set()
         self._dirty_matrices: set[str] = set()
         self._wake = asyncio.Event()
-        self._writes = asyncio.Semaphore(8)
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
 
@@ -288,53 +288,11 @@ class Reconciler:
             return
         started = time.perf_counter()
         status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
-        elapsed = time.perf_counter() - started
+        self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
-        self.metrics.evaluation_seconds.observe(elapsed)
         self.state.last_evaluation = time.time()
-        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return
-        before = record.announced
-        try:
-            async with self._writes:
-                exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
-        except Exception as exc:
-            self.count_error("status_patch")
-            log.warning("status patch of SupportEngagement %s/%s failed, will retry: %s", *key, describe_error(exc))
+        if not await self.writer.engagement(record, status):
             self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-status")
-            return
-        if not exists:
-            return
-        self.metrics.status_patches.labels("supportengagements").inc()
-        record.written = wire
-        after = Eligibility(status.eligibility)
-        if after not in (before, Eligibility.UNKNOWN):
-            record.announced = after
-            await self._emit_eligibility_event(record, before, after, wire)
-
-    async def _emit_eligibility_event(
-        self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
-    ) -> None:
-        message = next(
-            (c.get("message", "") for c in wire.get("conditions", []) if c.get("type") == ConditionType.ELIGIBLE), ""
-        )
-        prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
-        try:
-            await asyncio.to_thread(
-                self.kube.emit_event,
-                namespace=record.namespace,
-                name=record.name,
-                uid=record.uid,
-                kind="SupportEngagement",
-                reason=f"Eligibility{after}",
-                message=f"{prefix}: {message}",
-                warning=after != Eligibility.ELIGIBLE,
-            )
-            self.metrics.events_posted.inc()
-        except Exception as exc:
-            self.count_error("event")
-            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
     async def _write_matrix_status(self, name: str) -> None:
         record = self.state.matrix_objects.get(name)
@@ -342,32 +300,7 @@ class Reconciler:
             return
         error = self.state.matrix_error(name)
         compiled = self.state.compiled_matrix(name)
-        if error:
-            ready = Condition(
-                type=ConditionType.READY,
-                status=ConditionStatus.FALSE,
-                reason="Invalid",
-                message=error[:1024],
-                observed_generation=record.generation,
-            )
-        else:
-            ready = Condition(
-                type=ConditionType.READY,
-                status=ConditionStatus.TRUE,
-                reason="Valid",
-                message="matrix is valid",
-                observed_generation=record.generation,
-            )
         products = len(compiled.products) if compiled and not error else 0
-        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return
-        try:
-            if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, name, wire):
-                self.metrics.status_patches.labels("compatibilitymatrices").inc()
-                record.written = wire
-        except Exception as exc:
-            self.count_error("status_patch")
-            log.warning("status patch of CompatibilityMatrix %s failed, will retry: %s", name, describe_error(exc))
+        if not await self.writer.matrix(record, error, products):
             self._dirty_matrices.add(name)
             self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")
