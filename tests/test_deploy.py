@@ -226,7 +226,7 @@ def test_operator_works_with_only_the_deployed_rbac(
         engagement(namespace, "bad", matrixRef={"name": name}),
     )
     try:
-        for se, want in (("good", "Eligible"), ("bad", "Ineligible")):
+        for se, want in (("good", "Eligible"), ("bad", "Limited")):
             wait_for(
                 lambda se=se, want=want: (
                     kubectl.get("se", se, "-n", namespace).get("status", {}).get("eligibility") == want

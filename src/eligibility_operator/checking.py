@@ -22,10 +22,8 @@ import yaml
 from pydantic import ValidationError
 
 from .api.models import Eligibility, SupportEngagementSpec, SupportEngagementStatus
-from .core.coverage import covers
-from .core.detection import Detection, detect
-from .core.engagements import spec_problems, to_wire
-from .core.evaluation import Platform, evaluate
+from .core.engagements import evaluate_engagement, found_in_workloads, spec_problems, to_wire
+from .core.evaluation import Platform
 from .core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
 from .core.workloads import facts_from_object
 
@@ -202,6 +200,7 @@ class CheckResult:
         return EXIT_CODES.get(Eligibility(self.status.eligibility), EXIT_INPUT_ERROR)
 
     def as_json(self) -> dict[str, Any]:
+        """The status as the operator would write it (same field names), plus what was read."""
         wire = to_wire(self.status)
         return {
             "eligibility": wire.get("eligibility"),
@@ -209,8 +208,7 @@ class CheckResult:
             "products": wire.get("products", []),
             "uncoveredProducts": wire.get("uncoveredProducts", []),
             "conditions": wire.get("conditions", []),
-            "platform": wire.get("platform", {}),
-            "serviceCredits": wire.get("serviceCredits", {}),
+            **{k: v for k, v in wire.items() if k not in ("observedGeneration", "matrix")},
             "documents": self.documents,
             "workloads": self.workloads,
             "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
@@ -228,28 +226,70 @@ def check(
     if problems:
         raise InputError("invalid SupportEngagement: " + "; ".join(problems))
     manifests = read_manifests(paths)
-    found: list[tuple[str, Detection]] = []
-    workloads = 0
-    for obj in manifests.workloads:
-        facts = facts_from_object(obj)
-        if facts is None:
-            continue
-        workloads += 1
-        if not covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
-            continue
-        found.extend((facts.ref, d) for d in detect(matrix, facts))
-    status = evaluate(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date()).status
-    return CheckResult(status=status, problems=manifests.problems, documents=manifests.documents, workloads=workloads)
+    facts = [f for f in map(facts_from_object, manifests.workloads) if f is not None]
+    found = found_in_workloads(spec, matrix, facts, manifests.namespace_labels)
+    status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
+    return CheckResult(status=status, problems=manifests.problems, documents=manifests.documents, workloads=len(facts))
+
+
+def _terms_lines(status: SupportEngagementStatus) -> list[str]:
+    """Agreement, credits, support terms, response targets, responsibilities and scope, one topic a line."""
+    lines = []
+    if status.agreement:
+        lines.append(f"Agreement: {status.agreement.message}")
+    if status.service_credits:
+        credits = status.service_credits
+        lines.append(f"Service credits: {'apply' if credits.applicable else 'do not apply'} ({credits.reason})")
+    if status.support_terms:
+        terms = status.support_terms
+        lines.append(
+            f"Support terms: {terms.plan}, {terms.coverage_hours}; channels: {', '.join(terms.channels)}"
+            + (f"; {', '.join(terms.benefits)}" if terms.benefits else "")
+        )
+    if status.response_targets:
+        targets = ", ".join(f"{t.severity} {t.first_response}" for t in status.response_targets)
+        lines.append(f"First-response targets: {targets}")
+    if status.platform and status.platform.lifecycle:
+        platform = status.platform
+        owner = f" ({platform.action_owner} action)" if platform.action_owner else ""
+        end = f", end of maintenance {platform.end_of_maintenance}" if platform.end_of_maintenance else ""
+        lines.append(f"Platform: {platform.release} {platform.lifecycle}{end}{owner}")
+    by_owner: dict[str, list[str]] = {}
+    for row in status.responsibilities:
+        by_owner.setdefault(str(row.owner), []).append(row.item + (f" ({row.note})" if row.note else ""))
+    for owner, items in by_owner.items():
+        lines.append(f"Responsibilities of {owner}: {'; '.join(items)}")
+    if status.scope:
+        lines.append(f"In scope: {'; '.join(status.scope.included)}")
+        lines.append(f"Out of scope: {'; '.join(status.scope.excluded)}")
+        lines.append(f"Needs a separate agreement: {'; '.join(status.scope.separate_agreement)}")
+    return lines
 
 
 def render_table(result: CheckResult) -> str:
-    rows = [("PRODUCT", "VERSION", "LIFECYCLE", "END OF SUPPORT", "UPGRADE TO", "WORKLOADS")]
+    """Products (one row per product, edition and version), the verdict, then the terms."""
+    rows = [
+        (
+            "PRODUCT",
+            "EDITION",
+            "VERSION",
+            "LIFECYCLE",
+            "ELIGIBILITY",
+            "OWNER",
+            "END OF SUPPORT",
+            "UPGRADE TO",
+            "WORKLOADS",
+        )
+    ]
     for p in result.status.products:
         rows.append(
             (
                 p.product,
+                str(p.edition or "-"),
                 p.version,
                 str(p.lifecycle),
+                str(p.eligibility or "-"),
+                str(p.action_owner or "-"),
                 str(p.end_of_support or "-"),
                 p.recommended_version or "-",
                 ", ".join(p.workloads)
@@ -257,7 +297,9 @@ def render_table(result: CheckResult) -> str:
             )
         )
     for p in result.status.uncovered_products:
-        rows.append((p.product, p.version, "not covered", "-", "-", ", ".join(p.workloads)))
+        rows.append(
+            (p.product, str(p.edition or "-"), p.version, "not covered", "-", "-", "-", "-", ", ".join(p.workloads))
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     lines.append("")
@@ -265,6 +307,7 @@ def render_table(result: CheckResult) -> str:
     for condition in result.status.conditions:
         if condition.type != "Ready":
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
+    lines.extend(_terms_lines(result.status))
     lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
     for problem in result.problems:
         lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")

@@ -157,8 +157,8 @@ def run_demo(workdir: Path, once: bool) -> None:
     port = free_port()
     demo.start_operator(port, free_port())
     try:
-        click.echo(click.style("\n== An end-of-life Reloader in a covered namespace ==", bold=True))
-        demo.show(demo.wait_for("Ineligible"))
+        click.echo(click.style("\n== An end-of-life Reloader in a covered namespace: Limited Support ==", bold=True))
+        demo.show(demo.wait_for("Limited"))
         click.echo(click.style("== kubectl set image ... reloader=stakater/reloader:v1.4.21 ==", bold=True))
         started = time.monotonic()
         demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.4.21")

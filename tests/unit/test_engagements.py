@@ -101,10 +101,11 @@ def test_first_write_stamps_everything() -> None:
     wire = status_to_write(evaluated(), None, T0)
     assert wire is not None
     assert wire["lastEvaluationTime"] == STAMP0
-    assert wire["eligibility"] == "Ineligible"
+    assert wire["eligibility"] == "Limited"
     assert {c["type"]: c["lastTransitionTime"] for c in wire["conditions"]} == {
         "Ready": STAMP0,
         "Eligible": STAMP0,
+        "AgreementInForce": STAMP0,
         "VersionsSupported": STAMP0,
         "PlatformCompatible": STAMP0,
         "UpgradeRecommended": STAMP0,
@@ -155,6 +156,7 @@ def test_changed_condition_status_gets_a_new_transition_time() -> None:
     assert stamps == {
         "Ready": STAMP0,
         "Eligible": STAMP1,
+        "AgreementInForce": STAMP0,
         "VersionsSupported": STAMP1,
         "PlatformCompatible": STAMP0,
         "UpgradeRecommended": STAMP1,
@@ -265,7 +267,7 @@ def test_matrix_invalid_keeps_the_last_good_evaluation() -> None:
     inv = inventory_with_workloads()
     inv.set_matrix_error("default", "releases 1.4 and 1.4.2 overlap")
     status = assess_spec(inv)
-    assert status.eligibility == Eligibility.INELIGIBLE  # team-a's reloader 1.1.0, from the last good matrix
+    assert status.eligibility == Eligibility.LIMITED  # team-a's reloader 1.1.0, from the last good matrix
     assert workloads_of(status) == [
         "team-a/Deployment/reloader",
         "team-b/Deployment/reloader",
@@ -313,7 +315,7 @@ def test_invalid_spec_drops_the_previous_evaluation() -> None:
     """The previous evaluation was of another contract: eligibility becomes Unknown, not kept."""
     inv = inventory_with_workloads()
     written = status_to_write(assess_spec(inv), None, T0)
-    assert written is not None and written["eligibility"] == "Ineligible"
+    assert written is not None and written["eligibility"] == "Limited"
     record = record_from_body(body(engagement_spec(products=[{"name": "tronador"}]), status=written, generation=4))
     status = assess(record, inv, PLATFORM, TODAY)
     assert status.eligibility == Eligibility.UNKNOWN

@@ -7,7 +7,7 @@ when the content changed, ignoring the timestamps it sets itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,11 @@ from ..api.models import (
     VersionOwner,
 )
 from .coverage import covers, covers_everything, selector_problems
+from .detection import Detection, detect
 from .evaluation import Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
+from .workloads import WorkloadFacts
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -95,6 +97,38 @@ def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[s
     return problems
 
 
+def evaluate_engagement(
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    found: Iterable[tuple[str, Detection]],
+    platform: Platform,
+    today: dt.date,
+    generation: int | None = None,
+) -> SupportEngagementStatus:
+    """The one evaluation entry point (operator, ``check``, benchmark, test oracle).
+
+    ``found`` holds the detections in the engagement's covered namespaces; a spec with
+    semantic problems is not evaluated (``Ready=False/InvalidSpec``).
+    """
+    problems = spec_problems(spec, matrix)
+    if problems:
+        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
+    return evaluate(spec, matrix, found, platform, today, generation).status
+
+
+def found_in_workloads(
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    workloads: Iterable[WorkloadFacts],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> Iterator[tuple[str, Detection]]:
+    """Detections in the covered namespaces, for callers without an :class:`Inventory` (``check``)."""
+    for facts in workloads:
+        if covers(spec.coverage, facts.namespace, namespace_labels.get(facts.namespace)):
+            for detection in detect(matrix, facts):
+                yield facts.ref, detection
+
+
 def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:
     if not record.written:
         return None
@@ -122,9 +156,6 @@ def assess(
         msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
         return not_ready("MatrixNotFound", msg, generation, None)
     matrix = state.compiled
-    problems = spec_problems(spec, matrix)
-    if problems:
-        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
     if covers_everything(spec.coverage):
         found = inventory.found_in(name)
     else:
@@ -134,7 +165,9 @@ def assess(
             if covers(spec.coverage, ns, inventory.namespace_labels.get(ns))
         )
         found = inventory.found_in(name, namespaces)
-    status = evaluate(spec, matrix, found, platform, today, generation).status
+    status = evaluate_engagement(spec, matrix, found, platform, today, generation)
+    if status.eligibility == Eligibility.UNKNOWN:
+        return status  # invalid spec: nothing of a previous evaluation is kept
     if state.error:
         msg = (
             f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
