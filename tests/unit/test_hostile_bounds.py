@@ -1,0 +1,112 @@
+"""Hostile input to the pure core: work per object stays bounded, Audit Events stay few and clean."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eligibility_operator.core.audit import AuditLimiter, clean_text
+from eligibility_operator.core.detection import detect
+from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
+
+from .factories import default_compiled, workload
+
+# ----------------------------------------------------------------- images and containers per workload
+
+
+def _many_images(count: int, distinct: int) -> dict[str, Any]:
+    return workload(*(f"registry.example/team/app-{i % distinct}:1.{i}" for i in range(count)))
+
+
+def test_tens_of_thousands_of_distinct_images_keep_the_cap() -> None:
+    facts = facts_from_object(_many_images(50_000, 50_000))
+    assert facts is not None
+    assert len(facts.images) == MAX_IMAGES
+    assert facts.capped
+    assert facts.images[0] == "registry.example/team/app-0:1.0"
+
+
+def test_many_containers_with_one_image_are_capped_by_container_count() -> None:
+    obj = workload(*(["stakater/reloader:v1.4.21"] * (MAX_CONTAINERS + 1)))
+    facts = facts_from_object(obj)
+    assert facts is not None
+    assert facts.images == ("stakater/reloader:v1.4.21",)
+    assert facts.capped
+
+
+def test_init_containers_share_the_container_budget() -> None:
+    obj = workload("late/image:1.0", init_images=tuple(f"init/i{i}:1.0" for i in range(MAX_CONTAINERS)))
+    facts = facts_from_object(obj)
+    assert facts is not None
+    assert "late/image:1.0" not in facts.images
+    assert facts.capped
+
+
+def test_ordinary_workloads_are_not_capped() -> None:
+    facts = facts_from_object(workload("a:1", "b:1", "a:1", init_images=("c:1",)))
+    assert facts is not None
+    assert facts.images == ("c:1", "a:1", "b:1")
+    assert not facts.capped
+
+
+def test_extraction_is_linear_in_the_object() -> None:
+    """Tens of thousands of containers: the work is in reading the list, not in comparing images.
+
+    Not a timing goal (that is in the README's figures): a bound 100 times the measured time, so that
+    only a quadratic regression (2 s for 1 MB before the fix) can fail it.
+    """
+    obj = _many_images(100_000, 100_000)
+    started = time.perf_counter()
+    facts = facts_from_object(obj)
+    assert facts is not None
+    detect(default_compiled(), facts)
+    assert time.perf_counter() - started < 1.0
+
+
+# ------------------------------------------------------------------------------------ Audit Events
+
+
+def test_one_event_per_key_per_window_with_the_count() -> None:
+    limiter = AuditLimiter(window=3600)
+    key = ("platform", "acme", "shop/Deployment/x", "reloader", "1.2.0")
+    first = limiter.admit(key, "reloader 1.2.0 is end of life", now=0)
+    assert first is not None and first.repeats == 0 and first.engagement == ("platform", "acme")
+    limiter.done()
+    assert all(limiter.admit(key, "again", now=float(t)) is None for t in range(1, 1000))
+    later = limiter.admit(key, "reloader 1.2.0 is end of life", now=3600)
+    assert later is not None and later.repeats == 999
+    assert "and 999 more like it in the last hour" in later.text()
+    assert limiter.suppressed_total == 999
+
+
+def test_a_forged_flood_gives_one_event_per_engagement_workload_and_version() -> None:
+    limiter = AuditLimiter(max_pending=10_000)
+    engagements = [("ns", f"e{i}") for i in range(20)]
+    events = 0
+    for _review in range(1000):
+        for namespace, name in engagements:
+            if limiter.admit((namespace, name, "shop/Deployment/x", "reloader", "1.2.0"), "m", now=5.0):
+                events += 1
+                limiter.done()
+    assert events == 20  # was 20,000
+
+
+def test_pending_events_and_remembered_keys_are_bounded() -> None:
+    limiter = AuditLimiter(max_keys=100, max_pending=5)
+    admitted = [limiter.admit(("ns", "e", f"shop/Deployment/w{i}", "reloader", "1.2.0"), "m", now=0) for i in range(50)]
+    assert sum(a is not None for a in admitted) == 5
+    assert limiter.dropped_total == 45
+    for _ in range(5):
+        limiter.done()
+    for i in range(1000):
+        if limiter.admit(("ns", "e", f"shop/Deployment/v{i}", "reloader", "1.2.0"), "m", now=0):
+            limiter.done()
+    assert len(limiter._seen) == 100
+
+
+def test_control_characters_cannot_fake_lines() -> None:
+    text = clean_text("reloader 1.2.0\n\x1b[2J\rFAKE: all good\u2028\u202eevil\x00\x85", limit=1024)
+    assert "\n" not in text and "\x1b" not in text and "\r" not in text
+    assert not any(ch in text for ch in "\u2028\u202e\x00\x85")
+    assert text.startswith("reloader 1.2.0 ")
+    assert len(clean_text("x" * 5000, limit=100)) == 100
