@@ -830,3 +830,21 @@ def test_not_ready_keeps_previous_evaluation() -> None:
         "spec.products[0].name: bad",
     )
     assert status.conditions[1] == previous.conditions[1]
+
+
+@pytest.mark.parametrize(
+    ("platform", "lifecycle", "end"),
+    [
+        (Platform(kubernetes="v1.20.2"), Lifecycle.END_OF_LIFE, None),  # the local control plane
+        (Platform(kubernetes="v1.31.4"), Lifecycle.END_OF_LIFE, dt.date(2025, 11, 11)),
+        (Platform(kubernetes="v1.36.1"), Lifecycle.SUPPORTED, dt.date(2027, 6, 28)),
+        (Platform(kubernetes="v1.31.4", openshift="4.18.9"), Lifecycle.SUPPORTED, dt.date(2026, 8, 25)),
+        (Platform(openshift="4.17.3"), Lifecycle.UNKNOWN, None),  # no data: not judged as unmaintained
+    ],
+)
+def test_default_matrix_platform_lines(platform: Platform, lifecycle: Lifecycle, end: dt.date | None) -> None:
+    from .factories import default_compiled
+
+    status = evaluate(spec(), default_compiled(), [], platform, TODAY).status.platform
+    assert status is not None
+    assert (status.lifecycle, status.end_of_maintenance) == (lifecycle, end)
