@@ -31,7 +31,7 @@ from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
-from .factories import TODAY, engagement_spec, small_matrix_spec, workload
+from .factories import TODAY, days, engagement_spec, small_matrix_spec, workload
 
 PLATFORM = Platform(kubernetes="1.30.2")
 T0 = dt.datetime(2026, 6, 1, 10, 0, 0, tzinfo=dt.UTC)
@@ -552,3 +552,18 @@ def test_namespace_labels() -> None:
     assert inv.set_namespace("a", {"env": "dev"}) is True
     assert inv.remove_namespace("a") is True
     assert inv.remove_namespace("a") is False
+
+
+def test_horizon_notices_announce_entering_the_horizon_once() -> None:
+    from eligibility_operator.core.engagements import horizon_notices
+
+    inv = Inventory()
+    inv.set_matrix(load_matrix("default", 1, small_matrix_spec()))
+    inv.upsert(facts("team-a", "ghcr.io/stakater/reloader:v1.2.0"))  # ends support in 45 days
+    record = record_from_body(body(engagement_spec(plan="Premium", agreement={"expiresOn": days(30)})))
+    first = assess(record, inv, PLATFORM, TODAY)
+    notices = horizon_notices(None, first)
+    assert [n.reason for n in notices] == ["EndOfSupportApproaching", "AgreementExpiresSoon"]
+    assert notices[0].message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21 before ")
+    written = status_to_write(first, None, T0)
+    assert horizon_notices(written, assess(record, inv, PLATFORM, TODAY)) == []  # nothing new: no Event

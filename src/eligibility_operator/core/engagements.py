@@ -252,3 +252,44 @@ def eligibility_of(wire: Mapping[str, Any] | None) -> Eligibility | None:
         return Eligibility(str(value))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An Event worth posting on a transition (never on a pass that changed nothing)."""
+
+    reason: str
+    message: str
+    warning: bool
+
+
+def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementStatus) -> list[Notice]:
+    """Premium's proactive guidance as Events: a product version or the agreement entering the horizon.
+
+    ``previous`` is the status as last written; a product version that was already Deprecated
+    there (or the agreement already ExpiresSoon) is not announced again, so restarts stay quiet.
+    """
+    before = previous or {}
+    deprecated_before = {
+        (p.get("product"), p.get("edition"), p.get("version"))
+        for p in before.get("products") or []
+        if p.get("lifecycle") == "Deprecated"
+    }
+    notices = []
+    for p in new.products:
+        if p.lifecycle == "Deprecated" and (p.product, p.edition, p.version) not in deprecated_before:
+            owner = "Stakater action item" if p.action_owner == "Stakater" else "customer action"
+            notices.append(
+                Notice(
+                    "EndOfSupportApproaching",
+                    f"{owner}: upgrade {p.product} {p.version}"
+                    + (f" to {p.recommended_version}" if p.recommended_version else "")
+                    + f" before {p.end_of_support} ({p.reason}) in {', '.join(p.workloads[:3])}",
+                    warning=True,
+                )
+            )
+    agreement = next((c for c in new.conditions if c.type == "AgreementInForce"), None)
+    was = next((c for c in before.get("conditions") or [] if c.get("type") == "AgreementInForce"), {})
+    if agreement is not None and agreement.reason == "ExpiresSoon" and was.get("reason") != "ExpiresSoon":
+        notices.append(Notice("AgreementExpiresSoon", agreement.message, warning=True))
+    return notices
