@@ -289,7 +289,9 @@ def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementSt
                 )
             )
     agreement = next((c for c in new.conditions if c.type == "AgreementInForce"), None)
-    was = next((c for c in before.get("conditions") or [] if c.get("type") == "AgreementInForce"), {})
+    was: Mapping[str, Any] = next(
+        (c for c in before.get("conditions") or [] if c.get("type") == "AgreementInForce"), {}
+    )
     if agreement is not None and agreement.reason == "ExpiresSoon" and was.get("reason") != "ExpiresSoon":
         notices.append(Notice("AgreementExpiresSoon", agreement.message, warning=True))
     return notices
