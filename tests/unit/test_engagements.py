@@ -567,3 +567,20 @@ def test_horizon_notices_announce_entering_the_horizon_once() -> None:
     assert notices[0].message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21 before ")
     written = status_to_write(first, None, T0)
     assert horizon_notices(written, assess(record, inv, PLATFORM, TODAY)) == []  # nothing new: no Event
+
+
+def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
+    from eligibility_operator.api.models import SupportEngagementSpec
+    from eligibility_operator.core.engagements import spec_problems
+
+    from .factories import default_compiled, engagement_spec
+
+    spec = SupportEngagementSpec.model_validate(
+        engagement_spec(agreement={"timeZone": "Europe/Nowhere", "holidayCalendar": "QQ"})
+    )
+    problems = spec_problems(spec, default_compiled())
+    assert [p.split(":", 1)[0] for p in problems] == ["spec.agreement.timeZone", "spec.agreement.holidayCalendar"]
+    good = SupportEngagementSpec.model_validate(
+        engagement_spec(agreement={"timeZone": "Asia/Kolkata", "holidayCalendar": "IN"})
+    )
+    assert spec_problems(good, default_compiled()) == []
