@@ -382,7 +382,11 @@ class SupportTermsStatus(_Model):
 class SupportEngagementStatus(_Model):
     observed_generation: int | None = Field(default=None, description="Spec generation last evaluated.")
     eligibility: Eligibility = Field(
-        default=Eligibility.UNKNOWN, description="Eligible, Limited, Ineligible or Unknown."
+        default=Eligibility.UNKNOWN,
+        description="Eligible: the agreement is in force and every covered product version found is eligible. "
+        "Limited (Limited Support): some covered product versions are Limited or Ineligible, at least one is "
+        "eligible. Ineligible: the agreement is not in force, or no covered product version is eligible. "
+        "Unknown: not evaluated (Ready=False).",
     )
     reason: str = Field(default="", description="Short reason for the eligibility, shown by kubectl get.")
     products_out_of_support: int = Field(
