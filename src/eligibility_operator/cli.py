@@ -178,6 +178,9 @@ def run(
 @click.option("--kubernetes-version", default=None, help="Platform to check compatibility with, e.g. 1.30.2.")
 @click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
+)
 def check(
     paths: tuple[Path, ...],
     engagement: Path,
@@ -185,12 +188,16 @@ def check(
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
+    strict: bool,
 ) -> None:
     """Evaluate manifests offline, as the operator would.
 
     \b
-    Exit codes: 0 Eligible, 1 Limited, 3 Ineligible,
-    4 invalid input (unreadable documents, invalid engagement or matrix), 2 usage error.
+    Exit codes: 0 Eligible, 1 Limited, 3 Ineligible, 4 invalid input (unreadable
+    paths, malformed Kubernetes objects, nothing to check, invalid engagement or
+    matrix; never a crash), 2 usage error. Files that are not Kubernetes objects
+    (values files, kustomize patches, CI configs, Helm templates) are skipped and
+    counted.
     """
     from . import checking
     from .core.evaluation import Platform
@@ -198,11 +205,15 @@ def check(
     try:
         spec = checking.load_engagement(engagement)
         compiled = checking.load_matrix_file(matrix)
-        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version))
+        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict)
+        text = checking.render_json(result) if output == "json" else checking.render_table(result)
     except checking.InputError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {checking.printable(str(exc))}", err=True)
         sys.exit(checking.EXIT_INPUT_ERROR)
-    click.echo(checking.render_json(result) if output == "json" else checking.render_table(result))
+    except Exception as exc:  # last resort: a crash must never read as a verdict (exit 1 is Limited)
+        click.echo(f"error: internal error, no verdict: {type(exc).__name__}: {checking.printable(str(exc))}", err=True)
+        sys.exit(checking.EXIT_INPUT_ERROR)
+    click.echo(text)
     sys.exit(result.exit_code)
 
 

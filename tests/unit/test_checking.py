@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
+from eligibility_operator.check_input import Manifests
 from eligibility_operator.checking import (
     EXIT_INPUT_ERROR,
     CheckResult,
@@ -98,14 +99,16 @@ def manifests_dir(tmp_path: Path, files: dict[str, str]) -> Path:
 # ---------------------------------------------------------------- read_manifests
 
 
+def names(out: Manifests) -> list[str]:
+    return [found.facts.name for found in out.workloads]
+
+
 def test_helm_output_with_source_comments(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER})
     out = read_manifests([root])
     assert out.problems == []
-    assert [(o["kind"], o["metadata"]["name"]) for o in out.workloads] == [
-        ("ServiceAccount", "reloader-reloader"),
-        ("Deployment", "reloader-reloader"),
-    ]
+    assert [(f.facts.kind, f.facts.name) for f in out.workloads] == [("Deployment", "reloader-reloader")]
+    assert out.objects == 2  # the ServiceAccount is read, it is not a workload
     assert out.documents == 2  # a chunk of comments only (Helm's empty templates) is not a document
 
 
@@ -119,7 +122,7 @@ def test_kind_list_and_typed_lists_are_flattened(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"list.yaml": dump(listing, typed)})
     out = read_manifests([root])
     assert out.problems == []
-    assert [o["metadata"]["name"] for o in out.workloads] == ["a", "b", "app"]
+    assert names(out) == ["a", "b", "app"]
     assert out.documents == 2
 
 
@@ -128,15 +131,15 @@ def test_json_file(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"imc.json": json.dumps(doc, indent=2), "tabs.json": json.dumps(doc, indent="\t")})
     out = read_manifests([root])
     assert out.problems == []
-    assert [o["metadata"]["name"] for o in out.workloads] == ["imc", "imc"]
+    assert names(out) == ["imc", "imc"]
 
 
 def test_malformed_document_is_reported_and_others_are_read(tmp_path: Path) -> None:
-    text = dump(workload("stakater/reloader:v1.4.21", name="first")) + "---\nkind: [unclosed\n---\n"
+    text = dump(workload("stakater/reloader:v1.4.21", name="first")) + "---\napiVersion: v1\nkind: [unclosed\n---\n"
     text += dump(workload("stakater/forecastle:v2.0.1", name="third"))
     root = manifests_dir(tmp_path, {"mixed.yaml": text})
     out = read_manifests([root])
-    assert [o["metadata"]["name"] for o in out.workloads] == ["first", "third"]
+    assert names(out) == ["first", "third"]
     assert len(out.problems) == 1
     problem = out.problems[0]
     assert problem.file == str(root / "mixed.yaml")
@@ -145,7 +148,7 @@ def test_malformed_document_is_reported_and_others_are_read(tmp_path: Path) -> N
 
 
 def test_document_numbers_of_a_file_starting_with_separator(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"bad.yaml": "---\nkind: [unclosed\n---\n" + dump(workload("x"))})
+    root = manifests_dir(tmp_path, {"bad.yaml": "---\napiVersion: v1\nkind: [unclosed\n---\n" + dump(workload("x"))})
     out = read_manifests([root])
     assert [p.document for p in out.problems] == [1]
 
@@ -156,17 +159,21 @@ def test_document_numbers_of_a_file_starting_with_separator(tmp_path: Path) -> N
         ("- a\n- b\n", "not a Kubernetes object (a list)"),
         ("just a string\n", "not a Kubernetes object (a str)"),
         ("42\n", "not a Kubernetes object (a int)"),
+        ("kind: Deployment\n", "not a Kubernetes object (no apiVersion and kind)"),
     ],
 )
-def test_non_object_document(tmp_path: Path, text: str, error: str) -> None:
+def test_non_object_document_is_skipped(tmp_path: Path, text: str, error: str) -> None:
     root = manifests_dir(tmp_path, {"odd.yaml": dump(workload("x", name="ok")) + "---\n" + text})
     out = read_manifests([root])
-    assert [(p.document, p.error) for p in out.problems] == [(2, error)]
-    assert [o["metadata"]["name"] for o in out.workloads] == ["ok"]
+    assert out.problems == []
+    assert [(s.document, s.reason) for s in out.skipped] == [(2, error)]
+    assert names(out) == ["ok"]
 
 
 def test_non_object_list_item_is_reported_with_its_document(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"l.yaml": dump({"kind": "List", "items": [workload("x"), "oops"]})})
+    root = manifests_dir(
+        tmp_path, {"l.yaml": dump({"apiVersion": "v1", "kind": "List", "items": [workload("x"), "oops"]})}
+    )
     out = read_manifests([root])
     assert [(p.document, p.error) for p in out.problems] == [(1, "not a Kubernetes object (a str)")]
     assert len(out.workloads) == 1
@@ -174,7 +181,8 @@ def test_non_object_list_item_is_reported_with_its_document(tmp_path: Path) -> N
 
 def test_namespaces_are_collected_for_their_labels(tmp_path: Path) -> None:
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools", "labels": {"env": "prod", "n": 1}}}
-    root = manifests_dir(tmp_path, {"ns.yaml": dump(ns, {"kind": "Namespace", "metadata": {"name": "bare"}})})
+    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}}
+    root = manifests_dir(tmp_path, {"ns.yaml": dump(ns, bare)})
     out = read_manifests([root])
     assert out.namespace_labels == {"tools": {"env": "prod", "n": "1"}, "bare": {}}
     assert out.workloads == []
@@ -192,13 +200,13 @@ def test_only_manifest_suffixes_are_read_and_directories_recursed(tmp_path: Path
     )
     out = read_manifests([root])
     assert out.problems == []
-    assert sorted(o["metadata"]["name"] for o in out.workloads) == ["deep", "top"]
+    assert sorted(names(out)) == ["deep", "top"]
 
 
 def test_explicit_file_is_read_whatever_its_suffix(tmp_path: Path) -> None:
     path = tmp_path / "rendered.out"
     path.write_text(dump(workload("x", name="explicit")))
-    assert [o["metadata"]["name"] for o in read_manifests([path]).workloads] == ["explicit"]
+    assert names(read_manifests([path])) == ["explicit"]
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
@@ -257,7 +265,7 @@ def test_check_skips_non_workload_kinds(tmp_path: Path) -> None:
 
 def test_check_coverage_uses_namespace_documents(tmp_path: Path) -> None:
     docs = [
-        {"kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}},
         workload("stakater/reloader:v1.0.0", namespace="legacy"),  # end of life, not covered
         workload("stakater/reloader:v1.4.21", namespace="prod"),
     ]
@@ -295,7 +303,7 @@ def test_exit_codes(eligibility: Eligibility, problems: list[Problem], code: int
 
 def test_render_table_and_json(tmp_path: Path) -> None:
     # no leading '---' here: see test_document_numbers_of_a_file_starting_with_separator
-    root = manifests_dir(tmp_path, {"r.yaml": HELM_RELOADER.removeprefix("---\n") + "---\nkind: [\n"})
+    root = manifests_dir(tmp_path, {"r.yaml": HELM_RELOADER.removeprefix("---\n") + "---\napiVersion: v1\nkind: [\n"})
     result = check([root], spec(), MATRIX, today=TODAY)
     table = render_table(result)
     assert "reloader" in table.splitlines()[1]
@@ -416,12 +424,15 @@ def test_cli_ineligible_for_end_of_life(tmp_path: Path) -> None:
 
 
 def test_cli_input_error_in_manifests(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER, "zz-broken.yaml": "kind: Deployment\n---\n: [\n"})
+    root = manifests_dir(
+        tmp_path,
+        {"reloader.yaml": HELM_RELOADER, "zz-broken.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: [\n"},
+    )
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
     assert result.exit_code == EXIT_INPUT_ERROR == 4
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Eligible"  # the readable documents are still evaluated
-    assert doc["errors"] == [{"file": str(root / "zz-broken.yaml"), "document": 2, "error": doc["errors"][0]["error"]}]
+    assert doc["errors"] == [{"file": str(root / "zz-broken.yaml"), "document": 1, "error": doc["errors"][0]["error"]}]
     assert doc["errors"][0]["error"].startswith("invalid YAML")
 
 
