@@ -143,3 +143,28 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
     assert all(len(p.workloads) <= 20 and p.workload_count == 30 for p in status.products[1:])
     size = len(json.dumps(to_wire(status)))
     assert size < 256 * 1024, size  # was 1.75 MB for 6,000 versions, over etcd's request limit
+
+
+# --------------------------------------------------------------------------- cross-namespace coverage
+
+
+def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> None:
+    from eligibility_operator.api.models import Coverage
+    from eligibility_operator.core.coverage import confined, covers
+
+    labels = {"team": "a"}
+    cases = {
+        "everything": Coverage(),
+        "by-name": Coverage(namespaces=["tenant", "other"]),
+        "selector": Coverage.model_validate({"namespaceSelector": {"matchLabels": {"team": "a"}}}),
+        "elsewhere": Coverage(namespaces=["other"]),
+    }
+    trusted = frozenset({"platform"})
+    for what, coverage in cases.items():
+        inside = confined(coverage, "tenant", trusted)
+        assert not covers(inside, "other", labels), what
+        assert covers(inside, "tenant", labels) == (what != "elsewhere"), what
+        assert confined(coverage, "platform", trusted) == coverage
+        assert confined(coverage, "tenant", frozenset({"*"})) == coverage
+    selector = confined(cases["selector"], "tenant", trusted)
+    assert not covers(selector, "tenant", {"team": "b"})  # the selector still has to match
