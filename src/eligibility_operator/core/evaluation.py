@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..api.models import (
+    MAX_STATUS_PRODUCTS,
     AgreementStatus,
     Condition,
     ConditionStatus,
@@ -409,6 +410,23 @@ def _platform_status(
     )
 
 
+_SEVERITY = {Lifecycle.END_OF_LIFE: 0, Lifecycle.UNKNOWN: 1, Lifecycle.DEPRECATED: 2, Lifecycle.SUPPORTED: 3}
+_ELIGIBILITY_RANK = {Eligibility.INELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.ELIGIBLE: 2}
+
+
+def _rank(entry: ProductStatus) -> tuple[int, int]:
+    eligibility = _ELIGIBILITY_RANK.get(Eligibility(entry.eligibility), 2) if entry.eligibility else 2
+    return eligibility, _SEVERITY.get(Lifecycle(entry.lifecycle or "Unknown"), 1)
+
+
+def _worst_first(entries: list[ProductStatus], limit: int = MAX_STATUS_PRODUCTS) -> list[ProductStatus]:
+    """At most ``limit`` entries: the least eligible, then worst lifecycles are kept, in their original order."""
+    if len(entries) <= limit:
+        return entries
+    rank = sorted(range(len(entries)), key=lambda i: _rank(entries[i]))
+    return [entries[i] for i in sorted(rank[:limit])]
+
+
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
     status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
     return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
@@ -564,8 +582,10 @@ def evaluate(
         products_out_of_support=sum(1 for j in judged if j.verdict.judgement.lifecycle in OUT_OF_SUPPORT),
         products_not_eligible=sum(1 for j in judged if j.status.eligibility != Eligibility.ELIGIBLE),
         conditions=conditions,
-        products=[j.status for j in judged],
-        uncovered_products=uncovered,
+        products=_worst_first([j.status for j in judged]),
+        products_total=len(judged),
+        uncovered_products=_worst_first(uncovered),
+        uncovered_products_total=len(uncovered),
         platform=platform_status,
         responsibilities=policy.responsibilities(spec),
         scope=policy.scope(spec, integrations),
