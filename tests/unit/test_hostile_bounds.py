@@ -175,3 +175,27 @@ def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> Non
         assert confined(coverage, "tenant", frozenset({"*"})) == coverage
     selector = confined(cases["selector"], "tenant", trusted)
     assert not covers(selector, "tenant", {"team": "b"})  # the selector still has to match
+
+
+def test_the_status_says_which_workloads_were_capped() -> None:
+    from eligibility_operator.core.engagements import assess, record_from_body
+    from eligibility_operator.core.evaluation import Platform
+    from eligibility_operator.core.inventory import Inventory
+
+    from .factories import TODAY, engagement_spec
+
+    inventory = Inventory()
+    inventory.set_matrix(default_compiled())
+    for name, images in (("huge", [f"r/i{i}:1" for i in range(300)]), ("small", ["stakater/reloader:v1.4.21"])):
+        facts = facts_from_object(workload(*images, name=name, namespace="team-a"))
+        assert facts is not None
+        inventory.upsert(facts)
+    body = {"metadata": {"namespace": "team-a", "name": "e", "uid": "u"}, "spec": engagement_spec()}
+    status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
+    ready = next(c for c in status.conditions if c.type == "Ready")
+    assert ready.status == "True"
+    assert "1 workload(s) have more than 256 containers or 64 images" in ready.message
+    assert "team-a/Deployment/huge" in ready.message and "small" not in ready.message
+    inventory.remove(("team-a", "Deployment", "huge"))
+    status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
+    assert "only the first were read" not in next(c for c in status.conditions if c.type == "Ready").message

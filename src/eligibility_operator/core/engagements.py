@@ -24,9 +24,10 @@ from ..api.models import (
 )
 from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
-from .evaluation import Platform, evaluate, not_ready
+from .evaluation import READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
+from .workloads import MAX_CONTAINERS, MAX_IMAGES
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -137,6 +138,9 @@ def assess(
         )
         found = inventory.found_in(name, namespaces)
     status = evaluate(spec, matrix, found, platform, today, generation).status
+    capped = inventory.capped_in(lambda ns: covers(spec.coverage, ns, inventory.namespace_labels.get(ns)))
+    if capped:
+        status = with_capped_note(status, capped)
     if state.error:
         msg = (
             f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
@@ -144,6 +148,19 @@ def assess(
         )
         return not_ready("MatrixInvalid", msg, generation, status)
     return status
+
+
+def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:
+    """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
+    shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
+    note = (
+        f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers or {MAX_IMAGES} images, "
+        f"only the first were read: {shown}"
+    )
+    conditions = [
+        c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
+    ]
+    return status.model_copy(update={"conditions": conditions})
 
 
 # ------------------------------------------------------------- status writes
