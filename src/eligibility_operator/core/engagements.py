@@ -25,10 +25,10 @@ from ..api.models import (
 from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
 from .detection import Detection, detect
-from .evaluation import Platform, evaluate, not_ready
+from .evaluation import READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
-from .workloads import WorkloadFacts
+from .workloads import MAX_CONTAINERS, MAX_IMAGES, WorkloadFacts
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -170,6 +170,9 @@ def assess(
     status = evaluate_engagement(spec, matrix, found, platform, today, generation)
     if status.eligibility == Eligibility.UNKNOWN:
         return status  # invalid spec: nothing of a previous evaluation is kept
+    capped = inventory.capped_in(lambda ns: covers(spec.coverage, ns, inventory.namespace_labels.get(ns)))
+    if capped:
+        status = with_capped_note(status, capped)
     if state.error:
         msg = (
             f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
@@ -177,6 +180,19 @@ def assess(
         )
         return not_ready("MatrixInvalid", msg, generation, status)
     return status
+
+
+def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:
+    """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
+    shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
+    note = (
+        f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers or {MAX_IMAGES} images, "
+        f"only the first were read: {shown}"
+    )
+    conditions = [
+        c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
+    ]
+    return status.model_copy(update={"conditions": conditions})
 
 
 # ------------------------------------------------------------- status writes
