@@ -155,7 +155,8 @@ class AdmissionHandler:
 
     def guards(self, namespace: str) -> list[Guard]:
         engagements = ((r.namespace, r.name, r.spec) for r in self.state.engagements.values())
-        return guards_for(namespace, self.state.namespace_labels(namespace), engagements, self.state.compiled_matrix)
+        labels = self.state.namespace_labels(namespace)
+        return guards_for(namespace, labels, engagements, self.state.compiled_matrix, self.state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
