@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import yaml
-from pathlib import Path
 
 from eligibility_operator.api import crdgen
 from eligibility_operator.default_matrix import default_matrix_text
@@ -41,7 +41,11 @@ def apply_defaults(kubeconfig: Path) -> None:
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "eligibility-operator"}}
     subprocess.run(
-        [*kubectl, "apply", "-f", "-"], input=yaml.safe_dump(namespace), text=True, check=True, stdout=subprocess.DEVNULL
+        [*kubectl, "apply", "-f", "-"],
+        input=yaml.safe_dump(namespace),
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     subprocess.run(
         [*kubectl, "apply", "-f", "-"], input=crdgen.render_all(), text=True, check=True, stdout=subprocess.DEVNULL

@@ -21,17 +21,17 @@ import statistics
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
-
 from eligibility_operator.controlplane import ControlPlane, free_port
 from eligibility_operator.defaults import apply_defaults
+from kubernetes import client, config
+
 from eligibility_operator.leadership import KubeLeaseStore, LeaderElector, LeaseTiming
 from eligibility_operator.webhook import PATH, self_signed
 

@@ -259,6 +259,10 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One round of the algorithm (blocking): take or renew the Lease if we may. True if we lead."""
+        if self.leading and not self.may_write():
+            # The deadline passed (frozen, or renewals failed): we stopped leading, even if the Lease still
+            # names us. Winning it back below counts as a new term, so work skipped meanwhile is redone.
+            self._set_leading(False)
         started = self.clock()
         now = _now_text(self.wall())
         current = self.store.get()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -55,6 +55,11 @@ class OperatorMetrics:
             f"{PREFIX}_errors",
             "Errors talking to the API server (each is retried).",
             ["operation"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 on the replica that holds the leader-election Lease and may write, else 0.",
             registry=self.registry,
         )
         self.admission_reviews = Counter(
