@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -224,7 +225,9 @@ class LeaderElector:
         self._valid_until = float("-inf")  # monotonic: start of the last successful renewal + renew_deadline
         self._observed: LeaseRecord | None = None
         self._observed_at = 0.0  # monotonic time the observed record was first seen
-        self._callbacks: list[Callable[[bool], None]] = []
+        self._callbacks: list[Callable[[bool], None]] = []  # called in the event loop's thread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.transitions = 0  # how often this replica became leader
 
     # ---------------------------------------------------------------- asking
@@ -249,6 +252,14 @@ class LeaderElector:
         else:
             self._valid_until = float("-inf")
             log.warning("leader election: %s stopped leading; it writes nothing until it leads again", self.identity)
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            # Rounds run in a worker thread; the callbacks touch the event loop's objects.
+            loop.call_soon_threadsafe(self._notify, leading)
+        else:
+            self._notify(leading)
+
+    def _notify(self, leading: bool) -> None:
         for callback in self._callbacks:
             try:
                 callback(leading)
@@ -327,6 +338,7 @@ class LeaderElector:
 
     async def run(self) -> None:
         """Campaign and renew until cancelled."""
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         while True:
             try:
                 await asyncio.to_thread(self.try_acquire_or_renew)

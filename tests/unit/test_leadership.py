@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from dataclasses import replace
 
 import pytest
@@ -188,7 +189,9 @@ def test_callbacks_see_each_change_once() -> None:
 def test_run_steps_down_when_the_api_server_is_away() -> None:
     lease, clock, a, _ = pair()
     states: list[bool] = []
+    threads: set[int] = set()
     a.on_change(states.append)
+    a.on_change(lambda _: threads.add(threading.get_ident()))  # the loop's thread, not the worker's
 
     async def scenario() -> None:
         task = asyncio.create_task(a.run())
@@ -203,6 +206,7 @@ def test_run_steps_down_when_the_api_server_is_away() -> None:
     a.timing = LeaseTiming(duration=10, renew_deadline=7, retry_period=0.1)
     asyncio.run(scenario())
     assert states == [True, False] and not a.may_write()
+    assert threads == {threading.get_ident()}
 
 
 def test_a_lapsed_leader_that_wins_back_its_own_lease_starts_a_new_term() -> None:
