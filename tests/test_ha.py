@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 import yaml
-from eligibility_operator.controlplane import ControlPlane, free_port
-from eligibility_operator.defaults import apply_defaults
 from kubernetes import client, config
 
 from eligibility_operator.leadership import KubeLeaseStore, LeaderElector, LeaseTiming
 from eligibility_operator.webhook import PATH, self_signed
+from eligibility_operator_dev.cluster import apply_defaults
+from eligibility_operator_dev.controlplane import ControlPlane, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
@@ -378,6 +378,13 @@ def flip_images(apps: client.AppsV1Api, workloads: list[dict[str, Any]], rng: ra
     apps.patch_namespaced_deployment(w["metadata"]["name"], w["metadata"]["namespace"], patch, _request_timeout=5)
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def flip_pivot(apps: client.AppsV1Api, round_: int) -> None:
     image = EOL if round_ % 2 == 0 else OK
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "c0", "image": image}]}}}}
@@ -451,15 +458,16 @@ def test_lease_on_the_real_api_server_one_leader_takeover_and_release(api: clien
     name = f"lease-{random.randrange(10**6)}"
     a = LeaderElector(KubeLeaseStore(api, LEASE_NS, name), "a", timing)
     b = LeaderElector(KubeLeaseStore(api, LEASE_NS, name), "b", timing)
-    assert a.try_acquire_or_renew() and not b.try_acquire_or_renew()
+    assert a.try_acquire_or_renew()
+    started = time.monotonic()  # b first sees a's Lease after this
+    assert not b.try_acquire_or_renew()
     lease = kc.get("lease", name, "-n", LEASE_NS)["spec"]
     assert lease["holderIdentity"] == "a" and lease["leaseDurationSeconds"] == 2
     # a stops renewing (as if killed): b takes over once it has seen no change for 2 s, not earlier.
-    started = time.monotonic()
     while not b.try_acquire_or_renew():
         time.sleep(0.1)
     took = time.monotonic() - started
-    assert 2.0 <= took < 3.0, took
+    assert 2.0 <= took < 3.5, took
     assert not a.may_write()  # its renew deadline (1.5 s) passed before b could take over
     assert not a.try_acquire_or_renew() and a.leader == "b"
     lease = kc.get("lease", name, "-n", LEASE_NS)["spec"]
@@ -484,6 +492,10 @@ def test_kill_leader_mid_burst_follower_takes_over(
     cluster.start()
     cluster.start()
     wait_for(lambda: converged(api), timeout=30, what="initial statuses")
+    leader = cluster.leader()
+    for replica in cluster.alive():
+        role = "leader" if replica is leader else "follower"
+        print(f"\n[ha] {role} RSS {rss_mib(replica.proc.pid):.0f} MiB ({len(estate)} workloads, 6 engagements)")
     apps, rng = client.AppsV1Api(api), random.Random(7)
     took: list[float] = []
     kills: list[float] = []
