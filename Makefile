@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 CLUSTER_DIR ?= .cluster
 KUBECONFIG_LOCAL := $(abspath $(CLUSTER_DIR))/kubeconfig
 PYTEST_ARGS ?=
-# Debian packages the tests and the demo need (kubectl is usually present already).
-APT_PACKAGES := etcd-server kubernetes-client prometheus
+# Debian packages the tests and the demo need (kubectl is usually present already; amtool, from
+# prometheus-alertmanager, checks the example alert routes).
+APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager
 
 .PHONY: help
 help: ## Show this help
@@ -53,6 +54,7 @@ lint: install ## ruff + mypy
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring
 
 .PHONY: fmt
 fmt: install ## Format the code with ruff
@@ -65,7 +67,7 @@ crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
 
 .PHONY: generate
-generate: crds ## Regenerate everything generated: crds/, deploy/ copies, PrometheusRule, Grafana dashboard
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards
 	$(BIN)/python scripts/generate_monitoring.py
 
 .PHONY: cluster-up
