@@ -129,13 +129,16 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.flips):
                 name, workload = flips[i % len(flips)]
                 to_eol = workload.images[0] == fx.FLIP_SUPPORTED
-                image, eligibility = (fx.FLIP_EOL, "Ineligible") if to_eol else (fx.FLIP_SUPPORTED, "Eligible")
+                # An end-of-life version makes the engagement Limited (or Ineligible if it was its only product).
+                image, eligibility = (
+                    (fx.FLIP_EOL, ("Limited", "Ineligible")) if to_eol else (fx.FLIP_SUPPORTED, ("Eligible",))
+                )
                 # Both figures run from just before the patch is sent to the moment the watch delivers.
                 sent = time.monotonic()
                 fx.set_image(apps, workload, image)
                 if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
                     floors.append(time.monotonic() - sent)
-                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] == e, 10) is not None:
+                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] in e, 10) is not None:
                     latencies.append(time.monotonic() - sent)
             result["reaction"] = {
                 "samples": len(latencies),

@@ -157,7 +157,7 @@ class AdmissionHandler:
                 continue
             state = r.inventory.matrices.get(spec.matrix_name)
             if state is not None and state.compiled is not None:
-                found.append(Guard(ns, name, spec, state.compiled))
+                found.append(Guard(ns, name, spec, state.compiled, r.platform))
         return found
 
     async def handle(self, request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Admission decisions for workloads: audit, warn or refuse end-of-life versions. Pure.
+"""Admission decisions for workloads: audit, warn or refuse versions that would be Ineligible. Pure.
 
 The mode comes from the engagements covering the workload's namespace
 (``spec.enforcement.mode``; the strictest wins). Only versions that a request
@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.models import EnforcementMode, Lifecycle, SupportEngagementSpec
+from ..api.models import Eligibility, EnforcementMode, Lifecycle, SupportEngagementSpec
 from .detection import detect
-from .evaluation import horizon_days, judge
+from .evaluation import VersionVerdict, judge_version
 from .matrix import CompiledMatrix
+from .platforms import Platform
 from .workloads import OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
 
 MAX_WARNINGS = 10
@@ -36,6 +37,7 @@ class Guard:
     name: str
     spec: SupportEngagementSpec
     matrix: CompiledMatrix
+    platform: Platform = field(default_factory=Platform)  # the cluster's, for platform compatibility
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,23 @@ class Finding:
     recommended: str | None
     reason: str
     introduced: bool  # False when the old object already ran the same product version
+    eligibility: Eligibility = Eligibility.ELIGIBLE  # the version's eligibility under the guard's engagement
+    platform: tuple[str, ...] = ()  # platform incompatibilities
 
     def text(self, workload: str) -> str:
         """Product, version, end of support and upgrade target first: warnings get cut at 256 characters."""
-        if self.lifecycle == Lifecycle.END_OF_LIFE:
+        if self.platform and self.lifecycle in (Lifecycle.SUPPORTED, Lifecycle.DEPRECATED):
+            state = f"does not support this platform ({'; '.join(self.platform)})"
+        elif self.lifecycle == Lifecycle.END_OF_LIFE:
             since = f"since {self.end_of_support}" if self.end_of_support else f"({self.reason})"
             state = f"is end of life {since}"
         elif self.lifecycle == Lifecycle.DEPRECATED:
             state = f"reaches end of support on {self.end_of_support}"
+        elif self.lifecycle == Lifecycle.SUPPORTED:
+            state = f"has Limited Support ({self.reason})"
         else:
             state = f"has an unknown support lifecycle ({self.reason})"
-        upgrade = f"; upgrade to {self.recommended}" if self.recommended else ""
+        upgrade = f"; upgrade to {self.recommended}" if self.recommended not in (None, self.version) else ""
         return (
             f"{self.product} {self.version} {state}{upgrade} "
             f"[{workload}; SupportEngagement {self.guard.namespace}/{self.guard.name}]"
@@ -91,9 +99,11 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         entry = guard.matrix.products.get(detection.product)
         if entry is None or detection.product not in covered:
             continue
-        j = judge(entry, detection.version, today, horizon_days(guard.spec), detection.reason)
-        if j.lifecycle == Lifecycle.SUPPORTED:
+        verdict: VersionVerdict = judge_version(guard.spec, entry, detection, guard.platform, today)
+        j = verdict.judgement
+        if not verdict.findings and not verdict.advice:
             continue
+        reason = j.reason if j.lifecycle != Lifecycle.SUPPORTED else "; ".join(verdict.notes[1:])
         found.append(
             Finding(
                 guard,
@@ -102,11 +112,27 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
                 j.lifecycle,
                 j.end_of_support,
                 j.recommended,
-                j.reason,
+                reason,
                 (detection.product, detection.version_text) not in before,
+                verdict.eligibility,
+                verdict.platform,
             )
         )
     return found
+
+
+def refuses(finding: Finding) -> bool:
+    """The verdict rule: Enforce refuses what a request introduces that would make a product version
+    Ineligible under the guarding engagement (end of life, or a platform the product does not support).
+
+    Limited (unknown versions, a Community image under an Enterprise contract) is warned, never refused;
+    findings that are Stakater's action items (versions Stakater maintains) leave the version Eligible.
+    """
+    return (
+        finding.eligibility == Eligibility.INELIGIBLE
+        and finding.introduced
+        and EnforcementMode(finding.guard.spec.enforcement.mode) == EnforcementMode.ENFORCE
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -136,20 +162,18 @@ def decide(
     findings = [f for guard in guards for f in _findings(guard, obj, old, today)]
     if not findings:
         return decision
-    refusing = [
-        f
-        for f in findings
-        if f.lifecycle == Lifecycle.END_OF_LIFE
-        and f.introduced
-        and EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.ENFORCE
-    ]
+    refusing = [f for f in findings if refuses(f)]
     if refusing:
         decision.allowed = False
         decision.outcome = "denied"
         reasons = "; ".join(f.text(workload) for f in refusing)
+        what = (
+            "end-of-life Stakater product version"
+            if all(f.lifecycle == Lifecycle.END_OF_LIFE for f in refusing)
+            else "Stakater product version ineligible for support"
+        )
         decision.message = _clip(
-            f"end-of-life Stakater product version refused: {reasons}. "
-            "Use a supported version; the engagement's status lists what is supported.",
+            f"{what} refused: {reasons}. Use a supported version; the engagement's status lists what is supported.",
             MAX_MESSAGE_CHARS,
         )
     others = [f for f in findings if f not in refusing]
