@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
-from eligibility_operator.controlplane import ControlPlane, die_with_parent, free_port
+from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent, free_port
 
 from . import fixture as fx
 from .observe import DeploymentWatch, EngagementWatch, Expected, ProcessStats
@@ -97,7 +97,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"workloads": n, "engagements": args.engagements}
     fixture = fx.build(n, engagements=args.engagements)
     with ControlPlane() as plane:
-        from eligibility_operator.defaults import apply_defaults
+        from eligibility_operator_dev.cluster import apply_defaults
 
         apply_defaults(plane.kubeconfig)
         api_client = config.new_client_from_config(str(plane.kubeconfig))

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import ControlPlane, die_with_parent, free_port
-from eligibility_operator.defaults import apply_defaults
+from eligibility_operator_dev.cluster import apply_defaults
+from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api.models import Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
 from .check_input import (
     HELM_TEMPLATE_REASON,
     InputError,
@@ -203,7 +203,7 @@ def render_table(result: CheckResult) -> str:
     lines.append("")
     lines.append(f"Eligibility: {result.status.eligibility} ({result.status.reason})")
     for condition in result.status.conditions:
-        if condition.type != "Ready":
+        if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
     lines.extend(_terms_lines(result.status))
     lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")

@@ -11,7 +11,8 @@ from eligibility_operator.core.admission import Decision, Guard, decide
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.platforms import Platform
 
-from .factories import TODAY, engagement_spec, small_matrix_spec, workload
+from ..builders import TODAY, engagement_spec, small_matrix_spec
+from ..builders import manifest as workload
 
 MATRIX = load_matrix("test", 1, small_matrix_spec())
 

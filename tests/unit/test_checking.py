@@ -26,7 +26,8 @@ from eligibility_operator.checking import (
 )
 from eligibility_operator.cli import main
 
-from .factories import TODAY, default_compiled, engagement_spec, workload
+from ..builders import TODAY, default_compiled, engagement_spec
+from ..builders import manifest as workload
 
 MATRIX = default_compiled()
 

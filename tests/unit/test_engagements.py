@@ -31,7 +31,8 @@ from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
-from .factories import TODAY, days, engagement_spec, small_matrix_spec, workload
+from ..builders import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import manifest as workload
 
 PLATFORM = Platform(kubernetes="1.30.2")
 T0 = dt.datetime(2026, 6, 1, 10, 0, 0, tzinfo=dt.UTC)
@@ -573,7 +574,7 @@ def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
     from eligibility_operator.api.models import SupportEngagementSpec
     from eligibility_operator.core.engagements import spec_problems
 
-    from .factories import default_compiled, engagement_spec
+    from ..builders import default_compiled, engagement_spec
 
     spec = SupportEngagementSpec.model_validate(
         engagement_spec(agreement={"timeZone": "Europe/Nowhere", "holidayCalendar": "QQ"})

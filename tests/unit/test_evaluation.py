@@ -30,7 +30,7 @@ from eligibility_operator.core.evaluation import (
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.versions import parse_version
 
-from .factories import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, engagement_spec, small_matrix_spec
 
 MATRIX = load_matrix("test", 3, small_matrix_spec())
 KUBE = Platform(kubernetes="v1.30.2")
@@ -843,7 +843,7 @@ def test_not_ready_keeps_previous_evaluation() -> None:
     ],
 )
 def test_default_matrix_platform_lines(platform: Platform, lifecycle: Lifecycle, end: dt.date | None) -> None:
-    from .factories import default_compiled
+    from ..builders import default_compiled
 
     status = evaluate(spec(), default_compiled(), [], platform, TODAY).status.platform
     assert status is not None

@@ -9,7 +9,8 @@ from eligibility_operator.core.audit import AuditLimiter, clean_text
 from eligibility_operator.core.detection import detect
 from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
 
-from .factories import default_compiled, workload
+from ..builders import default_compiled
+from ..builders import manifest as workload
 
 # ----------------------------------------------------------------- images and containers per workload
 
@@ -132,7 +133,7 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
     from eligibility_operator.core.matrix import load_matrix
     from eligibility_operator.core.versions import parse_version
 
-    from .factories import TODAY, engagement_spec, small_matrix_spec
+    from ..builders import TODAY, engagement_spec, small_matrix_spec
 
     matrix = load_matrix("test", 1, small_matrix_spec())
     found = [
@@ -182,7 +183,7 @@ def test_the_status_says_which_workloads_were_capped() -> None:
     from eligibility_operator.core.evaluation import Platform
     from eligibility_operator.core.inventory import Inventory
 
-    from .factories import TODAY, engagement_spec
+    from ..builders import TODAY, engagement_spec
 
     inventory = Inventory()
     inventory.set_matrix(default_compiled())

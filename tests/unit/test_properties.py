@@ -16,7 +16,7 @@ from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.versions import Version, parse_version
 from eligibility_operator.core.workloads import CSV_KIND, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
 
-from .factories import TODAY, days, default_compiled, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, default_compiled, engagement_spec, small_matrix_spec
 
 # No example database: nothing is written outside tests/unit, and runs are independent.
 quick = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -102,6 +102,17 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class ConditionType(StrEnum):
+    """Condition types in status; a CompatibilityMatrix has only ``Ready``."""
+
+    READY = "Ready"
+    ELIGIBLE = "Eligible"
+    AGREEMENT_IN_FORCE = "AgreementInForce"
+    VERSIONS_SUPPORTED = "VersionsSupported"
+    PLATFORM_COMPATIBLE = "PlatformCompatible"
+    UPGRADE_RECOMMENDED = "UpgradeRecommended"
+
+
 # ------------------------------------------------------------------ shared pieces
 
 Name = Annotated[str, Field(min_length=1, max_length=253)]

@@ -12,11 +12,12 @@ resource on CREATE and UPDATE only), and it allows them anyway if they do.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.models import Eligibility, EnforcementMode, Lifecycle, SupportEngagementSpec
+from .coverage import covers
 from .detection import detect
 from .evaluation import VersionVerdict, judge_version
 from .matrix import CompiledMatrix
@@ -38,6 +39,41 @@ class Guard:
     spec: SupportEngagementSpec
     matrix: CompiledMatrix
     platform: Platform = field(default_factory=Platform)  # the cluster's, for platform compatibility
+
+
+def guards_for(
+    namespace: str,
+    labels: Mapping[str, str] | None,
+    engagements: Iterable[tuple[str, str, SupportEngagementSpec | None]],
+    matrix: Callable[[str], CompiledMatrix | None],
+    platform: Platform | None = None,
+) -> list[Guard]:
+    """The engagements that guard ``namespace``: valid, covering it, and with a usable matrix.
+
+    ``labels`` is None for a namespace not seen yet: an engagement that selects namespaces by label
+    then does not guard it (fail open), unless it lists the namespace by name. ``engagements`` yields
+    (namespace, name, spec or None when invalid); ``matrix`` gives a matrix's last valid version;
+    ``platform`` is the cluster's, for platform compatibility.
+    """
+    found = []
+    for ns, name, spec in engagements:
+        if spec is None:
+            continue
+        if labels is None and namespace not in spec.coverage.namespaces and spec.coverage.namespace_selector:
+            continue
+        if not covers(spec.coverage, namespace, labels):
+            continue
+        compiled = matrix(spec.matrix_name)
+        if compiled is not None:
+            found.append(Guard(ns, name, spec, compiled, platform or Platform()))
+    return found
+
+
+def guarding_mode(guards: Sequence[Guard]) -> EnforcementMode | None:
+    """The mode a request is judged in: the strictest of its guards'; None when nothing guards it."""
+    if not guards:
+        return None
+    return max((EnforcementMode(g.spec.enforcement.mode) for g in guards), key=_STRICTNESS.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -149,13 +185,13 @@ def decide(
     namespace = request.get("namespace") or _mapping(obj.get("metadata")).get("namespace") or ""
     if operation not in ("CREATE", "UPDATE") or request.get("subResource"):
         return decision
-    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or not guards:
+    mode = guarding_mode(guards)
+    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or mode is None:
         return decision
     labels = _mapping(_mapping(obj.get("metadata")).get("labels"))
     if labels.get(OPT_OUT_LABEL) == "true":
         return decision
     old = _mapping(request.get("oldObject")) if operation == "UPDATE" else None
-    mode = max((EnforcementMode(g.spec.enforcement.mode) for g in guards), key=_STRICTNESS.__getitem__)
     decision.mode = mode
     decision.outcome = "allowed"
     workload = f"{namespace}/{obj.get('kind')}/{_mapping(obj.get('metadata')).get('name', '')}"

@@ -18,6 +18,7 @@ from ..api.models import (
     AgreementStatus,
     Condition,
     ConditionStatus,
+    ConditionType,
     Edition,
     Eligibility,
     Lifecycle,
@@ -40,12 +41,12 @@ __all__ = ["Platform", "evaluate", "judge", "judge_version", "reduce_eligibility
 MAX_LISTED_WORKLOADS = 20
 DEFAULT_HORIZON_DAYS = 90
 READY, ELIGIBLE, AGREEMENT, VERSIONS, PLATFORM, UPGRADE = (
-    "Ready",
-    "Eligible",
-    "AgreementInForce",
-    "VersionsSupported",
-    "PlatformCompatible",
-    "UpgradeRecommended",
+    ConditionType.READY,
+    ConditionType.ELIGIBLE,
+    ConditionType.AGREEMENT_IN_FORCE,
+    ConditionType.VERSIONS_SUPPORTED,
+    ConditionType.PLATFORM_COMPATIBLE,
+    ConditionType.UPGRADE_RECOMMENDED,
 )
 CONDITION_TYPES = (READY, ELIGIBLE, AGREEMENT, VERSIONS, PLATFORM, UPGRADE)
 OUT_OF_SUPPORT = (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN)

@@ -20,6 +20,9 @@ from typing import Any
 
 import click
 
+from .cluster import cluster_down, cluster_up
+from .controlplane import free_port
+
 SAMPLES = Path("deploy/samples")
 ENGAGEMENT = ("platform", "acme-platform")
 EXPIRED = ("platform", "acme-2025")
@@ -154,13 +157,9 @@ class Demo:
 
 
 def run_demo(workdir: Path, once: bool) -> None:
-    from .controlplane import free_port
-
     if not SAMPLES.is_dir():
         raise click.ClickException(f"run the demo from the repository root ({SAMPLES} not found)")
-    subprocess.run(
-        [sys.executable, "-m", "eligibility_operator.cli", "cluster", "up", "--dir", str(workdir)], check=True
-    )
+    cluster_up(workdir)
     demo = Demo(workdir)
     demo.kubectl("apply", "-f", str(SAMPLES / "namespaces.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "workloads.yaml"))
@@ -193,8 +192,4 @@ def run_demo(workdir: Path, once: bool) -> None:
         pass
     finally:
         demo.stop_operator()
-        subprocess.run(
-            [sys.executable, "-m", "eligibility_operator.cli", "cluster", "down", "--dir", str(workdir)],
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
+        cluster_down(workdir)
