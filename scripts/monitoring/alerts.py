@@ -130,6 +130,22 @@ def rules() -> dict[str, Any]:
             },
         },
         {
+            "alert": "StakaterProductVersionUnknown",
+            "expr": _product_owner('lifecycle="Unknown"'),
+            "for": "1h",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "{{ $labels.product }} {{ $labels.version }}: support cannot be confirmed in " + WHERE,
+                "description": (
+                    f"{WHO}: {{{{ $value }}}} workload(s) run {{{{ $labels.product }}}} at a version the compatibility "
+                    "matrix does not list (a tag such as latest, a digest without a trusted version label, or a "
+                    "version newer than the matrix knows): support for it cannot be confirmed (Limited Support, "
+                    "unless Stakater maintains the versions under the agreement). Run a listed version, or update "
+                    "the CompatibilityMatrix; status.products[].reason says which."
+                ),
+            },
+        },
+        {
             "alert": "SupportPlatformIncompatible",
             "expr": f'max by ({KEY}, owner) ({P}_engagement_findings{{kind="platform"}} > 0)\n{WITH_TERMS}',
             "for": "30m",

@@ -190,7 +190,7 @@ def _next_ends() -> table.Panel:
     days = (
         f"min by ({KEY}, product, edition, version) ({PREFIX}_product_time_to_end_of_support_seconds{{{SEL}}}) / 86400"
     )
-    expr = f"bottomk(25, ({days}) >= 0 {WITH_TERMS})"
+    expr = f"bottomk(25, (({days}) >= 0) {WITH_TERMS})"
     return (
         table.Panel()
         .id(7)

@@ -100,23 +100,20 @@ def _seconds_until_end_of(date_text: str, now: float) -> float | None:
 
 
 def _findings(status: dict[str, Any], managed: bool) -> Counter_[tuple[str, str]]:
-    """Findings that limit eligibility, counted by (kind, party that must act).
+    """Findings someone must act on (not advice), counted by (kind, party that must act).
 
-    A product version counts when its eligibility is Limited or Ineligible (before per-product
-    eligibility existed: EndOfLife or Unknown, unless Stakater manages the versions); the platform
-    when it is incompatible or past its end of maintenance; the agreement when it is not in force.
-    Without a recorded owner the customer acts, except on a managed platform, which is Stakater's.
+    A product version counts when its eligibility is Limited or Ineligible, or when it is Stakater's
+    action item (EndOfLife or Unknown under ``versionManagement: Stakater``, which does not reduce
+    eligibility); the platform when it is incompatible or past its end of maintenance; the agreement
+    when it is not in force. Without a recorded owner the customer acts, except for the platform of a
+    managed service, which is Stakater's.
     """
     found: Counter_[tuple[str, str]] = Counter_()
     for product in status.get("products", []):
-        verdict = product.get("eligibility")
         owner = product.get("actionOwner") or Party.CUSTOMER.value
-        if verdict is not None:
-            limiting = verdict in (Eligibility.LIMITED.value, Eligibility.INELIGIBLE.value)
-        else:
-            limiting = product.get("lifecycle") in (Lifecycle.END_OF_LIFE.value, Lifecycle.UNKNOWN.value)
-            limiting = limiting and owner != Party.STAKATER.value
-        if limiting:
+        limiting = product.get("eligibility") in (Eligibility.LIMITED.value, Eligibility.INELIGIBLE.value)
+        out_of_support = product.get("lifecycle") in (Lifecycle.END_OF_LIFE.value, Lifecycle.UNKNOWN.value)
+        if limiting or (out_of_support and owner == Party.STAKATER.value):
             found["product", owner] += 1
     platform = status.get("platform") or {}
     if platform.get("compatible") is False or platform.get("lifecycle") == Lifecycle.END_OF_LIFE.value:
@@ -178,7 +175,7 @@ class StateCollector(Collector):
         )
         findings = GaugeMetricFamily(
             f"{PREFIX}_engagement_findings",
-            "Findings that limit eligibility, by kind (product, platform, agreement) and the party that must act.",
+            "Findings someone must act on, by kind (product, platform, agreement) and the party that must act.",
             labels=[*key_labels, "kind", "owner"],
         )
         credits = GaugeMetricFamily(
