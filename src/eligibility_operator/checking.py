@@ -158,7 +158,8 @@ def render_table(result: CheckResult) -> str:
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))
     for ref, files in result.duplicates:
-        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {', '.join(files)}")
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {shown}")
     for problem in result.problems:
         lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
     return "\n".join(printable(line) for line in lines)
