@@ -550,3 +550,20 @@ def test_namespace_labels() -> None:
     assert inv.set_namespace("a", {"env": "dev"}) is True
     assert inv.remove_namespace("a") is True
     assert inv.remove_namespace("a") is False
+
+
+def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
+    from eligibility_operator.api.models import SupportEngagementSpec
+    from eligibility_operator.core.engagements import spec_problems
+
+    from .factories import default_compiled, engagement_spec
+
+    spec = SupportEngagementSpec.model_validate(
+        engagement_spec(agreement={"timeZone": "Europe/Nowhere", "holidayCalendar": "QQ"})
+    )
+    problems = spec_problems(spec, default_compiled())
+    assert [p.split(":", 1)[0] for p in problems] == ["spec.agreement.timeZone", "spec.agreement.holidayCalendar"]
+    good = SupportEngagementSpec.model_validate(
+        engagement_spec(agreement={"timeZone": "Asia/Kolkata", "holidayCalendar": "IN"})
+    )
+    assert spec_problems(good, default_compiled()) == []

@@ -124,6 +124,16 @@ class AgreementRefs(_Model):
     master_agreement: str | None = Field(
         default=None, description="Reference of the Master Agreement the order form falls under."
     )
+    time_zone: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] = Field(
+        default="UTC",
+        description="IANA time zone of the agreement's business hours (e.g. Europe/Berlin); "
+        "SupportRequest due times are computed in it.",
+    )
+    holiday_calendar: Annotated[str, Field(max_length=16, pattern=r"^[A-Z]{2,3}(-[A-Z0-9]{1,10})?$")] | None = Field(
+        default=None,
+        description="Public holidays excluded from business hours: ISO 3166 country code, optionally with a "
+        "subdivision (DE, DE-BY, US-CA, GB-ENG). Absent: weekends only.",
+    )
 
 
 class CoveredProduct(_Model):

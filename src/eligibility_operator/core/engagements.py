@@ -22,6 +22,7 @@ from ..api.models import (
     SupportEngagementStatus,
     VersionOwner,
 )
+from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
 from .evaluation import Platform, evaluate, not_ready
 from .inventory import Inventory
@@ -76,6 +77,7 @@ def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
 def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[str]:
     """Semantic problems the CRD schema cannot catch; each names the field and the fix."""
     problems = selector_problems(spec.coverage.namespace_selector)
+    problems += check_calendar(spec.agreement.time_zone, spec.agreement.holiday_calendar)
     if spec.version_management == VersionOwner.STAKATER and spec.type != EngagementType.MANAGED_SERVICE:
         problems.append(
             "spec.versionManagement: Stakater maintains versions only under a ManagedService agreement; "
