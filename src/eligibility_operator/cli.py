@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -215,6 +216,83 @@ def check(
         sys.exit(checking.EXIT_INPUT_ERROR)
     click.echo(text)
     sys.exit(result.exit_code)
+
+
+# --------------------------------------------------------------------- triage
+
+
+@main.command()
+@click.option(
+    "-f",
+    "--filename",
+    "paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+)
+@click.option(
+    "--engagement",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SupportEngagement manifest the request falls under.",
+)
+@click.option(
+    "--matrix",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+)
+@click.option("--kubernetes-version", default=None, help="Platform version for the diagnostics, e.g. 1.30.2.")
+@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
+@click.option(
+    "--now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Time the request is opened (UTC unless an offset is given). Default: spec.ticket.openedAt, else now.",
+)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def triage(
+    paths: tuple[Path, ...],
+    engagement: Path,
+    matrix: Path | None,
+    kubernetes_version: str | None,
+    openshift_version: str | None,
+    now: Any,
+    output: str,
+) -> None:
+    """Triage a SupportRequest offline, as the operator would.
+
+    \b
+    Exit codes: 0 in scope (InScope or ThirdParty), 1 not in scope (Excluded,
+    ChangeRequest, NotCovered), 4 invalid input (unreadable files, invalid request,
+    engagement or matrix, or a request the operator would mark Ready=False), 2 usage error.
+    """
+    import datetime as dt
+
+    from . import request_triage as rt
+    from .check_input import InputError, load_matrix_file
+    from .core.evaluation import Platform
+
+    request_path, *manifests = paths
+    when = None
+    if now is not None:
+        when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    try:
+        request = rt.load_request(request_path)
+        view = rt.load_engagement_view(engagement)
+        compiled = load_matrix_file(matrix)
+        status, problems = rt.triage_offline(
+            request, view, compiled, manifests, Platform(kubernetes_version, openshift_version), when
+        )
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(rt.EXIT_INPUT_ERROR)
+    if output == "json":
+        click.echo(rt.render_json(status, problems))
+    else:
+        click.echo(rt.render_table(request, status, problems))
+    sys.exit(rt.exit_code(status, problems))
 
 
 # ----------------------------------------------------------------------- crds

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from . import models as m
+from . import requests as r
 
 _KEEP = {
     "type",
@@ -169,9 +170,41 @@ def compatibility_matrix_crd() -> dict[str, Any]:
     )
 
 
+def support_request_crd() -> dict[str, Any]:
+    return _crd(
+        kind="SupportRequest",
+        plural="supportrequests",
+        scope="Namespaced",
+        short_names=["sr"],
+        spec=r.SupportRequestSpec,
+        status=r.SupportRequestStatus,
+        description="A support request an SRE is about to raise with Stakater. Its status triages it by the "
+        "policy: scope and route, severity, first-response due time, eligibility and missing information.",
+        columns=[
+            {"name": "Scope", "type": "string", "jsonPath": ".status.scope"},
+            {"name": "Route", "type": "string", "jsonPath": ".status.route"},
+            {"name": "Severity", "type": "string", "jsonPath": ".spec.severity", "description": "Proposed."},
+            {"name": "Suggested", "type": "string", "jsonPath": ".status.severity.suggested"},
+            {
+                "name": "Due",
+                "type": "string",
+                "jsonPath": ".status.firstResponse.due",
+                "description": "First-response due time (UTC).",
+            },
+            {"name": "Eligible", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Eligible")].status'},
+            {"name": "Complete", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Complete")].status'},
+            {"name": "Category", "type": "string", "jsonPath": ".spec.category", "priority": 1},
+            {"name": "Engagement", "type": "string", "jsonPath": ".status.engagement", "priority": 1},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
 CRD_FILES = {
     "supportengagements.yaml": support_engagement_crd,
     "compatibilitymatrices.yaml": compatibility_matrix_crd,
+    "supportrequests.yaml": support_request_crd,
 }
 
 
