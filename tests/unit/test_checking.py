@@ -378,6 +378,7 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
             "lifecycle": "Supported",
             "recommendedVersion": "1.4.21",
             "reason": "release line 1.4 is supported",
+            "versionSource": "image tag",
             "workloads": ["tools/Deployment/reloader-reloader"],
             "workloadCount": 1,
         }

@@ -372,4 +372,7 @@ def test_eligibility_follows_the_worst_lifecycle(found: list[tuple[str, str | No
     else:
         assert status.eligibility == Eligibility.ELIGIBLE
     assert status.products_out_of_support == sum(lc in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) for lc in lifecycles)
-    assert sum(p.workload_count for p in status.products) == len(detections)
+    # a workload reported twice for the same product version (an OLM install's CSV and Deployments) counts once
+    assert sum(p.workload_count for p in status.products) == len(
+        {(r, d.product, d.edition, d.version_text) for r, d in detections}
+    )

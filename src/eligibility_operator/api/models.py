@@ -261,6 +261,11 @@ class ProductStatus(_Model):
     recommended_version: str | None = Field(default=None, description="Recommended upgrade target.")
     action_owner: Party | None = Field(default=None, description="Who must act when the version is not Supported.")
     reason: str = Field(default="", description="Why this lifecycle was given.")
+    version_source: str | None = Field(
+        default=None,
+        description="What gave the version: image tag, main container image tag, chart label, label <key>, "
+        "ClusterServiceVersion, chart <name> <version> (a HelmRelease or Argo CD Application), annotation.",
+    )
     workloads: list[str] = Field(
         default_factory=list, description="Workloads running it, as namespace/Kind/name (first 20)."
     )

@@ -184,7 +184,9 @@ def _by_labels(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
     owner = _olm_owner(labels)
     if owner and owner[0] in matrix.olm_packages:  # created by OLM for a matrix package: the CSV says which
         product = matrix.olm_packages[owner[0]]
-        version, source, reason = _checked(parse_version(owner[1]), f"label {OLM_OWNER_LABEL}", "no version in olm.owner")
+        version, source, reason = _checked(
+            parse_version(owner[1]), f"label {OLM_OWNER_LABEL}", "no version in olm.owner"
+        )
         return [Detection(product, None, version, "olm", reason, source, _installation(matrix, facts, product, labels))]
     for pattern, product in matrix.label_rules:
         if not labels_match(pattern, labels) or _runs_foreign_image(matrix, facts, product):
@@ -238,7 +240,7 @@ def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, st
         return [from_images[product]]
     if product not in matrix.products:
         return [Detection(product, None, None, "annotation", f"product {product!r} is not in matrix {matrix.name!r}")]
-    version, source = _fallback_version(matrix, product, facts, labels, main_tag=True)
+    version, source = _fallback_version(matrix, product, facts, labels, main_tag=False)
     version, source, reason = _checked(
         version, source, "annotated product without a version annotation or recognisable image"
     )

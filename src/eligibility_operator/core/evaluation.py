@@ -116,6 +116,7 @@ class _Group:
     version: Version | None
     reason: str
     workloads: list[str] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)  # what gave the version (image tag, chart label, ...)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
         if group is None:
             group = groups[key] = _Group(det.product, det.edition, det.version, det.reason)
         group.workloads.append(workload)
+        if det.source:
+            group.sources.add(det.source)
     return sorted(groups.values(), key=lambda g: (g.product, g.version.core if g.version else (-1,), str(g.edition)))
 
 
@@ -196,7 +199,7 @@ def evaluate(
     out_of_support = 0
 
     for g in _group(found):
-        listed = sorted(g.workloads)
+        listed = sorted(set(g.workloads))  # an OLM install's Deployments report as their one CSV
         version_text = str(g.version) if g.version else "Unknown"
         entry = matrix.products.get(g.product)
         if entry is None or (covered is not None and g.product not in covered):
@@ -245,6 +248,7 @@ def evaluate(
                 recommended_version=j.recommended,
                 action_owner=acting,
                 reason=j.reason,
+                version_source=", ".join(sorted(g.sources)) or None,
                 workloads=listed[:MAX_LISTED_WORKLOADS],
                 workload_count=len(listed),
             )

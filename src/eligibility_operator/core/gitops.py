@@ -89,10 +89,11 @@ def _helm_release(obj: Mapping[str, Any], meta: Mapping[str, Any], namespace: st
 
 
 def _argo_sources(spec: Mapping[str, Any]) -> tuple[ChartSource, ...]:
-    raw = [spec.get("source")] + (spec.get("sources") if isinstance(spec.get("sources"), list) else [])
+    listed = spec.get("sources")
+    raw: list[Any] = [spec.get("source"), *(listed if isinstance(listed, list) else [])]
     charts: list[ChartSource] = []
-    for source in raw[:_MAX_SOURCES]:
-        source = _mapping(source)
+    for item in raw[:_MAX_SOURCES]:
+        source = _mapping(item)
         chart = _text(source.get("chart"))
         if not chart or "{{" in chart:  # a Git path source, or a template an ApplicationSet fills in
             continue
