@@ -1,191 +1,39 @@
 """``eligibility-operator check``: the operator's evaluation, offline, over manifests.
 
-For CI pipelines and GitOps repositories: reads files or directories of YAML or
-JSON (multi-document, ``kind: List``, Helm-rendered output), skips what is not a
-workload, reports what cannot be read with file and document number, and never
-crashes on odd input.
+For CI pipelines and GitOps repositories. Reading the input (files, documents,
+engagement, matrix) is :mod:`.check_input`; this module evaluates and renders.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import re
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from .api.models import Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .check_input import (
+    HELM_TEMPLATE_REASON,
+    InputError,
+    Problem,
+    Skipped,
+    load_engagement,
+    load_matrix_file,
+    read_manifests,
+)
 from .core.coverage import covers
 from .core.detection import Detection, detect
-from .core.engagements import spec_problems, to_wire
-from .core.evaluation import Platform, evaluate
-from .core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
-from .core.workloads import facts_from_object
+from .core.engagements import evaluate_engagement, spec_problems, to_wire
+from .core.evaluation import Platform
+from .core.matrix import CompiledMatrix
+from .core.workloads import WorkloadFacts
 
-# libyaml is an order of magnitude faster on 10,000 manifests; both loaders are safe.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["InputError", "Problem", "load_engagement", "load_matrix_file", "read_manifests"]  # re-exported
 
 EXIT_CODES = {Eligibility.ELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.INELIGIBLE: 3}
 EXIT_INPUT_ERROR = 4  # 2 is click's usage error
-PARALLEL_FROM_FILES = 16
-_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
-_SUFFIXES = {".yaml", ".yml", ".json"}
-
-
-class InputError(Exception):
-    """The engagement or the matrix given to ``check`` cannot be used."""
-
-
-@dataclass
-class Problem:
-    file: str
-    document: int  # 1-based position in the file
-    error: str
-
-
-@dataclass
-class Manifests:
-    workloads: list[dict[str, Any]] = field(default_factory=list)
-    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    documents: int = 0
-
-
-def _files(paths: Iterable[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
-        else:
-            yield path
-
-
-def _blank(chunk: str) -> bool:
-    return all(not line.strip() or line.lstrip().startswith("#") for line in chunk.splitlines())
-
-
-def _documents(text: str) -> Iterator[tuple[int, int, str]]:
-    """(1-based document number, line offset in the file, text) for each YAML document.
-
-    Text before the first ``---`` is a document only if it holds more than comments
-    (Helm output starts with ``---``).
-    """
-    chunks: list[tuple[int, str]] = []
-    start = 0
-    for match in _SEPARATOR.finditer(text):
-        chunks.append((start, text[start : match.start()]))
-        start = match.end()
-    chunks.append((start, text[start:]))
-    if len(chunks) > 1 and _blank(chunks[0][1]):
-        chunks.pop(0)
-    for number, (offset, chunk) in enumerate(chunks, start=1):
-        yield number, text.count("\n", 0, offset), chunk
-
-
-def _collect(obj: Any, out: Manifests, where: tuple[str, int]) -> None:
-    if not isinstance(obj, dict):
-        out.problems.append(Problem(where[0], where[1], f"not a Kubernetes object (a {type(obj).__name__})"))
-        return
-    kind = obj.get("kind")
-    if kind == "List" or (isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)):
-        for item in obj.get("items") or []:
-            _collect(item, out, where)
-        return
-    if kind == "Namespace":
-        meta = obj.get("metadata")
-        meta = meta if isinstance(meta, dict) else {}
-        labels = meta.get("labels")
-        labels = labels if isinstance(labels, dict) else {}
-        if isinstance(meta.get("name"), str):
-            out.namespace_labels[meta["name"]] = {str(k): str(v) for k, v in labels.items()}
-        return
-    out.workloads.append(obj)
-
-
-def _yaml_error(exc: yaml.YAMLError, line_offset: int) -> str:
-    """A one-line YAML error with line numbers counted from the start of the file."""
-    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark is not None else ""
-    context = getattr(exc, "context", None)
-    return f"invalid YAML{where}: {problem}" + (f" ({context})" if context else "")
-
-
-def _read_file(path: Path) -> Manifests:
-    out = Manifests()
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        out.problems.append(Problem(str(path), 0, f"cannot read: {exc.strerror or exc}"))
-        return out
-    for index, line_offset, chunk in _documents(text):
-        if _blank(chunk):
-            continue
-        out.documents += 1
-        try:
-            obj = yaml.load(chunk, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            out.problems.append(Problem(str(path), index, _yaml_error(exc, line_offset)))
-            continue
-        if obj is not None:
-            _collect(obj, out, (str(path), index))
-    return out
-
-
-def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FILES) -> Manifests:
-    """Read every manifest under ``paths``; files are parsed in a process per core when there are many.
-
-    Building Python objects from YAML dominates (80 % of ``check`` on 10,000 manifests); it is
-    CPU-bound Python, so only processes use more than one core.
-    """
-    files = list(_files(paths))
-    if len(files) >= parallel_from and (os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-            parts = list(pool.map(_read_file, files, chunksize=max(1, len(files) // (4 * (os.cpu_count() or 1)))))
-    else:
-        parts = [_read_file(path) for path in files]
-    out = Manifests()
-    for part in parts:
-        out.workloads.extend(part.workloads)
-        out.namespace_labels.update(part.namespace_labels)
-        out.problems.extend(part.problems)
-        out.documents += part.documents
-    return out
-
-
-def load_engagement(path: Path) -> SupportEngagementSpec:
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read the engagement: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != "SupportEngagement":
-        raise InputError(f"{path}: expected a SupportEngagement")
-    try:
-        return SupportEngagementSpec.model_validate(doc.get("spec") or {})
-    except ValidationError as exc:
-        raise InputError(f"{path}: invalid SupportEngagement: {describe_validation_error(exc)}") from None
-
-
-def load_matrix_file(path: Path | None) -> CompiledMatrix:
-    from .defaults import default_matrix
-
-    try:
-        doc = default_matrix() if path is None else yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read the matrix: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != "CompatibilityMatrix":
-        raise InputError(f"{path}: expected a CompatibilityMatrix")
-    name = str((doc.get("metadata") or {}).get("name") or "default")
-    try:
-        return load_matrix(name, 0, doc.get("spec"))
-    except MatrixError as exc:
-        raise InputError(f"{path or 'default matrix'}: invalid CompatibilityMatrix: {exc}") from None
 
 
 @dataclass
@@ -194,6 +42,8 @@ class CheckResult:
     problems: list[Problem]
     documents: int
     workloads: int
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: list[tuple[str, list[str]]] = field(default_factory=list)  # object, files defining it
 
     @property
     def exit_code(self) -> int:
@@ -209,11 +59,12 @@ class CheckResult:
             "products": wire.get("products", []),
             "uncoveredProducts": wire.get("uncoveredProducts", []),
             "conditions": wire.get("conditions", []),
-            "platform": wire.get("platform", {}),
-            "serviceCredits": wire.get("serviceCredits", {}),
+            **{k: v for k, v in wire.items() if k not in ("observedGeneration", "matrix")},
             "documents": self.documents,
             "workloads": self.workloads,
             "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
+            "skipped": [{"file": s.file, "document": s.document, "reason": s.reason} for s in self.skipped],
+            "duplicates": [{"object": ref, "files": files} for ref, files in self.duplicates],
         }
 
 
@@ -223,33 +74,120 @@ def check(
     matrix: CompiledMatrix,
     platform: Platform | None = None,
     today: dt.date | None = None,
+    strict: bool = False,
 ) -> CheckResult:
+    """Evaluate the manifests under ``paths``; ``strict`` makes every skipped file or document an error."""
     problems = spec_problems(spec, matrix)
     if problems:
         raise InputError("invalid SupportEngagement: " + "; ".join(problems))
+    paths = list(paths)
     manifests = read_manifests(paths)
+    errors = list(manifests.problems)
     found: list[tuple[str, Detection]] = []
-    workloads = 0
-    for obj in manifests.workloads:
-        facts = facts_from_object(obj)
-        if facts is None:
+    files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
+    for item in manifests.workloads:
+        files = files_of.get(item.facts)
+        if files is not None:
+            files.append(item.file)
             continue
-        workloads += 1
-        if not covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
-            continue
-        found.extend((facts.ref, d) for d in detect(matrix, facts))
-    status = evaluate(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date()).status
-    return CheckResult(status=status, problems=manifests.problems, documents=manifests.documents, workloads=workloads)
+        files_of[item.facts] = [item.file]
+        facts = item.facts
+        try:
+            if covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
+                found.extend((facts.ref, d) for d in detect(matrix, facts))
+        except Exception as exc:  # one odd object is its document's error, never a crash
+            errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
+    if strict:
+        errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
+    if manifests.objects == 0 and not errors:
+        where = ", ".join(str(p) for p in paths)
+        errors.append(Problem(where, 0, f"nothing to check: no Kubernetes object in {manifests.files} files read"))
+    status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
+    return CheckResult(
+        status=status,
+        problems=errors,
+        documents=manifests.documents,
+        workloads=len(files_of),
+        skipped=manifests.skipped,
+        duplicates=[(facts.ref, files) for facts, files in files_of.items() if len(files) > 1],
+    )
+
+
+# Control characters (C0, DEL, C1) and Unicode line/paragraph separators: in names they could fake
+# lines of the table; shown as escapes instead.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so one value is always one line."""
+    return text.translate(_ESCAPES)
+
+
+def _skipped_summary(skipped: list[Skipped]) -> str:
+    templates = sum(1 for s in skipped if s.reason == HELM_TEMPLATE_REASON)
+    files = len({s.file for s in skipped})
+    extra = f", {templates} of them Helm chart templates (render them first: helm template)" if templates else ""
+    return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
+
+
+def _terms_lines(status: SupportEngagementStatus) -> list[str]:
+    """Agreement, credits, support terms, response targets, responsibilities and scope, one topic a line."""
+    lines = []
+    if status.agreement:
+        lines.append(f"Agreement: {status.agreement.message}")
+    if status.service_credits:
+        credits = status.service_credits
+        lines.append(f"Service credits: {'apply' if credits.applicable else 'do not apply'} ({credits.reason})")
+    if status.support_terms:
+        terms = status.support_terms
+        lines.append(
+            f"Support terms: {terms.plan}, {terms.coverage_hours}; channels: {', '.join(terms.channels)}"
+            + (f"; {', '.join(terms.benefits)}" if terms.benefits else "")
+        )
+    if status.response_targets:
+        targets = ", ".join(f"{t.severity} {t.first_response}" for t in status.response_targets)
+        lines.append(f"First-response targets: {targets}")
+    if status.platform and status.platform.lifecycle:
+        platform = status.platform
+        owner = f" ({platform.action_owner} action)" if platform.action_owner else ""
+        end = f", end of maintenance {platform.end_of_maintenance}" if platform.end_of_maintenance else ""
+        lines.append(f"Platform: {platform.release} {platform.lifecycle}{end}{owner}")
+    by_owner: dict[str, list[str]] = {}
+    for row in status.responsibilities:
+        by_owner.setdefault(str(row.owner), []).append(row.item + (f" ({row.note})" if row.note else ""))
+    for owner, items in by_owner.items():
+        lines.append(f"Responsibilities of {owner}: {'; '.join(items)}")
+    if status.scope:
+        lines.append(f"In scope: {'; '.join(status.scope.included)}")
+        lines.append(f"Out of scope: {'; '.join(status.scope.excluded)}")
+        lines.append(f"Needs a separate agreement: {'; '.join(status.scope.separate_agreement)}")
+    return lines
 
 
 def render_table(result: CheckResult) -> str:
-    rows = [("PRODUCT", "VERSION", "LIFECYCLE", "END OF SUPPORT", "UPGRADE TO", "WORKLOADS")]
+    """Products (one row per product, edition and version), the verdict, then the terms."""
+    rows = [
+        (
+            "PRODUCT",
+            "EDITION",
+            "VERSION",
+            "LIFECYCLE",
+            "ELIGIBILITY",
+            "OWNER",
+            "END OF SUPPORT",
+            "UPGRADE TO",
+            "WORKLOADS",
+        )
+    ]
     for p in result.status.products:
         rows.append(
             (
                 p.product,
+                str(p.edition or "-"),
                 p.version,
                 str(p.lifecycle),
+                str(p.eligibility or "-"),
+                str(p.action_owner or "-"),
                 str(p.end_of_support or "-"),
                 p.recommended_version or "-",
                 ", ".join(p.workloads)
@@ -257,18 +195,25 @@ def render_table(result: CheckResult) -> str:
             )
         )
     for p in result.status.uncovered_products:
-        rows.append((p.product, p.version, "not covered", "-", "-", ", ".join(p.workloads)))
+        rows.append(
+            (p.product, str(p.edition or "-"), p.version, "not covered", "-", "-", "-", "-", ", ".join(p.workloads))
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     lines.append("")
     lines.append(f"Eligibility: {result.status.eligibility} ({result.status.reason})")
     for condition in result.status.conditions:
-        if condition.type != "Ready":
+        if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
+    lines.extend(_terms_lines(result.status))
     lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
+    if result.skipped:
+        lines.append(_skipped_summary(result.skipped))
+    for ref, files in result.duplicates:
+        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {', '.join(files)}")
     for problem in result.problems:
         lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def render_json(result: CheckResult) -> str:

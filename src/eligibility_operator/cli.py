@@ -1,13 +1,11 @@
-"""Command line: ``eligibility-operator run | check | crds | default-matrix | cluster``."""
+"""Command line: ``eligibility-operator run | check | crds | default-matrix``."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -114,8 +112,7 @@ def run(
     import kopf
 
     from .kopf_app import WebhookOptions, run_operator
-    from .kubeapi import KubeApi
-    from .reconciler import Reconciler
+    from .kubeapi import KubeClient
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -137,10 +134,10 @@ def run(
         )
 
     async def _main() -> None:
-        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce, namespaces=frozenset(namespaces))
         await run_operator(
-            reconciler,
+            KubeClient(),
             namespaces=list(namespaces) or None,
+            coalesce_seconds=coalesce,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
@@ -178,6 +175,9 @@ def run(
 @click.option("--kubernetes-version", default=None, help="Platform to check compatibility with, e.g. 1.30.2.")
 @click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
+)
 def check(
     paths: tuple[Path, ...],
     engagement: Path,
@@ -185,12 +185,16 @@ def check(
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
+    strict: bool,
 ) -> None:
     """Evaluate manifests offline, as the operator would.
 
     \b
-    Exit codes: 0 Eligible, 1 Limited, 3 Ineligible,
-    4 invalid input (unreadable documents, invalid engagement or matrix), 2 usage error.
+    Exit codes: 0 Eligible, 1 Limited, 3 Ineligible, 4 invalid input (unreadable
+    paths, malformed Kubernetes objects, nothing to check, invalid engagement or
+    matrix; never a crash), 2 usage error. Files that are not Kubernetes objects
+    (values files, kustomize patches, CI configs, Helm templates) are skipped and
+    counted.
     """
     from . import checking
     from .core.evaluation import Platform
@@ -198,12 +202,93 @@ def check(
     try:
         spec = checking.load_engagement(engagement)
         compiled = checking.load_matrix_file(matrix)
-        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version))
+        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict)
+        text = checking.render_json(result) if output == "json" else checking.render_table(result)
     except checking.InputError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {checking.printable(str(exc))}", err=True)
         sys.exit(checking.EXIT_INPUT_ERROR)
-    click.echo(checking.render_json(result) if output == "json" else checking.render_table(result))
+    except Exception as exc:  # last resort: a crash must never read as a verdict (exit 1 is Limited)
+        click.echo(f"error: internal error, no verdict: {type(exc).__name__}: {checking.printable(str(exc))}", err=True)
+        sys.exit(checking.EXIT_INPUT_ERROR)
+    click.echo(text)
     sys.exit(result.exit_code)
+
+
+# --------------------------------------------------------------------- triage
+
+
+@main.command()
+@click.option(
+    "-f",
+    "--filename",
+    "paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+)
+@click.option(
+    "--engagement",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SupportEngagement manifest the request falls under.",
+)
+@click.option(
+    "--matrix",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+)
+@click.option("--kubernetes-version", default=None, help="Platform version for the diagnostics, e.g. 1.30.2.")
+@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
+@click.option(
+    "--now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Time the request is opened (UTC unless an offset is given). Default: spec.ticket.openedAt, else now.",
+)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def triage(
+    paths: tuple[Path, ...],
+    engagement: Path,
+    matrix: Path | None,
+    kubernetes_version: str | None,
+    openshift_version: str | None,
+    now: Any,
+    output: str,
+) -> None:
+    """Triage a SupportRequest offline, as the operator would.
+
+    \b
+    Exit codes: 0 in scope (InScope or ThirdParty), 1 not in scope (Excluded,
+    ChangeRequest, NotCovered), 4 invalid input (unreadable files, invalid request,
+    engagement or matrix, or a request the operator would mark Ready=False), 2 usage error.
+    """
+    import datetime as dt
+
+    from . import request_triage as rt
+    from .check_input import InputError, load_matrix_file
+    from .core.evaluation import Platform
+
+    request_path, *manifests = paths
+    when = None
+    if now is not None:
+        when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    try:
+        request = rt.load_request(request_path)
+        view = rt.load_engagement_view(engagement)
+        compiled = load_matrix_file(matrix)
+        status, problems = rt.triage_offline(
+            request, view, compiled, manifests, Platform(kubernetes_version, openshift_version), when
+        )
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(rt.EXIT_INPUT_ERROR)
+    if output == "json":
+        click.echo(rt.render_json(status, problems))
+    else:
+        click.echo(rt.render_table(request, status, problems))
+    sys.exit(rt.exit_code(status, problems))
 
 
 # ----------------------------------------------------------------------- crds
@@ -232,102 +317,9 @@ def crds(output_dir: Path | None) -> None:
 @main.command("default-matrix")
 def default_matrix() -> None:
     """Print the default CompatibilityMatrix shipped with the package."""
-    from .defaults import default_matrix_text
+    from .default_matrix import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
-
-
-# -------------------------------------------------------------------- cluster
-
-
-@main.group()
-def cluster() -> None:
-    """A local control plane (etcd + kube-apiserver on loopback) for demos and tests."""
-
-
-@cluster.command("serve")
-@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), required=True)
-def cluster_serve(workdir: Path) -> None:
-    """Run the control plane in the foreground until interrupted."""
-    from .controlplane import serve
-
-    serve(workdir.resolve())
-
-
-@cluster.command("up")
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait (first run builds kube-apiserver).")
-def cluster_up(workdir: Path, timeout: float) -> None:
-    """Start the control plane in the background, apply CRDs and the default matrix, print KUBECONFIG."""
-    from .controlplane import ensure_binaries
-
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    pidfile, ready = workdir / "pid", workdir / "ready"
-    from .defaults import apply_defaults
-
-    kubeconfig = workdir / "kubeconfig"
-    if pidfile.exists() and _alive(int(pidfile.read_text())) and ready.exists():
-        apply_defaults(kubeconfig)
-        click.echo("control plane already running; CRDs and default matrix applied")
-        click.echo(f"export KUBECONFIG={kubeconfig}")
-        return
-    ensure_binaries()  # in the foreground, so build output is visible
-    ready.unlink(missing_ok=True)
-    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eligibility_operator.cli", "cluster", "serve", "--dir", str(workdir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    pidfile.write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise click.ClickException(f"control plane did not start; see {workdir / 'serve.log'}")
-        time.sleep(0.2)
-    apply_defaults(kubeconfig)
-    click.echo(f"control plane running (pid {proc.pid}); CRDs and default matrix applied")
-    click.echo(f"export KUBECONFIG={kubeconfig}")
-
-
-@cluster.command("down")
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-def cluster_down(workdir: Path) -> None:
-    """Stop the control plane started by ``cluster up`` and remove its directory."""
-    import shutil
-
-    pidfile = workdir / "pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text())
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(150):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(workdir, ignore_errors=True)
-    click.echo("control plane stopped")
-
-
-@main.command()
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-@click.option("--once", is_flag=True, envvar="DEMO_ONCE", help="Exit after printing (also DEMO_ONCE=1).")
-def demo(workdir: Path, once: bool) -> None:
-    """Local control plane + samples + operator: an ineligible, then an eligible engagement."""
-    from .demo import run_demo
-
-    run_demo(workdir.resolve(), once)
 
 
 def _own_namespace() -> str:
@@ -338,19 +330,6 @@ def _own_namespace() -> str:
         return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
     except OSError:
         return "eligibility-operator"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child still answers kill(0); check its state.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 if __name__ == "__main__":

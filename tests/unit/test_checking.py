@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
+from eligibility_operator.check_input import Manifests
 from eligibility_operator.checking import (
     EXIT_INPUT_ERROR,
     CheckResult,
@@ -25,7 +26,8 @@ from eligibility_operator.checking import (
 )
 from eligibility_operator.cli import main
 
-from .factories import TODAY, default_compiled, engagement_spec, workload
+from ..builders import TODAY, default_compiled, engagement_spec
+from ..builders import manifest as workload
 
 MATRIX = default_compiled()
 
@@ -98,14 +100,16 @@ def manifests_dir(tmp_path: Path, files: dict[str, str]) -> Path:
 # ---------------------------------------------------------------- read_manifests
 
 
+def names(out: Manifests) -> list[str]:
+    return [found.facts.name for found in out.workloads]
+
+
 def test_helm_output_with_source_comments(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER})
     out = read_manifests([root])
     assert out.problems == []
-    assert [(o["kind"], o["metadata"]["name"]) for o in out.workloads] == [
-        ("ServiceAccount", "reloader-reloader"),
-        ("Deployment", "reloader-reloader"),
-    ]
+    assert [(f.facts.kind, f.facts.name) for f in out.workloads] == [("Deployment", "reloader-reloader")]
+    assert out.objects == 2  # the ServiceAccount is read, it is not a workload
     assert out.documents == 2  # a chunk of comments only (Helm's empty templates) is not a document
 
 
@@ -119,7 +123,7 @@ def test_kind_list_and_typed_lists_are_flattened(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"list.yaml": dump(listing, typed)})
     out = read_manifests([root])
     assert out.problems == []
-    assert [o["metadata"]["name"] for o in out.workloads] == ["a", "b", "app"]
+    assert names(out) == ["a", "b", "app"]
     assert out.documents == 2
 
 
@@ -128,15 +132,15 @@ def test_json_file(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"imc.json": json.dumps(doc, indent=2), "tabs.json": json.dumps(doc, indent="\t")})
     out = read_manifests([root])
     assert out.problems == []
-    assert [o["metadata"]["name"] for o in out.workloads] == ["imc", "imc"]
+    assert names(out) == ["imc", "imc"]
 
 
 def test_malformed_document_is_reported_and_others_are_read(tmp_path: Path) -> None:
-    text = dump(workload("stakater/reloader:v1.4.21", name="first")) + "---\nkind: [unclosed\n---\n"
+    text = dump(workload("stakater/reloader:v1.4.21", name="first")) + "---\napiVersion: v1\nkind: [unclosed\n---\n"
     text += dump(workload("stakater/forecastle:v2.0.1", name="third"))
     root = manifests_dir(tmp_path, {"mixed.yaml": text})
     out = read_manifests([root])
-    assert [o["metadata"]["name"] for o in out.workloads] == ["first", "third"]
+    assert names(out) == ["first", "third"]
     assert len(out.problems) == 1
     problem = out.problems[0]
     assert problem.file == str(root / "mixed.yaml")
@@ -145,7 +149,7 @@ def test_malformed_document_is_reported_and_others_are_read(tmp_path: Path) -> N
 
 
 def test_document_numbers_of_a_file_starting_with_separator(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"bad.yaml": "---\nkind: [unclosed\n---\n" + dump(workload("x"))})
+    root = manifests_dir(tmp_path, {"bad.yaml": "---\napiVersion: v1\nkind: [unclosed\n---\n" + dump(workload("x"))})
     out = read_manifests([root])
     assert [p.document for p in out.problems] == [1]
 
@@ -156,17 +160,21 @@ def test_document_numbers_of_a_file_starting_with_separator(tmp_path: Path) -> N
         ("- a\n- b\n", "not a Kubernetes object (a list)"),
         ("just a string\n", "not a Kubernetes object (a str)"),
         ("42\n", "not a Kubernetes object (a int)"),
+        ("kind: Deployment\n", "not a Kubernetes object (no apiVersion and kind)"),
     ],
 )
-def test_non_object_document(tmp_path: Path, text: str, error: str) -> None:
+def test_non_object_document_is_skipped(tmp_path: Path, text: str, error: str) -> None:
     root = manifests_dir(tmp_path, {"odd.yaml": dump(workload("x", name="ok")) + "---\n" + text})
     out = read_manifests([root])
-    assert [(p.document, p.error) for p in out.problems] == [(2, error)]
-    assert [o["metadata"]["name"] for o in out.workloads] == ["ok"]
+    assert out.problems == []
+    assert [(s.document, s.reason) for s in out.skipped] == [(2, error)]
+    assert names(out) == ["ok"]
 
 
 def test_non_object_list_item_is_reported_with_its_document(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"l.yaml": dump({"kind": "List", "items": [workload("x"), "oops"]})})
+    root = manifests_dir(
+        tmp_path, {"l.yaml": dump({"apiVersion": "v1", "kind": "List", "items": [workload("x"), "oops"]})}
+    )
     out = read_manifests([root])
     assert [(p.document, p.error) for p in out.problems] == [(1, "not a Kubernetes object (a str)")]
     assert len(out.workloads) == 1
@@ -174,7 +182,8 @@ def test_non_object_list_item_is_reported_with_its_document(tmp_path: Path) -> N
 
 def test_namespaces_are_collected_for_their_labels(tmp_path: Path) -> None:
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools", "labels": {"env": "prod", "n": 1}}}
-    root = manifests_dir(tmp_path, {"ns.yaml": dump(ns, {"kind": "Namespace", "metadata": {"name": "bare"}})})
+    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}}
+    root = manifests_dir(tmp_path, {"ns.yaml": dump(ns, bare)})
     out = read_manifests([root])
     assert out.namespace_labels == {"tools": {"env": "prod", "n": "1"}, "bare": {}}
     assert out.workloads == []
@@ -192,13 +201,13 @@ def test_only_manifest_suffixes_are_read_and_directories_recursed(tmp_path: Path
     )
     out = read_manifests([root])
     assert out.problems == []
-    assert sorted(o["metadata"]["name"] for o in out.workloads) == ["deep", "top"]
+    assert sorted(names(out)) == ["deep", "top"]
 
 
 def test_explicit_file_is_read_whatever_its_suffix(tmp_path: Path) -> None:
     path = tmp_path / "rendered.out"
     path.write_text(dump(workload("x", name="explicit")))
-    assert [o["metadata"]["name"] for o in read_manifests([path]).workloads] == ["explicit"]
+    assert names(read_manifests([path])) == ["explicit"]
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
@@ -257,7 +266,7 @@ def test_check_skips_non_workload_kinds(tmp_path: Path) -> None:
 
 def test_check_coverage_uses_namespace_documents(tmp_path: Path) -> None:
     docs = [
-        {"kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod", "labels": {"env": "prod"}}},
         workload("stakater/reloader:v1.0.0", namespace="legacy"),  # end of life, not covered
         workload("stakater/reloader:v1.4.21", namespace="prod"),
     ]
@@ -268,7 +277,7 @@ def test_check_coverage_uses_namespace_documents(tmp_path: Path) -> None:
     assert result.workloads == 2
     assert [p.workloads for p in result.status.products] == [["prod/Deployment/app"]]
     everything = check([root], spec(), MATRIX, today=TODAY)
-    assert everything.status.eligibility == Eligibility.INELIGIBLE
+    assert everything.status.eligibility == Eligibility.LIMITED  # one end-of-life version beside a supported one
 
 
 def test_check_refuses_an_invalid_engagement(tmp_path: Path) -> None:
@@ -295,11 +304,16 @@ def test_exit_codes(eligibility: Eligibility, problems: list[Problem], code: int
 
 def test_render_table_and_json(tmp_path: Path) -> None:
     # no leading '---' here: see test_document_numbers_of_a_file_starting_with_separator
-    root = manifests_dir(tmp_path, {"r.yaml": HELM_RELOADER.removeprefix("---\n") + "---\nkind: [\n"})
+    root = manifests_dir(tmp_path, {"r.yaml": HELM_RELOADER.removeprefix("---\n") + "---\napiVersion: v1\nkind: [\n"})
     result = check([root], spec(), MATRIX, today=TODAY)
     table = render_table(result)
     assert "reloader" in table.splitlines()[1]
-    assert "Eligibility: Eligible (all covered product versions are supported)" in table
+    assert "Eligibility: Eligible (all covered product versions are eligible)" in table
+    assert "Service credits: do not apply (the commercial agreement does not define service credits)" in table
+    assert "Support terms: Standard, 8x5 business hours (Monday to Friday, excluding public holidays)" in table
+    assert "First-response targets: P1 8 business hours, P2 12 business hours" in table
+    assert "Responsibilities of Customer: " in table
+    assert "Needs a separate agreement: New capabilities" in table
     assert f"error: {root / 'r.yaml'}: document 4: invalid YAML" in table
     doc = json.loads(render_json(result))
     assert doc["errors"][0]["document"] == 4
@@ -369,59 +383,87 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
             "version": "1.4.21",
             "lifecycle": "Supported",
             "recommendedVersion": "1.4.21",
+            "eligibility": "Eligible",
             "reason": "release line 1.4 is supported",
             "workloads": ["tools/Deployment/reloader-reloader"],
             "workloadCount": 1,
         }
     ]
+    assert doc["serviceCredits"] == {
+        "applicable": False,
+        "reason": "the commercial agreement does not define service credits",
+    }
+    assert [t["severity"] for t in doc["responseTargets"]] == ["P1", "P2", "P3", "P4"]
+    assert doc["supportTerms"]["channels"] == ["Support portal"]
+    assert len(doc["responsibilities"]) == 13
+    assert set(doc["scope"]) == {"included", "excluded", "separateAgreement"}
+    assert doc["agreement"]["inForce"] is True
     assert doc["errors"] == []
     assert (doc["documents"], doc["workloads"]) == (2, 1)
 
 
 def test_cli_limited_for_unknown_version(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"r.yaml": dump(workload("ghcr.io/stakater/reloader:v9.0.0", namespace="tools"))})
+    files = {"r.yaml": dump(workload("ghcr.io/stakater/reloader:v9.0.0", namespace="tools")), "ok.yaml": HELM_RELOADER}
+    root = manifests_dir(tmp_path, files)
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Limited"
-    assert [(p["product"], p["version"], p["lifecycle"]) for p in doc["products"]] == [("reloader", "9.0.0", "Unknown")]
+    assert [(p["product"], p["version"], p["lifecycle"], p["eligibility"]) for p in doc["products"]] == [
+        ("reloader", "1.4.21", "Supported", "Eligible"),
+        ("reloader", "9.0.0", "Unknown", "Limited"),
+    ]
+    assert "recommendedVersion" not in doc["products"][1]  # never a downgrade
 
 
-def test_cli_limited_for_platform(tmp_path: Path) -> None:
+def test_cli_ineligible_for_platform(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER})
     engagement = str(engagement_file(tmp_path))
     result = cli("-f", str(root), "--engagement", engagement, "--kubernetes-version", "1.18.3", "-o", "json")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     doc = json.loads(result.stdout)
     assert doc["platform"]["compatible"] is False
     assert doc["platform"]["kubernetesVersion"] == "1.18.3"
+    assert doc["products"][0]["eligibility"] == "Ineligible"
 
 
 def test_cli_ineligible_for_end_of_life(tmp_path: Path) -> None:
+    old = dump(workload("stakater/reloader:v1.0.2", name="old-reloader", namespace="legacy"))
+    result = cli("-f", str(manifests_dir(tmp_path, {"old.yaml": old})), "--engagement", str(engagement_file(tmp_path)))
+    assert result.exit_code == 3, result.output
+    assert "Eligibility: Ineligible (no covered product version is eligible: reloader 1.0.2 (customer action))" in (
+        result.stdout
+    )
+
+
+def test_cli_limited_for_end_of_life_beside_a_supported_version(tmp_path: Path) -> None:
     files = {
         "old.yaml": dump(workload("stakater/reloader:v1.0.2", name="old-reloader", namespace="legacy")),
         "ok.yaml": HELM_RELOADER,
     }
     root = manifests_dir(tmp_path, files)
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
-    assert doc["eligibility"] == "Ineligible"
-    assert doc["reason"] == "reloader 1.0.2 is end of life"
+    assert doc["eligibility"] == "Limited"
+    assert doc["reason"] == "Limited Support: reloader 1.0.2 (customer action)"
     entries = {p["version"]: p for p in doc["products"]}
-    assert entries["1.0.2"]["lifecycle"] == "EndOfLife"
+    assert (entries["1.0.2"]["lifecycle"], entries["1.0.2"]["eligibility"]) == ("EndOfLife", "Ineligible")
     assert entries["1.0.2"]["workloads"] == ["legacy/Deployment/old-reloader"]
     assert entries["1.0.2"]["actionOwner"] == "Customer"
-    assert entries["1.4.21"]["lifecycle"] == "Supported"
+    assert (entries["1.4.21"]["lifecycle"], entries["1.4.21"]["eligibility"]) == ("Supported", "Eligible")
 
 
 def test_cli_input_error_in_manifests(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER, "zz-broken.yaml": "kind: Deployment\n---\n: [\n"})
+    root = manifests_dir(
+        tmp_path,
+        {"reloader.yaml": HELM_RELOADER, "zz-broken.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: [\n"},
+    )
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
     assert result.exit_code == EXIT_INPUT_ERROR == 4
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Eligible"  # the readable documents are still evaluated
-    assert doc["errors"] == [{"file": str(root / "zz-broken.yaml"), "document": 2, "error": doc["errors"][0]["error"]}]
+    assert doc["errors"] == [{"file": str(root / "zz-broken.yaml"), "document": 1, "error": doc["errors"][0]["error"]}]
     assert doc["errors"][0]["error"].startswith("invalid YAML")
 
 
@@ -466,9 +508,25 @@ def test_cli_table_output(tmp_path: Path) -> None:
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["PRODUCT", "VERSION", "LIFECYCLE", "END", "OF", "SUPPORT", "UPGRADE", "TO", "WORKLOADS"]
-    assert lines[1].split() == ["reloader", "1.4.21", "Supported", "-", "1.4.21", "tools/Deployment/reloader-reloader"]
+    assert lines[0].split() == [
+        *("PRODUCT", "EDITION", "VERSION", "LIFECYCLE", "ELIGIBILITY", "OWNER"),
+        *("END", "OF", "SUPPORT", "UPGRADE", "TO", "WORKLOADS"),
+    ]
+    assert lines[1].split() == [
+        *("reloader", "Community", "1.4.21", "Supported", "Eligible", "-", "-", "1.4.21"),
+        "tools/Deployment/reloader-reloader",
+    ]
     assert "Read 2 documents, 1 workloads." in result.stdout
+
+
+def test_cli_table_tells_editions_of_the_same_version_apart(tmp_path: Path) -> None:
+    files = {
+        "c.yaml": dump(workload("stakater/reloader:v1.4.16", name="community", namespace="a")),
+        "e.yaml": dump(workload("ghcr.io/stakater/reloader-enterprise:v1.4.16", name="enterprise", namespace="b")),
+    }
+    result = cli("-f", str(manifests_dir(tmp_path, files)), "--engagement", str(engagement_file(tmp_path)))
+    rows = [line.split() for line in result.stdout.splitlines()[1:3]]
+    assert [row[:3] for row in rows] == [["reloader", "Community", "1.4.16"], ["reloader", "Enterprise", "1.4.16"]]
 
 
 def test_cli_matrix_with_unparseable_release_is_an_input_error(tmp_path: Path) -> None:

@@ -3,6 +3,10 @@
 Pydantic emits JSON Schema (draft 2020-12) with ``$ref``/``$defs`` and
 ``anyOf: [X, null]`` for optional fields; Kubernetes wants a *structural*
 OpenAPI v3 schema: everything inlined, a ``type`` on every node, no ``title``.
+
+Every string, list and map gets a size limit (``maxLength``, ``maxItems``, ``maxProperties``):
+the model's own where it sets one, else the defaults below, so that the API server refuses an
+oversized object at ``kubectl apply`` instead of the operator meeting it in a watch event.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 from . import models as m
+from . import requests as r
 
 _KEEP = {
     "type",
@@ -31,7 +36,24 @@ _KEEP = {
     "additionalProperties",
     "minItems",
     "maxItems",
+    "maxProperties",
 }
+# Limits for fields whose model sets none (README, "API").
+DEFAULT_MAX_LENGTH = 1024
+DEFAULT_MAX_ITEMS = 256
+DEFAULT_MAX_PROPERTIES = 64
+_UNBOUNDED_FORMATS = {"date", "date-time"}  # fixed-size by format
+
+
+def _bounded(node: dict[str, Any]) -> dict[str, Any]:
+    kind = node.get("type")
+    if kind == "string" and "enum" not in node and node.get("format") not in _UNBOUNDED_FORMATS:
+        node.setdefault("maxLength", DEFAULT_MAX_LENGTH)
+    elif kind == "array":
+        node.setdefault("maxItems", DEFAULT_MAX_ITEMS)
+    elif kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        node.setdefault("maxProperties", DEFAULT_MAX_PROPERTIES)
+    return node
 
 
 def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +85,7 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("default") in ("", []):
         # Empty defaults add nothing, and Kubernetes 1.20 reads a '' default as null.
         del out["default"]
-    return out
+    return _bounded(out)
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -136,14 +158,23 @@ def support_engagement_crd() -> dict[str, Any]:
         description="A support contract with Stakater: type, plan, products and terms. "
         "Its status tells whether the cluster is eligible for support, and why not.",
         columns=[
+            {"name": "Customer", "type": "string", "jsonPath": ".spec.customer"},
             {"name": "Eligibility", "type": "string", "jsonPath": ".status.eligibility"},
-            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
             {"name": "Plan", "type": "string", "jsonPath": ".spec.plan"},
+            {
+                "name": "Not-eligible",
+                "type": "integer",
+                "jsonPath": ".status.productsNotEligible",
+                "description": "Covered product versions that are Limited or Ineligible.",
+            },
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type", "priority": 1},
             {
                 "name": "Out-of-support",
                 "type": "integer",
                 "jsonPath": ".status.productsOutOfSupport",
                 "description": "Covered product versions that are end-of-life or unknown.",
+                "priority": 1,
             },
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
@@ -169,9 +200,41 @@ def compatibility_matrix_crd() -> dict[str, Any]:
     )
 
 
+def support_request_crd() -> dict[str, Any]:
+    return _crd(
+        kind="SupportRequest",
+        plural="supportrequests",
+        scope="Namespaced",
+        short_names=["sr"],
+        spec=r.SupportRequestSpec,
+        status=r.SupportRequestStatus,
+        description="A support request an SRE is about to raise with Stakater. Its status triages it by the "
+        "policy: scope and route, severity, first-response due time, eligibility and missing information.",
+        columns=[
+            {"name": "Scope", "type": "string", "jsonPath": ".status.scope"},
+            {"name": "Route", "type": "string", "jsonPath": ".status.route"},
+            {"name": "Severity", "type": "string", "jsonPath": ".spec.severity", "description": "Proposed."},
+            {"name": "Suggested", "type": "string", "jsonPath": ".status.severity.suggested"},
+            {
+                "name": "Due",
+                "type": "string",
+                "jsonPath": ".status.firstResponse.due",
+                "description": "First-response due time (UTC).",
+            },
+            {"name": "Eligible", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Eligible")].status'},
+            {"name": "Complete", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Complete")].status'},
+            {"name": "Category", "type": "string", "jsonPath": ".spec.category", "priority": 1},
+            {"name": "Engagement", "type": "string", "jsonPath": ".status.engagement", "priority": 1},
+            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+
+
 CRD_FILES = {
     "supportengagements.yaml": support_engagement_crd,
     "compatibilitymatrices.yaml": compatibility_matrix_crd,
+    "supportrequests.yaml": support_request_crd,
 }
 
 

@@ -26,6 +26,10 @@ WATCHED_RESOURCES = (
 )
 _MAX_LABELS = 64
 _MAX_TEXT = 512
+# Per workload, whatever the object holds: containers read (init containers count too) and distinct
+# images kept. Real workloads have a handful; the caps keep the work per object linear and small.
+MAX_CONTAINERS = 256
+MAX_IMAGES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class WorkloadFacts:
     version_override: str | None = None
     olm_package: str | None = None  # ClusterServiceVersions only
     olm_version: str | None = None
+    capped: bool = False  # more containers or images than MAX_CONTAINERS / MAX_IMAGES: only the first were read
 
     @property
     def ref(self) -> str:
@@ -61,17 +66,25 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _containers(pod_spec: Mapping[str, Any]) -> tuple[str, ...]:
-    images: list[str] = []
+def _containers(pod_spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """Distinct images in order of appearance, and whether a cap cut the list (linear in the caps)."""
+    images: dict[str, None] = {}  # insertion-ordered set: O(1) membership
+    budget = MAX_CONTAINERS
+    capped = False
     for field in ("initContainers", "containers"):
         items = pod_spec.get(field)
         if not isinstance(items, list):
             continue
-        for container in items:
+        if len(items) > budget:
+            capped = True
+        for container in items[:budget]:
             image = _text(_mapping(container).get("image"))
             if image and image not in images:
-                images.append(image)
-    return tuple(images)
+                if len(images) == MAX_IMAGES:
+                    return tuple(images), True
+                images[image] = None
+        budget -= min(len(items), budget)
+    return tuple(images), capped
 
 
 def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -100,14 +113,16 @@ def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default"
         template = _mapping(spec.get("template"))
         pod_meta = _mapping(template.get("metadata"))
         pod_annotations = _mapping(pod_meta.get("annotations"))
+        images, capped = _containers(_mapping(template.get("spec")))
         return WorkloadFacts(
             namespace=namespace,
             kind=kind,
             name=name,
-            images=_containers(_mapping(template.get("spec"))),
+            images=images,
             labels=_labels(_mapping(pod_meta.get("labels")), _mapping(meta.get("labels"))),
             product_override=_text(annotations.get(PRODUCT_ANNOTATION) or pod_annotations.get(PRODUCT_ANNOTATION)),
             version_override=_text(annotations.get(VERSION_ANNOTATION) or pod_annotations.get(VERSION_ANNOTATION)),
+            capped=capped,
         )
     if kind == CSV_KIND:
         labels = _mapping(meta.get("labels"))

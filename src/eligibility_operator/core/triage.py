@@ -1,0 +1,707 @@
+"""SupportRequest triage by the policy: scope and route, eligibility snapshot, severity,
+first-response due time, completeness and next responsibilities. Pure.
+
+Section numbers refer to ``Service Scope & Responsibilities``. The operator, the
+offline ``triage`` command and the tests call :func:`triage` with what their shell
+found (the engagement, the detections of the affected workloads); nothing here
+reads the cluster. The rules are tabled in the README ("SupportRequest").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api.models import (
+    Condition,
+    ConditionStatus,
+    Eligibility,
+    EngagementType,
+    Lifecycle,
+    Party,
+    ProductStatus,
+    ResponsibilityStatus,
+    SupportEngagementSpec,
+)
+from ..api.requests import (
+    AffectedProduct,
+    Diagnostics,
+    FirstResponse,
+    Impact,
+    RequestCategory,
+    Route,
+    Scope,
+    Severity,
+    SeverityStatus,
+    SupportRequestSpec,
+    SupportRequestStatus,
+    Workaround,
+)
+from . import policy
+from .business_calendar import BusinessCalendar, CalendarError, check_calendar, parse_target
+from .coverage import covers
+from .detection import Detection
+from .evaluation import Platform, evaluate
+from .matrix import CompiledMatrix
+from .versions import parse_version
+
+READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
+CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)
+_C = RequestCategory
+
+# The values of SupportEngagement spec.contractedServices that bring an otherwise excluded category into scope.
+CONTRACTED_SERVICE = {
+    _C.INFRASTRUCTURE: "InfrastructureManagement",
+    _C.APPLICATION_CODE: "ApplicationCode",
+    _C.SECURITY_ASSESSMENT: "SecurityAssessment",
+    _C.PERFORMANCE_TUNING: "PerformanceTuning",
+    _C.ARCHITECTURE_DESIGN: "ArchitectureDesign",
+    _C.CHANGE_REQUEST: "EnvironmentDesign",
+    _C.FEATURE_REQUEST: "CustomDevelopment",
+}
+
+# Section 2 lines, for the reason of an Excluded request.
+_EXCLUSION = {
+    _C.APPLICATION_CODE: "customer application debugging (unless directly caused by Stakater platform issues)",
+    _C.SECURITY_ASSESSMENT: "security assessments or audits (unless separately contracted)",
+    _C.PERFORMANCE_TUNING: "performance tuning of customer workloads beyond platform-level guidance",
+    _C.ARCHITECTURE_DESIGN: "major architectural redesign projects",
+}
+
+# What the policy asks a request to carry (section 3: timely and complete information), per category.
+WORKLOADS, VERSIONS, IMPACT, WORKAROUND, REPRODUCTION, VENDOR, DESCRIPTION, PRODUCT = (
+    "affected workloads (spec.workloads)",
+    "versions of the affected products (no workload shows one; set spec.version)",
+    "impact (spec.impact)",
+    "workaround (spec.workaround)",
+    "steps to reproduce (spec.reproduction)",
+    "the third-party vendor (spec.vendor)",
+    "a description (spec.description)",
+    "the affected product or workloads (spec.product or spec.workloads)",
+)
+_INCIDENT_NEEDS = (WORKLOADS, VERSIONS, IMPACT, WORKAROUND, REPRODUCTION)
+_NEEDS: dict[RequestCategory, tuple[str, ...]] = {
+    _C.INCIDENT: _INCIDENT_NEEDS,
+    _C.THIRD_PARTY: (*_INCIDENT_NEEDS, VENDOR),
+    _C.QUESTION: (PRODUCT, VERSIONS),
+    _C.UPGRADE_GUIDANCE: (PRODUCT, VERSIONS),
+    _C.INFRASTRUCTURE: (IMPACT, WORKAROUND, DESCRIPTION),
+    _C.APPLICATION_CODE: (WORKLOADS, IMPACT, WORKAROUND, REPRODUCTION),
+    _C.PERFORMANCE_TUNING: (WORKLOADS, IMPACT, DESCRIPTION),
+}
+
+
+# -------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class EngagementView:
+    """The engagement a request falls under, as the shell read it."""
+
+    namespace: str
+    name: str
+    spec: SupportEngagementSpec | None
+    spec_error: str | None = None
+    contracted_services: frozenset[str] = frozenset()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def contracted_services_of(raw_spec: Mapping[str, Any] | None) -> frozenset[str]:
+    """``spec.contractedServices`` of an engagement, read tolerantly (a list of strings; anything else: none)."""
+    value = (raw_spec or {}).get("contractedServices")
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(str(v) for v in value if isinstance(v, str))
+
+
+@dataclass
+class TriageInput:
+    request: SupportRequestSpec
+    namespace: str  # the request's namespace
+    engagement: EngagementView | None
+    engagement_problem: str | None  # why no engagement was resolved (None with engagement None: none covers)
+    matrix: CompiledMatrix | None
+    # spec.workloads[i] -> its detections under the engagement's matrix; None when the workload does not exist
+    workloads: Mapping[str, Sequence[Detection] | None]
+    # when spec.product is set: (workload ref, detection) of that product in the engagement's covered namespaces
+    product_found: Sequence[tuple[str, Detection]] = ()
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    platform: Platform = field(default_factory=Platform)
+    opened_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    today: dt.date | None = None
+    generation: int | None = None
+    diagnostics: Diagnostics | None = None
+
+
+# ----------------------------------------------------------- engagement choice
+
+
+def resolve_engagement(
+    ref_name: str | None,
+    ref_namespace: str | None,
+    request_namespace: str,
+    engagements: Iterable[EngagementView],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> tuple[EngagementView | None, str | None]:
+    """The engagement a request falls under, or (None, problem). (None, None): no engagement covers it.
+
+    Without a reference: the engagement covering the request's namespace; if several do, the one in
+    that namespace, else the request must name one.
+    """
+    if ref_name:
+        namespace = ref_namespace or request_namespace
+        for view in engagements:
+            if view.namespace == namespace and view.name == ref_name:
+                return view, None
+        return None, (
+            f"spec.engagementRef: SupportEngagement {namespace}/{ref_name} not found; "
+            f"create it or name an existing engagement"
+        )
+    labels = namespace_labels.get(request_namespace)
+    covering = [v for v in engagements if v.spec is not None and covers(v.spec.coverage, request_namespace, labels)]
+    if len(covering) == 1:
+        return covering[0], None
+    local = [v for v in covering if v.namespace == request_namespace]
+    if len(local) == 1:
+        return local[0], None
+    if covering:
+        names = ", ".join(sorted(v.ref for v in covering)[:5])
+        return None, (
+            f"spec.engagementRef: {len(covering)} engagements cover namespace {request_namespace!r} ({names}); "
+            f"name one in spec.engagementRef"
+        )
+    return None, None
+
+
+# --------------------------------------------------------------- severity
+
+
+def suggest_severity(
+    category: RequestCategory, impact: Impact | None, workaround: Workaround | None
+) -> tuple[Severity, str]:
+    """The policy's definitions: P1 production outage, no workaround; P2 major degradation, workaround not
+    sustainable; P3 limited, reasonable workaround; P4 guidance, no production impact. Default P3."""
+    if impact is None:
+        if category in (_C.QUESTION, _C.UPGRADE_GUIDANCE):
+            return Severity.P4, "guidance with no stated production impact"
+        return Severity.P3, "the policy's default when the impact is not stated"
+    if impact == Impact.NO_PRODUCTION_IMPACT:
+        return Severity.P4, "no production impact"
+    if impact == Impact.LIMITED:
+        return Severity.P3, "limited, non-critical impact"
+    if workaround == Workaround.REASONABLE:
+        return Severity.P3, f"{impact} with a reasonable workaround"
+    if impact == Impact.PRODUCTION_OUTAGE and workaround in (Workaround.NONE, None):
+        return Severity.P1, "production outage with no workaround"
+    return Severity.P2, f"{impact}" + (" with a workaround that is not sustainable" if workaround else "")
+
+
+def severity_status(request: SupportRequestSpec) -> SeverityStatus:
+    suggested, basis = suggest_severity(RequestCategory(request.category), request.impact, request.workaround)
+    proposed = Severity(request.severity)
+    note = ""
+    if suggested != proposed:
+        note = (
+            f"proposed {proposed}, the policy's definitions suggest {suggested} ({basis}); accurate severity "
+            f"classification is the customer's duty and Stakater may reclassify (section 3)"
+        )
+    return SeverityStatus(proposed=proposed, suggested=suggested, note=note)
+
+
+# -------------------------------------------------------------- first response
+
+
+def calendar_of(spec: SupportEngagementSpec) -> BusinessCalendar:
+    agreement = spec.agreement
+    return BusinessCalendar(
+        getattr(agreement, "time_zone", "UTC") or "UTC", getattr(agreement, "holiday_calendar", None)
+    )
+
+
+def first_response(
+    spec: SupportEngagementSpec, severity: Severity, opened_at: dt.datetime, scope: Scope
+) -> FirstResponse:
+    """The first-response target for ``severity`` under the engagement's plan, and when it is due."""
+    targets = {t.severity: t.first_response for t in policy.response_targets(spec)}
+    text = targets[str(severity)]
+    calendar = calendar_of(spec)
+    note = "a first response (initial engagement), not a resolution time; the operator does not track replies"
+    if scope == Scope.THIRD_PARTY:
+        note = "diagnosis and coordination only; timelines depend on the vendor; no guaranteed resolution time"
+    try:
+        target = parse_target(text)
+        due: dt.datetime | None = calendar.due(opened_at, target)
+    except CalendarError as exc:
+        return FirstResponse(target=text[:64], due=None, calendar=calendar.describe()[:128], note=str(exc)[:1024])
+    return FirstResponse(
+        target=text[:64],
+        due=due,
+        business_hours=target.business,
+        calendar=(calendar.describe() if target.business else "elapsed time")[:128],
+        note=note,
+    )
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
+    status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
+    return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
+
+
+def not_ready(reason: str, message: str, generation: int | None, engagement: str | None = None) -> SupportRequestStatus:
+    """A request that cannot be triaged: Ready=False naming the field; the other conditions Unknown."""
+    conditions = [_cond(READY, False, reason, message, generation)]
+    conditions += [_cond(t, None, reason, "not triaged: " + message, generation) for t in CONDITION_TYPES[1:]]
+    return SupportRequestStatus(
+        observed_generation=generation,
+        engagement=engagement,
+        scope=Scope.UNKNOWN,
+        route=Route.UNKNOWN,
+        reason=message[:512],
+        conditions=conditions,
+    )
+
+
+def _product_eligibility(p: ProductStatus) -> Eligibility:
+    """A product's eligibility: the evaluation's own when it has one, else derived from lifecycle and owner."""
+    own = getattr(p, "eligibility", None)
+    if own:
+        try:
+            return Eligibility(str(own))
+        except ValueError:
+            pass
+    if p.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) and p.action_owner != Party.STAKATER:
+        return Eligibility.INELIGIBLE if p.lifecycle == Lifecycle.END_OF_LIFE else Eligibility.LIMITED
+    return Eligibility.ELIGIBLE
+
+
+def _snapshot(p: ProductStatus) -> AffectedProduct:
+    eligibility = _product_eligibility(p)
+    owner = p.action_owner
+    note = p.reason
+    if p.lifecycle == Lifecycle.END_OF_LIFE:
+        who = "Stakater (managed-service agreement)" if owner == Party.STAKATER else "the customer"
+        target = f" to {p.recommended_version}" if p.recommended_version else ""
+        note = f"upgrade first: {p.product} {p.version} is end of life ({p.reason}); {who} must upgrade{target}"
+    elif p.lifecycle == Lifecycle.UNKNOWN:
+        note = f"support cannot be confirmed: {p.reason}"
+    return AffectedProduct(
+        product=p.product,
+        version=p.version[:64],
+        lifecycle=p.lifecycle,
+        eligibility=eligibility,
+        action_owner=owner,
+        recommended_version=p.recommended_version[:64] if p.recommended_version else None,
+        note=note[:1024],
+        workloads=[w for w in p.workloads if w][:20],
+    )
+
+
+@dataclass
+class _Affected:
+    found: list[tuple[str, Detection]]
+    products: set[str]
+    customer_apps: list[str]  # listed workloads that run no product
+
+
+def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
+    """Detections of the affected workloads (and product), or the problems that stop triage."""
+    req = inp.request
+    problems: list[str] = []
+    found: list[tuple[str, Detection]] = []
+    customer_apps: list[str] = []
+    matrix = inp.matrix
+    assert matrix is not None
+    if req.product and req.product not in matrix.products:
+        known = ", ".join(sorted(matrix.products))
+        problems.append(f"spec.product: {req.product!r} is not in CompatibilityMatrix {matrix.name!r} (known: {known})")
+    seen: set[str] = set()
+    for i, ref in enumerate(req.workloads):
+        if ref in seen:
+            problems.append(f"spec.workloads[{i}]: {ref} is listed twice")
+            continue
+        seen.add(ref)
+        detections = inp.workloads.get(ref)
+        if detections is None:
+            problems.append(f"spec.workloads[{i}]: workload {ref} does not exist")
+            continue
+        if not detections:
+            customer_apps.append(ref)
+            continue
+        if req.product and all(d.product != req.product for d in detections):
+            runs = ", ".join(sorted({d.product for d in detections}))
+            problems.append(f"spec.workloads[{i}]: {ref} runs {runs}, not spec.product {req.product!r}")
+            continue
+        for d in detections:
+            if req.product and d.product != req.product:
+                continue
+            found.append((ref, d))
+    stated = parse_version(req.version) if req.version else None
+    if req.version and stated is None:
+        problems.append(f"spec.version: {req.version!r} is not a version")
+    if stated is not None:
+        for ref, d in found:
+            if d.version is not None and d.version.core[: stated.parts] != stated.core[: stated.parts]:
+                problems.append(f"spec.version: {req.version} contradicts {ref}, which runs {d.product} {d.version}")
+                break
+    if problems:
+        return None, problems
+    products = {d.product for _, d in found}
+    if req.product and req.product not in products:
+        # Only the product is named: its detections in the covered namespaces, or the stated version.
+        if stated is not None:
+            found.append(("", Detection(req.product, None, stated, "request")))
+        else:
+            found.extend((ref, d) for ref, d in inp.product_found if d.product == req.product)
+            if not any(d.product == req.product for _, d in found):
+                found.append(
+                    ("", Detection(req.product, None, None, "request", "no workload or spec.version shows it"))
+                )
+        products.add(req.product)
+    return _Affected(found, products, customer_apps), []
+
+
+def _not_covered(inp: TriageInput, view: EngagementView, affected: _Affected) -> str | None:
+    spec = view.spec
+    assert spec is not None
+    for ref in inp.request.workloads:
+        namespace = ref.split("/", 1)[0]
+        if not covers(spec.coverage, namespace, inp.namespace_labels.get(namespace)):
+            return f"namespace {namespace!r} of {ref} is not covered by engagement {view.ref} (spec.coverage)"
+    if spec.products:
+        contracted = {p.name for p in spec.products}
+        for product in sorted(affected.products):
+            if product not in contracted:
+                return f"product {product!r} is not in engagement {view.ref}'s spec.products"
+    return None
+
+
+def _scope(inp: TriageInput, view: EngagementView, affected: _Affected) -> tuple[Scope, Route, str]:
+    """Scope and route of a request under a resolved engagement (sections 1, 2, 4, 5, 6)."""
+    req = inp.request
+    spec = view.spec
+    assert spec is not None
+    category = RequestCategory(req.category)
+    managed = spec.type == EngagementType.MANAGED_SERVICE
+    contracted = CONTRACTED_SERVICE.get(category)
+    has_contract = contracted is not None and contracted in view.contracted_services
+    contract_note = f"contracted in the engagement's spec.contractedServices ({contracted})"
+    why = _not_covered(inp, view, affected)
+    if why:
+        return (
+            Scope.NOT_COVERED,
+            Route.COMMERCIAL_APPROVAL,
+            (
+                why
+                + "; extend the agreement (commercial approval) or file the request under the engagement that covers it"
+            ),
+        )
+    if category in (_C.INCIDENT, _C.QUESTION, _C.UPGRADE_GUIDANCE):
+        if req.vendor and category == _C.INCIDENT:
+            return (
+                Scope.THIRD_PARTY,
+                Route.SHARED,
+                (
+                    f"section 5: an incident involving {req.vendor}: Stakater assists with diagnosis and coordination; "
+                    f"timelines depend on the vendor; no guaranteed resolution time"
+                ),
+            )
+        if affected.customer_apps and not affected.products and not managed:
+            if "ApplicationCode" in view.contracted_services:
+                return Scope.IN_SCOPE, Route.SUPPORT, "customer application support is " + contract_note
+            return (
+                Scope.EXCLUDED,
+                Route.PROFESSIONAL_SERVICES,
+                (
+                    f"section 2: {', '.join(affected.customer_apps[:3])} runs no Stakater product: "
+                    "customer application debugging is excluded unless directly caused by a Stakater platform "
+                    "issue (then set spec.product)"
+                ),
+            )
+        what = {_C.INCIDENT: "incident investigation and remediation", _C.QUESTION: "configuration guidance"}
+        return Scope.IN_SCOPE, Route.SUPPORT, "section 1: " + what.get(category, "upgrade and lifecycle guidance")
+    if category == _C.THIRD_PARTY:
+        if affected.products or managed:
+            related = ", ".join(sorted(affected.products)) or "the managed platform"
+            deps = {
+                dep
+                for p in affected.products
+                if inp.matrix and p in inp.matrix.products
+                for dep in inp.matrix.products[p].spec.third_party_dependencies
+            }
+            listed = f" ({req.vendor} is a documented dependency)" if req.vendor and req.vendor in deps else ""
+            return (
+                Scope.THIRD_PARTY,
+                Route.SHARED,
+                (
+                    f"section 5: third-party issue related to {related}{listed}: diagnosis and coordination only; "
+                    f"timelines depend on the vendor; no guaranteed resolution time"
+                ),
+            )
+        return (
+            Scope.EXCLUDED,
+            Route.PROFESSIONAL_SERVICES,
+            (
+                "section 5: Stakater coordinates with vendors only for supported components; name the affected "
+                "product (spec.product or spec.workloads), or it falls under Professional Services"
+            ),
+        )
+    if category == _C.INFRASTRUCTURE:
+        if managed:
+            return Scope.IN_SCOPE, Route.SUPPORT, "section 4: managed infrastructure components are covered"
+        if has_contract:
+            return Scope.IN_SCOPE, Route.SUPPORT, "infrastructure management is " + contract_note
+        return (
+            Scope.EXCLUDED,
+            Route.PROFESSIONAL_SERVICES,
+            ("section 4: product support does not cover full infrastructure management unless explicitly contracted"),
+        )
+    if category in (_C.CHANGE_REQUEST, _C.FEATURE_REQUEST):
+        scoped = has_contract or (category == _C.CHANGE_REQUEST and managed)
+        kind = "structural design change, custom automation or platform expansion"
+        if category == _C.FEATURE_REQUEST:
+            kind = "new capability (custom feature development)"
+        if scoped:
+            basis = contract_note if has_contract else "the managed-service agreement"
+            return (
+                Scope.CHANGE_REQUEST,
+                Route.SCOPED_ENGAGEMENT,
+                (f"section 6: a {kind} is evaluated separately, as a scoped engagement under {basis}"),
+            )
+        return (
+            Scope.CHANGE_REQUEST,
+            Route.COMMERCIAL_APPROVAL,
+            (f"section 6: a {kind} is evaluated separately and needs commercial approval"),
+        )
+    # Section 2 exclusions: ApplicationCode, SecurityAssessment, PerformanceTuning, ArchitectureDesign.
+    if has_contract:
+        return Scope.IN_SCOPE, Route.SUPPORT, _EXCLUSION[category].split(" (", 1)[0] + " is " + contract_note
+    return (
+        Scope.EXCLUDED,
+        Route.PROFESSIONAL_SERVICES,
+        (
+            f"section 2: {_EXCLUSION[category]} is not included; it may be delivered under a Professional Services "
+            f"agreement"
+        ),
+    )
+
+
+def missing_information(req: SupportRequestSpec, products: Sequence[AffectedProduct]) -> list[str]:
+    """What the policy asks for (section 3) that the request does not carry."""
+    needs = _NEEDS.get(RequestCategory(req.category), (DESCRIPTION,))
+    missing = []
+    for need in needs:
+        if need == WORKLOADS and req.workloads:
+            continue
+        if need == PRODUCT and (req.workloads or req.product):
+            continue
+        if need == VERSIONS and (req.version or (products and all(p.version != "Unknown" for p in products))):
+            continue
+        if need == VERSIONS and not products and not req.product:
+            continue  # no product is involved: nothing to version
+        if need == IMPACT and req.impact is not None:
+            continue
+        if need == WORKAROUND and req.workaround is not None:
+            continue
+        if need == REPRODUCTION and req.reproduction:
+            continue
+        if need == VENDOR and req.vendor:
+            continue
+        if need == DESCRIPTION and req.description:
+            continue
+        missing.append(need)
+    return missing
+
+
+def _responsibilities(
+    req: SupportRequestSpec,
+    scope: Scope,
+    route: Route,
+    reason: str,
+    severity: SeverityStatus,
+    response: FirstResponse | None,
+    products: Sequence[AffectedProduct],
+    missing: Sequence[str],
+    spec: SupportEngagementSpec,
+) -> list[ResponsibilityStatus]:
+    """Who does what next for this request, in the order it should happen."""
+    out: list[ResponsibilityStatus] = []
+
+    def add(owner: Party, item: str, note: str = "") -> None:
+        out.append(ResponsibilityStatus(item=item[:256], owner=owner, note=note[:512]))
+
+    if scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
+        for p in products:
+            if p.lifecycle == Lifecycle.END_OF_LIFE:
+                target = f" to {p.recommended_version}" if p.recommended_version else ""
+                owner = p.action_owner or Party.CUSTOMER
+                add(
+                    Party(owner),
+                    f"Upgrade {p.product} {p.version}{target} first",
+                    "section 7: end-of-life versions may limit support eligibility; Stakater may require the "
+                    "upgrade before full assistance",
+                )
+        if not req.ticket.reference:
+            add(
+                Party.CUSTOMER,
+                f"Open a ticket in Stakater's support portal as {severity.proposed} and set spec.ticket.reference",
+                "the operator neither opens tickets nor tracks replies",
+            )
+        if severity.note:
+            add(Party.CUSTOMER, "Accurate severity classification", severity.note)
+        if missing:
+            add(
+                Party.CUSTOMER,
+                "Provide timely and complete information: " + "; ".join(missing),
+                "section 3: delays in providing required information may impact resolution timelines",
+            )
+        if response is not None:
+            due = f", due {response.due:%Y-%m-%d %H:%M} UTC" if response.due else ""
+            add(Party.STAKATER, f"First response within {response.target}{due}", response.note)
+        if scope == Scope.THIRD_PARTY:
+            vendor = req.vendor or "the vendor"
+            add(Party.STAKATER, f"Diagnosis and coordination with {vendor}", "section 5")
+            add(
+                Party.SHARED, f"Resolution by {vendor}", "timelines depend on the vendor; no guaranteed resolution time"
+            )
+            add(Party.CUSTOMER, "Compliance with licensing obligations for third-party software", "section 3")
+        elif RequestCategory(req.category) == _C.INCIDENT:
+            add(Party.STAKATER, "Incident response and mitigation within the supported scope", "section 3")
+            if spec.type != EngagementType.MANAGED_SERVICE:
+                add(Party.CUSTOMER, "Application-level debugging and validation", "section 3")
+        return out
+    if route == Route.PROFESSIONAL_SERVICES:
+        add(Party.CUSTOMER, "Request a Professional Services agreement for this activity", reason)
+    elif route == Route.SCOPED_ENGAGEMENT:
+        add(Party.CUSTOMER, "Ask Stakater to scope the change", reason)
+        add(Party.STAKATER, "Evaluate the request separately and propose a scoped engagement", "section 6")
+    elif route == Route.COMMERCIAL_APPROVAL and scope == Scope.CHANGE_REQUEST:
+        add(Party.CUSTOMER, "Seek commercial approval from Stakater for the change", reason)
+        add(Party.STAKATER, "Evaluate the request separately", "section 6")
+    else:  # NotCovered
+        add(Party.CUSTOMER, "Extend the engagement to cover it, or file the request under the one that does", reason)
+    return out
+
+
+# --------------------------------------------------------------------- triage
+
+
+def triage(inp: TriageInput) -> SupportRequestStatus:
+    """The status a SupportRequest should have, given what the shell found."""
+    gen = inp.generation
+    req = inp.request
+    view = inp.engagement
+    if view is None:
+        if inp.engagement_problem:
+            return not_ready("EngagementNotFound", inp.engagement_problem, gen)
+        message = (
+            f"no SupportEngagement covers namespace {inp.namespace!r}; set spec.engagementRef or file the "
+            f"request under an engagement that covers it"
+        )
+        status = not_ready("NoEngagement", message, gen)
+        conditions = [_cond(READY, True, "Triaged", "triaged: no engagement covers the request", gen)]
+        conditions += [
+            _cond(IN_SCOPE, False, "NotCovered", message, gen),
+            _cond(COMPLETE, None, "NotCovered", "not assessed: the request is not covered", gen),
+            _cond(ELIGIBLE, None, "NotCovered", "not assessed: the request is not covered", gen),
+        ]
+        return status.model_copy(
+            update={
+                "scope": Scope.NOT_COVERED,
+                "route": Route.COMMERCIAL_APPROVAL,
+                "conditions": conditions,
+                "severity": severity_status(req),
+                "responsibilities": [
+                    ResponsibilityStatus(
+                        item="Put the namespace under a SupportEngagement (commercial approval), or name one",
+                        owner=Party.CUSTOMER,
+                        note=message[:512],
+                    )
+                ],
+            }
+        )
+    if view.spec is None:
+        return not_ready(
+            "EngagementInvalid",
+            f"engagement {view.ref} has an invalid spec ({view.spec_error}); fix the engagement",
+            gen,
+            view.ref,
+        )
+    spec = view.spec
+    calendar_problems = check_calendar(calendar_of(spec).time_zone, calendar_of(spec).holiday_code)
+    if calendar_problems:
+        return not_ready("EngagementInvalid", f"engagement {view.ref}: " + "; ".join(calendar_problems), gen, view.ref)
+    if inp.matrix is None:
+        return not_ready(
+            "MatrixNotFound",
+            f"CompatibilityMatrix {spec.matrix_name!r} of engagement {view.ref} not found",
+            gen,
+            view.ref,
+        )
+    affected, problems = _affected(inp)
+    if affected is None:
+        return not_ready("InvalidSpec", "; ".join(problems), gen, view.ref)
+    scope, route, reason = _scope(inp, view, affected)
+
+    today = inp.today or inp.opened_at.astimezone(dt.UTC).date()
+    evaluation = evaluate(spec, inp.matrix, affected.found, inp.platform, today, gen).status
+    products = [
+        _snapshot(p) for p in [*evaluation.products, *evaluation.uncovered_products] if p.product in affected.products
+    ]
+    severity = severity_status(req)
+    response = None
+    if scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
+        response = first_response(spec, Severity(req.severity), inp.opened_at, scope)
+    missing = missing_information(req, products)
+    responsibilities = _responsibilities(req, scope, route, reason, severity, response, products, missing, spec)
+
+    in_scope = scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY)
+    eligibilities = [p.eligibility for p in products]
+    if not products:
+        eligible = _cond(ELIGIBLE, None, "NoProductAffected", "no Stakater product is named or affected", gen)
+    elif Eligibility.INELIGIBLE in eligibilities:
+        notes = "; ".join(p.note for p in products if p.eligibility == Eligibility.INELIGIBLE)
+        eligible = _cond(ELIGIBLE, False, "UpgradeFirst", notes, gen)
+    elif Eligibility.LIMITED in eligibilities:
+        notes = "; ".join(p.note for p in products if p.eligibility == Eligibility.LIMITED)
+        eligible = _cond(ELIGIBLE, False, "Limited", notes, gen)
+    else:
+        stakater = "; ".join(p.note for p in products if p.lifecycle == Lifecycle.END_OF_LIFE)
+        message = "every affected product version is supported"
+        if stakater:
+            message = "eligible; Stakater's action items: " + stakater
+        eligible = _cond(ELIGIBLE, True, "Eligible", message, gen)
+    conditions = [
+        _cond(READY, True, "Triaged", f"triaged under engagement {view.ref} ({spec.type}, {spec.plan})", gen),
+        _cond(IN_SCOPE, in_scope, str(scope), f"{scope} -> {route}: {reason}", gen),
+        _cond(
+            COMPLETE,
+            not missing,
+            "Complete" if not missing else "MissingInformation",
+            "missing: " + "; ".join(missing) if missing else "the request carries what the policy asks for",
+            gen,
+        ),
+        eligible,
+    ]
+    return SupportRequestStatus(
+        observed_generation=gen,
+        engagement=view.ref,
+        plan=str(spec.plan),
+        scope=scope,
+        route=route,
+        reason=reason[:512],
+        severity=severity,
+        first_response=response,
+        products=products[:20],
+        missing_information=missing,
+        responsibilities=responsibilities[:20],
+        diagnostics=inp.diagnostics,
+        conditions=conditions,
+    )

@@ -1,0 +1,369 @@
+"""Leader election with a ``coordination.k8s.io/v1`` Lease: one replica writes, all keep state warm.
+
+Every replica watches and keeps its in-memory state current, and serves admission and metrics from it;
+only the holder of the Lease writes (status, eligibility Events, the managed webhook configuration).
+
+The algorithm is client-go's: a candidate takes the Lease when it is absent, released, or has not changed
+for ``duration`` seconds *by the candidate's own monotonic clock* (never by comparing the holder's
+``renewTime`` with a local wall clock, so clock skew between nodes does not matter); every update
+carries the ``resourceVersion`` it read, so of two candidates exactly one wins. The leader renews every
+``retry_period``.
+
+Fencing: the leader may write only until ``renew_deadline`` seconds after the start of its last
+successful renewal (:meth:`LeaderElector.may_write`, checked just before each write). Another replica
+cannot take the Lease earlier than ``duration`` seconds after that renewal, and
+``renew_deadline < duration``, so the leader stops before anyone else can start. A frozen leader
+(SIGSTOP, a long GC pause, a suspended VM) therefore finds on waking that its deadline has passed and
+writes nothing, without asking the API server first. One write whose request was already on the wire when
+the process froze can still arrive late: Kubernetes has no fencing tokens for ordinary writes.
+
+Why not Kopf's peering: it needs its own cluster-scoped CRD and RBAC, pauses every watch on non-leaders
+(followers would go cold and need a full relisting to take over), and lets same-priority peers, i.e. two
+replicas of one Deployment, both keep running with only a warning. Why not ``kubernetes.leaderelection``:
+it runs in a thread with wall-clock deadlines, no request timeouts and the global client configuration,
+elects once and never again, cannot be stopped, and exposes no deadline to fence writes with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+log = logging.getLogger("eligibility_operator")
+LEASE_NAME = "eligibility-operator"
+MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the API server parses MicroTime with exactly six digits
+
+
+class LeaseConflict(Exception):
+    """Someone else changed or created the Lease since we read it."""
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """How long the others wait (``duration``), how long a leader writes without renewing
+    (``renew_deadline``) and how often everyone acts (``retry_period``). Failover after a crash takes
+    at most about ``duration + retry_period`` seconds."""
+
+    duration: float = 10.0
+    renew_deadline: float = 7.0
+    retry_period: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.retry_period < self.renew_deadline < self.duration:
+            raise ValueError(
+                "leader election needs 0 < retry period < renew deadline < lease duration, got "
+                f"{self.retry_period} / {self.renew_deadline} / {self.duration}"
+            )
+        if self.duration < 1:
+            raise ValueError("the lease duration is a whole number of seconds, at least 1")
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """What a Lease says (its spec), and the resourceVersion it was read at."""
+
+    holder: str = ""
+    duration_seconds: int = 0
+    acquire_time: str | None = None
+    renew_time: str | None = None
+    transitions: int = 0
+    resource_version: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "holderIdentity": self.holder,
+            "leaseDurationSeconds": self.duration_seconds,
+            "leaseTransitions": self.transitions,
+        }
+        if self.acquire_time:
+            spec["acquireTime"] = self.acquire_time
+        if self.renew_time:
+            spec["renewTime"] = self.renew_time
+        return spec
+
+    @classmethod
+    def from_lease(cls, lease: dict[str, Any]) -> LeaseRecord:
+        spec = lease.get("spec") or {}
+        return cls(
+            holder=str(spec.get("holderIdentity") or ""),
+            duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+            acquire_time=spec.get("acquireTime"),
+            renew_time=spec.get("renewTime"),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            resource_version=(lease.get("metadata") or {}).get("resourceVersion"),
+        )
+
+    def same_as(self, other: LeaseRecord | None) -> bool:
+        """The same state of the Lease (a renewal changes ``renew_time`` and the resourceVersion)."""
+        return other is not None and (self.holder, self.renew_time, self.resource_version) == (
+            other.holder,
+            other.renew_time,
+            other.resource_version,
+        )
+
+
+class LeaseStore(Protocol):
+    """Reads and writes one Lease. Blocking; the elector calls it in a thread."""
+
+    def get(self) -> LeaseRecord | None:
+        """The Lease, or None when it does not exist."""
+
+    def create(self, record: LeaseRecord) -> LeaseRecord:
+        """Create the Lease; LeaseConflict if it exists already."""
+
+    def update(self, record: LeaseRecord) -> LeaseRecord:
+        """Replace the Lease's spec at ``record.resource_version``; LeaseConflict if it changed since."""
+
+
+class KubeLeaseStore:
+    """A Lease on the API server, through the ``kubernetes`` client with short request timeouts."""
+
+    def __init__(self, api_client: Any, namespace: str, name: str = LEASE_NAME, timeout: float = 5.0) -> None:
+        from kubernetes import client
+
+        self.api: Any = client.CoordinationV1Api(api_client)  # bodies are plain dicts, answers raw JSON
+        self.namespace, self.name = namespace, name
+        self.timeout = (min(timeout, 3.0), timeout)
+
+    def _body(self, record: LeaseRecord) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if record.resource_version:
+            meta["resourceVersion"] = record.resource_version
+        meta["labels"] = {"app.kubernetes.io/name": "eligibility-operator"}
+        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": record.spec()}
+
+    def get(self) -> LeaseRecord | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self.api.read_namespaced_lease(
+                self.name, self.namespace, _preload_content=False, _request_timeout=self.timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return LeaseRecord.from_lease(json.loads(response.data))
+
+    def create(self, record: LeaseRecord) -> LeaseRecord:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self.api.create_namespaced_lease(
+                self.namespace, self._body(replace(record, resource_version=None)), _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 409:
+                raise LeaseConflict(f"Lease {self.namespace}/{self.name} exists already") from exc
+            raise
+        return LeaseRecord.from_lease(json.loads(response.data))
+
+    def update(self, record: LeaseRecord) -> LeaseRecord:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self.api.replace_namespaced_lease(
+                self.name, self.namespace, self._body(record), _preload_content=False, _request_timeout=self.timeout
+            )
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                raise LeaseConflict(f"Lease {self.namespace}/{self.name} changed since it was read") from exc
+            raise
+        return LeaseRecord.from_lease(json.loads(response.data))
+
+
+def default_identity() -> str:
+    """The pod's name when it is known (the Downward API sets $POD_NAME), else the host name; plus a
+    random suffix, so that a restarted process never mistakes its predecessor's Lease for its own."""
+    base = os.environ.get("POD_NAME") or socket.gethostname() or "eligibility-operator"
+    return f"{base}_{uuid.uuid4().hex[:8]}"
+
+
+def _now_text(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime(MICROTIME)
+
+
+class LeaderElector:
+    """Campaigns for the Lease forever; :meth:`may_write` says whether this replica may write now."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        identity: str,
+        timing: LeaseTiming | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.store = store
+        self.identity = identity
+        self.timing = timing or LeaseTiming()
+        self.clock = clock
+        self.wall = wall
+        self.leading = False  # we hold the Lease (as far as we know); writes also need may_write()
+        self.leader: str = ""  # the holder we last saw ("" when none)
+        self._valid_until = float("-inf")  # monotonic: start of the last successful renewal + renew_deadline
+        self._observed: LeaseRecord | None = None
+        self._observed_at = 0.0  # monotonic time the observed record was first seen
+        self._callbacks: list[Callable[[bool], None]] = []
+        self.transitions = 0  # how often this replica became leader
+
+    # ---------------------------------------------------------------- asking
+
+    def may_write(self) -> bool:
+        """True while this replica holds the Lease and its last renewal is recent enough to be sure
+        nobody else can have taken it. Depends only on the local monotonic clock: a replica that wakes
+        from a freeze knows without any I/O that it must not write."""
+        return self.leading and self.clock() < self._valid_until
+
+    def on_change(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(leading)`` whenever this replica starts or stops leading."""
+        self._callbacks.append(callback)
+
+    def _set_leading(self, leading: bool) -> None:
+        if leading == self.leading:
+            return
+        self.leading = leading
+        if leading:
+            self.transitions += 1
+            log.info("leader election: %s is now the leader", self.identity)
+        else:
+            self._valid_until = float("-inf")
+            log.warning("leader election: %s stopped leading; it writes nothing until it leads again", self.identity)
+        for callback in self._callbacks:
+            try:
+                callback(leading)
+            except Exception:
+                log.exception("leader election: a leadership callback failed")
+
+    # ---------------------------------------------------------- one attempt
+
+    def try_acquire_or_renew(self) -> bool:
+        """One round of the algorithm (blocking): take or renew the Lease if we may. True if we lead."""
+        started = self.clock()
+        now = _now_text(self.wall())
+        current = self.store.get()
+        seen_at = self.clock()
+        mine = LeaseRecord(
+            holder=self.identity,
+            duration_seconds=max(1, round(self.timing.duration)),
+            acquire_time=now,
+            renew_time=now,
+        )
+        try:
+            if current is None:
+                written = self.store.create(mine)
+            else:
+                if not current.same_as(self._observed):
+                    self._observed, self._observed_at = current, seen_at
+                self.leader = current.holder
+                if current.holder == self.identity:
+                    written = self.store.update(
+                        replace(
+                            mine,
+                            acquire_time=current.acquire_time or now,
+                            transitions=current.transitions,
+                            resource_version=current.resource_version,
+                        )
+                    )
+                elif current.holder and not self._expired(current, seen_at):
+                    self._follow()
+                    return False
+                else:
+                    written = self.store.update(
+                        replace(mine, transitions=current.transitions + 1, resource_version=current.resource_version)
+                    )
+        except LeaseConflict as exc:
+            log.debug("leader election: %s", exc)
+            self._observed = None  # read it again next round, and start its expiry clock afresh
+            self._follow()
+            return False
+        self._observed, self._observed_at, self.leader = written, self.clock(), self.identity
+        self._valid_until = started + self.timing.renew_deadline
+        self._set_leading(True)
+        return True
+
+    def _expired(self, current: LeaseRecord, seen_at: float) -> bool:
+        # The holder's own duration counts (another version of us may use another), never less than ours.
+        duration = max(float(current.duration_seconds), self.timing.duration)
+        return seen_at - self._observed_at >= duration
+
+    def _follow(self) -> None:
+        self._set_leading(False)
+
+    def seconds_until_expiry(self) -> float:
+        """For a follower: how long until the observed Lease may be taken over."""
+        if self._observed is None:
+            return 0.0
+        if not self._observed.holder:
+            return 0.0
+        duration = max(float(self._observed.duration_seconds), self.timing.duration)
+        return max(0.0, self._observed_at + duration - self.clock())
+
+    # ---------------------------------------------------------------- loop
+
+    async def run(self) -> None:
+        """Campaign and renew until cancelled."""
+        while True:
+            try:
+                await asyncio.to_thread(self.try_acquire_or_renew)
+            except Exception as exc:
+                log.warning("leader election: could not read or write the Lease: %s", _describe(exc))
+            if self.leading and not self.may_write():
+                self._set_leading(False)  # renewals failed for renew_deadline: step down
+            await asyncio.sleep(self._next_wait())
+
+    def _next_wait(self) -> float:
+        period = self.timing.retry_period
+        if self.leading:
+            # Renew in time even if the last renewal was slow.
+            return max(0.2, min(period, self._valid_until - self.clock() - period / 2))
+        # A follower tries again right when the Lease it watches would expire, if that is sooner.
+        return min(period, self.seconds_until_expiry() + 0.05)
+
+    def release(self) -> bool:
+        """Give the Lease up (at a clean exit), so that another replica takes over at once instead of
+        after ``duration``. Blocking; True if released."""
+        if not self.leading:
+            return False
+        self._set_leading(False)
+        try:
+            current = self.store.get()
+            if current is None or current.holder != self.identity:
+                return False
+            self.store.update(replace(current, holder="", duration_seconds=1, renew_time=_now_text(self.wall())))
+        except Exception as exc:
+            log.warning("leader election: could not release the Lease: %s", _describe(exc))
+            return False
+        log.info("leader election: %s released the Lease", self.identity)
+        return True
+
+
+class AlwaysLeader:
+    """Leader election switched off (``--no-leader-election``): this replica always writes."""
+
+    identity = "standalone"
+    leading = True
+    leader = "standalone"
+
+    def may_write(self) -> bool:
+        return True
+
+    def on_change(self, callback: Callable[[bool], None]) -> None:
+        """Never changes."""
+
+
+def _describe(exc: BaseException) -> str:
+    from .kubeapi import describe_error
+
+    return describe_error(exc)

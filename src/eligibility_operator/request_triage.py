@@ -1,0 +1,199 @@
+"""``eligibility-operator triage``: the operator's SupportRequest triage, offline.
+
+For a support portal or a CI bot: reads a SupportRequest, the SupportEngagement it
+falls under and, optionally, manifests of the affected workloads; prints the same
+triage the operator writes into the request's status (table or JSON). Nothing is
+read from a cluster, so workload conditions and Events are not in the diagnostics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .api.models import SupportEngagementSpec
+from .api.requests import Diagnostics, Scope, SupportRequestSpec, SupportRequestStatus
+from .check_input import InputError, decode, read_bytes, read_manifests
+from .checking import printable
+from .core.coverage import covers
+from .core.detection import Detection, detect
+from .core.engagements import to_wire
+from .core.evaluation import Platform
+from .core.matrix import CompiledMatrix, describe_validation_error
+from .core.triage import EngagementView, TriageInput, contracted_services_of, triage
+
+EXIT_IN_SCOPE, EXIT_OUT_OF_SCOPE, EXIT_INPUT_ERROR = 0, 1, 4
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class LoadedRequest:
+    namespace: str
+    name: str
+    spec: SupportRequestSpec
+    created: dt.datetime | None
+
+
+def _document(path: Path, kind: str) -> dict[str, Any]:
+    try:
+        doc = yaml.load(decode(read_bytes(path, 1024 * 1024)), Loader=_Loader)
+    except Exception as exc:  # unreadable file, YAML errors, odd tags
+        raise InputError(f"{path}: cannot read the {kind}: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != kind:
+        raise InputError(f"{path}: expected a {kind}")
+    if not isinstance(doc.get("spec") or {}, dict) or not isinstance(doc.get("metadata") or {}, dict):
+        raise InputError(f"{path}: invalid {kind}: spec and metadata must be mappings")
+    return doc
+
+
+def load_request(path: Path) -> LoadedRequest:
+    doc = _document(path, "SupportRequest")
+    meta = doc.get("metadata") or {}
+    try:
+        spec = SupportRequestSpec.model_validate(doc.get("spec") or {})
+    except ValidationError as exc:
+        raise InputError(f"{path}: invalid SupportRequest: {describe_validation_error(exc)}") from None
+    created = meta.get("creationTimestamp")
+    return LoadedRequest(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta.get("name") or ""),
+        spec=spec,
+        created=created if isinstance(created, dt.datetime) else None,
+    )
+
+
+def load_engagement_view(path: Path) -> EngagementView:
+    doc = _document(path, "SupportEngagement")
+    meta = doc.get("metadata") or {}
+    raw = doc.get("spec") or {}
+    try:
+        spec = SupportEngagementSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{path}: invalid SupportEngagement: {describe_validation_error(exc)}") from None
+    return EngagementView(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta.get("name") or ""),
+        spec=spec,
+        contracted_services=contracted_services_of(raw),
+    )
+
+
+def triage_offline(
+    request: LoadedRequest,
+    engagement: EngagementView,
+    matrix: CompiledMatrix,
+    manifest_paths: Sequence[Path] = (),
+    platform: Platform | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[SupportRequestStatus, list[str]]:
+    """The triage, and the problems met reading the manifests (file: document: error)."""
+    manifests = read_manifests(manifest_paths) if manifest_paths else None
+    problems = [f"{p.file}: document {p.document}: {p.error}" for p in manifests.problems] if manifests else []
+    facts_by_ref = {item.facts.ref: item.facts for item in manifests.workloads} if manifests else {}
+    labels = manifests.namespace_labels if manifests else {}
+    workloads: dict[str, list[Detection] | None] = {}
+    for ref in request.spec.workloads:
+        facts = facts_by_ref.get(ref)
+        workloads[ref] = detect(matrix, facts) if facts is not None else None
+    product_found: list[tuple[str, Detection]] = []
+    spec = engagement.spec
+    if request.spec.product and spec is not None:
+        for ref, facts in facts_by_ref.items():
+            if covers(spec.coverage, facts.namespace, labels.get(facts.namespace)):
+                product_found.extend((ref, d) for d in detect(matrix, facts) if d.product == request.spec.product)
+    platform = platform or Platform()
+    opened = request.spec.ticket.opened_at or request.created or now or dt.datetime.now(dt.UTC)
+    if opened.tzinfo is None:
+        opened = opened.replace(tzinfo=dt.UTC)
+    status = triage(
+        TriageInput(
+            request=request.spec,
+            namespace=request.namespace,
+            engagement=engagement,
+            engagement_problem=None,
+            matrix=matrix,
+            workloads=workloads,
+            product_found=product_found,
+            namespace_labels=labels,
+            platform=platform,
+            opened_at=opened,
+            today=(now or dt.datetime.now(dt.UTC)).date(),
+        )
+    )
+    platform_text = ", ".join(
+        f"{label} {v}" for label, v in (("Kubernetes", platform.kubernetes), ("OpenShift", platform.openshift)) if v
+    )
+    diagnostics = Diagnostics(
+        platform=platform_text[:256],
+        products=[f"{p.product} {p.version} ({p.lifecycle})"[:256] for p in status.products],
+    )
+    return status.model_copy(update={"diagnostics": diagnostics}), problems
+
+
+def exit_code(status: SupportRequestStatus, problems: Sequence[str]) -> int:
+    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    if problems or ready is None or ready.status != "True":
+        return EXIT_INPUT_ERROR
+    return EXIT_IN_SCOPE if status.scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY) else EXIT_OUT_OF_SCOPE
+
+
+def render_json(status: SupportRequestStatus, problems: Sequence[str]) -> str:
+    wire = to_wire(status)
+    wire["errors"] = list(problems)
+    return json.dumps(wire, indent=2)
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+
+
+def render_table(request: LoadedRequest, status: SupportRequestStatus, problems: Sequence[str]) -> str:
+    p = printable
+    spec = request.spec
+    lines = [f"Request:        {p(spec.title)} ({spec.category}, proposed {spec.severity})"]
+    if status.engagement:
+        lines.append(f"Engagement:     {p(status.engagement)} ({status.plan})")
+    lines.append(f"Scope:          {status.scope} -> {status.route}: {p(status.reason)}")
+    if status.severity:
+        s = status.severity
+        lines.append(
+            f"Severity:       proposed {s.proposed}, suggested {s.suggested}" + (f": {s.note}" if s.note else "")
+        )
+    if status.first_response:
+        fr = status.first_response
+        due = f"due {fr.due.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC" if fr.due else "no due time"
+        lines.append(f"First response: {p(fr.target)}, {due} ({p(fr.calendar)}); {p(fr.note)}")
+    if status.products:
+        lines.append("Products:")
+        rows = [("PRODUCT", "VERSION", "LIFECYCLE", "ELIGIBILITY", "OWNER", "NOTE")]
+        rows += [
+            (
+                p(a.product),
+                p(a.version),
+                str(a.lifecycle or "-"),
+                str(a.eligibility or "-"),
+                str(a.action_owner or "-"),
+                p(a.note),
+            )
+            for a in status.products
+        ]
+        lines += _table(rows)
+    if status.missing_information:
+        lines.append("Missing:        " + "; ".join(status.missing_information))
+    if status.responsibilities:
+        lines.append("Next:")
+        lines += _table(
+            [(str(r.owner), p(r.item) + (f" ({p(r.note)})" if r.note else "")) for r in status.responsibilities]
+        )
+    lines.append("Conditions:")
+    lines += [f"  {c.type}={c.status} {c.reason}: {p(c.message)}" for c in status.conditions]
+    lines += [f"error: {p(problem)}" for problem in problems]
+    return "\n".join(lines)
