@@ -8,12 +8,14 @@ BIN := $(VENV)/bin
 CLUSTER_DIR ?= .cluster
 KUBECONFIG_LOCAL := $(abspath $(CLUSTER_DIR))/kubeconfig
 PYTEST_ARGS ?=
+# Development tooling (control plane, cluster, demo): outside src/, never in the wheel or the image.
+DEV := $(BIN)/python -m eligibility_operator_dev
 # Debian packages the tests and the demo need (kubectl is usually present already).
 APT_PACKAGES := etcd-server kubernetes-client prometheus
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests need (as root)
@@ -38,26 +40,41 @@ install: system-deps $(VENV)/.installed ## Create the virtualenv and install the
 
 .PHONY: control-plane
 control-plane: install ## Fetch etcd and build kube-apiserver into the cache (first run: a few minutes)
-	$(BIN)/python -c "from eligibility_operator.controlplane import ensure_binaries; print(*ensure_binaries())"
+	$(DEV) control-plane
 
 .PHONY: test
 test: control-plane ## Run all tests against a real local control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+LOWEST_VENV ?= .venv-lowest
+.PHONY: test-lowest
+test-lowest: ## Fast tier with every dependency at the lowest version pyproject.toml allows (keeps lower bounds true)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(PYTHON) scripts/lowest_constraints.py > $(LOWEST_VENV)/constraints.txt
+	$(LOWEST_VENV)/bin/pip install -q --upgrade pip
+	$(LOWEST_VENV)/bin/pip install -q -c $(LOWEST_VENV)/constraints.txt -e '.[test]'
+	$(LOWEST_VENV)/bin/pip check
+	$(LOWEST_VENV)/bin/pytest tests/unit -q -p no:cacheprovider
+
 .PHONY: bench
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+.PHONY: unit
+unit: install ## Run the fast tier: pure and in-memory runtime tests, no control plane (< 1 minute)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
 .PHONY: lint
-lint: install ## ruff + mypy
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
+	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
+	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: install ## Format the code with ruff
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests eligibility_operator_dev
+	$(BIN)/ruff format src tests eligibility_operator_dev
 
 .PHONY: crds
 crds: install ## Regenerate crds/ and deploy/ copies from the API models
@@ -70,22 +87,68 @@ generate: crds ## Regenerate everything generated: crds/, deploy/ copies, Promet
 
 .PHONY: cluster-up
 cluster-up: control-plane ## Start the local control plane, apply CRDs and the default matrix
-	$(BIN)/eligibility-operator cluster up --dir $(CLUSTER_DIR)
+	$(DEV) cluster up --dir $(CLUSTER_DIR)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local control plane
-	@if [ -x $(BIN)/eligibility-operator ]; then $(BIN)/eligibility-operator cluster down --dir $(CLUSTER_DIR); fi
+	@if [ -x $(BIN)/python ]; then $(DEV) cluster down --dir $(CLUSTER_DIR); fi
 
 .PHONY: clean
 clean: cluster-down ## Remove the virtualenv and caches (keeps the built control plane)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
 
 .PHONY: demo
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)
-	$(BIN)/eligibility-operator demo --dir $(CLUSTER_DIR)
+	$(DEV) demo --dir $(CLUSTER_DIR)
+
+# ---------------------------------------------------------------- lock, image, release
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= eligibility-operator:dev
+# Empty: the Dockerfile's digest-pinned python:3.11-slim-bookworm.
+BASE_IMAGE ?=
+# docker, podman or buildah; empty: the first of them that works here.
+CONTAINER_ENGINE ?=
+RELEASE_IMAGE ?= ghcr.io/stakater/eligibility-operator:$(VERSION)
+RELEASE_DIR ?= dist/release
+UV_COMPILE = $(BIN)/uv pip compile --generate-hashes --python-version 3.11 --python-platform linux \
+	--no-emit-index-url --quiet $(LOCK_ARGS)
+
+.PHONY: lock
+lock: install ## Re-lock requirements.lock and requirements-build.lock from pyproject.toml (LOCK_ARGS=--upgrade)
+	$(BIN)/pip install -q 'uv>=0.5'
+	$(UV_COMPILE) pyproject.toml -o requirements.lock
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV_COMPILE) - -o requirements-build.lock
+
+.PHONY: install-locked
+install-locked: | $(BIN)/activate ## Install the runtime dependencies exactly as locked (hash-checked), then the package
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
+
+.PHONY: image
+image: ## Build the image $(IMAGE) with docker, podman or buildah (CONTAINER_ENGINE=..., BASE_IMAGE=...)
+	@engine="$(CONTAINER_ENGINE)"; \
+	if [ -z "$$engine" ]; then \
+	  for candidate in docker podman buildah; do \
+	    command -v $$candidate >/dev/null 2>&1 || continue; \
+	    if [ $$candidate = buildah ] || $$candidate info >/dev/null 2>&1; then engine=$$candidate; break; fi; \
+	    echo "note: $$candidate is installed but '$$candidate info' failed (no engine running?); trying the next" >&2; \
+	  done; \
+	fi; \
+	if [ -z "$$engine" ]; then \
+	  echo "error: no container engine found to build the image: install Docker Engine (and start it), podman," \
+	    "or buildah (Debian: apt-get install buildah), or set CONTAINER_ENGINE" >&2; exit 1; \
+	fi; \
+	command -v $$engine >/dev/null 2>&1 || { echo "error: CONTAINER_ENGINE=$$engine is not installed" >&2; exit 1; }; \
+	case $$engine in buildah) build="buildah bud --isolation $${BUILDAH_ISOLATION:-chroot}";; *) build="$$engine build";; esac; \
+	set -x; $$build --build-arg VERSION=$(VERSION) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+
+.PHONY: release-manifests
+release-manifests: install ## Render deploy/base and the overlays with RELEASE_IMAGE into RELEASE_DIR, one file each
+	$(BIN)/python scripts/release_manifests.py $(RELEASE_IMAGE) $(RELEASE_DIR)
 
 # ---------------------------------------------------------------- kind (needs Docker)
-IMAGE ?= eligibility-operator:dev
 KIND_CLUSTER ?= eligibility-operator
 
 define need
@@ -95,11 +158,6 @@ define need_docker_engine
 	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
 	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine is reachable ('docker info' failed); start Docker" >&2; exit 1; }
 endef
-
-.PHONY: image
-image: ## Build the container image $(IMAGE) (needs Docker)
-	$(call need_docker_engine)
-	docker build -t $(IMAGE) .
 
 .PHONY: kind-up
 kind-up: ## Create a kind cluster $(KIND_CLUSTER) (needs Docker and kind)

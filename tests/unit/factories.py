@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
 from eligibility_operator.defaults import default_matrix
+
+from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
