@@ -2,7 +2,8 @@
 
 A status is written only when its content differs from what the server holds (one JSON
 patch of the whole status); an Event is posted only when an engagement's eligibility
-changes, or (Premium) when a product version or the agreement enters the upgrade horizon. Failures are counted and logged here; the caller decides when to try again.
+changes, or (Premium) when a product version or the agreement enters the upgrade horizon.
+Failures are counted and logged here; the caller decides when to try again.
 """
 
 from __future__ import annotations
