@@ -1,6 +1,6 @@
 """The operator's state: what it knows of the cluster, and nothing it does.
 
-The reconciler writes this state (from watch events and its own status writes);
+The reconciler writes this state (from watch events, and the status it wrote);
 the admission webhook, the metrics collector and the health endpoints only read
 it, through the typed methods below. Everything here lives in the operator's one
 event loop, so readers need no locks.
