@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.check_input import read_manifests
-from eligibility_operator.checking import check
+from eligibility_operator.check_report import check
 from eligibility_operator.cli import main
 from eligibility_operator.core.detection import detect
 from eligibility_operator.core.gitops import resolve_sources
