@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -61,6 +61,11 @@ class OperatorMetrics:
             f"{PREFIX}_admission_reviews",
             "Admission reviews of workloads, by mode and outcome.",
             ["mode", "outcome"],
+            registry=self.registry,
+        )
+        self.status_writes_failing = Gauge(
+            f"{PREFIX}_status_writes_failing",
+            "Engagements whose last status write failed; retried with exponential backoff.",
             registry=self.registry,
         )
         for resource in ("supportengagements", "compatibilitymatrices"):
