@@ -30,6 +30,11 @@ ENGAGEMENT_LABELS = ("namespace", "engagement", "type", "plan")
 KEY_LABELS = ("namespace", "engagement")
 
 
+# The webhook's own trouble, counted under errors_total{operation}: a review not judged within the
+# deadline, reviews waiting too long for a slot, connections closed at the connection cap.
+ADMISSION_TROUBLE = ("admission_deadline", "admission_busy", "admission_refused")
+
+
 class OperatorMetrics:
     """The operator's own counters and histograms, in a private registry."""
 
@@ -70,7 +75,7 @@ class OperatorMetrics:
         )
         for resource in ("supportengagements", "compatibilitymatrices"):
             self.status_patches.labels(resource)
-        for operation in ("status_patch", "event", "platform", "admission", "sweep"):
+        for operation in ("status_patch", "event", "platform", "admission", "sweep", *ADMISSION_TROUBLE):
             self.errors.labels(operation)
 
 

@@ -46,6 +46,7 @@ def test_a_refused_status_backs_off_and_shows_as_a_condition_and_a_metric() -> N
             assert 3 <= len(attempts) <= 8, len(attempts)
             refusing = False
             await until(lambda: bool(h.engagement_writes()[-1].get("products")), timeout=5, what="the full status")
+            await settle(h)
             assert h.metrics.status_writes_failing._value.get() == 0
 
     run(scenario)
