@@ -145,6 +145,7 @@ def _operator_table() -> table.Panel:
                 f"sum by (cluster, instance) (increase({PREFIX}_kubernetes_events_total{{{CLUSTER}}}[1h]))",
                 table=True,
             ),
+            query(f"max by (cluster, instance) ({PREFIX}_status_writes_failing{{{CLUSTER}}})", table=True),
         ]
     )
     columns = {
@@ -153,12 +154,16 @@ def _operator_table() -> table.Panel:
         "Value #C": "Workloads in inventory",
         "Value #D": "Since last evaluation",
         "Value #E": "Events posted (1h)",
+        "Value #F": "Status writes failing",
     }
     return (
         table.Panel()
         .id(13)
         .title("Operator processes")
-        .description("Every engagement is re-evaluated at least hourly, so 'since last evaluation' stays under 1 h.")
+        .description(
+            "Every engagement is re-evaluated at least hourly, so 'since last evaluation' stays under 1 h. "
+            "Status writes failing: engagements whose last status write failed (retried with backoff)."
+        )
         .datasource(DATASOURCE)
         .grid_pos(grid(0, 46, 12, 6))
         .targets(queries)

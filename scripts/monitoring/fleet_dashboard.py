@@ -242,6 +242,7 @@ def _operator_health() -> table.Panel:
         query(f"min by (cluster) (time() - {PREFIX}_last_evaluation_timestamp_seconds{{{SEL}}})", table=True),
         query(f"sum by (cluster) (rate({PREFIX}_errors_total{{{SEL}}}[15m]))", table=True),
         query(f"max by (cluster, kubernetes_version, openshift_version) ({PREFIX}_platform_info{{{SEL}}})", table=True),
+        query(f"max by (cluster) ({PREFIX}_status_writes_failing{{{SEL}}})", table=True),
     ]
     columns = {
         "version": "Operator",
@@ -251,6 +252,7 @@ def _operator_health() -> table.Panel:
         "Value #E": "API errors/s",
         "kubernetes_version": "Kubernetes",
         "openshift_version": "OpenShift",
+        "Value #G": "Status writes failing",
     }
     return (
         table.Panel()
