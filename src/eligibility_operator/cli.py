@@ -81,6 +81,20 @@ def main() -> None:
     help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
 )
 @click.option(
+    "--webhook-client-ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Mutual TLS: accept only clients (the API server) with a certificate signed by this CA.",
+)
+@click.option(
+    "--cross-namespace-engagements",
+    "cross_namespace",
+    default="*",
+    show_default=True,
+    help="Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
+    "Engagements elsewhere cover at most their own namespace.",
+)
+@click.option(
     "--watch-inactivity-timeout",
     "inactivity",
     default=70.0,
@@ -109,6 +123,13 @@ def main() -> None:
     show_default=True,
     help="After SIGTERM, fail /readyz but keep answering admission this many seconds (with --webhook-port).",
 )
+@click.option(
+    "--cluster-name",
+    envvar="ELIGIBILITY_OPERATOR_CLUSTER_NAME",
+    default="",
+    help="Add cluster=NAME to every metric series, for many clusters in one Prometheus. Leave empty when "
+    "Prometheus adds the cluster label itself (external_labels); never both.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def run(
     namespaces: tuple[str, ...],
@@ -122,6 +143,8 @@ def run(
     webhook_manage_config: str | None,
     webhook_url: str | None,
     exempt: tuple[str, ...],
+    webhook_client_ca: Path | None,
+    cross_namespace: str,
     inactivity: float,
     leader_election: bool,
     leader_election_namespace: str | None,
@@ -129,6 +152,7 @@ def run(
     renew_deadline: float,
     retry_period: float,
     shutdown_drain: float,
+    cluster_name: str,
     verbose: bool,
 ) -> None:
     """Run the operator (and, with --webhook-port, the admission webhook)."""
@@ -159,6 +183,7 @@ def run(
             manage_configuration=webhook_manage_config,
             url=webhook_url,
             exempt_namespaces=frozenset({"kube-system", _own_namespace(), *exempt}),
+            client_ca=webhook_client_ca,
         )
 
     from . import __version__
@@ -186,7 +211,9 @@ def run(
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
+            cluster_name=cluster_name,
             webhook=webhook,
+            cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
         )
 
     asyncio.run(_main())
@@ -241,20 +268,24 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
-    from . import checking
+    from . import check_report
     from .core.evaluation import Platform
 
     try:
-        spec = checking.load_engagement(engagement)
-        compiled = checking.load_matrix_file(matrix)
-        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict)
-        text = checking.render_json(result) if output == "json" else checking.render_table(result)
-    except checking.InputError as exc:
-        click.echo(f"error: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        spec = check_report.load_engagement(engagement)
+        compiled = check_report.load_matrix_file(matrix)
+        result = check_report.check(
+            paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
+        )
+        text = check_report.render_json(result) if output == "json" else check_report.render_table(result)
+    except check_report.InputError as exc:
+        click.echo(f"error: {check_report.printable(str(exc))}", err=True)
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     except Exception as exc:  # last resort: a crash must never read as a verdict (exit 1 is Limited)
-        click.echo(f"error: internal error, no verdict: {type(exc).__name__}: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        click.echo(
+            f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
+        )
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     click.echo(text)
     sys.exit(result.exit_code)
 

@@ -153,6 +153,7 @@ class WebhookOptions:
     url: str | None = None  # how the API server reaches us, for a managed configuration
     exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
     timeout_seconds: int = 5
+    client_ca: Path | None = None  # mutual TLS: only clients with a certificate signed by this CA
 
 
 async def _run_webhook(
@@ -177,7 +178,9 @@ async def _run_webhook(
     else:
         raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
     handler = webhook.AdmissionHandler(state, kube, metrics, tasks, options.exempt_namespaces)
-    server = tasks.start(webhook.serve(handler, options.host, options.port, cert), name="webhook-server")
+    server = tasks.start(
+        webhook.serve(handler, options.host, options.port, cert, options.client_ca), name="webhook-server"
+    )
     name = options.manage_configuration
     try:
         if name:
@@ -221,18 +224,21 @@ async def run_operator(
     inactivity_timeout: float = 70.0,
     webhook: WebhookOptions | None = None,
     stop_flag: asyncio.Event | None = None,
+    cross_namespace: frozenset[str] = frozenset({"*"}),
+    cluster_name: str = "",
     election: ElectionOptions | None = None,
     identity: str = "standalone",
     shutdown_drain: float = 0.0,
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
-    With ``election``, writes wait for the Lease (:mod:`leadership`); without, this process always writes.
+    ``cluster_name``: label every metric series with ``cluster`` (empty: no such label). With
+    ``election``, writes wait for the Lease (:mod:`leadership`); without, this process always writes.
     """
     from . import http_server, kopf_patches
 
     state = OperatorState(namespaces=frozenset(namespaces or ()))
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(cluster=cluster_name)
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
     elector: LeaderElector | None = None
     leadership: Leadership = AlwaysLeader(identity)
@@ -246,7 +252,13 @@ async def run_operator(
     metrics.leader.set_function(lambda: float(leadership.may_write()))
     fenced = FencedKubeApi(kube, leadership)
     reconciler = Reconciler(
-        state, fenced, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks, leadership=leadership
+        state,
+        fenced,
+        metrics,
+        coalesce_seconds=coalesce_seconds,
+        tasks=tasks,
+        cross_namespace=cross_namespace,
+        leadership=leadership,
     )
     leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()

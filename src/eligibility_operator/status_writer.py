@@ -2,7 +2,8 @@
 
 A status is written only when its content differs from what the server holds (one JSON
 patch of the whole status); an Event is posted only when an engagement's eligibility
-changes. Failures are counted and logged here; the caller decides when to try again.
+changes, or (Premium) when a product version or the agreement enters the upgrade horizon.
+Failures are counted and logged here; the caller decides when to try again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
     )
 
 
+def _answered(exc: BaseException) -> bool:
+    """The API server answered and refused (as opposed to: unreachable, conflict, throttled, gone)."""
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and status >= 400 and status not in (404, 409, 429)
+
+
 class StatusWriter:
     def __init__(self, kube: KubeApi, metrics: OperatorMetrics, concurrency: int = 8) -> None:
         self.kube = kube
@@ -53,6 +60,7 @@ class StatusWriter:
         if wire is None:
             return True
         before = record.announced
+        notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
         try:
             async with self._writes:
                 exists = await asyncio.to_thread(
@@ -69,6 +77,8 @@ class StatusWriter:
                 record.name,
                 describe_error(exc),
             )
+            if _answered(exc):
+                await self._write_failure(record, status, exc)
             return False
         if not exists:
             return True
@@ -78,7 +88,44 @@ class StatusWriter:
         if after not in (before, Eligibility.UNKNOWN):
             record.announced = after
             await self._announce(record, before, after, wire)
+        for notice in notices:
+            await self._emit(record, notice.reason, notice.message, notice.warning)
         return True
+
+    async def _write_failure(
+        self, record: eng.EngagementRecord, status: SupportEngagementStatus, exc: BaseException
+    ) -> None:
+        """The server refused the status (too large, invalid): say so in a small one, without the product lists."""
+        failed = Condition(
+            type=ConditionType.READY,
+            status=ConditionStatus.FALSE,
+            reason="StatusWriteFailed",
+            message=(
+                f"the evaluated status could not be written ({describe_error(exc)}); "
+                "it is retried with exponential backoff, and the product lists are left out until it can be"
+            )[:1024],
+            observed_generation=record.generation,
+        )
+        small = status.model_copy(
+            update={
+                "products": [],
+                "uncovered_products": [],
+                "conditions": [failed, *(c for c in status.conditions if c.type != ConditionType.READY)],
+            }
+        )
+        wire = eng.status_to_write(small, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return
+        try:
+            async with self._writes:
+                if await asyncio.to_thread(
+                    self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
+                ):
+                    self.metrics.status_patches.labels("supportengagements").inc()
+                    record.written = wire
+        except Exception as again:
+            self.metrics.errors.labels("status_patch").inc()
+            log.warning("could not write the failure either: %s", describe_error(again))
 
     async def _announce(
         self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
@@ -86,6 +133,9 @@ class StatusWriter:
         conditions = wire.get("conditions", [])
         message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
         prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
+        await self._emit(record, f"Eligibility{after}", f"{prefix}: {message}", after != Eligibility.ELIGIBLE)
+
+    async def _emit(self, record: eng.EngagementRecord, reason: str, message: str, warning: bool) -> None:
         try:
             await asyncio.to_thread(
                 self.kube.emit_event,
@@ -93,9 +143,9 @@ class StatusWriter:
                 name=record.name,
                 uid=record.uid,
                 kind="SupportEngagement",
-                reason=f"Eligibility{after}",
-                message=f"{prefix}: {message}",
-                warning=after != Eligibility.ELIGIBLE,
+                reason=reason,
+                message=message,
+                warning=warning,
             )
             self.metrics.events_posted.inc()
         except NotLeading as exc:

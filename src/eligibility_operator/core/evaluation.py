@@ -33,6 +33,7 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import CompiledMatrix, ProductEntry
+from .messages import shorten
 from .platforms import Platform, PlatformJudgement, in_range, judge_platform
 from .versions import Version, parse_version
 
@@ -315,6 +316,7 @@ class _Group:
     version: Version | None
     detection: Detection
     workloads: list[str] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)  # what gave the version (image tag, chart label, ...)
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,8 @@ def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
         if group is None:
             group = groups[key] = _Group(det.product, det.edition, det.version, det)
         group.workloads.append(workload)
+        if det.source:
+            group.sources.add(det.source)
     return sorted(groups.values(), key=lambda g: (g.product, g.version.core if g.version else (-1,), str(g.edition)))
 
 
@@ -362,7 +366,7 @@ def _judge_groups(
     judged: list[_Judged] = []
     uncovered: list[ProductStatus] = []
     for g in _group(found):
-        listed = sorted(g.workloads)
+        listed = sorted(set(g.workloads))  # an OLM install's Deployments report as their one CSV
         version_text = g.detection.version_text
         entry = matrix.products.get(g.product)
         common = {
@@ -385,7 +389,8 @@ def _judge_groups(
             recommended_version=j.recommended,
             eligibility=verdict.eligibility,
             action_owner=verdict.owner,
-            reason=reason[:1024],
+            reason=shorten(reason),
+            version_source=", ".join(sorted(g.sources)) or None,
             **common,
         )
         judged.append(_Judged(status, verdict, _workload_text(listed)))
@@ -430,7 +435,7 @@ def _worst_first(entries: list[ProductStatus], limit: int = MAX_STATUS_PRODUCTS)
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
     status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
-    return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
+    return Condition(type=type_, status=status, reason=reason, message=shorten(message), observed_generation=generation)
 
 
 def _finding_lines(judged: Sequence[_Judged], counted: bool) -> list[str]:

@@ -1,0 +1,232 @@
+"""``eligibility-operator check``: the operator's evaluation, offline, over manifests.
+
+For CI pipelines and GitOps repositories. Reading the input (files, documents,
+engagement, matrix) is :mod:`.check_input`; this module evaluates and renders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .check_input import (
+    HELM_TEMPLATE_REASON,
+    TEMPLATE_REASON,
+    InputError,
+    Problem,
+    Skipped,
+    load_engagement,
+    load_matrix_file,
+    read_manifests,
+)
+from .core.coverage import covers
+from .core.detection import Detection, detect, installation_ref
+from .core.engagements import evaluate_engagement, spec_problems, to_wire
+from .core.evaluation import Platform
+from .core.gitops import resolve_sources
+from .core.matrix import CompiledMatrix
+from .core.workloads import WorkloadFacts
+
+__all__ = ["InputError", "Problem", "load_engagement", "load_matrix_file", "read_manifests"]  # re-exported
+
+EXIT_CODES = {Eligibility.ELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.INELIGIBLE: 3}
+EXIT_INPUT_ERROR = 4  # 2 is click's usage error
+
+
+@dataclass
+class CheckResult:
+    status: SupportEngagementStatus
+    problems: list[Problem]
+    documents: int
+    workloads: int
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: list[tuple[str, list[str]]] = field(default_factory=list)  # object, files defining it
+
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_INPUT_ERROR
+        return EXIT_CODES.get(Eligibility(self.status.eligibility), EXIT_INPUT_ERROR)
+
+    def as_json(self) -> dict[str, Any]:
+        wire = to_wire(self.status)
+        return {
+            "eligibility": wire.get("eligibility"),
+            "reason": wire.get("reason", ""),
+            "products": wire.get("products", []),
+            "uncoveredProducts": wire.get("uncoveredProducts", []),
+            "conditions": wire.get("conditions", []),
+            **{k: v for k, v in wire.items() if k not in ("observedGeneration", "matrix")},
+            "documents": self.documents,
+            "workloads": self.workloads,
+            "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
+            "skipped": [{"file": s.file, "document": s.document, "reason": s.reason} for s in self.skipped],
+            "duplicates": [{"object": ref, "files": files} for ref, files in self.duplicates],
+        }
+
+
+def check(
+    paths: Iterable[Path],
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    platform: Platform | None = None,
+    today: dt.date | None = None,
+    strict: bool = False,
+) -> CheckResult:
+    """Evaluate the manifests under ``paths``; ``strict`` makes every skipped file or document an error."""
+    problems = spec_problems(spec, matrix)
+    if problems:
+        raise InputError("invalid SupportEngagement: " + "; ".join(problems))
+    paths = list(paths)
+    manifests = read_manifests(paths)
+    errors = list(manifests.problems)
+    found: list[tuple[str, Detection]] = []
+    from_gitops: list[tuple[str, str, Detection]] = []  # namespace, ref, detection of HelmReleases/Applications
+    files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
+    for item in manifests.workloads:
+        files = files_of.get(item.facts)
+        if files is not None:
+            files.append(item.file)
+            continue
+        files_of[item.facts] = [item.file]
+        facts = item.facts
+        try:
+            if covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
+                facts = resolve_sources(facts, manifests.chart_sources)
+                for d in detect(matrix, facts):
+                    if facts.charts:
+                        from_gitops.append((facts.namespace, facts.ref, d))
+                    else:
+                        found.append((installation_ref(facts.ref, d), d))
+        except Exception as exc:  # one odd object is its document's error, never a crash
+            errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
+    # The running workload is the truth: a chart's finding counts only where no workload shows the product.
+    shown = {(ref.split("/", 1)[0], d.product) for ref, d in found}
+    found.extend((ref, d) for namespace, ref, d in from_gitops if (namespace, d.product) not in shown)
+    if strict:
+        errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
+    if manifests.objects == 0 and not errors:
+        where = ", ".join(str(p) for p in paths)
+        errors.append(Problem(where, 0, f"nothing to check: no Kubernetes object in {manifests.files} files read"))
+    status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
+    return CheckResult(
+        status=status,
+        problems=errors,
+        documents=manifests.documents,
+        workloads=len(files_of),
+        skipped=manifests.skipped,
+        duplicates=[(facts.ref, files) for facts, files in files_of.items() if len(files) > 1],
+    )
+
+
+# Control characters (C0, DEL, C1) and Unicode line/paragraph separators: in names they could fake
+# lines of the table; shown as escapes instead.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so one value is always one line."""
+    return text.translate(_ESCAPES)
+
+
+def _skipped_summary(skipped: list[Skipped]) -> str:
+    templates = sum(1 for s in skipped if s.reason in (HELM_TEMPLATE_REASON, TEMPLATE_REASON))
+    files = len({s.file for s in skipped})
+    extra = f", {templates} of them Helm chart templates (render them first: helm template)" if templates else ""
+    return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
+
+
+def _terms_lines(status: SupportEngagementStatus) -> list[str]:
+    """Agreement, credits, support terms, response targets, responsibilities and scope, one topic a line."""
+    lines = []
+    if status.agreement:
+        lines.append(f"Agreement: {status.agreement.message}")
+    if status.service_credits:
+        credits = status.service_credits
+        lines.append(f"Service credits: {'apply' if credits.applicable else 'do not apply'} ({credits.reason})")
+    if status.support_terms:
+        terms = status.support_terms
+        lines.append(
+            f"Support terms: {terms.plan}, {terms.coverage_hours}; channels: {', '.join(terms.channels)}"
+            + (f"; {', '.join(terms.benefits)}" if terms.benefits else "")
+        )
+    if status.response_targets:
+        targets = ", ".join(f"{t.severity} {t.first_response}" for t in status.response_targets)
+        lines.append(f"First-response targets: {targets}")
+    if status.platform and status.platform.lifecycle:
+        platform = status.platform
+        owner = f" ({platform.action_owner} action)" if platform.action_owner else ""
+        end = f", end of maintenance {platform.end_of_maintenance}" if platform.end_of_maintenance else ""
+        lines.append(f"Platform: {platform.release} {platform.lifecycle}{end}{owner}")
+    by_owner: dict[str, list[str]] = {}
+    for row in status.responsibilities:
+        by_owner.setdefault(str(row.owner), []).append(row.item + (f" ({row.note})" if row.note else ""))
+    for owner, items in by_owner.items():
+        lines.append(f"Responsibilities of {owner}: {'; '.join(items)}")
+    if status.scope:
+        lines.append(f"In scope: {'; '.join(status.scope.included)}")
+        lines.append(f"Out of scope: {'; '.join(status.scope.excluded)}")
+        lines.append(f"Needs a separate agreement: {'; '.join(status.scope.separate_agreement)}")
+    return lines
+
+
+def render_table(result: CheckResult) -> str:
+    """Products (one row per product, edition and version), the verdict, then the terms."""
+    rows = [
+        (
+            "PRODUCT",
+            "EDITION",
+            "VERSION",
+            "LIFECYCLE",
+            "ELIGIBILITY",
+            "OWNER",
+            "END OF SUPPORT",
+            "UPGRADE TO",
+            "WORKLOADS",
+        )
+    ]
+    for p in result.status.products:
+        rows.append(
+            (
+                p.product,
+                str(p.edition or "-"),
+                p.version,
+                str(p.lifecycle),
+                str(p.eligibility or "-"),
+                str(p.action_owner or "-"),
+                str(p.end_of_support or "-"),
+                p.recommended_version or "-",
+                ", ".join(p.workloads)
+                + (f" (+{p.workload_count - len(p.workloads)})" if p.workload_count > len(p.workloads) else ""),
+            )
+        )
+    for p in result.status.uncovered_products:
+        rows.append(
+            (p.product, str(p.edition or "-"), p.version, "not covered", "-", "-", "-", "-", ", ".join(p.workloads))
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
+    lines.append("")
+    lines.append(f"Eligibility: {result.status.eligibility} ({result.status.reason})")
+    for condition in result.status.conditions:
+        if condition.type != ConditionType.READY:
+            lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
+    lines.extend(_terms_lines(result.status))
+    lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
+    if result.skipped:
+        lines.append(_skipped_summary(result.skipped))
+    for ref, files in result.duplicates:
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {shown}")
+    for problem in result.problems:
+        lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
+    return "\n".join(printable(line) for line in lines)
+
+
+def render_json(result: CheckResult) -> str:
+    return json.dumps(result.as_json(), indent=2)
