@@ -114,6 +114,58 @@ def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(merged.items()))
 
 
+def _first_labels(value: Any) -> dict[str, str]:
+    """Enough of a label map for :func:`_labels`: its first string pairs (it keeps at most 64 in all)."""
+    out: dict[str, str] = {}
+    for key, item in _mapping(value).items():
+        if isinstance(key, str) and isinstance(item, str):
+            out[key] = item
+            if len(out) == 2 * _MAX_LABELS:
+                break
+    if "olm.copiedFrom" in _mapping(value):
+        out["olm.copiedFrom"] = str(_mapping(value)["olm.copiedFrom"])
+    return out
+
+
+def _essential_meta(value: Any) -> dict[str, Any]:
+    meta = _mapping(value)
+    out: dict[str, Any] = {key: meta[key] for key in ("name", "namespace") if isinstance(meta.get(key), str)}
+    out["labels"] = _first_labels(meta.get("labels"))
+    notes = _mapping(meta.get("annotations"))
+    out["annotations"] = {
+        k: notes[k] for k in (PRODUCT_ANNOTATION, VERSION_ANNOTATION) if isinstance(notes.get(k), str)
+    }
+    return out
+
+
+def essentials(obj: Any) -> dict[str, Any]:
+    """The parts of ``obj`` that :func:`facts_from_object` reads, within its caps; small whatever ``obj`` is.
+
+    ``facts_from_object(essentials(obj)) == facts_from_object(obj)`` (a property test holds it to that).
+    The webhook parses reviews in another process and receives only this, cheaply.
+    """
+    if not isinstance(obj, Mapping):
+        return {}
+    spec = _mapping(obj.get("spec"))
+    template = _mapping(spec.get("template"))
+    pod_spec = _mapping(template.get("spec"))
+    containers: dict[str, Any] = {}
+    for field in ("initContainers", "containers"):
+        items = pod_spec.get(field)
+        if isinstance(items, list):
+            # one more than the cap, so that the reader still sees that the cap was exceeded
+            containers[field] = [{"image": _mapping(c).get("image")} for c in items[: MAX_CONTAINERS + 1]]
+    essential_spec: dict[str, Any] = {
+        "template": {"metadata": _essential_meta(template.get("metadata")), "spec": containers}
+    }
+    if isinstance(spec.get("version"), str):
+        essential_spec["version"] = spec["version"]
+    out: dict[str, Any] = {"metadata": _essential_meta(obj.get("metadata")), "spec": essential_spec}
+    if isinstance(obj.get("kind"), str):
+        out["kind"] = obj["kind"]
+    return out
+
+
 def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default") -> WorkloadFacts | None:
     """Extract facts from a Deployment/StatefulSet/DaemonSet or CSV; None for anything else.
 
