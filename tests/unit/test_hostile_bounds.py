@@ -7,7 +7,7 @@ from typing import Any
 
 from eligibility_operator.core.audit import AuditLimiter, clean_text
 from eligibility_operator.core.detection import detect
-from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
+from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
 
 from ..builders import default_compiled
 from ..builders import manifest as workload
@@ -22,7 +22,7 @@ def _many_images(count: int, distinct: int) -> dict[str, Any]:
 def test_tens_of_thousands_of_distinct_images_keep_the_cap() -> None:
     facts = facts_from_object(_many_images(50_000, 50_000))
     assert facts is not None
-    assert len(facts.images) == MAX_IMAGES
+    assert len(facts.images) == MAX_CONTAINERS
     assert facts.capped
     assert facts.images[0] == "registry.example/team/app-0:1.0"
 
@@ -195,7 +195,7 @@ def test_the_status_says_which_workloads_were_capped() -> None:
     status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
     ready = next(c for c in status.conditions if c.type == "Ready")
     assert ready.status == "True"
-    assert "1 workload(s) have more than 256 containers or 64 images" in ready.message
+    assert "1 workload(s) have more than 256 containers" in ready.message
     assert "team-a/Deployment/huge" in ready.message and "small" not in ready.message
     inventory.remove(("team-a", "Deployment", "huge"))
     status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)

@@ -26,10 +26,9 @@ WATCHED_RESOURCES = (
 )
 _MAX_LABELS = 64
 _MAX_TEXT = 512
-# Per workload, whatever the object holds: containers read (init containers count too) and distinct
-# images kept. Real workloads have a handful; the caps keep the work per object linear and small.
+# Per workload, whatever the object holds: containers read (init containers count too), so at most as
+# many distinct images. Real workloads have a handful; the cap keeps the work per object small.
 MAX_CONTAINERS = 256
-MAX_IMAGES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ class WorkloadFacts:
     version_override: str | None = None
     olm_package: str | None = None  # ClusterServiceVersions only
     olm_version: str | None = None
-    capped: bool = False  # more containers or images than MAX_CONTAINERS / MAX_IMAGES: only the first were read
+    capped: bool = False  # more than MAX_CONTAINERS containers: only the first were read
     main_image: str | None = None  # image of the first (non-init) container
     charts: tuple[ChartSource, ...] = ()  # GitOps objects only
 
@@ -93,8 +92,6 @@ def _containers(pod_spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
         for container in items[:budget]:
             image = _text(_mapping(container).get("image"))
             if image and image not in images:
-                if len(images) == MAX_IMAGES:
-                    return tuple(images), True
                 images[image] = None
         budget -= min(len(items), budget)
     return tuple(images), capped
