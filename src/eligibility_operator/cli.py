@@ -196,20 +196,24 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
-    from . import checking
+    from . import check_report
     from .core.evaluation import Platform
 
     try:
-        spec = checking.load_engagement(engagement)
-        compiled = checking.load_matrix_file(matrix)
-        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict)
-        text = checking.render_json(result) if output == "json" else checking.render_table(result)
-    except checking.InputError as exc:
-        click.echo(f"error: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        spec = check_report.load_engagement(engagement)
+        compiled = check_report.load_matrix_file(matrix)
+        result = check_report.check(
+            paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
+        )
+        text = check_report.render_json(result) if output == "json" else check_report.render_table(result)
+    except check_report.InputError as exc:
+        click.echo(f"error: {check_report.printable(str(exc))}", err=True)
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     except Exception as exc:  # last resort: a crash must never read as a verdict (exit 1 is Limited)
-        click.echo(f"error: internal error, no verdict: {type(exc).__name__}: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        click.echo(
+            f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
+        )
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     click.echo(text)
     sys.exit(result.exit_code)
 

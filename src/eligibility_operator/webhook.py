@@ -154,9 +154,9 @@ class AdmissionHandler:
         self.exempt = exempt_namespaces
 
     def guards(self, namespace: str) -> list[Guard]:
-        engagements = ((r.namespace, r.name, r.spec) for r in self.state.engagements.values())
-        labels = self.state.namespace_labels(namespace)
-        return guards_for(namespace, labels, engagements, self.state.compiled_matrix, self.state.platform)
+        state = self.state
+        labels = state.namespace_labels(namespace)
+        return guards_for(namespace, labels, state.engagement_specs(), state.compiled_matrix, state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
 from eligibility_operator.check_input import Manifests
-from eligibility_operator.checking import (
+from eligibility_operator.check_report import (
     EXIT_INPUT_ERROR,
     CheckResult,
     InputError,
@@ -385,6 +385,7 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
             "recommendedVersion": "1.4.21",
             "eligibility": "Eligible",
             "reason": "release line 1.4 is supported",
+            "versionSource": "image tag",
             "workloads": ["tools/Deployment/reloader-reloader"],
             "workloadCount": 1,
         }
