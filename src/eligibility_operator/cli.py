@@ -81,6 +81,20 @@ def main() -> None:
     help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
 )
 @click.option(
+    "--webhook-client-ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Mutual TLS: accept only clients (the API server) with a certificate signed by this CA.",
+)
+@click.option(
+    "--cross-namespace-engagements",
+    "cross_namespace",
+    default="*",
+    show_default=True,
+    help="Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
+    "Engagements elsewhere cover at most their own namespace.",
+)
+@click.option(
     "--watch-inactivity-timeout",
     "inactivity",
     default=70.0,
@@ -100,6 +114,8 @@ def run(
     webhook_manage_config: str | None,
     webhook_url: str | None,
     exempt: tuple[str, ...],
+    webhook_client_ca: Path | None,
+    cross_namespace: str,
     inactivity: float,
     verbose: bool,
 ) -> None:
@@ -131,6 +147,7 @@ def run(
             manage_configuration=webhook_manage_config,
             url=webhook_url,
             exempt_namespaces=frozenset({"kube-system", _own_namespace(), *exempt}),
+            client_ca=webhook_client_ca,
         )
 
     async def _main() -> None:
@@ -142,6 +159,7 @@ def run(
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
             webhook=webhook,
+            cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
         )
 
     asyncio.run(_main())

@@ -145,6 +145,7 @@ class WebhookOptions:
     url: str | None = None  # how the API server reaches us, for a managed configuration
     exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
     timeout_seconds: int = 5
+    client_ca: Path | None = None  # mutual TLS: only clients with a certificate signed by this CA
 
 
 async def _run_webhook(
@@ -159,7 +160,9 @@ async def _run_webhook(
     else:
         raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
     handler = webhook.AdmissionHandler(state, kube, metrics, tasks, options.exempt_namespaces)
-    server = tasks.start(webhook.serve(handler, options.host, options.port, cert), name="webhook-server")
+    server = tasks.start(
+        webhook.serve(handler, options.host, options.port, cert, options.client_ca), name="webhook-server"
+    )
     name = options.manage_configuration
     try:
         if name:
@@ -193,6 +196,7 @@ async def run_operator(
     inactivity_timeout: float = 70.0,
     webhook: WebhookOptions | None = None,
     stop_flag: asyncio.Event | None = None,
+    cross_namespace: frozenset[str] = frozenset({"*"}),
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
     from . import http_server, kopf_patches
@@ -200,7 +204,9 @@ async def run_operator(
     state = OperatorState(namespaces=frozenset(namespaces or ()))
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
-    reconciler = Reconciler(state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks)
+    reconciler = Reconciler(
+        state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks, cross_namespace=cross_namespace
+    )
     kopf_patches.skip_spawning_without_daemons()
     registry = build_registry(reconciler, inactivity_timeout)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
