@@ -228,12 +228,12 @@ def statuses(kubectl: Kubectl, namespace: str, names: list[str]) -> dict[str, An
     return {n: strip(kubectl.get("se", n, "-n", namespace).get("status")) for n in names}
 
 
-def settled(kubectl: Kubectl, namespace: str, want: dict[str, str]) -> dict[str, Any]:
-    """Statuses once every engagement shows the wanted eligibility and two reads a second apart agree."""
+def settled(kubectl: Kubectl, namespace: str, want: dict[str, set[str]]) -> dict[str, Any]:
+    """Statuses once every engagement shows one of the wanted eligibilities and two reads a second apart agree."""
 
     def probe() -> dict[str, Any] | None:
         first = statuses(kubectl, namespace, list(want))
-        if any((first[n] or {}).get("eligibility") != e for n, e in want.items()):
+        if any((first[n] or {}).get("eligibility") not in e for n, e in want.items()):
             return None
         time.sleep(1)
         second = statuses(kubectl, namespace, list(want))
@@ -254,7 +254,8 @@ def test_image_runs_the_operator_in_cluster_like_the_virtualenv(
 ) -> None:
     secrets, sa_kubeconfig = service_account
     name = f"m-{namespace}"
-    want = {"good": "Eligible", "bad": "Ineligible"}
+    # The end-of-life Reloader limits or removes eligibility (which one is the evaluation's business).
+    want = {"good": {"Eligible"}, "bad": {"Limited", "Ineligible"}}
     kubectl.apply(
         matrix(name),
         workload(namespace, "ok", "ghcr.io/stakater/reloader:v1.4.21"),
@@ -282,9 +283,14 @@ def test_image_runs_the_operator_in_cluster_like_the_virtualenv(
                    "--mount", f"type=bind,src={secrets},dst={SECRETS},ro",
                    "--env", f"KUBERNETES_SERVICE_HOST={host}", "--env", f"KUBERNETES_SERVICE_PORT={port}",
                    *(f"--env={k}={v}" for k, v in env.items())]  # fmt: skip
-            buildah(*run, ctr, "--", "true")  # buildah's own mount points and files exist from here on
+            # buildah's own mount points and files exist after a first run; what a run of `true` still
+            # changes is buildah's doing each time (it is reported, and not held against the operator).
+            buildah(*run, ctr, "--", "true")
             skip = ("proc", "sys", "dev", SECRETS.lstrip("/"))
+            first = imaging.snapshot(root, skip)
+            buildah(*run, ctr, "--", "true")
             before = imaging.snapshot(root, skip)
+            by_buildah = imaging.changes(first, before)
             log_path = tmp_path / "image-operator.log"
             started = time.monotonic()
             with open(log_path, "wb") as log:
@@ -318,12 +324,19 @@ def test_image_runs_the_operator_in_cluster_like_the_virtualenv(
             log_text = log_path.read_text(errors="replace")
             assert "403" not in log_text and "Forbidden" not in log_text, log_text[-3000:]
             after = imaging.snapshot(root, skip)
+            # The comparison sees writes: a process in the container writing in and outside /tmp.
+            buildah(*run, "--user", "0:0", ctr, "--", "sh", "-c", "echo x > /tmp/probe && mkdir /var/probe")
+            probed = imaging.changes(after, imaging.snapshot(root, skip))
+            assert probed.get("tmp/probe") == "created" and probed.get("var/probe") == "created", probed
         written = imaging.changes(before, after)
-        outside_tmp = {p: c for p, c in written.items() if p != "tmp" and not p.startswith("tmp/")}
+        outside_tmp = {
+            p: c for p, c in written.items() if p != "tmp" and not p.startswith("tmp/") and by_buildah.get(p) != c
+        }
         assert not outside_tmp, f"the operator wrote outside /tmp: {outside_tmp}"
         _report(
             request.config,
-            f"image operator healthy {healthy_after:.1f}s after start; wrote {len(written)} paths, all under /tmp",
+            f"image operator healthy {healthy_after:.1f}s after start; changed {len(written)} paths, "
+            f"none outside /tmp but what a run of `true` changes too ({sorted(by_buildah)})",
         )
     finally:
         kubectl.run("delete", "compatibilitymatrix", name, "--wait=false", check=False)
