@@ -556,17 +556,33 @@ def test_rolling_restart_never_leaves_admission_without_a_server(
 
     watcher = threading.Thread(target=watch_serving)
     watcher.start()
+    handovers: list[float] = []
     with Reviewer(api) as reviewer:
         for replica in old:  # RollingUpdate, maxSurge 1, maxUnavailable 0: the new one is ready first
             cluster.start()
             flip_images(apps, estate, rng)
-            replica.stop()  # SIGTERM: gives up the Lease, fails readiness, keeps answering while drained
+            leading = replica.metric("stakater_support_leader") == 1
+            replica.proc.terminate()  # SIGTERM: gives up the Lease, fails readiness, keeps answering a while
+            stopped = time.monotonic()
+            if leading:
+                # A released Lease is taken at the others' next round; without the release it would take at
+                # least the lease duration (10 s) after the last renewal, i.e. 8 s or more after SIGTERM.
+                others = [r for r in cluster.alive() if r is not replica]
+                wait_for(lambda o=others: any(r.metric("stakater_support_leader") == 1 for r in o), timeout=15)
+                handovers.append(time.monotonic() - stopped)
+                assert handovers[-1] < 8, handovers
+            replica.stop()
+            assert "released the Lease" in replica.log() or not leading, replica.log()[-2000:]
             flip_images(apps, estate, rng)
     stop.set()
     watcher.join()
     assert min(serving) >= 1, "a moment with no ready replica"
     assert reviewer.failures() == [], reviewer.failures()[:5]
-    print(f"[ha] rolling restart: {len(reviewer.results)} reviews, none failed; ready replicas >= {min(serving)}")
+    assert len(handovers) >= 1
+    print(
+        f"\n[ha] rolling restart: {len(reviewer.results)} reviews, none failed; ready replicas >= {min(serving)}; "
+        f"Lease handed over in {', '.join(f'{h:.2f}' for h in handovers)} s"
+    )
     wait_for(lambda: converged(api), timeout=FAILOVER_BOUND, what="statuses after the rollout")
     assert duplicates(writes(plane)) == []
 
