@@ -44,6 +44,16 @@ control-plane: install ## Fetch etcd and build kube-apiserver into the cache (fi
 test: control-plane ## Run all tests against a real local control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+LOWEST_VENV ?= .venv-lowest
+.PHONY: test-lowest
+test-lowest: ## Fast tier with every dependency at the lowest version pyproject.toml allows (keeps lower bounds true)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(PYTHON) scripts/lowest_constraints.py > $(LOWEST_VENV)/constraints.txt
+	$(LOWEST_VENV)/bin/pip install -q --upgrade pip
+	$(LOWEST_VENV)/bin/pip install -q -c $(LOWEST_VENV)/constraints.txt -e '.[test]'
+	$(LOWEST_VENV)/bin/pip check
+	$(LOWEST_VENV)/bin/pytest tests/unit -q -p no:cacheprovider
+
 .PHONY: bench
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
@@ -78,7 +88,7 @@ cluster-down: ## Stop the local control plane
 
 .PHONY: clean
 clean: cluster-down ## Remove the virtualenv and caches (keeps the built control plane)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
 
 .PHONY: demo
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)

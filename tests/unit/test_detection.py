@@ -306,7 +306,7 @@ def test_partial_label_set_does_not_match() -> None:
 
 def test_stakater_application_chart_workload_is_not_a_product() -> None:
     obj = workload(
-        "ghcr.io/stakater/reloader:v1.4.21",
+        "registry.corp/shop/frontend:v1.4.21",
         labels={
             "helm.sh/chart": "application-9.2.0",
             "app.kubernetes.io/name": "reloader",
@@ -314,6 +314,16 @@ def test_stakater_application_chart_workload_is_not_a_product() -> None:
         },
     )
     assert run(obj) == []
+
+
+def test_application_chart_label_cannot_hide_a_recognised_image() -> None:
+    obj = workload(
+        "ghcr.io/stakater/reloader@" + DIGEST,
+        labels={"helm.sh/chart": "application-9.2.0", "app.kubernetes.io/version": "v1.4.21"},
+    )
+    det = only(obj)
+    assert (det.product, det.via) == ("reloader", "image")
+    assert det.version is None  # the chart's version label is the customer's, never trusted
 
 
 def test_exclusion_needs_the_application_chart_not_any_chart() -> None:
@@ -354,15 +364,24 @@ def test_product_annotation_alone_uses_image_detection() -> None:
     assert det == Detection("reloader", Edition.ENTERPRISE, v("1.4.9"), "image", "")
 
 
-def test_product_annotation_keeps_only_the_annotated_product() -> None:
-    det = only(
+def test_product_annotation_hides_no_recognised_image() -> None:
+    found = run(
         workload(
-            "ghcr.io/stakater/reloader:v1.4.21",
+            "ghcr.io/stakater/reloader:v1.2.0",
             "stakater/forecastle:v2.0.1",
             annotations={"support.stakater.com/product": "forecastle"},
         )
     )
-    assert (det.product, det.version) == ("forecastle", v("2.0.1"))
+    assert [(d.product, d.version) for d in found] == [("forecastle", v("2.0.1")), ("reloader", v("1.2.0"))]
+
+
+def test_version_annotation_never_overrides_a_tag() -> None:
+    for notes in (
+        {"support.stakater.com/version": "1.4.21"},
+        {"support.stakater.com/product": "reloader", "support.stakater.com/version": "1.4.21"},
+    ):
+        det = only(workload("ghcr.io/stakater/reloader:v1.1.0", annotations=notes))
+        assert (det.version, det.via) == (v("1.1.0"), "image")
 
 
 def test_product_annotation_without_image_or_version() -> None:
@@ -392,6 +411,13 @@ def test_unparseable_version_annotation() -> None:
     det = only(
         workload(
             "ghcr.io/stakater/reloader:v1.4.21",
+            annotations={"support.stakater.com/product": "reloader", "support.stakater.com/version": "stable"},
+        )
+    )
+    assert (det.version, det.reason) == (v("1.4.21"), "")  # the tag is a version: the annotation is not needed
+    det = only(
+        workload(
+            "ghcr.io/stakater/reloader:latest",
             annotations={"support.stakater.com/product": "reloader", "support.stakater.com/version": "stable"},
         )
     )

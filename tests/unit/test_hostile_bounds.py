@@ -110,3 +110,61 @@ def test_control_characters_cannot_fake_lines() -> None:
     assert not any(ch in text for ch in "\u2028\u202e\x00\x85")
     assert text.startswith("reloader 1.2.0 ")
     assert len(clean_text("x" * 5000, limit=100)) == 100
+
+
+# ------------------------------------------------------------------------------------ bounded status
+
+
+def test_status_lists_are_capped_worst_first_with_totals() -> None:
+    import json
+
+    from eligibility_operator.api.models import MAX_STATUS_PRODUCTS, Lifecycle, SupportEngagementSpec
+    from eligibility_operator.core.detection import Detection
+    from eligibility_operator.core.engagements import to_wire
+    from eligibility_operator.core.evaluation import Platform, evaluate
+    from eligibility_operator.core.matrix import load_matrix
+    from eligibility_operator.core.versions import parse_version
+
+    from .factories import TODAY, engagement_spec, small_matrix_spec
+
+    matrix = load_matrix("test", 1, small_matrix_spec())
+    found = [
+        (f"ns/Deployment/w{i}-{j}", Detection("reloader", None, parse_version(f"1.4.{i}"), "image"))
+        for i in range(6000)
+        for j in range(30)
+    ]
+    found.append(("ns/Deployment/old", Detection("reloader", None, parse_version("1.1.5"), "image")))
+    found += [(f"ns/Deployment/x{i}", Detection(f"other{i}", None, None, "annotation", "?")) for i in range(200)]
+    spec = SupportEngagementSpec.model_validate(engagement_spec(products=[{"name": "reloader"}]))
+    status = evaluate(spec, matrix, found, Platform(kubernetes="1.30.0"), TODAY).status
+    assert len(status.products) == MAX_STATUS_PRODUCTS and status.products_total == 6001
+    assert status.products[0].lifecycle == Lifecycle.END_OF_LIFE and status.products[0].version == "1.1.5"
+    assert len(status.uncovered_products) == MAX_STATUS_PRODUCTS and status.uncovered_products_total == 200
+    assert all(len(p.workloads) <= 20 and p.workload_count == 30 for p in status.products[1:])
+    size = len(json.dumps(to_wire(status)))
+    assert size < 256 * 1024, size  # was 1.75 MB for 6,000 versions, over etcd's request limit
+
+
+# --------------------------------------------------------------------------- cross-namespace coverage
+
+
+def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> None:
+    from eligibility_operator.api.models import Coverage
+    from eligibility_operator.core.coverage import confined, covers
+
+    labels = {"team": "a"}
+    cases = {
+        "everything": Coverage(),
+        "by-name": Coverage(namespaces=["tenant", "other"]),
+        "selector": Coverage.model_validate({"namespaceSelector": {"matchLabels": {"team": "a"}}}),
+        "elsewhere": Coverage(namespaces=["other"]),
+    }
+    trusted = frozenset({"platform"})
+    for what, coverage in cases.items():
+        inside = confined(coverage, "tenant", trusted)
+        assert not covers(inside, "other", labels), what
+        assert covers(inside, "tenant", labels) == (what != "elsewhere"), what
+        assert confined(coverage, "platform", trusted) == coverage
+        assert confined(coverage, "tenant", frozenset({"*"})) == coverage
+    selector = confined(cases["selector"], "tenant", trusted)
+    assert not covers(selector, "tenant", {"team": "b"})  # the selector still has to match

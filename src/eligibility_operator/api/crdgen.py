@@ -3,6 +3,10 @@
 Pydantic emits JSON Schema (draft 2020-12) with ``$ref``/``$defs`` and
 ``anyOf: [X, null]`` for optional fields; Kubernetes wants a *structural*
 OpenAPI v3 schema: everything inlined, a ``type`` on every node, no ``title``.
+
+Every string, list and map gets a size limit (``maxLength``, ``maxItems``, ``maxProperties``):
+the model's own where it sets one, else the defaults below, so that the API server refuses an
+oversized object at ``kubectl apply`` instead of the operator meeting it in a watch event.
 """
 
 from __future__ import annotations
@@ -32,7 +36,24 @@ _KEEP = {
     "additionalProperties",
     "minItems",
     "maxItems",
+    "maxProperties",
 }
+# Limits for fields whose model sets none (README, "API").
+DEFAULT_MAX_LENGTH = 1024
+DEFAULT_MAX_ITEMS = 256
+DEFAULT_MAX_PROPERTIES = 64
+_UNBOUNDED_FORMATS = {"date", "date-time"}  # fixed-size by format
+
+
+def _bounded(node: dict[str, Any]) -> dict[str, Any]:
+    kind = node.get("type")
+    if kind == "string" and "enum" not in node and node.get("format") not in _UNBOUNDED_FORMATS:
+        node.setdefault("maxLength", DEFAULT_MAX_LENGTH)
+    elif kind == "array":
+        node.setdefault("maxItems", DEFAULT_MAX_ITEMS)
+    elif kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        node.setdefault("maxProperties", DEFAULT_MAX_PROPERTIES)
+    return node
 
 
 def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +85,7 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("default") in ("", []):
         # Empty defaults add nothing, and Kubernetes 1.20 reads a '' default as null.
         del out["default"]
-    return out
+    return _bounded(out)
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:

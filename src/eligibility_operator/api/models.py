@@ -93,6 +93,9 @@ class ConditionStatus(StrEnum):
 # ------------------------------------------------------------------ shared pieces
 
 Name = Annotated[str, Field(min_length=1, max_length=253)]
+# Status lists the operator caps itself (worst first; the totals say how many there were).
+MAX_STATUS_PRODUCTS = 50
+MAX_STATUS_WORKLOADS = 20
 
 
 class LabelSelectorRequirement(_Model):
@@ -262,7 +265,9 @@ class ProductStatus(_Model):
     action_owner: Party | None = Field(default=None, description="Who must act when the version is not Supported.")
     reason: str = Field(default="", description="Why this lifecycle was given.")
     workloads: list[str] = Field(
-        default_factory=list, description="Workloads running it, as namespace/Kind/name (first 20)."
+        default_factory=list,
+        max_length=MAX_STATUS_WORKLOADS,
+        description="Workloads running it, as namespace/Kind/name (first 20).",
     )
     workload_count: int = Field(default=0, description="Number of workloads running it.")
 
@@ -308,10 +313,18 @@ class SupportEngagementStatus(_Model):
         default=0, description="Covered product versions that are EndOfLife or Unknown."
     )
     conditions: list[Condition] = Field(default_factory=list, description="kstatus-style conditions.")
-    products: list[ProductStatus] = Field(default_factory=list, description="Covered products found.")
-    uncovered_products: list[ProductStatus] = Field(
-        default_factory=list, description="Stakater products found that this engagement does not cover (not judged)."
+    products: list[ProductStatus] = Field(
+        default_factory=list,
+        max_length=MAX_STATUS_PRODUCTS,
+        description="Covered product versions found, worst first when there are more than 50.",
     )
+    products_total: int = Field(default=0, description="Covered product versions found (products lists at most 50).")
+    uncovered_products: list[ProductStatus] = Field(
+        default_factory=list,
+        max_length=MAX_STATUS_PRODUCTS,
+        description="Stakater products found that this engagement does not cover (not judged); at most 50.",
+    )
+    uncovered_products_total: int = Field(default=0, description="Uncovered product versions found.")
     platform: PlatformStatus | None = Field(default=None, description="Platform found.")
     responsibilities: list[ResponsibilityStatus] = Field(
         default_factory=list, description="Shared responsibility table resolved for this engagement."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..api.models import Coverage, LabelSelector
+from ..api.models import Coverage, LabelSelector, LabelSelectorRequirement
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -52,3 +52,29 @@ def covers(coverage: Coverage, namespace: str, labels: Mapping[str, str] | None)
         return False
     effective = {**(labels or {}), NAME_LABEL: namespace}
     return selector_matches(coverage.namespace_selector, effective)
+
+
+ANY_NAMESPACE = "*"
+
+
+def confined(coverage: Coverage, own: str, trusted: frozenset[str]) -> Coverage:
+    """The coverage an engagement in namespace ``own`` gets.
+
+    Engagements in a ``trusted`` namespace (or every namespace, with ``*``) get what they ask for.
+    Elsewhere an engagement covers at most its own namespace: otherwise anybody who may create an
+    engagement in some namespace could deny other teams' deployments (Enforce) and read the names
+    of their workloads in its status.
+    """
+    if ANY_NAMESPACE in trusted or own in trusted:
+        return coverage
+    if covers_everything(coverage) or own in coverage.namespaces:
+        return Coverage(namespaces=[own])
+    nothing = LabelSelectorRequirement(key=NAME_LABEL, operator="In", values=[])  # matches no namespace
+    if coverage.namespace_selector is None:
+        return Coverage(namespace_selector=LabelSelector(match_expressions=[nothing]))
+    selector = coverage.namespace_selector
+    return Coverage(
+        namespace_selector=LabelSelector(
+            match_labels={**selector.match_labels, NAME_LABEL: own}, match_expressions=selector.match_expressions
+        )
+    )

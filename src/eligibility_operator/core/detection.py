@@ -85,26 +85,30 @@ def _by_images(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
 
 def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str], product: str) -> list[Detection]:
     from_images = {d.product: d for d in _by_images(matrix, facts, labels)}
-    if facts.version_override is not None:
-        return [_with_annotated_version(Detection(product, None, None, "annotation"), facts, from_images)]
+    others = [d for name, d in from_images.items() if name != product]  # an annotation hides no image
     if product in from_images:
-        return [from_images[product]]
+        return [_with_annotated_version(from_images[product], facts, "annotation"), *others]
+    if facts.version_override is not None:
+        return [_with_annotated_version(Detection(product, None, None, "annotation"), facts), *others]
     if product not in matrix.products:
-        return [Detection(product, None, None, "annotation", f"product {product!r} is not in matrix {matrix.name!r}")]
+        reason = f"product {product!r} is not in matrix {matrix.name!r}"
+        return [Detection(product, None, None, "annotation", reason), *others]
     version = _version_from_labels(matrix, product, labels)
     reason = "" if version else "annotated product without a version annotation or recognisable image"
-    return [Detection(product, None, version, "annotation", reason)]
+    return [Detection(product, None, version, "annotation", reason), *others]
 
 
-def _with_annotated_version(
-    detection: Detection, facts: WorkloadFacts, from_images: dict[str, Detection] | None = None
-) -> Detection:
-    """``detection`` with the version from the ``support.stakater.com/version`` annotation."""
+def _with_annotated_version(detection: Detection, facts: WorkloadFacts, via: str | None = None) -> Detection:
+    """``detection`` with the version from the ``support.stakater.com/version`` annotation, where it has none.
+
+    The annotation fills in what the image cannot tell (``latest``, a digest); it never overrides a
+    version read from the image, or any workload author could label an end-of-life version supported.
+    """
+    if facts.version_override is None or detection.version is not None:
+        return detection
     version = parse_version(facts.version_override)
     reason = "" if version else f"annotation version {facts.version_override!r} is not a version"
-    image = (from_images or {}).get(detection.product)
-    edition = image.edition if image else detection.edition
-    return Detection(detection.product, edition, version, detection.via, reason)
+    return Detection(detection.product, detection.edition, version, via or detection.via, reason)
 
 
 def _recognise(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str]) -> list[Detection]:
@@ -132,9 +136,11 @@ def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
     if product:
         return _override(matrix, facts, labels, product)
     if any(labels_match(pattern, labels) for _, pattern in matrix.exclusions):
-        return []
+        # A customer application by its labels: not recognised by labels, and its labels carry the
+        # customer's versions; but an image the matrix knows is that product whatever the labels say.
+        return _by_images(matrix, facts, {})
     found = _recognise(matrix, facts, labels)
     if facts.version_override is not None and len(found) == 1:
-        # The version annotation alone corrects the version of the one product found (e.g. a `latest` tag).
+        # The version annotation fills in the version of the one product found (e.g. a `latest` tag).
         return [_with_annotated_version(found[0], facts)]
     return found

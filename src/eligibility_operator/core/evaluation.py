@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..api.models import (
+    MAX_STATUS_PRODUCTS,
     Condition,
     ConditionStatus,
     Edition,
@@ -164,6 +165,17 @@ def _platform(matrix: CompiledMatrix, products: set[str], platform: Platform) ->
         compatible=(not problems) if known else None,
         message="; ".join(problems) if problems else ("" if known else "platform version unknown"),
     ), problems
+
+
+_SEVERITY = {Lifecycle.END_OF_LIFE: 0, Lifecycle.UNKNOWN: 1, Lifecycle.DEPRECATED: 2, Lifecycle.SUPPORTED: 3}
+
+
+def _worst_first(entries: list[ProductStatus], limit: int = MAX_STATUS_PRODUCTS) -> list[ProductStatus]:
+    """At most ``limit`` entries: the worst lifecycles are kept, in their original order."""
+    if len(entries) <= limit:
+        return entries
+    rank = sorted(range(len(entries)), key=lambda i: _SEVERITY.get(Lifecycle(entries[i].lifecycle or "Unknown"), 1))
+    return [entries[i] for i in sorted(rank[:limit])]
 
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
@@ -326,8 +338,10 @@ def evaluate(
         reason=short[:256],
         products_out_of_support=out_of_support,
         conditions=conditions,
-        products=products,
-        uncovered_products=uncovered,
+        products=_worst_first(products),
+        products_total=len(products),
+        uncovered_products=_worst_first(uncovered),
+        uncovered_products_total=len(uncovered),
         platform=platform_status,
         responsibilities=policy.responsibilities(spec),
         scope=policy.scope(spec, integrations),
