@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 CLUSTER_DIR ?= .cluster
 KUBECONFIG_LOCAL := $(abspath $(CLUSTER_DIR))/kubeconfig
 PYTEST_ARGS ?=
+# Development tooling (control plane, cluster, demo): outside src/, never in the wheel or the image.
+DEV := $(BIN)/python -m eligibility_operator_dev
 # Debian packages the tests and the demo need (kubectl is usually present already).
 APT_PACKAGES := etcd-server kubernetes-client prometheus
 
@@ -38,7 +40,7 @@ install: system-deps $(VENV)/.installed ## Create the virtualenv and install the
 
 .PHONY: control-plane
 control-plane: install ## Fetch etcd and build kube-apiserver into the cache (first run: a few minutes)
-	$(BIN)/python -c "from eligibility_operator.controlplane import ensure_binaries; print(*ensure_binaries())"
+	$(DEV) control-plane
 
 .PHONY: test
 test: control-plane ## Run all tests against a real local control plane
@@ -58,16 +60,21 @@ test-lowest: ## Fast tier with every dependency at the lowest version pyproject.
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+.PHONY: unit
+unit: install ## Run the fast tier: pure and in-memory runtime tests, no control plane (< 1 minute)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
 .PHONY: lint
-lint: install ## ruff + mypy
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
+	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
+	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: install ## Format the code with ruff
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests eligibility_operator_dev
+	$(BIN)/ruff format src tests eligibility_operator_dev
 
 .PHONY: crds
 crds: install ## Regenerate crds/ and deploy/ copies from the API models
@@ -80,11 +87,11 @@ generate: crds ## Regenerate everything generated: crds/, deploy/ copies, Promet
 
 .PHONY: cluster-up
 cluster-up: control-plane ## Start the local control plane, apply CRDs and the default matrix
-	$(BIN)/eligibility-operator cluster up --dir $(CLUSTER_DIR)
+	$(DEV) cluster up --dir $(CLUSTER_DIR)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local control plane
-	@if [ -x $(BIN)/eligibility-operator ]; then $(BIN)/eligibility-operator cluster down --dir $(CLUSTER_DIR); fi
+	@if [ -x $(BIN)/python ]; then $(DEV) cluster down --dir $(CLUSTER_DIR); fi
 
 .PHONY: clean
 clean: cluster-down ## Remove the virtualenv and caches (keeps the built control plane)
@@ -92,7 +99,7 @@ clean: cluster-down ## Remove the virtualenv and caches (keeps the built control
 
 .PHONY: demo
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)
-	$(BIN)/eligibility-operator demo --dir $(CLUSTER_DIR)
+	$(DEV) demo --dir $(CLUSTER_DIR)
 
 # ---------------------------------------------------------------- kind (needs Docker)
 IMAGE ?= eligibility-operator:dev

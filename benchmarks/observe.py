@@ -15,10 +15,11 @@ from kubernetes import client, watch
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.core.coverage import covers
 from eligibility_operator.core.detection import detect
-from eligibility_operator.core.evaluation import Platform, evaluate
+from eligibility_operator.core.engagements import evaluate_engagement
+from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import facts_from_object
-from eligibility_operator.defaults import default_matrix
+from eligibility_operator.default_matrix import default_matrix
 
 from .fixture import ENGAGEMENT_NS, Fixture
 
@@ -68,7 +69,7 @@ class Expected:
                 if covers(spec.coverage, ns, self.fixture.namespaces.get(ns))
                 for item in items
             ]
-            status = evaluate(spec, self.matrix, found, self.platform, today).status
+            status = evaluate_engagement(spec, self.matrix, found, self.platform, today)
             expected[engagement["metadata"]["name"]] = summary(to_wire(status))
         return expected
 

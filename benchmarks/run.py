@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
-from eligibility_operator.controlplane import ControlPlane, die_with_parent, free_port
+from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent, free_port
 
 from . import fixture as fx
 from .observe import DeploymentWatch, EngagementWatch, Expected, ProcessStats
@@ -97,7 +97,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"workloads": n, "engagements": args.engagements}
     fixture = fx.build(n, engagements=args.engagements)
     with ControlPlane() as plane:
-        from eligibility_operator.defaults import apply_defaults
+        from eligibility_operator_dev.cluster import apply_defaults
 
         apply_defaults(plane.kubeconfig)
         api_client = config.new_client_from_config(str(plane.kubeconfig))
@@ -129,13 +129,16 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.flips):
                 name, workload = flips[i % len(flips)]
                 to_eol = workload.images[0] == fx.FLIP_SUPPORTED
-                image, eligibility = (fx.FLIP_EOL, "Ineligible") if to_eol else (fx.FLIP_SUPPORTED, "Eligible")
+                # An end-of-life version makes the engagement Limited (or Ineligible if it was its only product).
+                image, eligibility = (
+                    (fx.FLIP_EOL, ("Limited", "Ineligible")) if to_eol else (fx.FLIP_SUPPORTED, ("Eligible",))
+                )
                 # Both figures run from just before the patch is sent to the moment the watch delivers.
                 sent = time.monotonic()
                 fx.set_image(apps, workload, image)
                 if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
                     floors.append(time.monotonic() - sent)
-                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] == e, 10) is not None:
+                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] in e, 10) is not None:
                     latencies.append(time.monotonic() - sent)
             result["reaction"] = {
                 "samples": len(latencies),

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import ControlPlane, die_with_parent
-from eligibility_operator.defaults import apply_defaults
+from eligibility_operator_dev.cluster import apply_defaults
+from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ class OperatorProcess:
     """``eligibility-operator run`` as users start it, against the test control plane."""
 
     def __init__(self, kubeconfig: Path, log_path: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        from eligibility_operator.controlplane import free_port
+        from eligibility_operator_dev.controlplane import free_port
 
         self.metrics_port = free_port()
         self.log_path = log_path

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from benchmarks.observe import Summary, summary
 from kubernetes import client
 
+from benchmarks.observe import Summary, summary
 from eligibility_operator.core.engagements import EngagementRecord, assess, record_from_body, to_wire
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.inventory import Inventory

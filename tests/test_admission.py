@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import free_port
 from eligibility_operator.webhook import PATH, webhook_configuration
+from eligibility_operator_dev.controlplane import free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from eligibility_operator.controlplane import ControlPlane
+from eligibility_operator_dev.cluster import dev_command, dev_env
+from eligibility_operator_dev.controlplane import ControlPlane
 
 
 def _gone(pid: int) -> bool:
@@ -53,12 +54,12 @@ def test_children_die_when_the_owner_is_killed(tmp_path: Path) -> None:
     """SIGKILL of the owning process (an interrupted test run) takes etcd and the API server with it."""
     script = (
         "import sys, time\n"
-        "from eligibility_operator.controlplane import ControlPlane\n"
+        "from eligibility_operator_dev.controlplane import ControlPlane\n"
         "p = ControlPlane().start()\n"
         "print(*p.pids().values(), flush=True)\n"
         "time.sleep(600)\n"
     )
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=dev_env())
     assert owner.stdout is not None
     pids = [int(p) for p in owner.stdout.readline().split()]
     assert len(pids) == 2 and not any(_gone(p) for p in pids)
@@ -69,8 +70,10 @@ def test_children_die_when_the_owner_is_killed(tmp_path: Path) -> None:
 
 def test_cluster_up_and_down_commands(tmp_path: Path) -> None:
     workdir = tmp_path / "cluster"
-    cli = [sys.executable, "-m", "eligibility_operator.cli", "cluster"]
-    up = subprocess.run([*cli, "up", "--dir", str(workdir)], capture_output=True, text=True, timeout=180, check=False)
+    cli = dev_command("cluster")
+    up = subprocess.run(
+        [*cli, "up", "--dir", str(workdir)], capture_output=True, text=True, timeout=180, check=False, env=dev_env()
+    )
     assert up.returncode == 0, up.stderr
     assert f"KUBECONFIG={workdir / 'kubeconfig'}" in up.stdout
     try:
@@ -85,7 +88,12 @@ def test_cluster_up_and_down_commands(tmp_path: Path) -> None:
         server_pid = int((workdir / "pid").read_text())
     finally:
         down = subprocess.run(
-            [*cli, "down", "--dir", str(workdir)], capture_output=True, text=True, timeout=60, check=False
+            [*cli, "down", "--dir", str(workdir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=dev_env(),
         )
     assert down.returncode == 0, down.stderr
     assert _wait_gone([server_pid])

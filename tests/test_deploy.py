@@ -85,7 +85,7 @@ def test_kustomization_renders_and_applies(kubectl: Kubectl, deployed: str, dire
 
 def test_samples_apply(kubectl: Kubectl, deployed: str) -> None:
     # Each file needs the namespaces of the one before, so each is applied for real after its dry run.
-    for sample in ("namespaces.yaml", "workloads.yaml", "engagement.yaml"):
+    for sample in ("namespaces.yaml", "workloads.yaml", "engagement.yaml", "engagement-expired.yaml"):
         for mode in ("--dry-run=server", "--dry-run=none"):
             result = kubectl.run("apply", mode, "-f", str(REPO / "deploy/samples" / sample), check=False)
             assert result.returncode == 0, f"{sample}: {result.stderr}"
@@ -226,7 +226,7 @@ def test_operator_works_with_only_the_deployed_rbac(
         engagement(namespace, "bad", matrixRef={"name": name}),
     )
     try:
-        for se, want in (("good", "Eligible"), ("bad", "Ineligible")):
+        for se, want in (("good", "Eligible"), ("bad", "Limited")):
             wait_for(
                 lambda se=se, want=want: (
                     kubectl.get("se", se, "-n", namespace).get("status", {}).get("eligibility") == want

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from eligibility_operator.controlplane import ControlPlane, free_port
-from eligibility_operator.defaults import apply_defaults
+from eligibility_operator_dev.cluster import apply_defaults
+from eligibility_operator_dev.controlplane import ControlPlane, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.controlplane import die_with_parent, free_port
+from eligibility_operator_dev.controlplane import die_with_parent, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import REPO, Kubectl, OperatorProcess, wait_for
@@ -121,7 +121,7 @@ def two_engagements(kubectl: Kubectl, namespace: str) -> Iterator[str]:
             namespace, "bad", matrixRef={"name": name}, plan="Premium", serviceCredits={"definedInAgreement": True}
         ),
     )
-    for se, want in (("good", "Eligible"), ("bad", "Ineligible")):
+    for se, want in (("good", "Eligible"), ("bad", "Limited")):
         wait_for(
             lambda se=se, want=want: (
                 kubectl.get("se", se, "-n", namespace).get("status", {}).get("eligibility") == want
@@ -175,7 +175,7 @@ def test_prometheus_sees_eligibility_and_forgets_deleted_engagements(
 
     assert wait_for(
         lambda: states() if len(states()) == 2 else None, timeout=20, what="two engagements in Prometheus"
-    ) == {"good": "Eligible", "bad": "Ineligible"}
+    ) == {"good": "Eligible", "bad": "Limited"}
     credits = prometheus.query(f'stakater_support_engagement_service_credits_applicable{{namespace="{ns}"}}')
     assert {r["metric"]["engagement"]: r["value"][1] for r in credits} == {"good": "0", "bad": "0"}
     owners = prometheus.query(

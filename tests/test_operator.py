@@ -97,7 +97,7 @@ def test_eligible_cluster(kubectl: Kubectl, namespace: str, test_matrix: str) ->
         assert c["lastTransitionTime"] and c["observedGeneration"] == 1
 
 
-def test_end_of_life_makes_ineligible_then_upgrade_and_deletion_restore(
+def test_end_of_life_beside_a_supported_version_is_limited_then_upgrade_and_deletion_restore(
     kubectl: Kubectl, namespace: str, test_matrix: str
 ) -> None:
     kubectl.apply(
@@ -105,10 +105,10 @@ def test_end_of_life_makes_ineligible_then_upgrade_and_deletion_restore(
         workload(namespace, "old-reloader", RELOADER_EOL, kind="StatefulSet"),
         engagement(namespace, matrixRef={"name": test_matrix}),
     )
-    st = wait_eligibility(kubectl, namespace, "Ineligible")
+    st = wait_eligibility(kubectl, namespace, "Limited")
     message = condition(st, "Eligible")["message"]
     assert "reloader 1.1.0" in message and f"{namespace}/StatefulSet/old-reloader" in message
-    assert "upgrade to 1.4.21" in message
+    assert "customer action: upgrade reloader 1.1.0 to 1.4.21" in message
     assert condition(st, "VersionsSupported")["reason"] == "EndOfLifeVersions"
     assert st["productsOutOfSupport"] == 1
     eol = next(p for p in st["products"] if p["lifecycle"] == "EndOfLife")
@@ -119,7 +119,7 @@ def test_end_of_life_makes_ineligible_then_upgrade_and_deletion_restore(
     assert st["products"][0]["workloadCount"] == 2
 
     kubectl.run("set", "image", "-n", namespace, "statefulset/old-reloader", f"c0={RELOADER_EOL}")
-    wait_eligibility(kubectl, namespace, "Ineligible", timeout=10)
+    wait_eligibility(kubectl, namespace, "Limited", timeout=10)
     kubectl.run("delete", "statefulset", "old-reloader", "-n", namespace)
     st = wait_eligibility(kubectl, namespace, "Eligible", timeout=10)
     assert [p["workloads"] for p in st["products"]] == [[f"{namespace}/Deployment/reloader"]]
@@ -158,7 +158,7 @@ def test_only_covered_namespaces_count(kubectl: Kubectl, namespace: str, test_ma
         assert [p["workloads"] for p in st["products"]] == [[f"{namespace}/Deployment/ok"]]
         # Labelling the other namespace brings it (and its end-of-life Reloader) under coverage.
         kubectl.run("label", "namespace", other, f"support-test={namespace}")
-        st = wait_eligibility(kubectl, namespace, "Ineligible")
+        st = wait_eligibility(kubectl, namespace, "Limited")
         assert f"{other}/Deployment/old" in condition(st, "Eligible")["message"]
         kubectl.run("label", "namespace", other, "support-test-")
         wait_eligibility(kubectl, namespace, "Eligible")
@@ -310,7 +310,7 @@ def test_workloads_are_never_written(kubectl: Kubectl, namespace: str, test_matr
     )
     before = {k: kubectl.get(k, n, "-n", namespace) for k, n in (("deployment", "reloader"), ("daemonset", "ds"))}
     kubectl.apply(engagement(namespace, matrixRef={"name": test_matrix}))
-    wait_eligibility(kubectl, namespace, "Ineligible")
+    wait_eligibility(kubectl, namespace, "Limited")
     kubectl.run("set", "image", "-n", namespace, "deployment/reloader", f"c0={RELOADER_OK}")
     wait_eligibility(kubectl, namespace, "Eligible")
     after = kubectl.get("deployment", "reloader", "-n", namespace)
@@ -363,7 +363,7 @@ def test_check_command_on_realistic_manifests(tmp_path: Path) -> None:
         "--engagement",
         str(tmp_path / "se.yaml"),
     )
-    assert code == 3 and result["eligibility"] == "Ineligible"
+    assert code == 1 and result["eligibility"] == "Limited"
     got = {(p["product"], p["version"], p["lifecycle"], tuple(p["workloads"])) for p in result["products"]}
     assert got == {
         ("forecastle", "2.0.1", "Supported", ("tools/Deployment/forecastle",)),
@@ -380,7 +380,7 @@ def test_check_command_on_realistic_manifests(tmp_path: Path) -> None:
         ("broken.yaml", 2),
         ("broken.yaml", 3),
     }
-    assert result["eligibility"] == "Ineligible"
+    assert result["eligibility"] == "Limited"
 
 
 def test_a_tampered_status_is_corrected(kubectl: Kubectl, namespace: str, test_matrix: str) -> None:

@@ -460,7 +460,7 @@ def load_engagement(path: Path) -> SupportEngagementSpec:
 
 
 def load_matrix_file(path: Path | None) -> CompiledMatrix:
-    from .defaults import default_matrix
+    from .default_matrix import default_matrix
 
     doc = default_matrix() if path is None else _load_single(path, "matrix")
     if not isinstance(doc, dict) or doc.get("kind") != "CompatibilityMatrix":

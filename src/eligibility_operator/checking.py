@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api.models import Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
 from .check_input import (
     HELM_TEMPLATE_REASON,
     InputError,
@@ -25,8 +25,8 @@ from .check_input import (
 )
 from .core.coverage import covers
 from .core.detection import Detection, detect
-from .core.engagements import spec_problems, to_wire
-from .core.evaluation import Platform, evaluate
+from .core.engagements import evaluate_engagement, spec_problems, to_wire
+from .core.evaluation import Platform
 from .core.matrix import CompiledMatrix
 from .core.workloads import WorkloadFacts
 
@@ -59,8 +59,7 @@ class CheckResult:
             "products": wire.get("products", []),
             "uncoveredProducts": wire.get("uncoveredProducts", []),
             "conditions": wire.get("conditions", []),
-            "platform": wire.get("platform", {}),
-            "serviceCredits": wire.get("serviceCredits", {}),
+            **{k: v for k, v in wire.items() if k not in ("observedGeneration", "matrix")},
             "documents": self.documents,
             "workloads": self.workloads,
             "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
@@ -103,7 +102,7 @@ def check(
     if manifests.objects == 0 and not errors:
         where = ", ".join(str(p) for p in paths)
         errors.append(Problem(where, 0, f"nothing to check: no Kubernetes object in {manifests.files} files read"))
-    status = evaluate(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date()).status
+    status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
     return CheckResult(
         status=status,
         problems=errors,
@@ -131,14 +130,64 @@ def _skipped_summary(skipped: list[Skipped]) -> str:
     return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
 
 
+def _terms_lines(status: SupportEngagementStatus) -> list[str]:
+    """Agreement, credits, support terms, response targets, responsibilities and scope, one topic a line."""
+    lines = []
+    if status.agreement:
+        lines.append(f"Agreement: {status.agreement.message}")
+    if status.service_credits:
+        credits = status.service_credits
+        lines.append(f"Service credits: {'apply' if credits.applicable else 'do not apply'} ({credits.reason})")
+    if status.support_terms:
+        terms = status.support_terms
+        lines.append(
+            f"Support terms: {terms.plan}, {terms.coverage_hours}; channels: {', '.join(terms.channels)}"
+            + (f"; {', '.join(terms.benefits)}" if terms.benefits else "")
+        )
+    if status.response_targets:
+        targets = ", ".join(f"{t.severity} {t.first_response}" for t in status.response_targets)
+        lines.append(f"First-response targets: {targets}")
+    if status.platform and status.platform.lifecycle:
+        platform = status.platform
+        owner = f" ({platform.action_owner} action)" if platform.action_owner else ""
+        end = f", end of maintenance {platform.end_of_maintenance}" if platform.end_of_maintenance else ""
+        lines.append(f"Platform: {platform.release} {platform.lifecycle}{end}{owner}")
+    by_owner: dict[str, list[str]] = {}
+    for row in status.responsibilities:
+        by_owner.setdefault(str(row.owner), []).append(row.item + (f" ({row.note})" if row.note else ""))
+    for owner, items in by_owner.items():
+        lines.append(f"Responsibilities of {owner}: {'; '.join(items)}")
+    if status.scope:
+        lines.append(f"In scope: {'; '.join(status.scope.included)}")
+        lines.append(f"Out of scope: {'; '.join(status.scope.excluded)}")
+        lines.append(f"Needs a separate agreement: {'; '.join(status.scope.separate_agreement)}")
+    return lines
+
+
 def render_table(result: CheckResult) -> str:
-    rows = [("PRODUCT", "VERSION", "LIFECYCLE", "END OF SUPPORT", "UPGRADE TO", "WORKLOADS")]
+    """Products (one row per product, edition and version), the verdict, then the terms."""
+    rows = [
+        (
+            "PRODUCT",
+            "EDITION",
+            "VERSION",
+            "LIFECYCLE",
+            "ELIGIBILITY",
+            "OWNER",
+            "END OF SUPPORT",
+            "UPGRADE TO",
+            "WORKLOADS",
+        )
+    ]
     for p in result.status.products:
         rows.append(
             (
                 p.product,
+                str(p.edition or "-"),
                 p.version,
                 str(p.lifecycle),
+                str(p.eligibility or "-"),
+                str(p.action_owner or "-"),
                 str(p.end_of_support or "-"),
                 p.recommended_version or "-",
                 ", ".join(p.workloads)
@@ -146,14 +195,17 @@ def render_table(result: CheckResult) -> str:
             )
         )
     for p in result.status.uncovered_products:
-        rows.append((p.product, p.version, "not covered", "-", "-", ", ".join(p.workloads)))
+        rows.append(
+            (p.product, str(p.edition or "-"), p.version, "not covered", "-", "-", "-", "-", ", ".join(p.workloads))
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     lines.append("")
     lines.append(f"Eligibility: {result.status.eligibility} ({result.status.reason})")
     for condition in result.status.conditions:
-        if condition.type != "Ready":
+        if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
+    lines.extend(_terms_lines(result.status))
     lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))

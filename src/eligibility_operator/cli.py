@@ -1,12 +1,9 @@
-"""Command line: ``eligibility-operator run | check | crds | default-matrix | cluster``."""
+"""Command line: ``eligibility-operator run | check | crds | default-matrix``."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +112,7 @@ def run(
     import kopf
 
     from .kopf_app import WebhookOptions, run_operator
-    from .kubeapi import KubeApi
-    from .reconciler import Reconciler
+    from .kubeapi import KubeClient
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -138,10 +134,10 @@ def run(
         )
 
     async def _main() -> None:
-        reconciler = Reconciler(KubeApi(), coalesce_seconds=coalesce, namespaces=frozenset(namespaces))
         await run_operator(
-            reconciler,
+            KubeClient(),
             namespaces=list(namespaces) or None,
+            coalesce_seconds=coalesce,
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
@@ -321,102 +317,9 @@ def crds(output_dir: Path | None) -> None:
 @main.command("default-matrix")
 def default_matrix() -> None:
     """Print the default CompatibilityMatrix shipped with the package."""
-    from .defaults import default_matrix_text
+    from .default_matrix import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
-
-
-# -------------------------------------------------------------------- cluster
-
-
-@main.group()
-def cluster() -> None:
-    """A local control plane (etcd + kube-apiserver on loopback) for demos and tests."""
-
-
-@cluster.command("serve")
-@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), required=True)
-def cluster_serve(workdir: Path) -> None:
-    """Run the control plane in the foreground until interrupted."""
-    from .controlplane import serve
-
-    serve(workdir.resolve())
-
-
-@cluster.command("up")
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait (first run builds kube-apiserver).")
-def cluster_up(workdir: Path, timeout: float) -> None:
-    """Start the control plane in the background, apply CRDs and the default matrix, print KUBECONFIG."""
-    from .controlplane import ensure_binaries
-
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    pidfile, ready = workdir / "pid", workdir / "ready"
-    from .defaults import apply_defaults
-
-    kubeconfig = workdir / "kubeconfig"
-    if pidfile.exists() and _alive(int(pidfile.read_text())) and ready.exists():
-        apply_defaults(kubeconfig)
-        click.echo("control plane already running; CRDs and default matrix applied")
-        click.echo(f"export KUBECONFIG={kubeconfig}")
-        return
-    ensure_binaries()  # in the foreground, so build output is visible
-    ready.unlink(missing_ok=True)
-    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eligibility_operator.cli", "cluster", "serve", "--dir", str(workdir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    pidfile.write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise click.ClickException(f"control plane did not start; see {workdir / 'serve.log'}")
-        time.sleep(0.2)
-    apply_defaults(kubeconfig)
-    click.echo(f"control plane running (pid {proc.pid}); CRDs and default matrix applied")
-    click.echo(f"export KUBECONFIG={kubeconfig}")
-
-
-@cluster.command("down")
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-def cluster_down(workdir: Path) -> None:
-    """Stop the control plane started by ``cluster up`` and remove its directory."""
-    import shutil
-
-    pidfile = workdir / "pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text())
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(150):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(pid, signal.SIGKILL)
-    shutil.rmtree(workdir, ignore_errors=True)
-    click.echo("control plane stopped")
-
-
-@main.command()
-@click.option(
-    "--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cluster"), show_default=True
-)
-@click.option("--once", is_flag=True, envvar="DEMO_ONCE", help="Exit after printing (also DEMO_ONCE=1).")
-def demo(workdir: Path, once: bool) -> None:
-    """Local control plane + samples + operator: an ineligible, then an eligible engagement."""
-    from .demo import run_demo
-
-    run_demo(workdir.resolve(), once)
 
 
 def _own_namespace() -> str:
@@ -427,19 +330,6 @@ def _own_namespace() -> str:
         return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
     except OSError:
         return "eligibility-operator"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child still answers kill(0); check its state.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``/metrics``, ``/healthz`` and ``/readyz`` on one port, in the operator's event loop.
 
 Serving from the event loop (aiohttp, which Kopf already uses) means a scrape
-reads the reconciler's state without locks, and a stuck loop fails the
+reads the operator's state without locks, and a stuck loop fails the
 liveness probe as it should. ``/healthz`` also fails when one of the operator's
 background tasks (reconciler, resync, platform, sweep, priming, webhook) died.
 """
@@ -9,33 +9,29 @@ background tasks (reconciler, resync, platform, sweep, priming, webhook) died.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from .reconciler import Reconciler
+from .state import OperatorState
 
 
-def _failed(task: asyncio.Task[None]) -> bool:
-    """Done with an error, or done at all for a task meant to run forever (only prime() finishes)."""
-    if not task.done():
-        return False
-    return task.cancelled() or task.exception() is not None or task.get_name() != "prime"
+def make_app(state: OperatorState, registry: CollectorRegistry, stopped: Callable[[], list[str]]) -> web.Application:
+    """``stopped`` names the background tasks that ended or failed (see ``BackgroundTasks.stopped``)."""
 
-
-def make_app(reconciler: Reconciler, registry: CollectorRegistry, tasks: list[asyncio.Task[None]]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
-        failed = [t.get_name() for t in tasks if _failed(t)]
+        failed = stopped()
         if failed:
             return web.Response(status=500, text=f"stopped: {', '.join(failed)}\n")
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if not reconciler.ready.is_set():
+        if not state.is_ready():
             return web.Response(status=503, text="initial listing not finished\n")
         return web.Response(text="ok\n")
 

@@ -27,7 +27,12 @@ import kopf
 
 from .api.models import GROUP, VERSION
 from .core.workloads import WATCHED_RESOURCES
+from .kubeapi import KubeApi
+from .metrics import OperatorMetrics
+from .metrics import build_registry as build_metrics_registry
 from .reconciler import Reconciler
+from .state import OperatorState
+from .tasks import BackgroundTasks, retry
 
 log = logging.getLogger("eligibility_operator")
 
@@ -142,7 +147,9 @@ class WebhookOptions:
     timeout_seconds: int = 5
 
 
-async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
+async def _run_webhook(
+    state: OperatorState, kube: KubeApi, metrics: OperatorMetrics, tasks: BackgroundTasks, options: WebhookOptions
+) -> None:
     from . import webhook
 
     if options.self_signed_hosts:
@@ -151,8 +158,8 @@ async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
         cert = webhook.ServingCert(options.cert_dir / "tls.crt", options.cert_dir / "tls.key", b"")
     else:
         raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
-    handler = webhook.AdmissionHandler(reconciler, options.exempt_namespaces)
-    server = asyncio.create_task(webhook.serve(handler, options.host, options.port, cert))
+    handler = webhook.AdmissionHandler(state, kube, metrics, tasks, options.exempt_namespaces)
+    server = tasks.start(webhook.serve(handler, options.host, options.port, cert), name="webhook-server")
     name = options.manage_configuration
     try:
         if name:
@@ -160,15 +167,12 @@ async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
             body = webhook.webhook_configuration(
                 name, url, cert.ca_pem, sorted(options.exempt_namespaces), options.timeout_seconds
             )
-            delay = 1.0
-            while True:  # the API server may be briefly away at start: retry, do not give up
-                try:
-                    await asyncio.to_thread(reconciler.kube.apply_webhook_configuration, body)
-                    break
-                except Exception as exc:
-                    log.warning("could not write ValidatingWebhookConfiguration %s, retrying: %s", name, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            # The API server may be briefly away at start: retry, do not give up.
+            await retry(
+                lambda: asyncio.to_thread(kube.apply_webhook_configuration, body),
+                operation="webhook_configuration",
+                what=f"writing ValidatingWebhookConfiguration {name}",
+            )
             log.info("ValidatingWebhookConfiguration %s points at %s", name, url)
         await server
     finally:
@@ -176,40 +180,39 @@ async def _run_webhook(reconciler: Reconciler, options: WebhookOptions) -> None:
         if name:
             # A configuration left behind keeps being called (and, with Ignore, only slows requests down).
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(reconciler.kube.delete_webhook_configuration, name)
+                await asyncio.to_thread(kube.delete_webhook_configuration, name)
 
 
 async def run_operator(
-    reconciler: Reconciler,
+    kube: KubeApi,
     *,
     namespaces: list[str] | None = None,
+    coalesce_seconds: float = 0.05,
     metrics_host: str = "0.0.0.0",  # a pod serves probes and metrics on all its interfaces
     metrics_port: int = 8080,
     inactivity_timeout: float = 70.0,
     webhook: WebhookOptions | None = None,
-    background: list[Any] | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
-    from . import http_server, kopf_patches, metrics
+    from . import http_server, kopf_patches
 
+    state = OperatorState(namespaces=frozenset(namespaces or ()))
+    metrics = OperatorMetrics()
+    tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
+    reconciler = Reconciler(state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks)
     kopf_patches.skip_spawning_without_daemons()
     registry = build_registry(reconciler, inactivity_timeout)
-    # Every one of these must keep running (prime until it is done): /healthz fails if one has failed.
-    critical = [
-        asyncio.create_task(reconciler.run(), name="reconciler"),
-        asyncio.create_task(reconciler.resync_forever(), name="resync"),
-        asyncio.create_task(reconciler.watch_platform_forever(), name="platform"),
-        asyncio.create_task(reconciler.sweep_forever(), name="sweep"),
-        asyncio.create_task(reconciler.prime(), name="prime"),
-        *([asyncio.create_task(_run_webhook(reconciler, webhook), name="webhook")] if webhook else []),
-    ]
-    app = http_server.make_app(reconciler, metrics.build_registry(reconciler), critical)
-    tasks = [
-        *critical,
-        asyncio.create_task(http_server.serve(app, metrics_host, metrics_port), name="http"),
-        *[asyncio.create_task(coro) for coro in background or []],
-    ]
+    # These must keep running (prime until it is done): /healthz fails if one has stopped.
+    tasks.start(reconciler.run(), name="reconciler", forever=True)
+    tasks.start(reconciler.resync_forever(), name="resync", forever=True)
+    tasks.start(reconciler.watch_platform_forever(), name="platform", forever=True)
+    tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)
+    tasks.start(reconciler.prime(), name="prime", critical=True)
+    if webhook:
+        tasks.start(_run_webhook(state, kube, metrics, tasks, webhook), name="webhook", forever=True)
+    app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
+    tasks.start(http_server.serve(app, metrics_host, metrics_port), name="http", forever=True)
     try:
         await kopf.operator(
             registry=registry,
@@ -219,6 +222,4 @@ async def run_operator(
             stop_flag=stop_flag,
         )
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await tasks.close()

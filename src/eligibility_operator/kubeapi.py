@@ -1,8 +1,10 @@
 """The few Kubernetes API calls the operator makes itself (Kopf does the watching).
 
-Synchronous ``kubernetes`` client calls, run in threads by the reconciler.
-Writes go only to the operator's own resources: engagement and matrix status,
-and Events about engagements.
+:class:`KubeApi` is what the runtime depends on; :class:`KubeClient` implements it with
+synchronous ``kubernetes`` client calls, which the runtime runs in threads (the tests have
+an in-memory fake). Writes go only to the operator's own resources: engagement and
+matrix status, Events about engagements, and (local control plane) the webhook's
+configuration.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -49,7 +51,36 @@ def openshift_version(cluster_version: dict[str, Any]) -> str | None:
     return str(desired) if desired else None
 
 
-class KubeApi:
+class KubeApi(Protocol):
+    """The operator's own API calls; each is blocking and may raise (the caller retries)."""
+
+    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+        """Replace an object's whole status; False if the object is gone."""
+
+    def emit_event(
+        self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
+    ) -> None:
+        """Post an Event about one of the operator's own objects."""
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None: ...
+
+    def delete_webhook_configuration(self, name: str) -> None: ...
+
+    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+        """How many objects of a resource exist (in ``namespace``); None if the resource is not served."""
+
+    def list_keys(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> set[tuple[str, str]] | None:
+        """(namespace, name) of every object of a resource (in ``namespace``); None if not served."""
+
+    def platform(self) -> Platform:
+        """The cluster's Kubernetes (and OpenShift) version."""
+
+
+class KubeClient:
+    """:class:`KubeApi` over the ``kubernetes`` client (in-cluster config, else $KUBECONFIG)."""
+
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
         if api_client is None:
             try:
@@ -153,16 +184,19 @@ class KubeApi:
             return items
         if meta.get("remainingItemCount") is not None:
             return items + int(meta["remainingItemCount"])
-        keys = self.list_keys(group, version, plural)
-        return len([k for k in keys or () if namespace is None or k[0] == namespace])
+        return len(self.list_keys(group, version, plural, namespace) or ())
 
-    def list_keys(self, group: str, version: str, plural: str) -> set[tuple[str, str]] | None:
-        """(namespace, name) of every object of a resource, metadata only and paginated; None if not served."""
+    def list_keys(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> set[tuple[str, str]] | None:
+        """(namespace, name) of every object of a resource (in ``namespace``), metadata only and paginated;
+        None if not served."""
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
         keys: set[tuple[str, str]] = set()
         token = ""
         while True:
-            data = self._get(f"{prefix}/{plural}", [("limit", 500)] + ([("continue", token)] if token else []))
+            data = self._get(path, [("limit", 500)] + ([("continue", token)] if token else []))
             if data is None:
                 return None
             for item in data.get("items") or []:

@@ -1,4 +1,4 @@
-"""Prometheus metrics, built at scrape time from the reconciler's memory.
+"""Prometheus metrics: the operator's counters, and families built at scrape time from its state.
 
 The per-engagement families are produced by a custom collector that reads the
 engagements' current status when Prometheus scrapes, so a series disappears
@@ -12,17 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from . import __version__
-from .api.models import Eligibility, Lifecycle, Party
-
-if TYPE_CHECKING:
-    from .reconciler import Reconciler
+from .api.models import ConditionStatus, ConditionType, Eligibility, Lifecycle, Party
+from .state import OperatorState
 
 # `_created` series double every counter for no use to dashboards or alerts.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -84,16 +82,16 @@ def _seconds_until_end_of(date_text: str, now: float) -> float | None:
 
 
 class StateCollector(Collector):
-    """Per-engagement, per-product and platform families from the reconciler's state."""
+    """Per-engagement, per-product and platform families from the operator's state."""
 
-    def __init__(self, reconciler: Reconciler) -> None:
-        self.reconciler = reconciler
+    def __init__(self, state: OperatorState) -> None:
+        self.state = state
 
     def describe(self) -> list[Metric]:
         return []  # collected fresh at every scrape; nothing to pre-register
 
     def collect(self) -> Iterator[Metric]:
-        r = self.reconciler
+        state = self.state
         now = time.time()
         eligibility = GaugeMetricFamily(
             f"{PREFIX}_engagement_eligibility",
@@ -138,20 +136,21 @@ class StateCollector(Collector):
             "Owner of each responsibility as a state set.",
             labels=[*KEY_LABELS, "responsibility", "owner"],
         )
-        for (namespace, name), record in sorted(r.engagements.items()):
+        for record in state.engagement_records():
+            namespace, name = record.key
             status: dict[str, Any] = record.written or {}
             spec = record.spec
             kind = str(spec.type) if spec else ""
             plan = str(spec.plan) if spec else ""
             current = status.get("eligibility", Eligibility.UNKNOWN.value)
-            for state in Eligibility:
+            for value in Eligibility:
                 eligibility.add_metric(
-                    [namespace, name, kind, plan, state.value], 1.0 if current == state.value else 0.0
+                    [namespace, name, kind, plan, value.value], 1.0 if current == value.value else 0.0
                 )
             eligible.add_metric([namespace, name, kind, plan], 1.0 if current == Eligibility.ELIGIBLE.value else 0.0)
             key = [namespace, name]
             conditions = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
-            ready.add_metric(key, 1.0 if conditions.get("Ready") == "True" else 0.0)
+            ready.add_metric(key, 1.0 if conditions.get(ConditionType.READY) == ConditionStatus.TRUE else 0.0)
             credits.add_metric(key, 1.0 if (status.get("serviceCredits") or {}).get("applicable") else 0.0)
             out_of_support.add_metric(key, float(status.get("productsOutOfSupport", 0)))
             platform_ok = (status.get("platform") or {}).get("compatible")
@@ -173,24 +172,24 @@ class StateCollector(Collector):
         yield from (eligibility, eligible, ready, credits, out_of_support, compatible, workloads, remaining, owner)
 
         engagements = GaugeMetricFamily(f"{PREFIX}_engagements", "SupportEngagements known to the operator.")
-        engagements.add_metric([], float(len(r.engagements)))
+        engagements.add_metric([], float(state.engagement_count()))
         yield engagements
         inventory = GaugeMetricFamily(f"{PREFIX}_inventory_workloads", "Workloads held in the operator's inventory.")
-        inventory.add_metric([], float(len(r.inventory.workloads)))
+        inventory.add_metric([], float(state.workload_count()))
         yield inventory
         last = GaugeMetricFamily(
             f"{PREFIX}_last_evaluation_timestamp_seconds", "Unix time of the last engagement evaluation."
         )
-        if r.last_evaluation is not None:
-            last.add_metric([], r.last_evaluation)
+        if state.last_evaluation is not None:
+            last.add_metric([], state.last_evaluation)
         yield last
         platform = InfoMetricFamily(f"{PREFIX}_platform", "Kubernetes and OpenShift versions of the cluster.")
-        if r.platform.kubernetes:
+        if state.platform.kubernetes:
             platform.add_metric(
                 [],
                 {
-                    "kubernetes_version": r.platform.kubernetes,
-                    "openshift_version": r.platform.openshift or "",
+                    "kubernetes_version": state.platform.kubernetes,
+                    "openshift_version": state.platform.openshift or "",
                 },
             )
         yield platform
@@ -199,7 +198,8 @@ class StateCollector(Collector):
         yield build
 
 
-def build_registry(reconciler: Reconciler) -> CollectorRegistry:
-    registry = reconciler.metrics.registry
-    registry.register(StateCollector(reconciler))
+def build_registry(metrics: OperatorMetrics, state: OperatorState) -> CollectorRegistry:
+    """The registry ``/metrics`` serves: the operator's counters plus the families read from ``state``."""
+    registry = metrics.registry
+    registry.register(StateCollector(state))
     return registry

@@ -1,7 +1,9 @@
-"""The operator's engine: keeps the inventory, decides which engagements to re-evaluate, writes status.
+"""The operator's engine: updates the state from watch events, decides what to re-evaluate, writes status.
 
-Kopf handlers (see :mod:`kopf_app`) only feed this object; all evaluation and all
-writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
+Kopf handlers (see :mod:`kopf_app`) only feed this object; it is given the state
+(:mod:`state`), the API client and the metrics it uses. All evaluation happens in
+:meth:`Reconciler.run`, one coalesced batch at a time, and all writes through its
+:class:`~.status_writer.StatusWriter`:
 
 * a workload change marks only the engagements that cover its namespace, and only
   when the workload's detected products changed;
@@ -13,80 +15,59 @@ writes happen in :meth:`Reconciler.run`, one coalesced batch at a time:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from .api.models import GROUP, VERSION, Condition, ConditionStatus, Eligibility
 from .core import engagements as eng
-from .core.coverage import covers
 from .core.evaluation import Platform
-from .core.inventory import Inventory, Key
+from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
-from .core.workloads import WATCHED_RESOURCES, facts_from_object
+from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
+from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
+from .state import EngagementKey, MatrixRecord, OperatorState
+from .status_writer import StatusWriter
+from .tasks import BackgroundTasks, Backoff, retry
 
 log = logging.getLogger("eligibility_operator")
-EngagementKey = tuple[str, str]
-
-
-# What prime() waits for: (bucket of a seen key, group, version, plural, namespaced). A seen key's bucket
-# is the workload kind for workloads ("w", ns, kind, name), else its prefix ("e", "m", "n").
-_PRIMED = (
-    *((kind, group, version, plural, True) for group, version, plural, kind in WATCHED_RESOURCES),
-    ("e", GROUP, VERSION, "supportengagements", True),
-    ("m", GROUP, VERSION, "compatibilitymatrices", False),
-    ("n", "", "v1", "namespaces", False),
-)
-
-
-@dataclass
-class MatrixRecord:
-    name: str
-    generation: int | None
-    written: dict[str, Any] | None
-    uid: str = ""
 
 
 class Reconciler:
     def __init__(
         self,
+        state: OperatorState,
         kube: KubeApi,
+        metrics: OperatorMetrics,
         *,
         coalesce_seconds: float = 0.05,
         resync_seconds: float = 3600.0,
         platform_seconds: float = 300.0,
-        today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date(),
-        namespaces: frozenset[str] = frozenset(),
+        sweep_seconds: float = 600.0,
+        retry_seconds: float = 2.0,
+        tasks: BackgroundTasks | None = None,
     ) -> None:
-        self.namespaces = namespaces  # empty: the whole cluster
+        self.state = state
         self.kube = kube
-        self.inventory = Inventory()
-        self.engagements: dict[EngagementKey, eng.EngagementRecord] = {}
-        self.matrices: dict[str, MatrixRecord] = {}
-        self.platform = Platform()
-        self.metrics = OperatorMetrics()
-        self.last_evaluation: float | None = None  # unix time
+        self.metrics = metrics
+        self.tasks = tasks or BackgroundTasks(self.count_error)
+        self.seen = SeenObjects(kube, state.namespaces)
+        self.writer = StatusWriter(kube, metrics)
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds
-        self.today = today
-        self.ready = asyncio.Event()  # set by prime() once the watches delivered every existing object
+        self.sweep_seconds = sweep_seconds
+        self.retry_seconds = retry_seconds  # first delay before a failed write or sweep is tried again
         self._dirty: set[EngagementKey] = set()
         self._dirty_matrices: set[str] = set()
         self._wake = asyncio.Event()
-        self._writes = asyncio.Semaphore(8)
-        # When each object was last seen by a watch, to tell "deleted while we were away" from "created
-        # after the sweep's LIST began" (see sweep()).
-        self._seen_at: dict[tuple[str, ...], float] = {}
         self._sweep_pending = False
-        self.sweep_seconds = 600.0
+        self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
+
+    def count_error(self, operation: str) -> None:
+        self.metrics.errors.labels(operation).inc()
 
     # ------------------------------------------------------------ marking
 
@@ -96,62 +77,54 @@ class Reconciler:
             self._wake.set()
 
     def mark_all(self) -> None:
-        self._mark(list(self.engagements))
+        self._mark(list(self.state.engagements))
 
     def mark_namespace(self, namespace: str) -> None:
-        labels = self.inventory.namespace_labels.get(namespace)
-        self._mark(
-            [
-                key
-                for key, record in self.engagements.items()
-                if record.spec is None or covers(record.spec.coverage, namespace, labels)
-            ]
-        )
+        self._mark(self.state.engagements_covering(namespace))
 
     def mark_matrix(self, name: str) -> None:
-        self._mark([key for key, record in self.engagements.items() if record.matrix_name in (name, None)])
+        self._mark(self.state.engagements_using_matrix(name))
 
     # ------------------------------------------------------------- feeding
 
     def workload_seen(self, kind: str, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
-        self._seen_at[("w", str(meta.get("namespace") or ""), kind, str(meta.get("name") or ""))] = time.monotonic()
+        self.seen.seen(workload_key(str(meta.get("namespace") or ""), kind, str(meta.get("name") or "")))
         self.metrics.watch_events.labels(kind).inc()
         found = facts_from_object(body)
         if found is None:  # e.g. OLM's copies of a ClusterServiceVersion
             return
-        if self.inventory.upsert(found):
+        if self.state.inventory.upsert(found):
             self.mark_namespace(found.namespace)
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
         self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
-        self._seen_at.pop(("w", *key), None)
-        if self.inventory.remove(key):
+        self.seen.gone(workload_key(*key))
+        if self.state.inventory.remove(key):
             self.mark_namespace(namespace)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
-        self._seen_at[("n", name)] = time.monotonic()
-        if self.inventory.set_namespace(name, labels) and self._selectors_in_use():
-            self.mark_namespace(name)
-            self._mark([k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector])
+        self.seen.seen(namespace_key(name))
+        if self.state.inventory.set_namespace(name, labels):
+            selecting = self.state.engagements_with_selectors()
+            if selecting:
+                self.mark_namespace(name)
+                self._mark(selecting)
 
     def namespace_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
-        self._seen_at.pop(("n", name), None)
-        self.inventory.remove_namespace(name)
-
-    def _selectors_in_use(self) -> bool:
-        return any(r.spec and r.spec.coverage.namespace_selector for r in self.engagements.values())
+        self.seen.gone(namespace_key(name))
+        self.state.inventory.remove_namespace(name)
 
     def engagement_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         fresh = eng.record_from_body(body)
-        self._seen_at[("e", *fresh.key)] = time.monotonic()
-        current = self.engagements.get(fresh.key)
+        self.seen.seen(engagement_key(*fresh.key))
+        current = self.state.engagements.get(fresh.key)
         if current is None or current.uid != fresh.uid:
-            self.engagements[fresh.key] = fresh
+            self.state.engagements[fresh.key] = fresh
             self._mark([fresh.key])
             return
         changed = (current.generation, current.spec, current.spec_error) != (
@@ -172,22 +145,21 @@ class Reconciler:
 
     def engagement_gone(self, namespace: str, name: str) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
-        self._seen_at.pop(("e", namespace, name), None)
-        self.engagements.pop((namespace, name), None)
+        self.seen.gone(engagement_key(namespace, name))
+        self.state.engagements.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         meta = body.get("metadata") or {}
         name, generation = str(meta.get("name")), meta.get("generation")
-        self._seen_at[("m", name)] = time.monotonic()
+        self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
-        record = self.matrices.get(name)
+        record = self.state.matrix_objects.get(name)
         status = body.get("status")
         if record is None or record.uid != uid:  # new, or deleted and created again while we were away
-            record = self.matrices[name] = MatrixRecord(
-                name, None, dict(status) if isinstance(status, Mapping) else None, uid
-            )
+            written = dict(status) if isinstance(status, Mapping) else None
+            record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
         if record.generation == generation:
             return
         record.generation = generation
@@ -195,145 +167,97 @@ class Reconciler:
             compiled = load_matrix(name, generation or 0, body.get("spec"))
         except MatrixError as exc:
             log.warning("CompatibilityMatrix %s is invalid: %s", name, describe_error(exc))
-            self.inventory.set_matrix_error(name, str(exc))
+            self.state.inventory.set_matrix_error(name, str(exc))
         else:
-            self.inventory.set_matrix(compiled)
+            self.state.inventory.set_matrix(compiled)
         self._dirty_matrices.add(name)
         self._wake.set()  # the matrix's own status, even when no engagement uses it
         self.mark_matrix(name)
 
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
-        self._seen_at.pop(("m", name), None)
-        self.matrices.pop(name, None)
-        self.inventory.remove_matrix(name)
+        self.seen.gone(matrix_key(name))
+        self.state.matrix_objects.pop(name, None)
+        self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
     # ------------------------------------------------------------- priming
 
-    async def _counts(self) -> dict[str, int]:
-        """How many objects of each watched resource exist now (one small LIST each, ``limit=1``)."""
-        counts: dict[str, int] = {}
-        for bucket, group, version, plural, namespaced in _PRIMED:
-            scopes = sorted(self.namespaces) if (namespaced and self.namespaces) else [None]
-            total = 0
-            for scope in scopes:
-                found = await asyncio.to_thread(self.kube.count, group, version, plural, scope)
-                total += found or 0  # None: the resource is not served here (e.g. no OLM)
-            counts[bucket] = total
-        return counts
-
-    def _seen_counts(self) -> Counter[str]:
-        return Counter(key[2] if key[0] == "w" else key[0] for key in self._seen_at)
-
     async def prime(self, recheck_seconds: float = 5.0, give_up_seconds: float = 300.0) -> None:
-        """Set ``ready`` once the watches have delivered as many objects of each resource as existed at start.
+        """Set the state ready once the watches delivered every object that existed at start.
 
         Evaluating earlier would write statuses from a partial inventory (and post Events about them).
-        The counts are refreshed every few seconds, so that objects deleted meanwhile (whose listing
-        events never come) do not block readiness. (An object created while another is deleted can
-        make the counts match a moment early; the late one is then evaluated when it arrives.)
         """
-        while True:
-            try:
-                expected = await self._counts()
-                break
-            except Exception as exc:
-                self.metrics.errors.labels("sweep").inc()
-                log.warning("counting the objects at start failed, retrying: %s", describe_error(exc))
-                await asyncio.sleep(2.0)
-        began = started = time.monotonic()
-        while True:
-            seen = self._seen_counts()
-            if all(seen[bucket] >= n for bucket, n in expected.items()):
-                break
-            if time.monotonic() - began > give_up_seconds:
-                log.warning("not every object listed at start arrived through the watches; starting anyway")
-                break
-            await asyncio.sleep(0.1)
-            if time.monotonic() - started > recheck_seconds:
-                with contextlib.suppress(Exception):
-                    expected = await self._counts()
-                started = time.monotonic()
+        expected = await retry(
+            self.seen.counts,
+            operation="sweep",
+            what="counting the objects at start",
+            count_error=self.count_error,
+            backoff=Backoff(self.retry_seconds, 30.0),
+        )
+        if not await self.seen.primed(expected, recheck_seconds, give_up_seconds):
+            log.warning("not every object listed at start arrived through the watches; starting anyway")
         log.info(
             "initial listing complete: %d workloads, %d engagements",
-            len(self.inventory.workloads),
-            len(self.engagements),
+            self.state.workload_count(),
+            self.state.engagement_count(),
         )
-        self.ready.set()
+        self.state.ready.set()
 
     # ------------------------------------------------------------ sweeping
 
     def relisted(self) -> None:
         """Kopf is (re)listing a resource: after a 410 Gone or a reconnect it lists again, and objects
         deleted meanwhile are never reported. Sweep them out soon (debounced)."""
-        if self._sweep_pending or not self.ready.is_set():
+        if self._sweep_pending or not self.state.is_ready():
             return
+        self._schedule_sweep(self.retry_seconds)
+
+    def _schedule_sweep(self, delay: float) -> None:
         self._sweep_pending = True
-        asyncio.get_running_loop().call_later(2.0, lambda: asyncio.ensure_future(self.sweep()))
+        self.tasks.call_later(delay, self.sweep, name="sweep-soon")
 
     async def sweep_forever(self) -> None:
-        await self.ready.wait()
+        await self.state.ready.wait()
         while True:
             await asyncio.sleep(self.sweep_seconds)
             if not self._sweep_pending:  # a retry after a failure is already scheduled otherwise
                 await self.sweep()
 
     async def sweep(self) -> None:
-        """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource.
-
-        Objects seen by a watch after the LIST began are kept: they may be newer than the LIST.
-        """
+        """Forget objects that no longer exist, by comparing with a metadata-only LIST of each resource."""
         self._sweep_pending = False
-        started = time.monotonic()
         try:
-            present = {
-                kind: await asyncio.to_thread(self.kube.list_keys, group, version, plural)
-                for group, version, plural, kind in WATCHED_RESOURCES
-            }
-            engagements = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "supportengagements")
-            matrices = await asyncio.to_thread(self.kube.list_keys, GROUP, VERSION, "compatibilitymatrices")
-            namespaces = await asyncio.to_thread(self.kube.list_keys, "", "v1", "namespaces")
+            stale = await self.seen.stale()
         except Exception as exc:
-            self.metrics.errors.labels("sweep").inc()
-            log.warning("sweep failed, will retry: %s", describe_error(exc))
-            self._sweep_pending = True
-            asyncio.get_running_loop().call_later(10.0, lambda: asyncio.ensure_future(self.sweep()))
+            self.count_error("sweep")
+            delay = self._sweep_backoff.delay()
+            log.warning("sweep failed, retrying in %.0f s: %s", delay, describe_error(exc))
+            self._schedule_sweep(delay)
             return
-
-        def stale(key: tuple[str, ...], listed: set[tuple[str, str]] | None, ident: tuple[str, str]) -> bool:
-            return listed is not None and ident not in listed and self._seen_at.get(key, 0.0) < started
-
-        gone = 0
-        for namespace, kind, name in list(self.inventory.workloads):
-            if stale(("w", namespace, kind, name), present.get(kind), (namespace, name)):
-                self.workload_gone(namespace, kind, name)
-                gone += 1
-        for namespace, name in list(self.engagements):
-            if stale(("e", namespace, name), engagements, (namespace, name)):
-                self.engagement_gone(namespace, name)
-                gone += 1
-        for name in list(self.matrices):
-            if stale(("m", name), matrices, ("", name)):
-                self.matrix_gone(name)
-                gone += 1
-        for name in list(self.inventory.namespace_labels):
-            if stale(("n", name), namespaces, ("", name)):
-                self.namespace_gone(name)
-                gone += 1
-        if gone:
-            log.info("sweep: forgot %d objects deleted while the watches were interrupted", gone)
+        self._sweep_backoff.reset()
+        for key in stale:
+            if key[0] == "w":
+                self.workload_gone(key[1], key[2], key[3])
+            elif key[0] == "e":
+                self.engagement_gone(key[1], key[2])
+            elif key[0] == "m":
+                self.matrix_gone(key[1])
+            else:
+                self.namespace_gone(key[1])
+        if stale:
+            log.info("sweep: forgot %d objects deleted while the watches were interrupted", len(stale))
 
     def set_platform(self, platform: Platform) -> None:
-        if platform != self.platform:
-            self.platform = platform
+        if platform != self.state.platform:
+            self.state.platform = platform
             self.mark_all()
 
     # ---------------------------------------------------------------- loop
 
     async def run(self) -> None:
         """Evaluate dirty engagements forever, one coalesced batch at a time."""
-        await self.ready.wait()
+        await self.state.ready.wait()
         while True:
             await self._wake.wait()
             await asyncio.sleep(self.coalesce_seconds)
@@ -354,93 +278,29 @@ class Reconciler:
             try:
                 self.set_platform(await asyncio.to_thread(self.kube.platform))
             except Exception as exc:  # the API server may be briefly away; try again later
-                self.metrics.errors.labels("platform").inc()
+                self.count_error("platform")
                 log.warning("could not read the platform version: %s", describe_error(exc))
             await asyncio.sleep(self.platform_seconds)
 
     async def _reconcile(self, key: EngagementKey) -> None:
-        record = self.engagements.get(key)
+        record = self.state.engagements.get(key)
         if record is None:
             return
         started = time.perf_counter()
-        status = eng.assess(record, self.inventory, self.platform, self.today())
-        elapsed = time.perf_counter() - started
+        status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
+        self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
-        self.metrics.evaluation_seconds.observe(elapsed)
-        self.last_evaluation = time.time()
-        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return
-        before = record.announced
-        try:
-            async with self._writes:
-                exists = await asyncio.to_thread(self.kube.replace_status, "supportengagements", *key, wire)
-        except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
-            log.warning("status patch of SupportEngagement %s/%s failed, will retry: %s", *key, describe_error(exc))
-            asyncio.get_running_loop().call_later(2.0, self._mark, [key])
-            return
-        if not exists:
-            return
-        self.metrics.status_patches.labels("supportengagements").inc()
-        record.written = wire
-        after = Eligibility(status.eligibility)
-        if after not in (before, Eligibility.UNKNOWN):
-            record.announced = after
-            await self._emit_eligibility_event(record, before, after, wire)
-
-    async def _emit_eligibility_event(
-        self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
-    ) -> None:
-        message = next((c.get("message", "") for c in wire.get("conditions", []) if c.get("type") == "Eligible"), "")
-        prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
-        try:
-            await asyncio.to_thread(
-                self.kube.emit_event,
-                namespace=record.namespace,
-                name=record.name,
-                uid=record.uid,
-                kind="SupportEngagement",
-                reason=f"Eligibility{after}",
-                message=f"{prefix}: {message}",
-                warning=after != Eligibility.ELIGIBLE,
-            )
-            self.metrics.events_posted.inc()
-        except Exception as exc:
-            self.metrics.errors.labels("event").inc()
-            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
+        self.state.last_evaluation = time.time()
+        if not await self.writer.engagement(record, status):
+            self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-status")
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.matrices.get(name)
-        state = self.inventory.matrices.get(name)
-        if record is None or state is None:
+        record = self.state.matrix_objects.get(name)
+        if record is None or name not in self.state.inventory.matrices:
             return
-        if state.error:
-            ready = Condition(
-                type="Ready",
-                status=ConditionStatus.FALSE,
-                reason="Invalid",
-                message=state.error[:1024],
-                observed_generation=record.generation,
-            )
-        else:
-            ready = Condition(
-                type="Ready",
-                status=ConditionStatus.TRUE,
-                reason="Valid",
-                message="matrix is valid",
-                observed_generation=record.generation,
-            )
-        products = len(state.compiled.products) if state.compiled and not state.error else 0
-        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return
-        try:
-            if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, name, wire):
-                self.metrics.status_patches.labels("compatibilitymatrices").inc()
-                record.written = wire
-        except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
-            log.warning("status patch of CompatibilityMatrix %s failed, will retry: %s", name, describe_error(exc))
+        error = self.state.matrix_error(name)
+        compiled = self.state.compiled_matrix(name)
+        products = len(compiled.products) if compiled and not error else 0
+        if not await self.writer.matrix(record, error, products):
             self._dirty_matrices.add(name)
-            asyncio.get_running_loop().call_later(2.0, self._wake.set)
+            self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")

@@ -22,11 +22,12 @@ from typing import Any
 from aiohttp import web
 
 from .api.models import GROUP
-from .core.admission import Decision, Guard, decide, response
-from .core.coverage import covers
+from .core.admission import Decision, Guard, decide, guards_for, response
 from .core.workloads import OPT_OUT_LABEL
-from .kubeapi import describe_error
-from .reconciler import Reconciler
+from .kubeapi import KubeApi, describe_error
+from .metrics import OperatorMetrics
+from .state import OperatorState
+from .tasks import BackgroundTasks
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
@@ -136,29 +137,26 @@ def webhook_configuration(name: str, url: str, ca_pem: bytes, exempt: list[str],
 
 
 class AdmissionHandler:
-    """Turns AdmissionReviews into decisions using the reconciler's engagements and matrices."""
+    """Turns AdmissionReviews into decisions using the operator's engagements and matrices."""
 
-    def __init__(self, reconciler: Reconciler, exempt_namespaces: frozenset[str]) -> None:
-        self.reconciler = reconciler
+    def __init__(
+        self,
+        state: OperatorState,
+        kube: KubeApi,
+        metrics: OperatorMetrics,
+        tasks: BackgroundTasks,
+        exempt_namespaces: frozenset[str],
+    ) -> None:
+        self.state = state
+        self.kube = kube
+        self.metrics = metrics
+        self.tasks = tasks
         self.exempt = exempt_namespaces
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def guards(self, namespace: str) -> list[Guard]:
-        r = self.reconciler
-        labels = r.inventory.namespace_labels.get(namespace)
-        found = []
-        for (ns, name), record in r.engagements.items():
-            spec = record.spec
-            if spec is None:
-                continue
-            if labels is None and namespace not in spec.coverage.namespaces and spec.coverage.namespace_selector:
-                continue  # a namespace we have not seen yet: its labels are unknown, so fail open
-            if not covers(spec.coverage, namespace, labels):
-                continue
-            state = r.inventory.matrices.get(spec.matrix_name)
-            if state is not None and state.compiled is not None:
-                found.append(Guard(ns, name, spec, state.compiled))
-        return found
+        engagements = ((r.namespace, r.name, r.spec) for r in self.state.engagements.values())
+        labels = self.state.namespace_labels(namespace)
+        return guards_for(namespace, labels, engagements, self.state.compiled_matrix, self.state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -171,27 +169,25 @@ class AdmissionHandler:
             return web.Response(status=400, text=f"not an AdmissionReview: {type(exc).__name__}\n")
         try:
             namespace = str(req.get("namespace") or "")
-            decision = decide(req, self.guards(namespace), self.reconciler.today(), self.exempt)
+            decision = decide(req, self.guards(namespace), self.state.today(), self.exempt)
         except Exception:  # a bug must not block deployments: allow, and say so in the log and metrics
             log.exception("admission review %s failed; allowing", uid)
-            self.reconciler.metrics.errors.labels("admission").inc()
+            self.metrics.errors.labels("admission").inc()
             decision = Decision()
         if decision.mode is not None:
-            self.reconciler.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
+            self.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
         if decision.audit and not req.get("dryRun"):
-            task = asyncio.create_task(self._record(decision))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.tasks.start(self._record(decision), name="admission-audit")
         return web.json_response(response(uid, decision))
 
     async def _record(self, decision: Decision) -> None:
         for guard, message in decision.audit:
-            record = self.reconciler.engagements.get((guard.namespace, guard.name))
+            record = self.state.engagement((guard.namespace, guard.name))
             if record is None:
                 continue
             try:
                 await asyncio.to_thread(
-                    self.reconciler.kube.emit_event,
+                    self.kube.emit_event,
                     namespace=guard.namespace,
                     name=guard.name,
                     uid=record.uid,
@@ -200,9 +196,9 @@ class AdmissionHandler:
                     message=message,
                     warning=True,
                 )
-                self.reconciler.metrics.events_posted.inc()
+                self.metrics.events_posted.inc()
             except Exception as exc:
-                self.reconciler.metrics.errors.labels("event").inc()
+                self.metrics.errors.labels("event").inc()
                 log.warning("could not record an admission audit Event: %s", describe_error(exc))
 
 

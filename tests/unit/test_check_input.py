@@ -21,7 +21,8 @@ from eligibility_operator.check_input import (
 from eligibility_operator.checking import check, printable, render_table
 from eligibility_operator.cli import main
 
-from .factories import TODAY, default_compiled, engagement_spec, workload
+from ..builders import TODAY, default_compiled, engagement_spec
+from ..builders import manifest as workload
 
 MATRIX = default_compiled()
 EOL_RELOADER = yaml.safe_dump(workload("stakater/reloader:v1.0.0", name="old-reloader"))

@@ -26,7 +26,8 @@ from eligibility_operator.checking import (
 )
 from eligibility_operator.cli import main
 
-from .factories import TODAY, default_compiled, engagement_spec, workload
+from ..builders import TODAY, default_compiled, engagement_spec
+from ..builders import manifest as workload
 
 MATRIX = default_compiled()
 
@@ -276,7 +277,7 @@ def test_check_coverage_uses_namespace_documents(tmp_path: Path) -> None:
     assert result.workloads == 2
     assert [p.workloads for p in result.status.products] == [["prod/Deployment/app"]]
     everything = check([root], spec(), MATRIX, today=TODAY)
-    assert everything.status.eligibility == Eligibility.INELIGIBLE
+    assert everything.status.eligibility == Eligibility.LIMITED  # one end-of-life version beside a supported one
 
 
 def test_check_refuses_an_invalid_engagement(tmp_path: Path) -> None:
@@ -307,7 +308,12 @@ def test_render_table_and_json(tmp_path: Path) -> None:
     result = check([root], spec(), MATRIX, today=TODAY)
     table = render_table(result)
     assert "reloader" in table.splitlines()[1]
-    assert "Eligibility: Eligible (all covered product versions are supported)" in table
+    assert "Eligibility: Eligible (all covered product versions are eligible)" in table
+    assert "Service credits: do not apply (the commercial agreement does not define service credits)" in table
+    assert "Support terms: Standard, 8x5 business hours (Monday to Friday, excluding public holidays)" in table
+    assert "First-response targets: P1 8 business hours, P2 12 business hours" in table
+    assert "Responsibilities of Customer: " in table
+    assert "Needs a separate agreement: New capabilities" in table
     assert f"error: {root / 'r.yaml'}: document 4: invalid YAML" in table
     doc = json.loads(render_json(result))
     assert doc["errors"][0]["document"] == 4
@@ -377,50 +383,75 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
             "version": "1.4.21",
             "lifecycle": "Supported",
             "recommendedVersion": "1.4.21",
+            "eligibility": "Eligible",
             "reason": "release line 1.4 is supported",
             "workloads": ["tools/Deployment/reloader-reloader"],
             "workloadCount": 1,
         }
     ]
+    assert doc["serviceCredits"] == {
+        "applicable": False,
+        "reason": "the commercial agreement does not define service credits",
+    }
+    assert [t["severity"] for t in doc["responseTargets"]] == ["P1", "P2", "P3", "P4"]
+    assert doc["supportTerms"]["channels"] == ["Support portal"]
+    assert len(doc["responsibilities"]) == 13
+    assert set(doc["scope"]) == {"included", "excluded", "separateAgreement"}
+    assert doc["agreement"]["inForce"] is True
     assert doc["errors"] == []
     assert (doc["documents"], doc["workloads"]) == (2, 1)
 
 
 def test_cli_limited_for_unknown_version(tmp_path: Path) -> None:
-    root = manifests_dir(tmp_path, {"r.yaml": dump(workload("ghcr.io/stakater/reloader:v9.0.0", namespace="tools"))})
+    files = {"r.yaml": dump(workload("ghcr.io/stakater/reloader:v9.0.0", namespace="tools")), "ok.yaml": HELM_RELOADER}
+    root = manifests_dir(tmp_path, files)
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Limited"
-    assert [(p["product"], p["version"], p["lifecycle"]) for p in doc["products"]] == [("reloader", "9.0.0", "Unknown")]
+    assert [(p["product"], p["version"], p["lifecycle"], p["eligibility"]) for p in doc["products"]] == [
+        ("reloader", "1.4.21", "Supported", "Eligible"),
+        ("reloader", "9.0.0", "Unknown", "Limited"),
+    ]
+    assert "recommendedVersion" not in doc["products"][1]  # never a downgrade
 
 
-def test_cli_limited_for_platform(tmp_path: Path) -> None:
+def test_cli_ineligible_for_platform(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER})
     engagement = str(engagement_file(tmp_path))
     result = cli("-f", str(root), "--engagement", engagement, "--kubernetes-version", "1.18.3", "-o", "json")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     doc = json.loads(result.stdout)
     assert doc["platform"]["compatible"] is False
     assert doc["platform"]["kubernetesVersion"] == "1.18.3"
+    assert doc["products"][0]["eligibility"] == "Ineligible"
 
 
 def test_cli_ineligible_for_end_of_life(tmp_path: Path) -> None:
+    old = dump(workload("stakater/reloader:v1.0.2", name="old-reloader", namespace="legacy"))
+    result = cli("-f", str(manifests_dir(tmp_path, {"old.yaml": old})), "--engagement", str(engagement_file(tmp_path)))
+    assert result.exit_code == 3, result.output
+    assert "Eligibility: Ineligible (no covered product version is eligible: reloader 1.0.2 (customer action))" in (
+        result.stdout
+    )
+
+
+def test_cli_limited_for_end_of_life_beside_a_supported_version(tmp_path: Path) -> None:
     files = {
         "old.yaml": dump(workload("stakater/reloader:v1.0.2", name="old-reloader", namespace="legacy")),
         "ok.yaml": HELM_RELOADER,
     }
     root = manifests_dir(tmp_path, files)
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
-    assert doc["eligibility"] == "Ineligible"
-    assert doc["reason"] == "reloader 1.0.2 is end of life"
+    assert doc["eligibility"] == "Limited"
+    assert doc["reason"] == "Limited Support: reloader 1.0.2 (customer action)"
     entries = {p["version"]: p for p in doc["products"]}
-    assert entries["1.0.2"]["lifecycle"] == "EndOfLife"
+    assert (entries["1.0.2"]["lifecycle"], entries["1.0.2"]["eligibility"]) == ("EndOfLife", "Ineligible")
     assert entries["1.0.2"]["workloads"] == ["legacy/Deployment/old-reloader"]
     assert entries["1.0.2"]["actionOwner"] == "Customer"
-    assert entries["1.4.21"]["lifecycle"] == "Supported"
+    assert (entries["1.4.21"]["lifecycle"], entries["1.4.21"]["eligibility"]) == ("Supported", "Eligible")
 
 
 def test_cli_input_error_in_manifests(tmp_path: Path) -> None:
@@ -477,9 +508,25 @@ def test_cli_table_output(tmp_path: Path) -> None:
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["PRODUCT", "VERSION", "LIFECYCLE", "END", "OF", "SUPPORT", "UPGRADE", "TO", "WORKLOADS"]
-    assert lines[1].split() == ["reloader", "1.4.21", "Supported", "-", "1.4.21", "tools/Deployment/reloader-reloader"]
+    assert lines[0].split() == [
+        *("PRODUCT", "EDITION", "VERSION", "LIFECYCLE", "ELIGIBILITY", "OWNER"),
+        *("END", "OF", "SUPPORT", "UPGRADE", "TO", "WORKLOADS"),
+    ]
+    assert lines[1].split() == [
+        *("reloader", "Community", "1.4.21", "Supported", "Eligible", "-", "-", "1.4.21"),
+        "tools/Deployment/reloader-reloader",
+    ]
     assert "Read 2 documents, 1 workloads." in result.stdout
+
+
+def test_cli_table_tells_editions_of_the_same_version_apart(tmp_path: Path) -> None:
+    files = {
+        "c.yaml": dump(workload("stakater/reloader:v1.4.16", name="community", namespace="a")),
+        "e.yaml": dump(workload("ghcr.io/stakater/reloader-enterprise:v1.4.16", name="enterprise", namespace="b")),
+    }
+    result = cli("-f", str(manifests_dir(tmp_path, files)), "--engagement", str(engagement_file(tmp_path)))
+    rows = [line.split() for line in result.stdout.splitlines()[1:3]]
+    assert [row[:3] for row in rows] == [["reloader", "Community", "1.4.16"], ["reloader", "Enterprise", "1.4.16"]]
 
 
 def test_cli_matrix_with_unparseable_release_is_an_input_error(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 from urllib3.exceptions import HTTPError
 
-from eligibility_operator.kubeapi import KubeApi
+from eligibility_operator.kubeapi import KubeClient
 
 
 def _closed_port() -> int:
@@ -26,14 +26,14 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def api() -> KubeApi:
+def api() -> KubeClient:
     configuration = client.Configuration()
     configuration.host = f"http://127.0.0.1:{_closed_port()}"
     configuration.retries = False
-    return KubeApi(client.ApiClient(configuration))
+    return KubeClient(client.ApiClient(configuration))
 
 
-CALLS: dict[str, Callable[[KubeApi], Any]] = {
+CALLS: dict[str, Callable[[KubeClient], Any]] = {
     "namespaced status patch": lambda k: k.replace_status("supportengagements", "ns", "x", {"eligibility": "Eligible"}),
     "cluster status patch": lambda k: k.replace_status("compatibilitymatrices", None, "x", {"products": 1}),
     "event": lambda k: k.emit_event(
@@ -43,6 +43,6 @@ CALLS: dict[str, Callable[[KubeApi], Any]] = {
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
-def test_call_reaches_the_network(api: KubeApi, call: str) -> None:
+def test_call_reaches_the_network(api: KubeClient, call: str) -> None:
     with pytest.raises(HTTPError):  # connection refused: the arguments were accepted
         CALLS[call](api)

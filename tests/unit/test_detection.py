@@ -12,7 +12,8 @@ from eligibility_operator.core.matrix import CompiledMatrix
 from eligibility_operator.core.versions import parse_version
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
-from .factories import DIGEST, default_compiled, workload
+from ..builders import DIGEST, default_compiled
+from ..builders import manifest as workload
 
 MATRIX: CompiledMatrix = default_compiled()
 

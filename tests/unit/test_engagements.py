@@ -31,7 +31,8 @@ from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
-from .factories import TODAY, engagement_spec, small_matrix_spec, workload
+from ..builders import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import manifest as workload
 
 PLATFORM = Platform(kubernetes="1.30.2")
 T0 = dt.datetime(2026, 6, 1, 10, 0, 0, tzinfo=dt.UTC)
@@ -101,10 +102,11 @@ def test_first_write_stamps_everything() -> None:
     wire = status_to_write(evaluated(), None, T0)
     assert wire is not None
     assert wire["lastEvaluationTime"] == STAMP0
-    assert wire["eligibility"] == "Ineligible"
+    assert wire["eligibility"] == "Limited"
     assert {c["type"]: c["lastTransitionTime"] for c in wire["conditions"]} == {
         "Ready": STAMP0,
         "Eligible": STAMP0,
+        "AgreementInForce": STAMP0,
         "VersionsSupported": STAMP0,
         "PlatformCompatible": STAMP0,
         "UpgradeRecommended": STAMP0,
@@ -155,6 +157,7 @@ def test_changed_condition_status_gets_a_new_transition_time() -> None:
     assert stamps == {
         "Ready": STAMP0,
         "Eligible": STAMP1,
+        "AgreementInForce": STAMP0,
         "VersionsSupported": STAMP1,
         "PlatformCompatible": STAMP0,
         "UpgradeRecommended": STAMP1,
@@ -265,7 +268,7 @@ def test_matrix_invalid_keeps_the_last_good_evaluation() -> None:
     inv = inventory_with_workloads()
     inv.set_matrix_error("default", "releases 1.4 and 1.4.2 overlap")
     status = assess_spec(inv)
-    assert status.eligibility == Eligibility.INELIGIBLE  # team-a's reloader 1.1.0, from the last good matrix
+    assert status.eligibility == Eligibility.LIMITED  # team-a's reloader 1.1.0, from the last good matrix
     assert workloads_of(status) == [
         "team-a/Deployment/reloader",
         "team-b/Deployment/reloader",
@@ -313,7 +316,7 @@ def test_invalid_spec_drops_the_previous_evaluation() -> None:
     """The previous evaluation was of another contract: eligibility becomes Unknown, not kept."""
     inv = inventory_with_workloads()
     written = status_to_write(assess_spec(inv), None, T0)
-    assert written is not None and written["eligibility"] == "Ineligible"
+    assert written is not None and written["eligibility"] == "Limited"
     record = record_from_body(body(engagement_spec(products=[{"name": "tronador"}]), status=written, generation=4))
     status = assess(record, inv, PLATFORM, TODAY)
     assert status.eligibility == Eligibility.UNKNOWN
@@ -552,11 +555,26 @@ def test_namespace_labels() -> None:
     assert inv.remove_namespace("a") is False
 
 
+def test_horizon_notices_announce_entering_the_horizon_once() -> None:
+    from eligibility_operator.core.engagements import horizon_notices
+
+    inv = Inventory()
+    inv.set_matrix(load_matrix("default", 1, small_matrix_spec()))
+    inv.upsert(facts("team-a", "ghcr.io/stakater/reloader:v1.2.0"))  # ends support in 45 days
+    record = record_from_body(body(engagement_spec(plan="Premium", agreement={"expiresOn": days(30)})))
+    first = assess(record, inv, PLATFORM, TODAY)
+    notices = horizon_notices(None, first)
+    assert [n.reason for n in notices] == ["EndOfSupportApproaching", "AgreementExpiresSoon"]
+    assert notices[0].message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21 before ")
+    written = status_to_write(first, None, T0)
+    assert horizon_notices(written, assess(record, inv, PLATFORM, TODAY)) == []  # nothing new: no Event
+
+
 def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
     from eligibility_operator.api.models import SupportEngagementSpec
     from eligibility_operator.core.engagements import spec_problems
 
-    from .factories import default_compiled, engagement_spec
+    from ..builders import default_compiled, engagement_spec
 
     spec = SupportEngagementSpec.model_validate(
         engagement_spec(agreement={"timeZone": "Europe/Nowhere", "holidayCalendar": "QQ"})

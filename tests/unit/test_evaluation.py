@@ -30,7 +30,7 @@ from eligibility_operator.core.evaluation import (
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.versions import parse_version
 
-from .factories import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, engagement_spec, small_matrix_spec
 
 MATRIX = load_matrix("test", 3, small_matrix_spec())
 KUBE = Platform(kubernetes="v1.30.2")
@@ -71,21 +71,21 @@ def date(n: int) -> dt.date:
 # -------------------------------------------------------------------- eligible
 
 
+FC = ("tools/Deployment/forecastle", det("forecastle", "v2.0.1"))  # an eligible product beside the one under test
+
+
 def test_all_supported_is_eligible() -> None:
-    result = run(
-        spec(),
-        [(WL, det("reloader", "1.4.21")), ("tools/Deployment/forecastle", det("forecastle", "v2.0.1"))],
-    )
+    result = run(spec(), [(WL, det("reloader", "1.4.21")), FC])
     status = result.status
     assert status.eligibility == Eligibility.ELIGIBLE
-    assert status.reason == "all covered product versions are supported"
+    assert status.reason == "all covered product versions are eligible"
     assert result.reasons == ()
-    assert status.products_out_of_support == 0
+    assert (status.products_out_of_support, status.products_not_eligible) == (0, 0)
     assert status.observed_generation == 7
     assert status.matrix == "test"
-    assert [(p.product, p.version, p.lifecycle) for p in status.products] == [
-        ("forecastle", "2.0.1", Lifecycle.SUPPORTED),
-        ("reloader", "1.4.21", Lifecycle.SUPPORTED),
+    assert [(p.product, p.version, p.lifecycle, p.eligibility) for p in status.products] == [
+        ("forecastle", "2.0.1", Lifecycle.SUPPORTED, Eligibility.ELIGIBLE),
+        ("reloader", "1.4.21", Lifecycle.SUPPORTED, Eligibility.ELIGIBLE),
     ]
     reloader = product(result, "reloader")
     assert reloader.end_of_support is None
@@ -100,6 +100,7 @@ def test_all_supported_is_eligible() -> None:
     assert {t: (c.status, c.reason) for t, c in conds.items()} == {
         "Ready": (ConditionStatus.TRUE, "Evaluated"),
         "Eligible": (ConditionStatus.TRUE, "Eligible"),
+        "AgreementInForce": (ConditionStatus.TRUE, "InForce"),
         "VersionsSupported": (ConditionStatus.TRUE, "AllVersionsSupported"),
         "PlatformCompatible": (ConditionStatus.TRUE, "Compatible"),
         "UpgradeRecommended": (ConditionStatus.FALSE, "NoUpgradeNeeded"),
@@ -116,32 +117,39 @@ def test_nothing_found_is_eligible_with_explanation() -> None:
     assert result.status.products == []
 
 
-# ----------------------------------------------------------------- end of life
+# ------------------------------------------------------ per-product eligibility
 
 
-def test_end_of_life_is_ineligible_and_names_product_version_and_workload() -> None:
-    result = run(spec(), [(WL, det("reloader", "v1.1.0")), ("team-b/Deployment/reloader", det("reloader", "1.1.0"))])
+def test_end_of_life_beside_a_supported_product_is_limited_support() -> None:
+    result = run(
+        spec(), [(WL, det("reloader", "v1.1.0")), ("team-b/Deployment/reloader", det("reloader", "1.1.0")), FC]
+    )
     status = result.status
-    assert status.eligibility == Eligibility.INELIGIBLE
-    assert status.reason == "reloader 1.1.0 is end of life"
+    assert status.eligibility == Eligibility.LIMITED
+    assert status.reason == "Limited Support: reloader 1.1.0 (customer action)"
     assert len(result.reasons) == 1
     reason = result.reasons[0]
-    assert reason.startswith("reloader 1.1.0 is end of life (release line 1.1 reached end of support on ")
-    assert days(-30) in reason
-    assert "in team-a/Deployment/reloader, team-b/Deployment/reloader" in reason
-    assert reason.endswith("; upgrade to 1.4.21")
+    assert reason.startswith("customer action: upgrade reloader 1.1.0 to 1.4.21 (release line 1.1 reached end of ")
+    assert reason.endswith("in team-a/Deployment/reloader, team-b/Deployment/reloader")
 
     p = product(result, "reloader")
-    assert p.lifecycle == Lifecycle.END_OF_LIFE
+    assert (p.lifecycle, p.eligibility, p.action_owner) == (
+        Lifecycle.END_OF_LIFE,
+        Eligibility.INELIGIBLE,
+        Party.CUSTOMER,
+    )
     assert p.end_of_support == date(-30)
-    assert p.action_owner == Party.CUSTOMER
+    assert p.reason == f"release line 1.1 reached end of support on {days(-30)}; upgrade to 1.4.21"
     assert p.workload_count == 2
-    assert status.products_out_of_support == 1
+    assert product(result, "forecastle").eligibility == Eligibility.ELIGIBLE
+    assert (status.products_out_of_support, status.products_not_eligible) == (1, 1)
 
     conds = conditions(result)
-    assert conds["Eligible"].status == ConditionStatus.FALSE
-    assert conds["Eligible"].reason == "Ineligible"
-    assert WL in conds["Eligible"].message
+    assert (conds["Eligible"].status, conds["Eligible"].reason) == (ConditionStatus.FALSE, "Limited")
+    message = conds["Eligible"].message
+    assert message.startswith("Limited Support: support cannot be confirmed or does not apply for 1 of 2 ")
+    assert "customer action: upgrade reloader 1.1.0 to 1.4.21" in message
+    assert message.endswith("Still fully supported: forecastle 2.0.1")
     assert (conds["VersionsSupported"].status, conds["VersionsSupported"].reason) == (
         ConditionStatus.FALSE,
         "EndOfLifeVersions",
@@ -152,13 +160,22 @@ def test_end_of_life_is_ineligible_and_names_product_version_and_workload() -> N
     )
 
 
+def test_only_end_of_life_versions_is_ineligible() -> None:
+    result = run(spec(), [(WL, det("reloader", "1.1.0"))])
+    assert result.status.eligibility == Eligibility.INELIGIBLE
+    assert result.status.reason == "no covered product version is eligible: reloader 1.1.0 (customer action)"
+    assert conditions(result)["Eligible"].message.startswith(
+        "no covered product version is eligible: customer action: upgrade reloader 1.1.0 to 1.4.21"
+    )
+
+
 def test_version_older_than_oldest_line_is_end_of_life() -> None:
     result = run(spec(), [(WL, det("reloader", "1.0.5"))])
     p = product(result, "reloader")
     assert p.lifecycle == Lifecycle.END_OF_LIFE
     assert p.end_of_support is None
-    assert p.reason == "1.0.5 is older than the oldest release line in the matrix (1.1)"
-    assert result.status.eligibility == Eligibility.INELIGIBLE
+    assert p.reason == "1.0.5 is older than the oldest release line in the matrix (1.1); upgrade to 1.4.21"
+    assert p.eligibility == Eligibility.INELIGIBLE
 
 
 def test_day_after_end_of_support_is_end_of_life_and_the_day_itself_is_not() -> None:
@@ -167,21 +184,24 @@ def test_day_after_end_of_support_is_end_of_life_and_the_day_itself_is_not() -> 
     assert product(run(spec(), found, today=date(45)), "reloader").lifecycle != Lifecycle.END_OF_LIFE
 
 
-def test_several_reasons_are_counted_in_the_short_reason() -> None:
-    result = run(spec(), [(WL, det("reloader", "1.1.0")), ("x/Deployment/f", det("forecastle", "1.0.0"))])
-    assert result.status.eligibility == Eligibility.INELIGIBLE
+def test_several_affected_products_are_each_named_with_their_owner() -> None:
+    found = [(WL, det("reloader", "1.1.0")), ("x/Deployment/f", det("forecastle", "1.0.0")), FC]
+    result = run(spec(), found)
+    assert result.status.eligibility == Eligibility.LIMITED
     assert len(result.reasons) == 2
-    assert result.status.reason == "forecastle 1.0.0 is end of life (+1 more)"
-    assert result.status.products_out_of_support == 2
+    assert result.status.reason == (
+        "Limited Support: forecastle 1.0.0 (customer action), reloader 1.1.0 (customer action)"
+    )
+    assert (result.status.products_out_of_support, result.status.products_not_eligible) == (2, 2)
 
 
 # ------------------------------------------------------------ upgrade horizon
 
 
-def test_premium_within_horizon_is_deprecated_and_recommends_upgrade() -> None:
+def test_premium_within_horizon_is_deprecated_eligible_and_recommends_upgrade() -> None:
     result = run(spec(plan="Premium"), [(WL, det("reloader", "1.2.0"))])
     p = product(result, "reloader")
-    assert p.lifecycle == Lifecycle.DEPRECATED
+    assert (p.lifecycle, p.eligibility) == (Lifecycle.DEPRECATED, Eligibility.ELIGIBLE)
     assert p.end_of_support == date(45)
     assert p.action_owner == Party.CUSTOMER
     assert "in 45 days (within the 90-day upgrade horizon)" in p.reason
@@ -189,8 +209,7 @@ def test_premium_within_horizon_is_deprecated_and_recommends_upgrade() -> None:
     assert result.status.products_out_of_support == 0
     upgrade = conditions(result)["UpgradeRecommended"]
     assert (upgrade.status, upgrade.reason) == (ConditionStatus.TRUE, "EndOfSupportApproaching")
-    assert upgrade.message.startswith("reloader 1.2.0: release line 1.2 ends support on ")
-    assert upgrade.message.endswith("; upgrade to 1.4.21")
+    assert upgrade.message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21 in team-a/Deployment/reloader")
     assert conditions(result)["VersionsSupported"].status == ConditionStatus.TRUE
 
 
@@ -206,6 +225,16 @@ def test_standard_same_version_is_supported_without_upgrade_recommendation() -> 
         ConditionStatus.FALSE,
         "NoUpgradeNeeded",
         "no upgrade needed",
+    )
+
+
+def test_standard_says_that_the_upgrade_horizon_is_ignored() -> None:
+    result = run(spec(plan="Standard", upgradeHorizonDays=120), [(WL, det("reloader", "1.2.0"))])
+    assert product(result, "reloader").lifecycle == Lifecycle.SUPPORTED
+    message = conditions(result)["UpgradeRecommended"].message
+    assert message == (
+        "no upgrade needed; spec.upgradeHorizonDays (120) is ignored under the Standard plan: "
+        "upgrade guidance is reactive (on request), so there is no advance warning"
     )
 
 
@@ -226,17 +255,21 @@ def test_horizon_days_only_for_premium() -> None:
 
 def test_managed_service_with_stakater_versions_keeps_eligibility() -> None:
     engagement = spec(type="ManagedService", versionManagement="Stakater")
-    result = run(engagement, [(WL, det("reloader", "1.1.0"))])
+    found = [(WL, det("reloader", "1.1.0")), ("t/D/f", det("forecastle", None, reason="image tag 'latest'"))]
+    result = run(engagement, found)
     status = result.status
     assert status.eligibility == Eligibility.ELIGIBLE
     assert result.reasons == ()
     p = product(result, "reloader")
-    assert p.lifecycle == Lifecycle.END_OF_LIFE
-    assert p.action_owner == Party.STAKATER
-    assert status.products_out_of_support == 1
+    assert (p.lifecycle, p.eligibility, p.action_owner) == (Lifecycle.END_OF_LIFE, Eligibility.ELIGIBLE, Party.STAKATER)
+    assert status.products_out_of_support == 2
+    # the defect: it said "all covered product versions are supported" while 2 were out of support
+    assert status.reason == "all covered product versions are eligible; 2 Stakater action item(s)"
     conds = conditions(result)
     assert conds["Eligible"].status == ConditionStatus.TRUE
-    assert "Stakater's action items: reloader 1.1.0 is end of life" in conds["Eligible"].message
+    assert "2 Stakater action item(s), not counted against eligibility: " in conds["Eligible"].message
+    assert "Stakater action item: upgrade reloader 1.1.0 to 1.4.21" in conds["Eligible"].message
+    assert "supported" not in conds["Eligible"].message.split(";")[0]
     assert conds["VersionsSupported"].status == ConditionStatus.FALSE
     assert conds["VersionsSupported"].message.endswith(
         "(version maintenance is Stakater's under this managed-service agreement)"
@@ -246,17 +279,6 @@ def test_managed_service_with_stakater_versions_keeps_eligibility() -> None:
     assert owners["Management of supported infrastructure components"] == Party.STAKATER
     note = next(r.note for r in status.responsibilities if r.item == "Maintaining supported versions")
     assert "managed-service agreement" in note
-
-
-def test_managed_service_stakater_items_are_listed_apart_from_other_reasons() -> None:
-    engagement = spec(
-        type="ManagedService", versionManagement="Stakater", products=[{"name": "reloader", "edition": "Enterprise"}]
-    )
-    result = run(engagement, [(WL, det("reloader", "1.1.0"))])
-    assert result.status.eligibility == Eligibility.LIMITED
-    message = conditions(result)["Eligible"].message
-    assert message.startswith("reloader 1.1.0 runs the Community edition")
-    assert "Stakater's action items (not counted against eligibility): reloader 1.1.0 is end of life" in message
 
 
 def test_managed_service_with_customer_versions_is_ineligible_on_end_of_life() -> None:
@@ -298,24 +320,115 @@ def test_scope_lists_integrations_of_judged_products_only() -> None:
     assert "Customer application code (unless separately agreed)" in premium_managed.excluded
 
 
+# -------------------------------------------------------- contracted services
+
+
+def test_contracted_services_move_scope_and_responsibilities_citing_the_agreement() -> None:
+    engagement = spec(
+        agreement={"orderForm": "OF-7"},
+        contractedServices=["InfrastructureManagement", "SecurityAssessment", "CustomDevelopment"],
+    )
+    status = run(engagement, []).status
+    assert status.scope is not None
+    included, excluded, separate = status.scope.included, status.scope.excluded, status.scope.separate_agreement
+    assert "Full infrastructure management (contracted: InfrastructureManagement in the agreement OF-7)" in included
+    assert "Security assessments or audits (contracted: SecurityAssessment in the agreement OF-7)" in included
+    assert "Custom feature development (contracted: CustomDevelopment in the agreement OF-7)" in included
+    assert "New capabilities (contracted: CustomDevelopment in the agreement OF-7)" in included
+    assert not [i for i in excluded if i.startswith(("Full infrastructure", "Security assessments", "Custom feature"))]
+    assert "New capabilities" not in separate and "Custom automation" not in separate
+    assert "Structural design changes" in separate  # ArchitectureDesign is not contracted
+    assert "Major architectural redesign projects" in excluded
+    table = {r.item: (r.owner, r.note) for r in status.responsibilities}
+    assert table["Management of supported infrastructure components"] == (
+        Party.STAKATER,
+        "InfrastructureManagement is contracted in the agreement OF-7",
+    )
+    assert table["Secure configuration of customer workloads"][0] == Party.SHARED
+
+
+def test_application_code_under_a_managed_service() -> None:
+    status = run(spec(type="ManagedService", contractedServices=["ApplicationCode"]), []).status
+    assert status.scope is not None
+    assert not [i for i in status.scope.excluded if "application" in i.lower()]
+    assert any(i.startswith("Customer application code (contracted") for i in status.scope.included)
+    owners = {r.item: r.owner for r in status.responsibilities}
+    assert owners["Application-level debugging and validation"] == Party.STAKATER
+
+
+def test_contracted_services_are_a_closed_list() -> None:
+    with pytest.raises(ValueError, match="contractedServices"):
+        spec(contractedServices=["Catering"])
+
+
+# ------------------------------------------------------------- agreement term
+
+
+@pytest.mark.parametrize(
+    ("term", "in_force", "reason"),
+    [
+        ({}, True, "InForce"),
+        ({"effectiveFrom": days(-10)}, True, "InForce"),
+        ({"effectiveFrom": days(0), "expiresOn": days(0)}, True, "InForce"),
+        ({"expiresOn": days(-1)}, False, "Expired"),
+        ({"effectiveFrom": days(1)}, False, "NotYetEffective"),
+    ],
+)
+def test_agreement_term(term: dict[str, str], in_force: bool, reason: str) -> None:
+    result = run(spec(agreement={"orderForm": "OF-1", **term}), [(WL, det("reloader", "1.4.21"))])
+    assert result.status.eligibility == (Eligibility.ELIGIBLE if in_force else Eligibility.INELIGIBLE)
+    agreement = result.status.agreement
+    assert agreement is not None
+    assert (agreement.in_force, agreement.reference) == (in_force, "OF-1")
+    assert agreement.action_owner == (None if in_force else Party.CUSTOMER)
+    cond = conditions(result)["AgreementInForce"]
+    assert (cond.status == ConditionStatus.TRUE, cond.reason) == (in_force, reason)
+
+
+def test_expired_agreement_is_ineligible_with_that_reason() -> None:
+    result = run(spec(agreement={"orderForm": "OF-1", "expiresOn": days(-1)}), [(WL, det("reloader", "1.4.21"))])
+    assert result.status.reason == f"the agreement OF-1 expired on {days(-1)}"
+    eligible = conditions(result)["Eligible"]
+    assert (eligible.status, eligible.reason) == (ConditionStatus.FALSE, "Ineligible")
+    assert eligible.message == f"the agreement OF-1 expired on {days(-1)}; customer action: renew it with Stakater"
+    assert product(result, "reloader").eligibility == Eligibility.ELIGIBLE  # the version itself is fine
+
+
+def test_premium_is_warned_before_the_agreement_expires() -> None:
+    premium = run(spec(plan="Premium", agreement={"expiresOn": days(30)}), []).status
+    cond = next(c for c in premium.conditions if c.type == "AgreementInForce")
+    assert (cond.status, cond.reason) == (ConditionStatus.TRUE, "ExpiresSoon")
+    assert cond.message == f"the agreement expires on {days(30)}, in 30 days; customer action: renew it with Stakater"
+    standard = run(spec(plan="Standard", agreement={"expiresOn": days(30)}), []).status
+    assert next(c for c in standard.conditions if c.type == "AgreementInForce").reason == "InForce"
+
+
 # -------------------------------------------------------------- service credits
 
 
 @pytest.mark.parametrize(
-    ("defined", "version", "applicable", "reason"),
+    ("credits", "found", "applicable", "reason"),
     [
-        (False, "1.4.21", False, "the commercial agreement does not define service credits"),
-        (False, "1.1.0", False, "the commercial agreement does not define service credits"),
-        (True, "1.1.0", False, "service credits do not apply while the engagement is ineligible"),
-        (True, "1.4.21", True, "defined in the commercial agreement"),
-        (True, "9.0.0", True, "defined in the commercial agreement"),  # Limited
+        ({"definedInAgreement": False}, ["1.4.21"], False, "the commercial agreement does not define service credits"),
+        ({"definedInAgreement": False}, ["1.1.0"], False, "the commercial agreement does not define service credits"),
+        ({"definedInAgreement": True}, ["1.1.0"], False, "service credits do not apply while Ineligible"),
+        ({"definedInAgreement": True, "reference": "S3"}, ["1.4.21"], True, "defined in S3"),
+        ({"definedInAgreement": True}, ["1.4.21", "1.1.0"], False, "denied under Limited Support"),
+        (
+            {"definedInAgreement": True, "applyUnderLimitedSupport": True},
+            ["1.4.21", "1.1.0"],
+            True,
+            "the agreement grants them under Limited Support too",
+        ),
     ],
 )
-def test_service_credits(defined: bool, version: str, applicable: bool, reason: str) -> None:
-    result = run(spec(serviceCredits={"definedInAgreement": defined}), [(WL, det("reloader", version))])
-    credits = result.status.service_credits
-    assert credits is not None
-    assert (credits.applicable, credits.reason) == (applicable, reason)
+def test_service_credits(credits: dict[str, Any], found: list[str], applicable: bool, reason: str) -> None:
+    detections = [(f"ns{i}/Deployment/r", det("reloader", v)) for i, v in enumerate(found)]
+    result = run(spec(serviceCredits=credits), detections)
+    status = result.status.service_credits
+    assert status is not None
+    assert status.applicable == applicable
+    assert status.reason.startswith(reason)
 
 
 # ---------------------------------------------------------------- coverage
@@ -335,6 +448,7 @@ def test_engagement_listing_products_reports_others_as_uncovered() -> None:
     uncovered = {p.product: p for p in result.status.uncovered_products}
     assert set(uncovered) == {"forecastle", "konfigurator"}
     assert uncovered["forecastle"].lifecycle is None
+    assert uncovered["forecastle"].eligibility is None
     assert uncovered["forecastle"].version == "1.0.0"
     assert uncovered["forecastle"].reason == "not covered by this engagement"
     assert uncovered["forecastle"].workloads == ["tools/Deployment/forecastle"]
@@ -354,14 +468,15 @@ def test_product_not_in_matrix_is_uncovered_even_without_product_list() -> None:
 # --------------------------------------------------------- unknown versions
 
 
-def test_version_newer_than_newest_line_is_unknown_and_limited() -> None:
-    result = run(spec(), [(WL, det("reloader", "2.0.0"))])
+def test_version_newer_than_newest_line_is_limited_and_never_told_to_downgrade() -> None:
+    result = run(spec(), [(WL, det("reloader", "1.5.0")), FC])
     p = product(result, "reloader")
-    assert p.lifecycle == Lifecycle.UNKNOWN
-    assert p.reason == "2.0.0 is newer than any release listed in the matrix"
-    assert p.action_owner == Party.CUSTOMER
+    assert (p.lifecycle, p.eligibility, p.action_owner) == (Lifecycle.UNKNOWN, Eligibility.LIMITED, Party.CUSTOMER)
+    assert p.reason == "1.5.0 is newer than any release listed in the matrix (newest: 1.4); the matrix needs updating"
+    assert p.recommended_version is None
     assert result.status.eligibility == Eligibility.LIMITED
-    assert result.status.reason.startswith("reloader 2.0.0 has an unknown lifecycle")
+    assert "1.4.21" not in " ".join(c.message for c in result.status.conditions)
+    assert result.reasons[0].startswith("customer action: list reloader 1.5.0 in the CompatibilityMatrix")
     assert result.status.products_out_of_support == 1
     conds = conditions(result)
     assert (conds["VersionsSupported"].status, conds["VersionsSupported"].reason) == (
@@ -373,25 +488,39 @@ def test_version_newer_than_newest_line_is_unknown_and_limited() -> None:
 
 
 def test_undetermined_version_carries_the_detection_reason() -> None:
-    result = run(spec(), [(WL, det("reloader", None, reason="image tag 'latest' is not a version"))])
+    result = run(spec(), [(WL, det("reloader", None, reason="image tag 'latest' is not a version")), FC])
     p = product(result, "reloader")
-    assert (p.version, p.lifecycle, p.reason) == ("Unknown", Lifecycle.UNKNOWN, "image tag 'latest' is not a version")
+    assert (p.version, p.lifecycle, p.eligibility) == ("Unknown", Lifecycle.UNKNOWN, Eligibility.LIMITED)
+    assert p.reason == "image tag 'latest' is not a version"
     assert result.status.eligibility == Eligibility.LIMITED
-    assert "reloader Unknown has an unknown lifecycle (image tag 'latest' is not a version)" in result.reasons[0]
+    assert result.reasons[0] == (
+        "customer action: run a version of reloader the matrix lists (recommended: 1.4.21) "
+        "(image tag 'latest' is not a version) in team-a/Deployment/reloader"
+    )
+
+
+def test_a_single_unknown_version_is_ineligible_since_no_version_is_eligible() -> None:
+    result = run(spec(), [(WL, det("reloader", None, reason="image tag 'latest' is not a version"))])
+    assert product(result, "reloader").eligibility == Eligibility.LIMITED
+    assert result.status.eligibility == Eligibility.INELIGIBLE
 
 
 # ------------------------------------------------------------------ platform
 
 
-def test_kubernetes_below_minimum_is_limited_and_incompatible() -> None:
-    result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes="v1.18.5"))
+def test_kubernetes_below_minimum_makes_the_product_ineligible() -> None:
+    result = run(spec(), [(WL, det("reloader", "1.4.21")), FC], platform=Platform(kubernetes="v1.18.5"))
     assert result.status.eligibility == Eligibility.LIMITED
+    assert product(result, "reloader").eligibility == Eligibility.INELIGIBLE
     platform = result.status.platform
     assert platform is not None
     assert platform.compatible is False
     assert platform.kubernetes_version == "v1.18.5"
     assert platform.message == "reloader supports Kubernetes 1.19..1.33, the cluster runs Kubernetes 1.18.5"
-    assert result.reasons == ("platform: reloader supports Kubernetes 1.19..1.33, the cluster runs Kubernetes 1.18.5",)
+    assert result.reasons == (
+        "customer action: reloader supports Kubernetes 1.19..1.33, the cluster runs Kubernetes 1.18.5: "
+        "upgrade reloader or the platform in team-a/Deployment/reloader",
+    )
     cond = conditions(result)["PlatformCompatible"]
     assert (cond.status, cond.reason) == (ConditionStatus.FALSE, "Incompatible")
 
@@ -404,14 +533,15 @@ def test_kubernetes_range_is_inclusive_at_the_given_precision(kubernetes: str, c
     result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes=kubernetes))
     assert result.status.platform is not None
     assert result.status.platform.compatible is compatible
-    assert result.status.eligibility == (Eligibility.ELIGIBLE if compatible else Eligibility.LIMITED)
+    assert result.status.eligibility == (Eligibility.ELIGIBLE if compatible else Eligibility.INELIGIBLE)
 
 
 def test_openshift_range() -> None:
-    found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39"))]
+    found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39")), FC]
     bad = run(spec(), found, platform=Platform(kubernetes="1.32.3", openshift="4.19.2"))
     assert bad.status.eligibility == Eligibility.LIMITED
-    assert bad.reasons == ("platform: konfigurator supports OpenShift 4.12..4.18, the cluster runs OpenShift 4.19.2",)
+    assert product(bad, "konfigurator").eligibility == Eligibility.INELIGIBLE
+    assert "konfigurator supports OpenShift 4.12..4.18, the cluster runs OpenShift 4.19.2" in bad.reasons[0]
     good = run(spec(), found, platform=Platform(kubernetes="1.31.1", openshift="4.18.3"))
     assert good.status.eligibility == Eligibility.ELIGIBLE
 
@@ -419,7 +549,7 @@ def test_openshift_range() -> None:
 def test_openshift_incompatibility_without_kubernetes_version_is_reported_as_incompatible() -> None:
     found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39"))]
     result = run(spec(), found, platform=Platform(kubernetes=None, openshift="4.19.2"))
-    assert result.status.eligibility == Eligibility.LIMITED  # holds today
+    assert result.status.eligibility == Eligibility.INELIGIBLE
     assert result.status.platform is not None
     assert result.status.platform.compatible is False
     cond = conditions(result)["PlatformCompatible"]
@@ -460,17 +590,80 @@ def test_unknown_platform(kubernetes: str | None) -> None:
     )
 
 
+PLATFORM_MATRIX = load_matrix(
+    "lifecycles",
+    1,
+    {
+        **small_matrix_spec(),
+        "platforms": {
+            "kubernetes": [
+                {"version": "1.29", "released": days(-800), "endOfMaintenance": days(-100)},
+                {"version": "1.30", "released": days(-500), "endOfMaintenance": days(60)},
+                {"version": "1.31", "released": days(-300), "endOfMaintenance": days(300)},
+            ],
+            "openshift": [{"version": "4.16", "released": days(-600), "endOfMaintenance": days(-10)}],
+        },
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("engagement", "platform", "lifecycle", "owner"),
+    [
+        ({}, Platform(kubernetes="v1.29.4"), Lifecycle.END_OF_LIFE, Party.CUSTOMER),
+        ({"type": "ManagedService"}, Platform(kubernetes="v1.29.4"), Lifecycle.END_OF_LIFE, Party.STAKATER),
+        (
+            {"contractedServices": ["InfrastructureManagement"]},
+            Platform(kubernetes="1.29"),
+            Lifecycle.END_OF_LIFE,
+            Party.STAKATER,
+        ),
+        ({}, Platform(kubernetes="v1.30.1"), Lifecycle.SUPPORTED, None),
+        ({"plan": "Premium"}, Platform(kubernetes="v1.30.1"), Lifecycle.DEPRECATED, Party.CUSTOMER),
+        ({}, Platform(kubernetes="v1.28.0"), Lifecycle.END_OF_LIFE, Party.CUSTOMER),
+        ({}, Platform(kubernetes="v1.35.0"), Lifecycle.UNKNOWN, None),
+        ({}, Platform(kubernetes="v1.29.4", openshift="4.16.3"), Lifecycle.END_OF_LIFE, Party.CUSTOMER),
+    ],
+)
+def test_platform_lifecycle_is_a_finding_with_its_owner(
+    engagement: dict[str, Any], platform: Platform, lifecycle: Lifecycle, owner: Party | None
+) -> None:
+    result = evaluate(spec(**engagement), PLATFORM_MATRIX, [FC], platform, TODAY)
+    status = result.status.platform
+    assert status is not None
+    assert (status.lifecycle, status.action_owner) == (lifecycle, owner)
+    assert result.status.eligibility == Eligibility.ELIGIBLE  # guidance: it does not change eligibility
+    upgrade = next(c for c in result.status.conditions if c.type == "UpgradeRecommended")
+    if owner is None:
+        assert upgrade.status == ConditionStatus.FALSE
+    else:
+        words = "Stakater action item" if owner == Party.STAKATER else "customer action"
+        assert upgrade.message.startswith(f"{words}: upgrade the platform from ")
+        assert upgrade.reason == (
+            "PlatformEndOfMaintenance" if lifecycle == Lifecycle.END_OF_LIFE else "EndOfSupportApproaching"
+        )
+
+
+def test_openshift_line_is_judged_on_openshift() -> None:
+    result = evaluate(spec(), PLATFORM_MATRIX, [], Platform(kubernetes="v1.31.0", openshift="4.16.3"), TODAY)
+    assert result.status.platform is not None
+    assert result.status.platform.release == "OpenShift 4.16"
+    assert result.status.platform.end_of_maintenance == date(-10)
+
+
 # ------------------------------------------------------------------ editions
 
 
 def test_enterprise_contract_with_community_image_is_limited() -> None:
-    engagement = spec(products=[{"name": "reloader", "edition": "Enterprise"}])
-    result = run(engagement, [(WL, det("reloader", "1.4.21", Edition.COMMUNITY))])
+    engagement = spec(products=[{"name": "reloader", "edition": "Enterprise"}, {"name": "forecastle"}])
+    result = run(engagement, [(WL, det("reloader", "1.4.21", Edition.COMMUNITY)), FC])
     assert result.status.eligibility == Eligibility.LIMITED
     assert result.reasons == (
-        "reloader 1.4.21 runs the Community edition but the contract covers Enterprise, in team-a/Deployment/reloader",
+        "customer action: run the Enterprise image of reloader (stakater/reloader-enterprise) "
+        "(the contract covers Enterprise, the cluster runs the Community image) in team-a/Deployment/reloader",
     )
-    assert product(result, "reloader").lifecycle == Lifecycle.SUPPORTED
+    p = product(result, "reloader")
+    assert (p.lifecycle, p.eligibility) == (Lifecycle.SUPPORTED, Eligibility.LIMITED)
 
 
 @pytest.mark.parametrize(
@@ -481,6 +674,29 @@ def test_edition_combinations_that_are_fine(contract: str, edition: Edition | No
     engagement = spec(products=[{"name": "reloader", "edition": contract}])
     result = run(engagement, [(WL, det("reloader", "1.4.21", edition))])
     assert result.status.eligibility == Eligibility.ELIGIBLE
+
+
+def test_same_version_in_both_editions_are_two_rows_told_apart_by_edition() -> None:
+    found = [
+        (WL, det("reloader", "1.4.21", Edition.COMMUNITY)),
+        ("b/D/r", det("reloader", "1.4.21", Edition.ENTERPRISE)),
+    ]
+    products = run(spec(), found).status.products
+    assert [(p.version, p.edition) for p in products] == [("1.4.21", "Community"), ("1.4.21", "Enterprise")]
+
+
+# -------------------------------------------------------------- support terms
+
+
+def test_support_terms_per_plan() -> None:
+    standard = run(spec(plan="Standard"), []).status.support_terms
+    premium = run(spec(plan="Premium"), []).status.support_terms
+    assert standard is not None and premium is not None
+    assert standard.coverage_hours.startswith("8x5 business hours")
+    assert standard.channels == ["Support portal"]
+    assert premium.coverage_hours == "24x7x365"
+    assert "Slack or phone for P1, where agreed" in premium.channels
+    assert "Named technical contact" in premium.benefits
 
 
 # ---------------------------------------------------------- response targets
@@ -534,7 +750,7 @@ def test_workloads_of_the_same_version_are_grouped_and_listed_sorted() -> None:
 
 def test_long_workload_lists_are_truncated() -> None:
     found = [(f"ns{i:02d}/Deployment/reloader", det("reloader", "1.1.0")) for i in range(25)]
-    result = run(spec(), found)
+    result = run(spec(), [*found, FC])
     p = product(result, "reloader")
     assert p.workload_count == 25
     assert len(p.workloads) == 20
@@ -560,6 +776,9 @@ def test_judge_directly() -> None:
         "1.4.21",
     )
     assert judge(entry, None, TODAY, 0).reason == "version could not be determined"
+    newer = judge(entry, v("1.5.0"), TODAY, 0)
+    assert (newer.lifecycle, newer.recommended) == (Lifecycle.UNKNOWN, None)
+    assert judge(entry, v("1.4.3"), TODAY, 0).recommended == "1.4.21"
 
 
 def test_judge_gap_between_lines_and_product_without_releases() -> None:
@@ -611,3 +830,21 @@ def test_not_ready_keeps_previous_evaluation() -> None:
         "spec.products[0].name: bad",
     )
     assert status.conditions[1] == previous.conditions[1]
+
+
+@pytest.mark.parametrize(
+    ("platform", "lifecycle", "end"),
+    [
+        (Platform(kubernetes="v1.20.2"), Lifecycle.END_OF_LIFE, None),  # the local control plane
+        (Platform(kubernetes="v1.31.4"), Lifecycle.END_OF_LIFE, dt.date(2025, 11, 11)),
+        (Platform(kubernetes="v1.36.1"), Lifecycle.SUPPORTED, dt.date(2027, 6, 28)),
+        (Platform(kubernetes="v1.31.4", openshift="4.18.9"), Lifecycle.SUPPORTED, dt.date(2026, 8, 25)),
+        (Platform(openshift="4.17.3"), Lifecycle.UNKNOWN, None),  # no data: not judged as unmaintained
+    ],
+)
+def test_default_matrix_platform_lines(platform: Platform, lifecycle: Lifecycle, end: dt.date | None) -> None:
+    from ..builders import default_compiled
+
+    status = evaluate(spec(), default_compiled(), [], platform, TODAY).status.platform
+    assert status is not None
+    assert (status.lifecycle, status.end_of_maintenance) == (lifecycle, end)

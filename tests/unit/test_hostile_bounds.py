@@ -9,7 +9,8 @@ from eligibility_operator.core.audit import AuditLimiter, clean_text
 from eligibility_operator.core.detection import detect
 from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
 
-from .factories import default_compiled, workload
+from ..builders import default_compiled
+from ..builders import manifest as workload
 
 # ----------------------------------------------------------------- images and containers per workload
 
@@ -68,38 +69,45 @@ def test_extraction_is_linear_in_the_object() -> None:
 
 def test_one_event_per_key_per_window_with_the_count() -> None:
     limiter = AuditLimiter(window=3600)
-    key = ("platform", "acme", "shop/Deployment/x", "reloader", "1.2.0")
+    key = ("platform", "acme", "shop/Deployment/x reloader 1.2.0")
     first = limiter.admit(key, "reloader 1.2.0 is end of life", now=0)
     assert first is not None and first.repeats == 0 and first.engagement == ("platform", "acme")
     limiter.done()
     assert all(limiter.admit(key, "again", now=float(t)) is None for t in range(1, 1000))
     later = limiter.admit(key, "reloader 1.2.0 is end of life", now=3600)
     assert later is not None and later.repeats == 999
-    assert "and 999 more like it in the last hour" in later.text()
+    assert "seen 999 more times since the last Event about it" in later.text()
     assert limiter.suppressed_total == 999
 
 
-def test_a_forged_flood_gives_one_event_per_engagement_workload_and_version() -> None:
-    limiter = AuditLimiter(max_pending=10_000)
+def test_a_forged_flood_gives_a_bounded_number_of_events() -> None:
+    limiter = AuditLimiter(burst=10, max_pending=10_000)
     engagements = [("ns", f"e{i}") for i in range(20)]
-    events = 0
-    for _review in range(1000):
+    same = distinct = 0
+    for review in range(1000):
         for namespace, name in engagements:
-            if limiter.admit((namespace, name, "shop/Deployment/x", "reloader", "1.2.0"), "m", now=5.0):
-                events += 1
+            if limiter.admit((namespace, name, "shop/Deployment/x reloader 1.2.0"), "m", now=5.0):
+                same += 1
                 limiter.done()
-    assert events == 20  # was 20,000
+            if limiter.admit((namespace, name, f"shop/Deployment/forged-{review} reloader 1.2.0"), "m", now=5.0):
+                distinct += 1
+                limiter.done()
+    assert same == 20  # de-duplicated: one per engagement (was 20,000)
+    assert distinct == 20 * 9  # rate-limited: the rest of each engagement's burst of 10
+    assert limiter.held_back_total == 20 * 1000 - distinct
+    after = limiter.admit(("ns", "e0", "later finding"), "m", now=5.0 + 3600)
+    assert after is not None and after.held_back == 1000 - 9 and "were not posted (rate limit)" in after.text()
 
 
 def test_pending_events_and_remembered_keys_are_bounded() -> None:
-    limiter = AuditLimiter(max_keys=100, max_pending=5)
-    admitted = [limiter.admit(("ns", "e", f"shop/Deployment/w{i}", "reloader", "1.2.0"), "m", now=0) for i in range(50)]
+    limiter = AuditLimiter(burst=1000, max_keys=100, max_pending=5)
+    admitted = [limiter.admit(("ns", "e", f"w{i}"), "m", now=0) for i in range(50)]
     assert sum(a is not None for a in admitted) == 5
     assert limiter.dropped_total == 45
     for _ in range(5):
         limiter.done()
     for i in range(1000):
-        if limiter.admit(("ns", "e", f"shop/Deployment/v{i}", "reloader", "1.2.0"), "m", now=0):
+        if limiter.admit(("ns", "e", f"v{i}"), "m", now=float(i)):
             limiter.done()
     assert len(limiter._seen) == 100
 
@@ -125,7 +133,7 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
     from eligibility_operator.core.matrix import load_matrix
     from eligibility_operator.core.versions import parse_version
 
-    from .factories import TODAY, engagement_spec, small_matrix_spec
+    from ..builders import TODAY, engagement_spec, small_matrix_spec
 
     matrix = load_matrix("test", 1, small_matrix_spec())
     found = [
@@ -168,3 +176,27 @@ def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> Non
         assert confined(coverage, "tenant", frozenset({"*"})) == coverage
     selector = confined(cases["selector"], "tenant", trusted)
     assert not covers(selector, "tenant", {"team": "b"})  # the selector still has to match
+
+
+def test_the_status_says_which_workloads_were_capped() -> None:
+    from eligibility_operator.core.engagements import assess, record_from_body
+    from eligibility_operator.core.evaluation import Platform
+    from eligibility_operator.core.inventory import Inventory
+
+    from ..builders import TODAY, engagement_spec
+
+    inventory = Inventory()
+    inventory.set_matrix(default_compiled())
+    for name, images in (("huge", [f"r/i{i}:1" for i in range(300)]), ("small", ["stakater/reloader:v1.4.21"])):
+        facts = facts_from_object(workload(*images, name=name, namespace="team-a"))
+        assert facts is not None
+        inventory.upsert(facts)
+    body = {"metadata": {"namespace": "team-a", "name": "e", "uid": "u"}, "spec": engagement_spec()}
+    status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
+    ready = next(c for c in status.conditions if c.type == "Ready")
+    assert ready.status == "True"
+    assert "1 workload(s) have more than 256 containers or 64 images" in ready.message
+    assert "team-a/Deployment/huge" in ready.message and "small" not in ready.message
+    inventory.remove(("team-a", "Deployment", "huge"))
+    status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
+    assert "only the first were read" not in next(c for c in status.conditions if c.type == "Ready").message

@@ -18,9 +18,9 @@ from eligibility_operator.core.matrix import (
     validate,
 )
 from eligibility_operator.core.versions import parse_version
-from eligibility_operator.defaults import default_matrix
+from eligibility_operator.default_matrix import default_matrix
 
-from .factories import small_matrix_spec
+from ..builders import small_matrix_spec
 
 
 def product(name: str = "reloader", releases: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:

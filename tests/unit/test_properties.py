@@ -8,15 +8,15 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
+from eligibility_operator.api.models import Edition, Eligibility, Lifecycle, Party, SupportEngagementSpec
 from eligibility_operator.core.detection import Detection, detect
-from eligibility_operator.core.evaluation import Platform, evaluate
+from eligibility_operator.core.evaluation import Platform, evaluate, reduce_eligibility
 from eligibility_operator.core.images import ImageRef, parse_image
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.versions import Version, parse_version
 from eligibility_operator.core.workloads import CSV_KIND, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
 
-from .factories import TODAY, default_compiled, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, default_compiled, engagement_spec, small_matrix_spec
 
 # No example database: nothing is written outside tests/unit, and runs are independent.
 quick = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -349,27 +349,112 @@ def test_detect_never_raises_on_arbitrary_facts(facts: WorkloadFacts) -> None:
 LINE_VERSIONS = st.sampled_from(["1.0.9", "1.1.0", "1.2.3", "1.3.0", "1.4.21", "2.0.0", "2.0.1", "0.1.39"]) | st.none()
 
 
+EDITIONS = st.sampled_from([Edition.COMMUNITY, Edition.ENTERPRISE, None])
+PLATFORMS = st.sampled_from(
+    [Platform(), Platform(kubernetes="v1.30.2"), Platform(kubernetes="v1.18.0"), Platform(openshift="4.19.1")]
+)
+SPECS = st.fixed_dictionaries(
+    {
+        "plan": st.sampled_from(["Standard", "Premium"]),
+        "type": st.sampled_from(["ProductSupport", "ManagedService"]),
+        "products": st.sampled_from(
+            [[], [{"name": "reloader", "edition": "Enterprise"}, {"name": "forecastle"}, {"name": "konfigurator"}]]
+        ),
+        "agreement": st.sampled_from(
+            [{}, {"expiresOn": days(-1)}, {"effectiveFrom": days(3)}, {"effectiveFrom": days(-3), "expiresOn": days(9)}]
+        ),
+        "serviceCredits": st.fixed_dictionaries(
+            {"definedInAgreement": st.booleans(), "applyUnderLimitedSupport": st.booleans()}
+        ),
+    }
+).flatmap(
+    lambda d: st.sampled_from(["Customer", "Stakater"] if d["type"] == "ManagedService" else ["Customer"]).map(
+        lambda owner: {**d, "versionManagement": owner}
+    )
+)
+
+
 @quick
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["reloader", "forecastle", "konfigurator"]), LINE_VERSIONS, st.integers(0, 5)),
+        st.tuples(
+            st.sampled_from(["reloader", "forecastle", "konfigurator"]), LINE_VERSIONS, st.integers(0, 5), EDITIONS
+        ),
         max_size=8,
     ),
-    st.sampled_from(["Standard", "Premium"]),
+    SPECS,
+    PLATFORMS,
 )
-def test_eligibility_follows_the_worst_lifecycle(found: list[tuple[str, str | None, int]], plan: str) -> None:
+def test_engagement_verdict_is_the_documented_reduction_of_the_product_verdicts(
+    found: list[tuple[str, str | None, int, Edition | None]], overrides: dict[str, Any], platform: Platform
+) -> None:
     detections = [
-        (f"ns{i}/Deployment/w", Detection(p, None, parse_version(v) if v else None, "image", "" if v else "no tag"))
-        for p, v, i in found
+        (f"ns{i}/Deployment/w", Detection(p, e, parse_version(v) if v else None, "image", "" if v else "no tag"))
+        for p, v, i, e in found
     ]
-    spec = SupportEngagementSpec.model_validate(engagement_spec(plan=plan))
-    status = evaluate(spec, SMALL, detections, Platform(), TODAY).status
-    lifecycles = [p.lifecycle for p in status.products]
-    if Lifecycle.END_OF_LIFE in lifecycles:
+    spec = SupportEngagementSpec.model_validate(engagement_spec(**overrides))
+    status = evaluate(spec, SMALL, detections, platform, TODAY).status
+    verdicts = [p.eligibility for p in status.products]
+    assert None not in verdicts
+    agreement = status.agreement
+    assert agreement is not None
+    # the reduction, as the README states it
+    if not agreement.in_force:
         assert status.eligibility == Eligibility.INELIGIBLE
-    elif Lifecycle.UNKNOWN in lifecycles:
+    elif all(v == Eligibility.ELIGIBLE for v in verdicts):
+        assert status.eligibility == Eligibility.ELIGIBLE
+    elif Eligibility.ELIGIBLE in verdicts:
         assert status.eligibility == Eligibility.LIMITED
     else:
-        assert status.eligibility == Eligibility.ELIGIBLE
-    assert status.products_out_of_support == sum(lc in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) for lc in lifecycles)
-    assert sum(p.workload_count for p in status.products) == len(detections)
+        assert status.eligibility == Eligibility.INELIGIBLE
+    stakater = overrides["versionManagement"] == "Stakater"
+    for p in status.products:
+        # the per-product rule
+        if stakater:
+            assert p.eligibility == Eligibility.ELIGIBLE
+        elif p.lifecycle == Lifecycle.END_OF_LIFE:
+            assert p.eligibility == Eligibility.INELIGIBLE
+        elif p.lifecycle == Lifecycle.UNKNOWN:
+            assert p.eligibility in (Eligibility.LIMITED, Eligibility.INELIGIBLE)
+        if p.eligibility != Eligibility.ELIGIBLE:
+            assert p.action_owner == Party.CUSTOMER
+        if p.action_owner is not None:
+            assert p.action_owner == (Party.STAKATER if stakater else Party.CUSTOMER)
+    # credits never apply unless the agreement defines them and the engagement is Eligible
+    # (or Limited, where the agreement grants them under Limited Support too)
+    credits = status.service_credits
+    assert credits is not None
+    terms = overrides["serviceCredits"]
+    if credits.applicable:
+        assert terms["definedInAgreement"]
+        assert status.eligibility == Eligibility.ELIGIBLE or (
+            status.eligibility == Eligibility.LIMITED and terms["applyUnderLimitedSupport"]
+        )
+    if not terms["applyUnderLimitedSupport"]:
+        assert credits.applicable == (terms["definedInAgreement"] and status.eligibility == Eligibility.ELIGIBLE)
+    assert status.products_out_of_support == sum(
+        p.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) for p in status.products
+    )
+    assert status.products_not_eligible == sum(p.eligibility != Eligibility.ELIGIBLE for p in status.products)
+    assert sum(p.workload_count for p in status.products + status.uncovered_products) == len(detections)
+    # a recommended version is never lower than the running one
+    for p in status.products:
+        running, target = parse_version(p.version), parse_version(p.recommended_version or "")
+        if running and target:
+            assert target.core >= running.core
+
+
+@given(st.lists(st.sampled_from(list(Eligibility)[:3]), max_size=6), st.booleans())
+def test_reduce_eligibility(products: list[Eligibility], in_force: bool) -> None:
+    result = reduce_eligibility(products, in_force)
+    eligible = products.count(Eligibility.ELIGIBLE)
+    expected = (
+        Eligibility.INELIGIBLE
+        if not in_force
+        else Eligibility.ELIGIBLE
+        if eligible == len(products)
+        else Eligibility.LIMITED
+        if eligible
+        else Eligibility.INELIGIBLE
+    )
+    assert result == expected

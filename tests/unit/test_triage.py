@@ -34,7 +34,7 @@ from eligibility_operator.core.triage import (
 )
 from eligibility_operator.core.versions import parse_version
 
-from .factories import TODAY, engagement_spec, small_matrix_spec
+from ..builders import TODAY, engagement_spec, small_matrix_spec
 
 MATRIX = load_matrix("test", 1, small_matrix_spec())
 RELOADER = "team-a/Deployment/reloader"

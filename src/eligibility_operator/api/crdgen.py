@@ -158,14 +158,23 @@ def support_engagement_crd() -> dict[str, Any]:
         description="A support contract with Stakater: type, plan, products and terms. "
         "Its status tells whether the cluster is eligible for support, and why not.",
         columns=[
+            {"name": "Customer", "type": "string", "jsonPath": ".spec.customer"},
             {"name": "Eligibility", "type": "string", "jsonPath": ".status.eligibility"},
-            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
             {"name": "Plan", "type": "string", "jsonPath": ".spec.plan"},
+            {
+                "name": "Not-eligible",
+                "type": "integer",
+                "jsonPath": ".status.productsNotEligible",
+                "description": "Covered product versions that are Limited or Ineligible.",
+            },
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type", "priority": 1},
             {
                 "name": "Out-of-support",
                 "type": "integer",
                 "jsonPath": ".status.productsOutOfSupport",
                 "description": "Covered product versions that are end-of-life or unknown.",
+                "priority": 1,
             },
             {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -84,10 +84,33 @@ class Lifecycle(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class ContractedService(StrEnum):
+    """Services the policy excludes "unless separately contracted" (sections 2 and 4)."""
+
+    INFRASTRUCTURE_MANAGEMENT = "InfrastructureManagement"
+    APPLICATION_CODE = "ApplicationCode"
+    SECURITY_ASSESSMENT = "SecurityAssessment"
+    PERFORMANCE_TUNING = "PerformanceTuning"
+    ARCHITECTURE_DESIGN = "ArchitectureDesign"
+    ENVIRONMENT_DESIGN = "EnvironmentDesign"
+    CUSTOM_DEVELOPMENT = "CustomDevelopment"
+
+
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"
     UNKNOWN = "Unknown"
+
+
+class ConditionType(StrEnum):
+    """Condition types in status; a CompatibilityMatrix has only ``Ready``."""
+
+    READY = "Ready"
+    ELIGIBLE = "Eligible"
+    AGREEMENT_IN_FORCE = "AgreementInForce"
+    VERSIONS_SUPPORTED = "VersionsSupported"
+    PLATFORM_COMPATIBLE = "PlatformCompatible"
+    UPGRADE_RECOMMENDED = "UpgradeRecommended"
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -127,6 +150,16 @@ class AgreementRefs(_Model):
     master_agreement: str | None = Field(
         default=None, description="Reference of the Master Agreement the order form falls under."
     )
+    effective_from: dt.date | None = Field(
+        default=None,
+        description="First day the agreement is in force (UTC). Before it the engagement is Ineligible.",
+    )
+    expires_on: dt.date | None = Field(
+        default=None,
+        description="Last day the agreement is in force (UTC). After it the engagement is Ineligible; "
+        "Premium is warned upgradeHorizonDays ahead.",
+    )
+
     time_zone: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] = Field(
         default="UTC",
         description="IANA time zone of the agreement's business hours (e.g. Europe/Berlin); "
@@ -137,6 +170,11 @@ class AgreementRefs(_Model):
         description="Public holidays excluded from business hours: ISO 3166 country code, optionally with a "
         "subdivision (DE, DE-BY, US-CA, GB-ENG). Absent: weekends only.",
     )
+
+    @property
+    def reference(self) -> str | None:
+        """How messages cite the agreement: the order form, else the master agreement."""
+        return self.order_form or self.master_agreement
 
 
 class CoveredProduct(_Model):
@@ -163,6 +201,11 @@ class ServiceCreditTerms(_Model):
     )
     reference: str | None = Field(
         default=None, description="Clause or document in the agreement that defines the credits."
+    )
+    apply_under_limited_support: bool = Field(
+        default=False,
+        description="True only if the agreement grants credits under Limited Support too; by default "
+        "(as in Stakater's managed-platform SLA) credits are denied unless the engagement is Eligible.",
     )
 
 
@@ -218,9 +261,17 @@ class SupportEngagementSpec(_Model):
         json_schema_extra=_EMPTY_OBJECT_DEFAULT,
         description="Service-credit terms of the agreement.",
     )
-    upgrade_horizon_days: Annotated[int, Field(ge=0, le=3650)] = Field(
-        default=90,
-        description="Premium only: warn this many days before a version's end of support.",
+    upgrade_horizon_days: Annotated[int, Field(ge=0, le=3650)] | None = Field(
+        default=None,
+        description="Premium only: warn this many days before a version's, the platform's or the "
+        "agreement's end (default 90). Ignored under Standard (guidance is reactive); the status says so.",
+    )
+    contracted_services: Annotated[list[ContractedService], Field(max_length=7)] = Field(
+        default_factory=list,
+        description="Services the agreement contracts beyond standard support (policy sections 2 and 4): "
+        "InfrastructureManagement, ApplicationCode, SecurityAssessment, PerformanceTuning, "
+        "ArchitectureDesign, EnvironmentDesign, CustomDevelopment. Each moves the matching scope "
+        "items to included and the matching responsibilities to Stakater, citing the agreement.",
     )
     matrix_ref: MatrixRef | None = Field(
         default=None, description="CompatibilityMatrix to judge against. Default: the matrix named 'default'."
@@ -238,12 +289,17 @@ class SupportEngagementSpec(_Model):
     def matrix_name(self) -> str:
         return self.matrix_ref.name if self.matrix_ref else DEFAULT_MATRIX_NAME
 
+    def contracts(self, service: ContractedService) -> bool:
+        return service in self.contracted_services
+
 
 # ---------------------------------------------------------- SupportEngagement status
 
 
 class Condition(_Model):
-    type: str = Field(description="Ready, Eligible, VersionsSupported, PlatformCompatible or UpgradeRecommended.")
+    type: str = Field(
+        description="Ready, Eligible, AgreementInForce, VersionsSupported, PlatformCompatible or UpgradeRecommended."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the status.")
     message: str = Field(default="", description="Human-readable explanation.")
@@ -262,8 +318,16 @@ class ProductStatus(_Model):
     )
     end_of_support: dt.date | None = Field(default=None, description="End of support of this release line.")
     recommended_version: str | None = Field(default=None, description="Recommended upgrade target.")
-    action_owner: Party | None = Field(default=None, description="Who must act when the version is not Supported.")
-    reason: str = Field(default="", description="Why this lifecycle was given.")
+    eligibility: Eligibility | None = Field(
+        default=None,
+        description="Eligible (Supported or Deprecated), Ineligible (EndOfLife, or the platform is not supported), "
+        "Limited (version unknown or newer than the matrix, Community image under an Enterprise contract); "
+        "absent for uncovered products.",
+    )
+    action_owner: Party | None = Field(
+        default=None, description="Who must act on this version's findings (Customer or Stakater); absent if none."
+    )
+    reason: str = Field(default="", description="Why this lifecycle and eligibility were given, and what to do.")
     workloads: list[str] = Field(
         default_factory=list,
         max_length=MAX_STATUS_WORKLOADS,
@@ -277,6 +341,18 @@ class PlatformStatus(_Model):
     openshift_version: str | None = Field(default=None, description="OpenShift version from ClusterVersion.")
     compatible: bool | None = Field(default=None, description="Whether every detected product supports it.")
     message: str = Field(default="", description="Incompatibilities found.")
+    lifecycle: Lifecycle | None = Field(
+        default=None,
+        description="Maintenance of the cluster's Kubernetes or OpenShift release line per the matrix: "
+        "Supported, Deprecated (Premium horizon), EndOfLife (end of maintenance passed) or Unknown.",
+    )
+    release: str | None = Field(default=None, description="Platform release line judged, e.g. OpenShift 4.16.")
+    end_of_maintenance: dt.date | None = Field(default=None, description="End of maintenance of that release line.")
+    action_owner: Party | None = Field(
+        default=None,
+        description="Who upgrades the platform when it is not maintained: the customer, or Stakater when "
+        "it manages the infrastructure (ManagedService, or InfrastructureManagement contracted).",
+    )
 
 
 class ResponsibilityStatus(_Model):
@@ -303,14 +379,37 @@ class ServiceCreditStatus(_Model):
     reason: str = Field(default="", description="Why they do or do not.")
 
 
+class AgreementStatus(_Model):
+    reference: str | None = Field(default=None, description="Order form, else master agreement.")
+    in_force: bool = Field(description="Whether today (UTC) is within effectiveFrom..expiresOn.")
+    effective_from: dt.date | None = Field(default=None, description="From spec.agreement.effectiveFrom.")
+    expires_on: dt.date | None = Field(default=None, description="From spec.agreement.expiresOn.")
+    action_owner: Party | None = Field(default=None, description="Who must act (renewal) when not in force.")
+    message: str = Field(default="", description="The term in words.")
+
+
+class SupportTermsStatus(_Model):
+    plan: Plan = Field(description="Standard or Premium.")
+    coverage_hours: str = Field(description="When support is staffed.")
+    channels: list[str] = Field(default_factory=list, description="How to raise a request.")
+    benefits: list[str] = Field(default_factory=list, description="What the plan adds beyond response targets.")
+
+
 class SupportEngagementStatus(_Model):
     observed_generation: int | None = Field(default=None, description="Spec generation last evaluated.")
     eligibility: Eligibility = Field(
-        default=Eligibility.UNKNOWN, description="Eligible, Limited, Ineligible or Unknown."
+        default=Eligibility.UNKNOWN,
+        description="Eligible: the agreement is in force and every covered product version found is eligible. "
+        "Limited (Limited Support): some covered product versions are Limited or Ineligible, at least one is "
+        "eligible. Ineligible: the agreement is not in force, or no covered product version is eligible. "
+        "Unknown: not evaluated (Ready=False).",
     )
     reason: str = Field(default="", description="Short reason for the eligibility, shown by kubectl get.")
     products_out_of_support: int = Field(
-        default=0, description="Covered product versions that are EndOfLife or Unknown."
+        default=0, description="Covered product versions whose lifecycle is EndOfLife or Unknown."
+    )
+    products_not_eligible: int = Field(
+        default=0, description="Covered product versions whose eligibility is Limited or Ineligible."
     )
     conditions: list[Condition] = Field(default_factory=list, description="kstatus-style conditions.")
     products: list[ProductStatus] = Field(
@@ -334,6 +433,10 @@ class SupportEngagementStatus(_Model):
         default_factory=list, description="First-response targets for the plan."
     )
     service_credits: ServiceCreditStatus | None = Field(default=None, description="Service-credit applicability.")
+    agreement: AgreementStatus | None = Field(default=None, description="The agreement's term and reference.")
+    support_terms: SupportTermsStatus | None = Field(
+        default=None, description="Coverage hours, channels and benefits of the plan."
+    )
     matrix: str | None = Field(default=None, description="CompatibilityMatrix used.")
     last_evaluation_time: dt.datetime | None = Field(
         default=None,
@@ -408,8 +511,29 @@ class Exclusion(_Model):
     )
 
 
+class PlatformRelease(_Model):
+    version: Annotated[str, Field(pattern=r"^v?\d{1,9}\.\d{1,9}$")] = Field(
+        description="A platform release line, major.minor (e.g. 1.34 or 4.18)."
+    )
+    released: dt.date = Field(description="General availability of the line.")
+    end_of_maintenance: dt.date | None = Field(default=None, description="End of maintenance; absent while maintained.")
+
+
+class PlatformLifecycles(_Model):
+    kubernetes: list[PlatformRelease] = Field(default_factory=list, description="Kubernetes release lines.")
+    openshift: list[PlatformRelease] = Field(
+        default_factory=list, description="OpenShift release lines (judged instead of Kubernetes on OpenShift)."
+    )
+
+
 class CompatibilityMatrixSpec(_Model):
     products: list[MatrixProduct] = Field(description="Products this matrix knows.")
+    platforms: PlatformLifecycles = Field(
+        default_factory=PlatformLifecycles,
+        json_schema_extra=_EMPTY_OBJECT_DEFAULT,
+        description="Platform release lines with their end of maintenance; a cluster on an unmaintained "
+        "line is a finding with its owner. Lines not listed are not judged.",
+    )
     customer_applications: list[Exclusion] = Field(
         default_factory=list,
         description="Workloads that are customer applications, never products (e.g. Stakater's application chart).",

@@ -1,4 +1,4 @@
-"""Admission decisions for workloads: audit, warn or refuse end-of-life versions. Pure.
+"""Admission decisions for workloads: audit, warn or refuse versions that would be Ineligible. Pure.
 
 The mode comes from the engagements covering the workload's namespace
 (``spec.enforcement.mode``; the strictest wins). Only versions that a request
@@ -12,14 +12,16 @@ resource on CREATE and UPDATE only), and it allows them anyway if they do.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.models import EnforcementMode, Lifecycle, SupportEngagementSpec
+from ..api.models import Eligibility, EnforcementMode, Lifecycle, SupportEngagementSpec
+from .coverage import covers
 from .detection import detect
-from .evaluation import horizon_days, judge
+from .evaluation import VersionVerdict, judge_version
 from .matrix import CompiledMatrix
+from .platforms import Platform
 from .workloads import OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
 
 MAX_WARNINGS = 10
@@ -36,6 +38,42 @@ class Guard:
     name: str
     spec: SupportEngagementSpec
     matrix: CompiledMatrix
+    platform: Platform = field(default_factory=Platform)  # the cluster's, for platform compatibility
+
+
+def guards_for(
+    namespace: str,
+    labels: Mapping[str, str] | None,
+    engagements: Iterable[tuple[str, str, SupportEngagementSpec | None]],
+    matrix: Callable[[str], CompiledMatrix | None],
+    platform: Platform | None = None,
+) -> list[Guard]:
+    """The engagements that guard ``namespace``: valid, covering it, and with a usable matrix.
+
+    ``labels`` is None for a namespace not seen yet: an engagement that selects namespaces by label
+    then does not guard it (fail open), unless it lists the namespace by name. ``engagements`` yields
+    (namespace, name, spec or None when invalid); ``matrix`` gives a matrix's last valid version;
+    ``platform`` is the cluster's, for platform compatibility.
+    """
+    found = []
+    for ns, name, spec in engagements:
+        if spec is None:
+            continue
+        if labels is None and namespace not in spec.coverage.namespaces and spec.coverage.namespace_selector:
+            continue
+        if not covers(spec.coverage, namespace, labels):
+            continue
+        compiled = matrix(spec.matrix_name)
+        if compiled is not None:
+            found.append(Guard(ns, name, spec, compiled, platform or Platform()))
+    return found
+
+
+def guarding_mode(guards: Sequence[Guard]) -> EnforcementMode | None:
+    """The mode a request is judged in: the strictest of its guards'; None when nothing guards it."""
+    if not guards:
+        return None
+    return max((EnforcementMode(g.spec.enforcement.mode) for g in guards), key=_STRICTNESS.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -48,17 +86,23 @@ class Finding:
     recommended: str | None
     reason: str
     introduced: bool  # False when the old object already ran the same product version
+    eligibility: Eligibility = Eligibility.ELIGIBLE  # the version's eligibility under the guard's engagement
+    platform: tuple[str, ...] = ()  # platform incompatibilities
 
     def text(self, workload: str) -> str:
         """Product, version, end of support and upgrade target first: warnings get cut at 256 characters."""
-        if self.lifecycle == Lifecycle.END_OF_LIFE:
+        if self.platform and self.lifecycle in (Lifecycle.SUPPORTED, Lifecycle.DEPRECATED):
+            state = f"does not support this platform ({'; '.join(self.platform)})"
+        elif self.lifecycle == Lifecycle.END_OF_LIFE:
             since = f"since {self.end_of_support}" if self.end_of_support else f"({self.reason})"
             state = f"is end of life {since}"
         elif self.lifecycle == Lifecycle.DEPRECATED:
             state = f"reaches end of support on {self.end_of_support}"
+        elif self.lifecycle == Lifecycle.SUPPORTED:
+            state = f"has Limited Support ({self.reason})"
         else:
             state = f"has an unknown support lifecycle ({self.reason})"
-        upgrade = f"; upgrade to {self.recommended}" if self.recommended else ""
+        upgrade = f"; upgrade to {self.recommended}" if self.recommended not in (None, self.version) else ""
         return (
             f"{self.product} {self.version} {state}{upgrade} "
             f"[{workload}; SupportEngagement {self.guard.namespace}/{self.guard.name}]"
@@ -91,9 +135,11 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         entry = guard.matrix.products.get(detection.product)
         if entry is None or detection.product not in covered:
             continue
-        j = judge(entry, detection.version, today, horizon_days(guard.spec), detection.reason)
-        if j.lifecycle == Lifecycle.SUPPORTED:
+        verdict: VersionVerdict = judge_version(guard.spec, entry, detection, guard.platform, today)
+        j = verdict.judgement
+        if not verdict.findings and not verdict.advice:
             continue
+        reason = j.reason if j.lifecycle != Lifecycle.SUPPORTED else "; ".join(verdict.notes[1:])
         found.append(
             Finding(
                 guard,
@@ -102,11 +148,27 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
                 j.lifecycle,
                 j.end_of_support,
                 j.recommended,
-                j.reason,
+                reason,
                 (detection.product, detection.version_text) not in before,
+                verdict.eligibility,
+                verdict.platform,
             )
         )
     return found
+
+
+def refuses(finding: Finding) -> bool:
+    """The verdict rule: Enforce refuses what a request introduces that would make a product version
+    Ineligible under the guarding engagement (end of life, or a platform the product does not support).
+
+    Limited (unknown versions, a Community image under an Enterprise contract) is warned, never refused;
+    findings that are Stakater's action items (versions Stakater maintains) leave the version Eligible.
+    """
+    return (
+        finding.eligibility == Eligibility.INELIGIBLE
+        and finding.introduced
+        and EnforcementMode(finding.guard.spec.enforcement.mode) == EnforcementMode.ENFORCE
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -123,33 +185,31 @@ def decide(
     namespace = request.get("namespace") or _mapping(obj.get("metadata")).get("namespace") or ""
     if operation not in ("CREATE", "UPDATE") or request.get("subResource"):
         return decision
-    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or not guards:
+    mode = guarding_mode(guards)
+    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or mode is None:
         return decision
     labels = _mapping(_mapping(obj.get("metadata")).get("labels"))
     if labels.get(OPT_OUT_LABEL) == "true":
         return decision
     old = _mapping(request.get("oldObject")) if operation == "UPDATE" else None
-    mode = max((EnforcementMode(g.spec.enforcement.mode) for g in guards), key=_STRICTNESS.__getitem__)
     decision.mode = mode
     decision.outcome = "allowed"
     workload = f"{namespace}/{obj.get('kind')}/{_mapping(obj.get('metadata')).get('name', '')}"
     findings = [f for guard in guards for f in _findings(guard, obj, old, today)]
     if not findings:
         return decision
-    refusing = [
-        f
-        for f in findings
-        if f.lifecycle == Lifecycle.END_OF_LIFE
-        and f.introduced
-        and EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.ENFORCE
-    ]
+    refusing = [f for f in findings if refuses(f)]
     if refusing:
         decision.allowed = False
         decision.outcome = "denied"
         reasons = "; ".join(f.text(workload) for f in refusing)
+        what = (
+            "end-of-life Stakater product version"
+            if all(f.lifecycle == Lifecycle.END_OF_LIFE for f in refusing)
+            else "Stakater product version ineligible for support"
+        )
         decision.message = _clip(
-            f"end-of-life Stakater product version refused: {reasons}. "
-            "Use a supported version; the engagement's status lists what is supported.",
+            f"{what} refused: {reasons}. Use a supported version; the engagement's status lists what is supported.",
             MAX_MESSAGE_CHARS,
         )
     others = [f for f in findings if f not in refusing]

@@ -7,7 +7,7 @@ when the content changed, ignoring the timestamps it sets itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +24,11 @@ from ..api.models import (
 )
 from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
-from .evaluation import Platform, evaluate, not_ready
+from .detection import Detection, detect
+from .evaluation import READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
+from .workloads import MAX_CONTAINERS, MAX_IMAGES, WorkloadFacts
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -97,6 +99,38 @@ def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[s
     return problems
 
 
+def evaluate_engagement(
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    found: Iterable[tuple[str, Detection]],
+    platform: Platform,
+    today: dt.date,
+    generation: int | None = None,
+) -> SupportEngagementStatus:
+    """The one evaluation entry point (operator, ``check``, benchmark, test oracle).
+
+    ``found`` holds the detections in the engagement's covered namespaces; a spec with
+    semantic problems is not evaluated (``Ready=False/InvalidSpec``).
+    """
+    problems = spec_problems(spec, matrix)
+    if problems:
+        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
+    return evaluate(spec, matrix, found, platform, today, generation).status
+
+
+def found_in_workloads(
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    workloads: Iterable[WorkloadFacts],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> Iterator[tuple[str, Detection]]:
+    """Detections in the covered namespaces, for callers without an :class:`Inventory` (``check``)."""
+    for facts in workloads:
+        if covers(spec.coverage, facts.namespace, namespace_labels.get(facts.namespace)):
+            for detection in detect(matrix, facts):
+                yield facts.ref, detection
+
+
 def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:
     if not record.written:
         return None
@@ -124,9 +158,6 @@ def assess(
         msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
         return not_ready("MatrixNotFound", msg, generation, None)
     matrix = state.compiled
-    problems = spec_problems(spec, matrix)
-    if problems:
-        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
     if covers_everything(spec.coverage):
         found = inventory.found_in(name)
     else:
@@ -136,7 +167,12 @@ def assess(
             if covers(spec.coverage, ns, inventory.namespace_labels.get(ns))
         )
         found = inventory.found_in(name, namespaces)
-    status = evaluate(spec, matrix, found, platform, today, generation).status
+    status = evaluate_engagement(spec, matrix, found, platform, today, generation)
+    if status.eligibility == Eligibility.UNKNOWN:
+        return status  # invalid spec: nothing of a previous evaluation is kept
+    capped = inventory.capped_in(lambda ns: covers(spec.coverage, ns, inventory.namespace_labels.get(ns)))
+    if capped:
+        status = with_capped_note(status, capped)
     if state.error:
         msg = (
             f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
@@ -144,6 +180,19 @@ def assess(
         )
         return not_ready("MatrixInvalid", msg, generation, status)
     return status
+
+
+def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:
+    """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
+    shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
+    note = (
+        f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers or {MAX_IMAGES} images, "
+        f"only the first were read: {shown}"
+    )
+    conditions = [
+        c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
+    ]
+    return status.model_copy(update={"conditions": conditions})
 
 
 # ------------------------------------------------------------- status writes
@@ -221,3 +270,46 @@ def eligibility_of(wire: Mapping[str, Any] | None) -> Eligibility | None:
         return Eligibility(str(value))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An Event worth posting on a transition (never on a pass that changed nothing)."""
+
+    reason: str
+    message: str
+    warning: bool
+
+
+def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementStatus) -> list[Notice]:
+    """Premium's proactive guidance as Events: a product version or the agreement entering the horizon.
+
+    ``previous`` is the status as last written; a product version that was already Deprecated
+    there (or the agreement already ExpiresSoon) is not announced again, so restarts stay quiet.
+    """
+    before = previous or {}
+    deprecated_before = {
+        (p.get("product"), p.get("edition"), p.get("version"))
+        for p in before.get("products") or []
+        if p.get("lifecycle") == "Deprecated"
+    }
+    notices = []
+    for p in new.products:
+        if p.lifecycle == "Deprecated" and (p.product, p.edition, p.version) not in deprecated_before:
+            owner = "Stakater action item" if p.action_owner == "Stakater" else "customer action"
+            notices.append(
+                Notice(
+                    "EndOfSupportApproaching",
+                    f"{owner}: upgrade {p.product} {p.version}"
+                    + (f" to {p.recommended_version}" if p.recommended_version else "")
+                    + f" before {p.end_of_support} ({p.reason}) in {', '.join(p.workloads[:3])}",
+                    warning=True,
+                )
+            )
+    agreement = next((c for c in new.conditions if c.type == "AgreementInForce"), None)
+    was: Mapping[str, Any] = next(
+        (c for c in before.get("conditions") or [] if c.get("type") == "AgreementInForce"), {}
+    )
+    if agreement is not None and agreement.reason == "ExpiresSoon" and was.get("reason") != "ExpiresSoon":
+        notices.append(Notice("AgreementExpiresSoon", agreement.message, warning=True))
+    return notices

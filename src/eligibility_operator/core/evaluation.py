@@ -1,20 +1,24 @@
-"""Engagement evaluation: inventory + matrix + engagement -> status. Pure.
+"""Engagement evaluation: detections + matrix + engagement -> status. Pure.
 
-Shared by the operator, the admission webhook and the offline ``check``.
-The rules are listed in the README ("Eligibility rules"); each downgrade
-carries a reason that names product, version and workloads.
+The steps, each a function of its own: group the detections by product version
+and judge each (:func:`judge_version`), reduce the per-product eligibilities
+to the engagement's (:func:`reduce_eligibility`), then service credits,
+conditions and messages. The rules are the README's "Eligibility rules" table;
+every finding names product, version, workloads and who must act.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..api.models import (
     MAX_STATUS_PRODUCTS,
+    AgreementStatus,
     Condition,
     ConditionStatus,
+    ConditionType,
     Edition,
     Eligibility,
     Lifecycle,
@@ -29,23 +33,23 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import CompiledMatrix, ProductEntry
+from .platforms import Platform, PlatformJudgement, in_range, judge_platform
 from .versions import Version, parse_version
 
+__all__ = ["Platform", "evaluate", "judge", "judge_version", "reduce_eligibility", "service_credits"]
+
 MAX_LISTED_WORKLOADS = 20
-READY, ELIGIBLE, VERSIONS, PLATFORM, UPGRADE = (
-    "Ready",
-    "Eligible",
-    "VersionsSupported",
-    "PlatformCompatible",
-    "UpgradeRecommended",
+DEFAULT_HORIZON_DAYS = 90
+READY, ELIGIBLE, AGREEMENT, VERSIONS, PLATFORM, UPGRADE = (
+    ConditionType.READY,
+    ConditionType.ELIGIBLE,
+    ConditionType.AGREEMENT_IN_FORCE,
+    ConditionType.VERSIONS_SUPPORTED,
+    ConditionType.PLATFORM_COMPATIBLE,
+    ConditionType.UPGRADE_RECOMMENDED,
 )
-CONDITION_TYPES = (READY, ELIGIBLE, VERSIONS, PLATFORM, UPGRADE)
-
-
-@dataclass(frozen=True, slots=True)
-class Platform:
-    kubernetes: str | None = None
-    openshift: str | None = None
+CONDITION_TYPES = (READY, ELIGIBLE, AGREEMENT, VERSIONS, PLATFORM, UPGRADE)
+OUT_OF_SUPPORT = (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +58,23 @@ class Judgement:
 
     lifecycle: Lifecycle
     end_of_support: dt.date | None
-    recommended: str | None
+    recommended: str | None  # never lower than the version judged
     reason: str
 
 
 def horizon_days(spec: SupportEngagementSpec) -> int:
-    """Premium is warned ``upgradeHorizonDays`` ahead; Standard gets no advance warning."""
-    return spec.upgrade_horizon_days if spec.plan == Plan.PREMIUM else 0
+    """Premium is warned ``upgradeHorizonDays`` (default 90) ahead; Standard gets no advance warning."""
+    if spec.plan != Plan.PREMIUM:
+        return 0
+    return DEFAULT_HORIZON_DAYS if spec.upgrade_horizon_days is None else spec.upgrade_horizon_days
+
+
+def owner_words(owner: Party | None) -> str:
+    """How a message says who acts: "customer action" or "Stakater action item"."""
+    return "Stakater action item" if owner == Party.STAKATER else "customer action"
+
+
+# ------------------------------------------------------------ step 1: judge
 
 
 def judge(
@@ -68,6 +82,10 @@ def judge(
 ) -> Judgement:
     """Lifecycle of ``version`` of ``entry`` on ``today``."""
     recommended = entry.recommended
+    if version is not None and recommended is not None:
+        target = parse_version(recommended)
+        if target is not None and version.core > target.core:
+            recommended = None  # never recommend a downgrade
     if version is None:
         return Judgement(Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined")
     if version.parts == 1:
@@ -89,8 +107,15 @@ def judge(
                 recommended,
                 f"{version} is older than the oldest release line in the matrix ({oldest.label})",
             )
-        where = "newer than any" if version.core > newest.line.core else "not a"
-        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is {where} release listed in the matrix")
+        if version.core > newest.line.core:
+            return Judgement(
+                Lifecycle.UNKNOWN,
+                None,
+                recommended,
+                f"{version} is newer than any release listed in the matrix (newest: {newest.label}); "
+                "the matrix needs updating",
+            )
+        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is not a release listed in the matrix")
     eos = line.end_of_support
     if eos is None:
         return Judgement(Lifecycle.SUPPORTED, None, recommended, f"release line {line.label} is supported")
@@ -110,19 +135,199 @@ def judge(
     return Judgement(Lifecycle.SUPPORTED, eos, recommended, f"release line {line.label} is supported until {eos}")
 
 
+def platform_problems(entry: ProductEntry, platform: Platform) -> list[str]:
+    """Where the cluster's platform is outside the product's documented compatibility."""
+    problems = []
+    compat = entry.spec.compatibility
+    for label, text, want in (
+        ("Kubernetes", platform.kubernetes, compat.kubernetes),
+        ("OpenShift", platform.openshift, compat.openshift),
+    ):
+        have = parse_version(text or "")
+        if have is None or want is None or in_range(have, want):
+            continue
+        problems.append(
+            f"{entry.name} supports {label} {want.min or 'any'}..{want.max or 'any'}, the cluster runs {label} {have}"
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class VersionVerdict:
+    """One product version: its lifecycle, eligibility, who acts, and why, in words."""
+
+    judgement: Judgement
+    eligibility: Eligibility
+    owner: Party | None  # who acts on the findings or the advice; None when there is nothing to do
+    findings: tuple[str, ...]  # actions that make the version Limited or Ineligible (unless not counted)
+    advice: tuple[str, ...]  # actions that do not touch eligibility (upgrade before end of support)
+    notes: tuple[str, ...]  # the product's status reason
+    platform: tuple[str, ...]  # platform incompatibilities among the findings
+    counted: bool  # False when the findings are Stakater's items and do not reduce eligibility
+
+
+def _enterprise_image(entry: ProductEntry) -> str:
+    repos = [i.repository for i in entry.spec.recognition.images if i.edition == Edition.ENTERPRISE]
+    return f" ({repos[0]})" if repos else ""
+
+
+def judge_version(
+    spec: SupportEngagementSpec,
+    entry: ProductEntry,
+    detection: Detection,
+    platform: Platform,
+    today: dt.date,
+) -> VersionVerdict:
+    """The per-product rule (README, "Eligibility rules"): lifecycle, platform and edition -> eligibility.
+
+    Findings belong to whoever maintains versions; under a ManagedService with
+    ``versionManagement: Stakater`` they are Stakater's action items and do not reduce eligibility.
+    """
+    j = judge(entry, detection.version, today, horizon_days(spec), detection.reason)
+    subject = f"{entry.name} {detection.version_text}"
+    upgrade = f"upgrade {subject} to {j.recommended}" if j.recommended else f"upgrade {subject}"
+    notes = [j.reason]
+    ineligible: list[str] = []
+    limited: list[str] = []
+    advice: list[str] = []
+    if j.lifecycle == Lifecycle.END_OF_LIFE:
+        ineligible.append(f"{upgrade} ({j.reason})")
+        if j.recommended:
+            notes.append(f"upgrade to {j.recommended}")
+    elif j.lifecycle == Lifecycle.DEPRECATED:
+        advice.append(f"{upgrade} before {j.end_of_support} ({j.reason})")
+        if j.recommended:
+            notes.append(f"upgrade to {j.recommended}")
+    elif j.lifecycle == Lifecycle.UNKNOWN:
+        if j.reason.endswith("the matrix needs updating"):
+            limited.append(f"list {subject} in the CompatibilityMatrix ({j.reason})")
+        else:
+            target = f" (recommended: {j.recommended})" if j.recommended else ""
+            limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
+    problems = platform_problems(entry, platform)
+    ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
+    notes.extend(problems)
+    contracted = next((p for p in spec.products if p.name == entry.name), None)
+    if contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY:
+        mismatch = "the contract covers Enterprise, the cluster runs the Community image"
+        limited.append(f"run the Enterprise image of {entry.name}{_enterprise_image(entry)} ({mismatch})")
+        notes.append(mismatch)
+    stakater = policy.stakater_maintains_versions(spec)
+    if ineligible and not stakater:
+        eligibility = Eligibility.INELIGIBLE
+    elif limited and not stakater:
+        eligibility = Eligibility.LIMITED
+    else:
+        eligibility = Eligibility.ELIGIBLE
+    findings = (*ineligible, *limited)
+    owner = (Party.STAKATER if stakater else Party.CUSTOMER) if findings or advice else None
+    return VersionVerdict(
+        j, eligibility, owner, findings, tuple(advice), tuple(notes), tuple(problems), counted=not stakater
+    )
+
+
+# ----------------------------------------------------------- step 2: reduce
+
+
+def reduce_eligibility(products: Iterable[Eligibility], agreement_in_force: bool) -> Eligibility:
+    """The engagement's eligibility from its product versions' (README, "Engagement").
+
+    Ineligible outside the agreement's term or when no product version is eligible;
+    Limited when some are and some are not; Eligible when all are (or none was found).
+    """
+    if not agreement_in_force:
+        return Eligibility.INELIGIBLE
+    found = list(products)
+    eligible = sum(1 for e in found if e == Eligibility.ELIGIBLE)
+    if eligible == len(found):
+        return Eligibility.ELIGIBLE
+    return Eligibility.LIMITED if eligible else Eligibility.INELIGIBLE
+
+
+# ---------------------------------------------------------- step 3: terms
+
+
+@dataclass(frozen=True)
+class AgreementTerm:
+    status: AgreementStatus
+    expiring: str | None  # Premium: the expiry is within the horizon
+
+
+def agreement_term(spec: SupportEngagementSpec, today: dt.date) -> AgreementTerm:
+    """Whether the agreement is in force today (UTC), and whether its end is near (Premium)."""
+    agreement = spec.agreement
+    name = policy.agreement_name(spec)
+    start, end = agreement.effective_from, agreement.expires_on
+    in_force, owner, expiring = True, None, None
+    if start and today < start:
+        in_force, owner = False, Party.CUSTOMER
+        message = f"{name} takes effect on {start}; support does not apply before it"
+    elif end and today > end:
+        in_force, owner = False, Party.CUSTOMER
+        message = f"{name} expired on {end}; customer action: renew it with Stakater"
+    elif end:
+        message = f"{name} is in force until {end}"
+        left = (end - today).days
+        if spec.plan == Plan.PREMIUM and left <= horizon_days(spec):
+            expiring = f"{name} expires on {end}, in {left} days; customer action: renew it with Stakater"
+            message = expiring
+    elif start:
+        message = f"{name} is in force since {start}"
+    else:
+        message = f"{name} states no term (spec.agreement.effectiveFrom/expiresOn)"
+    status = AgreementStatus(
+        reference=agreement.reference,
+        in_force=in_force,
+        effective_from=start,
+        expires_on=end,
+        action_owner=owner,
+        message=message,
+    )
+    return AgreementTerm(status, expiring)
+
+
+def service_credits(spec: SupportEngagementSpec, eligibility: Eligibility) -> ServiceCreditStatus:
+    """Section 8: only if the agreement defines them, and (by default) only while Eligible."""
+    terms = spec.service_credits
+    where = terms.reference or policy.agreement_name(spec)
+    if not terms.defined_in_agreement:
+        return ServiceCreditStatus(applicable=False, reason="the commercial agreement does not define service credits")
+    if eligibility == Eligibility.ELIGIBLE:
+        return ServiceCreditStatus(applicable=True, reason=f"defined in {where}")
+    if eligibility == Eligibility.LIMITED and terms.apply_under_limited_support:
+        return ServiceCreditStatus(applicable=True, reason=f"{where} grants them under Limited Support too")
+    if eligibility == Eligibility.LIMITED:
+        return ServiceCreditStatus(
+            applicable=False,
+            reason="denied under Limited Support (as in Stakater's managed-platform SLA); "
+            "set spec.serviceCredits.applyUnderLimitedSupport if the agreement grants them",
+        )
+    return ServiceCreditStatus(applicable=False, reason=f"service credits do not apply while {eligibility}")
+
+
+# ---------------------------------------------------------- the evaluation
+
+
 @dataclass
 class _Group:
     product: str
     edition: Edition | None
     version: Version | None
-    reason: str
+    detection: Detection
     workloads: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    status: ProductStatus
+    verdict: VersionVerdict
+    where: str  # workloads in words
 
 
 @dataclass(frozen=True)
 class Evaluation:
     status: SupportEngagementStatus
-    reasons: tuple[str, ...]  # every downgrade, human-readable
+    reasons: tuple[str, ...]  # every finding that reduced eligibility, human-readable
 
 
 def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
@@ -131,7 +336,7 @@ def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
         key = (det.product, det.edition, det.version_text)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(det.product, det.edition, det.version, det.reason)
+            group = groups[key] = _Group(det.product, det.edition, det.version, det)
         group.workloads.append(workload)
     return sorted(groups.values(), key=lambda g: (g.product, g.version.core if g.version else (-1,), str(g.edition)))
 
@@ -141,46 +346,193 @@ def _workload_text(workloads: list[str]) -> str:
     return shown + (f" and {len(workloads) - 3} more" if len(workloads) > 3 else "")
 
 
-def _in_range(version: Version, low: str | None, high: str | None) -> bool:
-    lo, hi = parse_version(low or ""), parse_version(high or "")
-    if lo and version.core[: lo.parts] < lo.core[: lo.parts]:
-        return False
-    return not (hi and version.core[: hi.parts] > hi.core[: hi.parts])
+def _edition_label(edition: Edition | None) -> str:
+    return f" ({edition})" if edition == Edition.ENTERPRISE else ""
 
 
-def _platform(matrix: CompiledMatrix, products: set[str], platform: Platform) -> tuple[PlatformStatus, list[str]]:
-    problems: list[str] = []
-    kube, ocp = parse_version(platform.kubernetes or ""), parse_version(platform.openshift or "")
-    for name in sorted(products):
-        compat = matrix.products[name].spec.compatibility
-        for label, have, want in (("Kubernetes", kube, compat.kubernetes), ("OpenShift", ocp, compat.openshift)):
-            if have is None or want is None or _in_range(have, want.min, want.max):
-                continue
-            bounds = f"{want.min or 'any'}..{want.max or 'any'}"
-            problems.append(f"{name} supports {label} {bounds}, the cluster runs {label} {have}")
-    known = kube is not None or ocp is not None
+def _judge_groups(
+    spec: SupportEngagementSpec,
+    matrix: CompiledMatrix,
+    found: Iterable[tuple[str, Detection]],
+    platform: Platform,
+    today: dt.date,
+) -> tuple[list[_Judged], list[ProductStatus]]:
+    """Step 1: group detections by product version and judge each covered one."""
+    covered = {p.name for p in spec.products} if spec.products else None
+    judged: list[_Judged] = []
+    uncovered: list[ProductStatus] = []
+    for g in _group(found):
+        listed = sorted(g.workloads)
+        version_text = g.detection.version_text
+        entry = matrix.products.get(g.product)
+        common = {
+            "product": g.product,
+            "edition": g.edition,
+            "version": version_text,
+            "workloads": listed[:MAX_LISTED_WORKLOADS],
+            "workload_count": len(listed),
+        }
+        if entry is None or (covered is not None and g.product not in covered):
+            why = "not in the matrix" if entry is None else "not covered by this engagement"
+            uncovered.append(ProductStatus(reason=why, **common))
+            continue
+        verdict = judge_version(spec, entry, g.detection, platform, today)
+        j = verdict.judgement
+        reason = "; ".join(verdict.notes)
+        status = ProductStatus(
+            lifecycle=j.lifecycle,
+            end_of_support=j.end_of_support,
+            recommended_version=j.recommended,
+            eligibility=verdict.eligibility,
+            action_owner=verdict.owner,
+            reason=reason[:1024],
+            **common,
+        )
+        judged.append(_Judged(status, verdict, _workload_text(listed)))
+    return judged, uncovered
+
+
+def _platform_status(
+    spec: SupportEngagementSpec, judged: Sequence[_Judged], platform: Platform, lifecycle: PlatformJudgement | None
+) -> PlatformStatus:
+    problems = list(dict.fromkeys(p for j in judged for p in j.verdict.platform))
+    known = parse_version(platform.kubernetes or "") is not None or parse_version(platform.openshift or "") is not None
+    unmaintained = lifecycle is not None and lifecycle.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED)
+    owner = Party.STAKATER if policy.stakater_manages_infrastructure(spec) else Party.CUSTOMER
     return PlatformStatus(
         kubernetes_version=platform.kubernetes,
         openshift_version=platform.openshift,
         compatible=(not problems) if known else None,
         message="; ".join(problems) if problems else ("" if known else "platform version unknown"),
-    ), problems
+        lifecycle=lifecycle.lifecycle if lifecycle else None,
+        release=lifecycle.release if lifecycle else None,
+        end_of_maintenance=lifecycle.end_of_maintenance if lifecycle else None,
+        action_owner=owner if unmaintained else None,
+    )
 
 
 _SEVERITY = {Lifecycle.END_OF_LIFE: 0, Lifecycle.UNKNOWN: 1, Lifecycle.DEPRECATED: 2, Lifecycle.SUPPORTED: 3}
+_ELIGIBILITY_RANK = {Eligibility.INELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.ELIGIBLE: 2}
+
+
+def _rank(entry: ProductStatus) -> tuple[int, int]:
+    eligibility = _ELIGIBILITY_RANK.get(Eligibility(entry.eligibility), 2) if entry.eligibility else 2
+    return eligibility, _SEVERITY.get(Lifecycle(entry.lifecycle or "Unknown"), 1)
 
 
 def _worst_first(entries: list[ProductStatus], limit: int = MAX_STATUS_PRODUCTS) -> list[ProductStatus]:
-    """At most ``limit`` entries: the worst lifecycles are kept, in their original order."""
+    """At most ``limit`` entries: the least eligible, then worst lifecycles are kept, in their original order."""
     if len(entries) <= limit:
         return entries
-    rank = sorted(range(len(entries)), key=lambda i: _SEVERITY.get(Lifecycle(entries[i].lifecycle or "Unknown"), 1))
+    rank = sorted(range(len(entries)), key=lambda i: _rank(entries[i]))
     return [entries[i] for i in sorted(rank[:limit])]
 
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
     status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
     return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
+
+
+def _finding_lines(judged: Sequence[_Judged], counted: bool) -> list[str]:
+    """'<owner>: <finding> in <workloads>' for the findings that do (or, Stakater's, do not) count."""
+    return [
+        f"{owner_words(item.verdict.owner)}: {finding} in {item.where}"
+        for item in judged
+        if item.verdict.counted == counted
+        for finding in item.verdict.findings
+    ]
+
+
+def _subject(item: _Judged) -> str:
+    return f"{item.status.product} {item.status.version}{_edition_label(item.status.edition)}"
+
+
+def _eligible_message(
+    eligibility: Eligibility, judged: Sequence[_Judged], term: AgreementTerm, stakater_items: list[str]
+) -> tuple[str, str, tuple[str, ...]]:
+    """(short reason for the printer column, the Eligible condition's message, the reducing findings)."""
+    reducing = tuple(_finding_lines(judged, counted=True))
+    affected = [j for j in judged if j.status.eligibility != Eligibility.ELIGIBLE]
+    fine = [_subject(j) for j in judged if j.status.eligibility == Eligibility.ELIGIBLE]
+    stakater_note = (
+        f"; {len(stakater_items)} Stakater action item(s), not counted against eligibility: {'; '.join(stakater_items)}"
+        if stakater_items
+        else ""
+    )
+    if not term.status.in_force:
+        short = term.status.message.split(";")[0]
+        return short, term.status.message + "; ".join(("", *reducing)) + stakater_note, (term.status.message, *reducing)
+    if not judged:
+        short = "no covered Stakater product found"
+        return short, short + " in the covered namespaces", ()
+    if eligibility == Eligibility.ELIGIBLE:
+        short = "all covered product versions are eligible"
+        if stakater_items:
+            short += f"; {len(stakater_items)} Stakater action item(s)"
+        return short, "all covered product versions are eligible" + stakater_note, ()
+    names = ", ".join(f"{_subject(j)} ({owner_words(j.verdict.owner)})" for j in affected[:3])
+    names += f" (+{len(affected) - 3} more)" if len(affected) > 3 else ""
+    if eligibility == Eligibility.LIMITED:
+        short = f"Limited Support: {names}"
+        message = (
+            f"Limited Support: support cannot be confirmed or does not apply for {len(affected)} of {len(judged)} "
+            f"covered product versions: {'; '.join(reducing)}. Still fully supported: {', '.join(fine)}"
+        )
+    else:
+        short = f"no covered product version is eligible: {names}"
+        message = f"no covered product version is eligible: {'; '.join(reducing)}"
+    return short, message + stakater_note, reducing
+
+
+def _versions_condition(judged: Sequence[_Judged], stakater: bool, generation: int | None) -> Condition:
+    lines = []
+    for item in judged:
+        j = item.verdict.judgement
+        if j.lifecycle in OUT_OF_SUPPORT:
+            state = "is end of life" if j.lifecycle == Lifecycle.END_OF_LIFE else "has an unknown lifecycle"
+            lines.append(f"{_subject(item)} {state} ({j.reason}) in {item.where} [{owner_words(item.verdict.owner)}]")
+    reason = "AllVersionsSupported"
+    if any(j.verdict.judgement.lifecycle == Lifecycle.END_OF_LIFE for j in judged):
+        reason = "EndOfLifeVersions"
+    elif lines:
+        reason = "UnknownVersions"
+    message = "; ".join(lines) or "all covered product versions are supported"
+    if lines and stakater:
+        message += " (version maintenance is Stakater's under this managed-service agreement)"
+    return _cond(VERSIONS, not lines, reason, message, generation)
+
+
+def _upgrade_condition(
+    spec: SupportEngagementSpec,
+    judged: Sequence[_Judged],
+    platform_status: PlatformStatus,
+    platform_judgement: PlatformJudgement | None,
+    generation: int | None,
+) -> Condition:
+    lines = []
+    for item in judged:
+        j, owner = item.verdict.judgement, item.verdict.owner
+        if j.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED):
+            target = f" to {j.recommended}" if j.recommended else ""
+            lines.append(f"{owner_words(owner)}: upgrade {_subject(item)}{target} in {item.where} ({j.reason})")
+    reason = "EndOfLife" if any(j.verdict.judgement.lifecycle == Lifecycle.END_OF_LIFE for j in judged) else ""
+    if platform_status.action_owner is not None and platform_judgement is not None:
+        target = f" (newest listed: {platform_judgement.newest})" if platform_judgement.newest else ""
+        lines.append(
+            f"{owner_words(platform_status.action_owner)}: upgrade the platform from "
+            f"{platform_judgement.release}{target}: {platform_judgement.reason}"
+        )
+        if not reason and platform_judgement.lifecycle == Lifecycle.END_OF_LIFE:
+            reason = "PlatformEndOfMaintenance"
+    if not reason:
+        reason = "EndOfSupportApproaching" if lines else "NoUpgradeNeeded"
+    message = "; ".join(lines) or "no upgrade needed"
+    if spec.plan == Plan.STANDARD and spec.upgrade_horizon_days is not None:
+        message += (
+            f"; spec.upgradeHorizonDays ({spec.upgrade_horizon_days}) is ignored under the Standard plan: "
+            "upgrade guidance is reactive (on request), so there is no advance warning"
+        )
+    return _cond(UPGRADE, bool(lines), reason, message, generation)
 
 
 def evaluate(
@@ -192,161 +544,56 @@ def evaluate(
     generation: int | None = None,
 ) -> Evaluation:
     """Evaluate one engagement. ``found`` holds detections in its covered namespaces only."""
-    covered = {p.name: p for p in spec.products} if spec.products else None
-    stakater_versions = policy.stakater_maintains_versions(spec)
-    owner = Party.STAKATER if stakater_versions else Party.CUSTOMER
-    horizon = horizon_days(spec)
+    judged, uncovered = _judge_groups(spec, matrix, found, platform, today)
+    term = agreement_term(spec, today)
+    eligibility = reduce_eligibility(
+        (j.status.eligibility or Eligibility.ELIGIBLE for j in judged), term.status.in_force
+    )
+    stakater = policy.stakater_maintains_versions(spec)
+    stakater_items = _finding_lines(judged, counted=False)
+    short, eligible_msg, reasons = _eligible_message(eligibility, judged, term, stakater_items)
 
-    products: list[ProductStatus] = []
-    uncovered: list[ProductStatus] = []
-    ineligible: list[str] = []
-    limited: list[str] = []
-    version_issues: list[str] = []
-    stakater_items: list[str] = []
-    upgrades: list[str] = []
-    judged_products: set[str] = set()
-    out_of_support = 0
-
-    for g in _group(found):
-        listed = sorted(g.workloads)
-        version_text = str(g.version) if g.version else "Unknown"
-        entry = matrix.products.get(g.product)
-        if entry is None or (covered is not None and g.product not in covered):
-            why = "not in the matrix" if entry is None else "not covered by this engagement"
-            uncovered.append(
-                ProductStatus(
-                    product=g.product,
-                    edition=g.edition,
-                    version=version_text,
-                    reason=why,
-                    workloads=listed[:MAX_LISTED_WORKLOADS],
-                    workload_count=len(listed),
-                )
-            )
-            continue
-        judged_products.add(g.product)
-        j = judge(entry, g.version, today, horizon, g.reason)
-        where = _workload_text(listed)
-        subject = f"{g.product} {version_text}"
-        acting = owner if j.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN, Lifecycle.DEPRECATED) else None
-        if j.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN):
-            out_of_support += 1
-            state = "is end of life" if j.lifecycle == Lifecycle.END_OF_LIFE else "has an unknown lifecycle"
-            text = f"{subject} {state} ({j.reason}) in {where}"
-            if j.recommended:
-                text += f"; upgrade to {j.recommended}"
-            version_issues.append(text)
-            if stakater_versions:
-                stakater_items.append(text)
-            elif j.lifecycle == Lifecycle.END_OF_LIFE:
-                ineligible.append(text)
-            else:
-                limited.append(text)
-        if j.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED):
-            upgrades.append(f"{subject}: {j.reason}" + (f"; upgrade to {j.recommended}" if j.recommended else ""))
-        contracted = covered.get(g.product) if covered else None
-        if contracted and contracted.edition == Edition.ENTERPRISE and g.edition == Edition.COMMUNITY:
-            limited.append(f"{subject} runs the Community edition but the contract covers Enterprise, in {where}")
-        products.append(
-            ProductStatus(
-                product=g.product,
-                edition=g.edition,
-                version=version_text,
-                lifecycle=j.lifecycle,
-                end_of_support=j.end_of_support,
-                recommended_version=j.recommended,
-                action_owner=acting,
-                reason=j.reason,
-                workloads=listed[:MAX_LISTED_WORKLOADS],
-                workload_count=len(listed),
-            )
-        )
-
-    platform_status, platform_problems = _platform(matrix, judged_products, platform)
-    limited.extend(f"platform: {p}" for p in platform_problems)
-
-    if ineligible:
-        eligibility = Eligibility.INELIGIBLE
-    elif limited:
-        eligibility = Eligibility.LIMITED
-    else:
-        eligibility = Eligibility.ELIGIBLE
-    reasons = tuple(ineligible + limited)
-
-    if reasons:
-        short = reasons[0].split(" (", 1)[0] if ineligible else reasons[0]
-        short = short + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
-        eligible_msg = "; ".join(reasons)
-    elif products:
-        short = "all covered product versions are supported"
-        eligible_msg = short + (f"; Stakater's action items: {'; '.join(stakater_items)}" if stakater_items else "")
-    else:
-        short = "no covered Stakater product found"
-        eligible_msg = short + " in the covered namespaces"
-    if stakater_items and reasons:
-        eligible_msg += f"; Stakater's action items (not counted against eligibility): {'; '.join(stakater_items)}"
-
-    credits_defined = spec.service_credits.defined_in_agreement
-    if not credits_defined:
-        credits = ServiceCreditStatus(
-            applicable=False, reason="the commercial agreement does not define service credits"
-        )
-    elif eligibility == Eligibility.INELIGIBLE:
-        credits = ServiceCreditStatus(
-            applicable=False, reason="service credits do not apply while the engagement is ineligible"
-        )
-    else:
-        credits = ServiceCreditStatus(applicable=True, reason="defined in the commercial agreement")
-
-    versions_reason = "AllVersionsSupported"
-    if any(p.lifecycle == Lifecycle.END_OF_LIFE for p in products):
-        versions_reason = "EndOfLifeVersions"
-    elif any(p.lifecycle == Lifecycle.UNKNOWN for p in products):
-        versions_reason = "UnknownVersions"
-    versions_msg = "; ".join(version_issues)
-    if stakater_items:
-        versions_msg += " (version maintenance is Stakater's under this managed-service agreement)"
-    upgrade_reason = "NoUpgradeNeeded"
-    if any(p.lifecycle == Lifecycle.END_OF_LIFE for p in products):
-        upgrade_reason = "EndOfLife"
-    elif upgrades:
-        upgrade_reason = "EndOfSupportApproaching"
-
-    integrations = sorted({i for name in judged_products for i in matrix.products[name].spec.integrations})
+    platform_judgement = judge_platform(matrix.platforms, platform, today, horizon_days(spec))
+    platform_status = _platform_status(spec, judged, platform, platform_judgement)
+    compatible = platform_status.compatible
+    agreement_reason = "InForce"
+    if not term.status.in_force:
+        agreement_reason = "Expired" if term.status.expires_on and today > term.status.expires_on else "NotYetEffective"
+    elif term.expiring:
+        agreement_reason = "ExpiresSoon"
     conditions = [
         _cond(READY, True, "Evaluated", f"evaluated against CompatibilityMatrix {matrix.name!r}", generation),
         _cond(ELIGIBLE, eligibility == Eligibility.ELIGIBLE, str(eligibility), eligible_msg, generation),
-        _cond(
-            VERSIONS,
-            not version_issues,
-            versions_reason,
-            versions_msg or "all covered product versions are supported",
-            generation,
-        ),
+        _cond(AGREEMENT, term.status.in_force, agreement_reason, term.status.message, generation),
+        _versions_condition(judged, stakater, generation),
         _cond(
             PLATFORM,
-            platform_status.compatible,
-            {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[platform_status.compatible],
+            compatible,
+            {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[compatible],
             platform_status.message or "every detected product supports this platform",
             generation,
         ),
-        _cond(UPGRADE, bool(upgrades), upgrade_reason, "; ".join(upgrades) or "no upgrade needed", generation),
+        _upgrade_condition(spec, judged, platform_status, platform_judgement, generation),
     ]
+    integrations = sorted({i for j in judged for i in matrix.products[j.status.product].spec.integrations})
     status = SupportEngagementStatus(
         observed_generation=generation,
         eligibility=eligibility,
         reason=short[:256],
-        products_out_of_support=out_of_support,
+        products_out_of_support=sum(1 for j in judged if j.verdict.judgement.lifecycle in OUT_OF_SUPPORT),
+        products_not_eligible=sum(1 for j in judged if j.status.eligibility != Eligibility.ELIGIBLE),
         conditions=conditions,
-        products=_worst_first(products),
-        products_total=len(products),
+        products=_worst_first([j.status for j in judged]),
+        products_total=len(judged),
         uncovered_products=_worst_first(uncovered),
         uncovered_products_total=len(uncovered),
         platform=platform_status,
         responsibilities=policy.responsibilities(spec),
         scope=policy.scope(spec, integrations),
         response_targets=policy.response_targets(spec),
-        service_credits=credits,
+        service_credits=service_credits(spec, eligibility),
+        agreement=term.status,
+        support_terms=policy.support_terms(spec),
         matrix=matrix.name,
     )
     return Evaluation(status=status, reasons=reasons)

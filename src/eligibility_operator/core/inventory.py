@@ -8,7 +8,7 @@ the product workloads of its namespaces, never the whole cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .detection import Detection, detect
@@ -33,6 +33,8 @@ class Inventory:
         self.workloads: dict[Key, WorkloadFacts] = {}
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.matrices: dict[str, MatrixState] = {}
+        # namespace -> workloads whose containers or images exceeded the caps (only the first were read)
+        self.capped: dict[str, set[Key]] = {}
 
     # ----------------------------------------------------------- workloads
 
@@ -41,6 +43,7 @@ class Inventory:
         if self.workloads.get(facts.key) == facts:
             return False
         self.workloads[facts.key] = facts
+        self._note_capped(facts.key, facts.capped)
         changed = False
         for state in self.matrices.values():
             changed |= self._redetect(state, facts)
@@ -50,6 +53,7 @@ class Inventory:
         """Forget a workload; True if it ran a product under any matrix."""
         if self.workloads.pop(key, None) is None:
             return False
+        self._note_capped(key, False)
         changed = False
         for state in self.matrices.values():
             by_key = state.detections.get(key[0])
@@ -58,6 +62,18 @@ class Inventory:
                 if not by_key:
                     del state.detections[key[0]]
         return changed
+
+    def _note_capped(self, key: Key, capped: bool) -> None:
+        if capped:
+            self.capped.setdefault(key[0], set()).add(key)
+        elif key[0] in self.capped:
+            self.capped[key[0]].discard(key)
+            if not self.capped[key[0]]:
+                del self.capped[key[0]]
+
+    def capped_in(self, covered: Callable[[str], bool]) -> list[str]:
+        """``namespace/Kind/name`` of capped workloads in the namespaces ``covered`` accepts (few: a cap is rare)."""
+        return sorted(f"{k[0]}/{k[1]}/{k[2]}" for ns, keys in self.capped.items() if covered(ns) for k in keys)
 
     def _redetect(self, state: MatrixState, facts: WorkloadFacts) -> bool:
         if state.compiled is None:

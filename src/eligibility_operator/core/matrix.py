@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.models import CompatibilityMatrixSpec, Edition, MatrixProduct, Release
+from ..api.models import CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
+from .platforms import release_problems
 from .versions import Version, parse_version
 
 
@@ -84,6 +85,7 @@ class CompiledMatrix:
     label_rules: list[tuple[dict[str, str], str]] = field(default_factory=list)
     olm_packages: dict[str, str] = field(default_factory=dict)
     exclusions: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    platforms: PlatformLifecycles = field(default_factory=PlatformLifecycles)
 
     @property
     def fingerprint(self) -> tuple[str, int]:
@@ -142,6 +144,7 @@ def validate(spec: CompatibilityMatrixSpec) -> list[str]:
                 problems.append(f"{where}: {label} range {text.min!r}..{text.max!r} is not a version range")
             elif low.core > high.core:
                 problems.append(f"{where}: {label} range min {text.min} is above max {text.max}")
+    problems.extend(release_problems(spec.platforms))
     return problems
 
 
@@ -177,7 +180,7 @@ def compile_matrix(name: str, generation: int, spec: CompatibilityMatrixSpec) ->
     problems = validate(spec)
     if problems:
         raise MatrixError("; ".join(problems))
-    compiled = CompiledMatrix(name=name, generation=generation, products={})
+    compiled = CompiledMatrix(name=name, generation=generation, products={}, platforms=spec.platforms)
     for product in spec.products:
         lines = []
         for release in product.releases:

@@ -39,6 +39,17 @@ if [[ -x "$BIN/kube-apiserver" ]]; then
   exit 0
 fi
 
+# One build at a time: a second caller (another worktree, a parallel test run) waits for the first
+# instead of wiping its build directory, then finds the binary cached.
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if [[ -x "$BIN/kube-apiserver" ]]; then
+  exit 0
+fi
+
 # deb822 format with the same Signed-By as Debian's own entry: apt refuses a
 # one-line deb-src entry for the same URI with a conflicting Signed-By.
 SRC_LIST=/etc/apt/sources.list.d/eligibility-operator-src.sources

@@ -31,7 +31,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -62,9 +61,8 @@ def ensure_binaries() -> tuple[Path, Path]:
     """Paths of kube-apiserver and etcd, fetching and building them on first use."""
     apiserver, etcd = _find("KUBE_APISERVER", "kube-apiserver"), _find("ETCD", "etcd")
     if apiserver is None or etcd is None:
-        script = resources.files("eligibility_operator.data").joinpath(FETCH_SCRIPT)
-        with resources.as_file(script) as path:
-            subprocess.run(["bash", str(path)], check=True, env={**os.environ, "EO_CACHE_DIR": str(cache_dir())})
+        script = Path(__file__).with_name(FETCH_SCRIPT)
+        subprocess.run(["bash", str(script)], check=True, env={**os.environ, "EO_CACHE_DIR": str(cache_dir())})
         apiserver, etcd = _find("KUBE_APISERVER", "kube-apiserver"), _find("ETCD", "etcd")
     if apiserver is None or etcd is None:
         raise FileNotFoundError("kube-apiserver or etcd still missing after fetch-control-plane.sh")

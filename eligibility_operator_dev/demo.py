@@ -2,8 +2,10 @@
 
 Starts (or reuses) the local control plane, applies the CRDs, the default
 matrix and the samples under ``deploy/samples``, runs the operator as users do
-(``eligibility-operator run``), prints the engagement while an end-of-life
-version makes it ineligible, upgrades that workload and prints it again.
+(``eligibility-operator run``), prints the engagement in Limited Support while
+an end-of-life version runs beside supported products, upgrades that workload and
+prints it again, Eligible; a second sample engagement whose agreement has expired
+stays Ineligible throughout.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from typing import Any
 
 import click
 
+from .cluster import cluster_down, cluster_up
+from .controlplane import free_port
+
 SAMPLES = Path("deploy/samples")
 ENGAGEMENT = ("platform", "acme-platform")
+EXPIRED = ("platform", "acme-2025")
 WEBHOOK_CONFIG = "eligibility-operator-demo"
 
 
@@ -41,8 +47,8 @@ class Demo:
             raise click.ClickException(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def engagement(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.kubectl("get", "se", ENGAGEMENT[1], "-n", ENGAGEMENT[0], "-o", "json"))
+    def engagement(self, which: tuple[str, str] = ENGAGEMENT) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.kubectl("get", "se", which[1], "-n", which[0], "-o", "json"))
         return data
 
     def start_operator(self, metrics_port: int, webhook_port: int) -> None:
@@ -72,12 +78,12 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.operator.kill()
 
-    def wait_for(self, eligibility: str, timeout: float = 60) -> dict[str, Any]:
+    def wait_for(self, eligibility: str, timeout: float = 60, which: tuple[str, str] = ENGAGEMENT) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.operator is not None and self.operator.poll() is not None:
                 raise click.ClickException(f"the operator exited; see {self.workdir / 'operator.log'}")
-            body = self.engagement()
+            body = self.engagement(which)
             if (body.get("status") or {}).get("eligibility") == eligibility:
                 return body
             time.sleep(0.3)
@@ -119,19 +125,29 @@ class Demo:
             '{"spec": {"enforcement": {"mode": "Warn"}}}',
         )
 
-    def show(self, body: dict[str, Any]) -> None:
-        click.echo(self.kubectl("get", "se", "-A", "-o", "wide"))
+    def show(self, body: dict[str, Any], table: bool = True) -> None:
+        if table:
+            click.echo("$ kubectl get se -A -o wide")
+            click.echo(self.kubectl("get", "se", "-A", "-o", "wide"))
         status = body.get("status") or {}
-        click.echo(f"Conditions of {ENGAGEMENT[0]}/{ENGAGEMENT[1]}:")
+        meta = body.get("metadata") or {}
+        click.echo(f"Conditions of {meta.get('namespace')}/{meta.get('name')}:")
         for c in status.get("conditions", []):
             click.echo(f"  {c['type']:<19} {c['status']:<7} {c['reason']}: {c.get('message', '')}")
-        click.echo("Products:")
+        if not table:
+            click.echo("")
+            return
+        click.echo("Products (product, edition, version, lifecycle, eligibility, action owner, workloads):")
         for p in status.get("products", []):
             click.echo(
-                f"  {p['product']:<25} {p['version']:<8} {p['lifecycle']:<10} {', '.join(p.get('workloads', []))}"
+                f"  {p['product']:<25} {p.get('edition', '-'):<10} {p['version']:<8} {p['lifecycle']:<10} "
+                f"{p.get('eligibility', '-'):<10} {p.get('actionOwner', '-'):<9} {', '.join(p.get('workloads', []))}"
             )
         for p in status.get("uncoveredProducts", []):
-            click.echo(f"  {p['product']:<25} {p['version']:<8} {'uncovered':<10} {', '.join(p.get('workloads', []))}")
+            click.echo(
+                f"  {p['product']:<25} {p.get('edition', '-'):<10} {p['version']:<8} {'uncovered':<10} "
+                f"{'-':<10} {'-':<9} {', '.join(p.get('workloads', []))}"
+            )
         owner: dict[str, Any] = next(
             (r for r in status.get("responsibilities", []) if r["item"] == "Maintaining supported versions"), {}
         )
@@ -141,29 +157,27 @@ class Demo:
 
 
 def run_demo(workdir: Path, once: bool) -> None:
-    from .controlplane import free_port
-
     if not SAMPLES.is_dir():
         raise click.ClickException(f"run the demo from the repository root ({SAMPLES} not found)")
-    subprocess.run(
-        [sys.executable, "-m", "eligibility_operator.cli", "cluster", "up", "--dir", str(workdir)], check=True
-    )
+    cluster_up(workdir)
     demo = Demo(workdir)
     demo.kubectl("apply", "-f", str(SAMPLES / "namespaces.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "workloads.yaml"))
-    demo.kubectl("apply", "-f", str(SAMPLES / "engagement.yaml"))
+    demo.kubectl("apply", "-f", str(SAMPLES / "engagement.yaml"), "-f", str(SAMPLES / "engagement-expired.yaml"))
     # Start from the sample's end-of-life Reloader, also when the demo runs a second time.
     demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.2.0-ubi")
     port = free_port()
     demo.start_operator(port, free_port())
     try:
-        click.echo(click.style("\n== An end-of-life Reloader in a covered namespace ==", bold=True))
-        demo.show(demo.wait_for("Ineligible"))
+        click.echo(click.style("\n== An end-of-life Reloader in a covered namespace: Limited Support ==", bold=True))
+        demo.show(demo.wait_for("Limited"))
+        click.echo(click.style("== The former contract, whose agreement expired on 2026-06-30 ==", bold=True))
+        demo.show(demo.wait_for("Ineligible", which=EXPIRED), table=False)
         click.echo(click.style("== kubectl set image ... reloader=stakater/reloader:v1.4.21 ==", bold=True))
         started = time.monotonic()
         demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.4.21")
         body = demo.wait_for("Eligible")
-        click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s)\n")
+        click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s; Eligible)\n")
         demo.show(body)
         demo.refused_apply()
         click.echo(f"Metrics: http://127.0.0.1:{port}/metrics  (health: /healthz, readiness: /readyz)")
@@ -178,8 +192,4 @@ def run_demo(workdir: Path, once: bool) -> None:
         pass
     finally:
         demo.stop_operator()
-        subprocess.run(
-            [sys.executable, "-m", "eligibility_operator.cli", "cluster", "down", "--dir", str(workdir)],
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
+        cluster_down(workdir)

@@ -1,0 +1,106 @@
+"""The cluster's platform: which products support it, and whether its release line is maintained. Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..api.models import Lifecycle, PlatformLifecycles, PlatformRelease, VersionRange
+from .versions import Version, parse_version
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """Versions as the cluster reports them (``/version``, the OpenShift ClusterVersion)."""
+
+    kubernetes: str | None = None
+    openshift: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformJudgement:
+    """Maintenance of the platform's release line on a given day."""
+
+    lifecycle: Lifecycle
+    release: str  # e.g. "Kubernetes 1.31"
+    end_of_maintenance: dt.date | None
+    newest: str | None  # newest release line the matrix lists, as the upgrade target
+    reason: str
+
+
+def in_range(version: Version, bounds: VersionRange) -> bool:
+    """Whether ``version`` is within ``bounds`` (inclusive, compared at the precision of each bound)."""
+    lo, hi = parse_version(bounds.min or ""), parse_version(bounds.max or "")
+    if lo and version.core[: lo.parts] < lo.core[: lo.parts]:
+        return False
+    return not (hi and version.core[: hi.parts] > hi.core[: hi.parts])
+
+
+def release_problems(lifecycles: PlatformLifecycles) -> list[str]:
+    """Semantic problems of the matrix's platform lines (duplicates, end before GA)."""
+    problems: list[str] = []
+    for label, releases in (("kubernetes", lifecycles.kubernetes), ("openshift", lifecycles.openshift)):
+        seen: set[str] = set()
+        for release in releases:
+            key = str(parse_version(release.version))
+            if key in seen:
+                problems.append(f"platforms.{label}: release {release.version} is listed twice")
+            seen.add(key)
+            if release.end_of_maintenance and release.end_of_maintenance < release.released:
+                problems.append(
+                    f"platforms.{label}: release {release.version} ends maintenance "
+                    f"({release.end_of_maintenance}) before it was released ({release.released})"
+                )
+    return problems
+
+
+def _line(version: Version) -> tuple[int, ...]:
+    return version.core[:2]
+
+
+def judge_platform(
+    lifecycles: PlatformLifecycles, platform: Platform, today: dt.date, horizon: int
+) -> PlatformJudgement | None:
+    """Maintenance of the cluster's release line; None when the matrix lists no lines for it.
+
+    On OpenShift the OpenShift line is judged (it fixes the Kubernetes version).
+    """
+    candidates: Sequence[tuple[str, str | None, list[PlatformRelease]]] = (
+        ("OpenShift", platform.openshift, lifecycles.openshift),
+        ("Kubernetes", platform.kubernetes, lifecycles.kubernetes),
+    )
+    for label, text, releases in candidates:
+        version = parse_version(text or "")
+        if version is None or not releases:
+            continue
+        parsed = sorted(
+            ((v, r) for r in releases if (v := parse_version(r.version)) is not None), key=lambda item: item[0].core
+        )
+        newest = f"{label} {parsed[-1][0]}" if parsed else None
+        release = f"{label} {'.'.join(str(p) for p in _line(version))}"
+        match = next((r for v, r in parsed if _line(v) == _line(version)), None)
+        if match is None:
+            if parsed and _line(version) < _line(parsed[0][0]):
+                return PlatformJudgement(
+                    Lifecycle.END_OF_LIFE, release, None, newest, f"{release} is older than any line in the matrix"
+                )
+            return PlatformJudgement(Lifecycle.UNKNOWN, release, None, newest, f"the matrix does not list {release}")
+        end = match.end_of_maintenance
+        if end is None:
+            return PlatformJudgement(Lifecycle.SUPPORTED, release, None, newest, f"{release} is maintained")
+        if today > end:
+            return PlatformJudgement(
+                Lifecycle.END_OF_LIFE, release, end, newest, f"{release} reached end of maintenance on {end}"
+            )
+        left = (end - today).days
+        if left <= horizon:
+            return PlatformJudgement(
+                Lifecycle.DEPRECATED,
+                release,
+                end,
+                newest,
+                f"{release} ends maintenance on {end}, in {left} days (within the {horizon}-day upgrade horizon)",
+            )
+        return PlatformJudgement(Lifecycle.SUPPORTED, release, end, newest, f"{release} is maintained until {end}")
+    return None

@@ -1,0 +1,106 @@
+"""The operator's state: what it knows of the cluster, and nothing it does.
+
+The reconciler writes this state (from watch events and its own status writes);
+the admission webhook, the metrics collector and the health endpoints only read
+it, through the typed methods below. Everything here lives in the operator's one
+event loop, so readers need no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .core.coverage import covers
+from .core.engagements import EngagementRecord
+from .core.evaluation import Platform
+from .core.inventory import Inventory
+from .core.matrix import CompiledMatrix
+
+EngagementKey = tuple[str, str]  # namespace, name
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+@dataclass
+class MatrixRecord:
+    """One CompatibilityMatrix object as the operator knows it.
+
+    The object's identity and the status on the server are kept here; its compiled content
+    (and the detections it yields) lives in the inventory under the same name, because
+    detection needs it next to the workloads.
+    """
+
+    name: str
+    uid: str
+    generation: int | None  # the generation compiled last; None until the first compilation
+    written: dict[str, Any] | None  # status as last seen on or written to the server
+
+
+class OperatorState:
+    """Engagements, matrices, inventory, platform and readiness, with typed read methods."""
+
+    def __init__(self, *, namespaces: frozenset[str] = frozenset(), today: Callable[[], dt.date] = utc_today) -> None:
+        self.namespaces = namespaces  # watched namespaces; empty: the whole cluster
+        self.today = today
+        self.inventory = Inventory()
+        self.engagements: dict[EngagementKey, EngagementRecord] = {}
+        # The CompatibilityMatrix objects (identity, generation, status); their compiled content and
+        # detections are ``inventory.matrices``.
+        self.matrix_objects: dict[str, MatrixRecord] = {}
+        self.platform = Platform()
+        self.last_evaluation: float | None = None  # unix time
+        self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start
+
+    # ------------------------------------------------------------- reads
+
+    def is_ready(self) -> bool:
+        return self.ready.is_set()
+
+    def engagement(self, key: EngagementKey) -> EngagementRecord | None:
+        return self.engagements.get(key)
+
+    def engagement_records(self) -> Iterator[EngagementRecord]:
+        """Every engagement, in (namespace, name) order."""
+        for key in sorted(self.engagements):
+            yield self.engagements[key]
+
+    def engagement_count(self) -> int:
+        return len(self.engagements)
+
+    def workload_count(self) -> int:
+        return len(self.inventory.workloads)
+
+    def compiled_matrix(self, name: str) -> CompiledMatrix | None:
+        """The last valid version of a matrix, if it ever had one."""
+        compiled = self.inventory.matrices.get(name)
+        return compiled.compiled if compiled is not None else None
+
+    def matrix_error(self, name: str) -> str | None:
+        compiled = self.inventory.matrices.get(name)
+        return compiled.error if compiled is not None else None
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """A namespace's labels; None for a namespace not seen (yet)."""
+        return self.inventory.namespace_labels.get(namespace)
+
+    def engagements_covering(self, namespace: str) -> list[EngagementKey]:
+        """Engagements whose coverage includes ``namespace`` (and those with an invalid spec)."""
+        labels = self.namespace_labels(namespace)
+        return [
+            key
+            for key, record in self.engagements.items()
+            if record.spec is None or covers(record.spec.coverage, namespace, labels)
+        ]
+
+    def engagements_using_matrix(self, name: str) -> list[EngagementKey]:
+        """Engagements that use matrix ``name`` (and those with an invalid spec)."""
+        return [key for key, record in self.engagements.items() if record.matrix_name in (name, None)]
+
+    def engagements_with_selectors(self) -> list[EngagementKey]:
+        return [k for k, r in self.engagements.items() if r.spec and r.spec.coverage.namespace_selector]

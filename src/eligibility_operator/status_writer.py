@@ -1,0 +1,117 @@
+"""Writes to the operator's own objects: engagement and matrix status, Events about engagements.
+
+A status is written only when its content differs from what the server holds (one JSON
+patch of the whole status); an Event is posted only when an engagement's eligibility
+changes. Failures are counted and logged here; the caller decides when to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
+from .core import engagements as eng
+from .kubeapi import KubeApi, describe_error
+from .metrics import OperatorMetrics
+from .state import MatrixRecord
+
+log = logging.getLogger("eligibility_operator")
+
+
+def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
+    """A CompatibilityMatrix's Ready condition: False with the problem while it is invalid."""
+    if error:
+        return Condition(
+            type=ConditionType.READY,
+            status=ConditionStatus.FALSE,
+            reason="Invalid",
+            message=error[:1024],
+            observed_generation=record.generation,
+        )
+    return Condition(
+        type=ConditionType.READY,
+        status=ConditionStatus.TRUE,
+        reason="Valid",
+        message="matrix is valid",
+        observed_generation=record.generation,
+    )
+
+
+class StatusWriter:
+    def __init__(self, kube: KubeApi, metrics: OperatorMetrics, concurrency: int = 8) -> None:
+        self.kube = kube
+        self.metrics = metrics
+        self._writes = asyncio.Semaphore(concurrency)
+
+    async def engagement(self, record: eng.EngagementRecord, status: SupportEngagementStatus) -> bool:
+        """Write ``status`` if it changed, and announce an eligibility transition; False if the write failed."""
+        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return True
+        before = record.announced
+        try:
+            async with self._writes:
+                exists = await asyncio.to_thread(
+                    self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
+                )
+        except Exception as exc:
+            self.metrics.errors.labels("status_patch").inc()
+            log.warning(
+                "status patch of SupportEngagement %s/%s failed, will retry: %s",
+                record.namespace,
+                record.name,
+                describe_error(exc),
+            )
+            return False
+        if not exists:
+            return True
+        self.metrics.status_patches.labels("supportengagements").inc()
+        record.written = wire
+        after = Eligibility(status.eligibility)
+        if after not in (before, Eligibility.UNKNOWN):
+            record.announced = after
+            await self._announce(record, before, after, wire)
+        return True
+
+    async def _announce(
+        self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
+    ) -> None:
+        conditions = wire.get("conditions", [])
+        message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
+        prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
+        try:
+            await asyncio.to_thread(
+                self.kube.emit_event,
+                namespace=record.namespace,
+                name=record.name,
+                uid=record.uid,
+                kind="SupportEngagement",
+                reason=f"Eligibility{after}",
+                message=f"{prefix}: {message}",
+                warning=after != Eligibility.ELIGIBLE,
+            )
+            self.metrics.events_posted.inc()
+        except Exception as exc:  # not retried: the status says the same, and the next transition posts again
+            self.metrics.errors.labels("event").inc()
+            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
+
+    async def matrix(self, record: MatrixRecord, error: str | None, products: int) -> bool:
+        """Write a CompatibilityMatrix's status if it changed; False if the write failed."""
+        ready = matrix_ready(record, error)
+        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return True
+        try:
+            if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, record.name, wire):
+                self.metrics.status_patches.labels("compatibilitymatrices").inc()
+                record.written = wire
+        except Exception as exc:
+            self.metrics.errors.labels("status_patch").inc()
+            log.warning(
+                "status patch of CompatibilityMatrix %s failed, will retry: %s", record.name, describe_error(exc)
+            )
+            return False
+        return True

@@ -1,0 +1,232 @@
+"""The README's "Eligibility rules", one test per row, through the real API server and through ``check``.
+
+Each row applies workloads and an engagement, waits for the operator's status, runs
+``eligibility-operator check`` over the same objects, and checks that both give the row's
+per-product and engagement verdicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .builders import engagement, matrix, workload
+from .conftest import Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.cluster
+
+OK, SOON, EOL = "ghcr.io/stakater/reloader:v1.4.21", "stakater/reloader:v1.2.0", "stakater/reloader:v1.1.0"
+FORECASTLE = "stakater/forecastle:v2.0.1"
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def day(offset: int) -> str:
+    return (TODAY + dt.timedelta(days=offset)).isoformat()
+
+
+@dataclass
+class Row:
+    """One row of the rules table: what runs, the contract, and the verdicts it must give."""
+
+    images: dict[str, str]  # workload name -> image, in the engagement's namespace
+    products: dict[tuple[str, str], tuple[str, str | None]]  # (product, version) -> (eligibility, actionOwner)
+    engagement: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    platform_min: str | None = None  # reloader's minimum Kubernetes version in the matrix
+    elsewhere: dict[str, str] = field(default_factory=dict)  # workloads in a namespace the engagement does not cover
+    uncovered: list[str] = field(default_factory=list)
+    conditions: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (status, reason)
+
+
+ROWS = {
+    # per product version
+    "supported": Row({"r": OK}, {("reloader", "1.4.21"): ("Eligible", None)}, "Eligible"),
+    "premium-deprecated": Row(
+        {"r": SOON},
+        {("reloader", "1.2.0"): ("Eligible", "Customer")},
+        "Eligible",
+        spec={"plan": "Premium"},
+        conditions={"UpgradeRecommended": ("True", "EndOfSupportApproaching")},
+    ),
+    "standard-before-end": Row(
+        {"r": SOON},
+        {("reloader", "1.2.0"): ("Eligible", None)},
+        "Eligible",
+        conditions={"UpgradeRecommended": ("False", "NoUpgradeNeeded")},
+    ),
+    "end-of-life": Row({"r": EOL}, {("reloader", "1.1.0"): ("Ineligible", "Customer")}, "Ineligible"),
+    "older-than-matrix": Row(
+        {"r": "stakater/reloader:v1.0.3"}, {("reloader", "1.0.3"): ("Ineligible", "Customer")}, "Ineligible"
+    ),
+    "platform-not-supported": Row(
+        {"r": OK, "f": FORECASTLE},
+        {("reloader", "1.4.21"): ("Ineligible", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Limited",
+        platform_min="1.21",  # the test control plane runs Kubernetes 1.20
+        conditions={"PlatformCompatible": ("False", "Incompatible")},
+    ),
+    "unknown-version": Row(
+        {"r": "stakater/reloader:latest", "f": FORECASTLE},
+        {("reloader", "Unknown"): ("Limited", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Limited",
+        conditions={"VersionsSupported": ("False", "UnknownVersions")},
+    ),
+    "newer-than-matrix": Row(
+        {"r": "stakater/reloader:v1.5.0", "f": FORECASTLE},
+        {("reloader", "1.5.0"): ("Limited", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Limited",
+    ),
+    "community-under-enterprise-contract": Row(
+        {"r": OK, "f": FORECASTLE},
+        {("reloader", "1.4.21"): ("Limited", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Limited",
+        spec={"products": [{"name": "reloader", "edition": "Enterprise"}, {"name": "forecastle"}]},
+    ),
+    "stakater-maintains-versions": Row(
+        {"r": EOL, "u": "stakater/reloader:latest"},
+        {("reloader", "1.1.0"): ("Eligible", "Stakater"), ("reloader", "Unknown"): ("Eligible", "Stakater")},
+        "Eligible",
+        spec={"type": "ManagedService", "versionManagement": "Stakater"},
+        conditions={"VersionsSupported": ("False", "EndOfLifeVersions")},
+    ),
+    "product-not-covered": Row(
+        {"r": OK, "f": "stakater/forecastle:v1.0.0"},
+        {("reloader", "1.4.21"): ("Eligible", None)},
+        "Eligible",
+        spec={"products": [{"name": "reloader"}]},
+        uncovered=["forecastle"],
+    ),
+    "outside-covered-namespaces": Row(
+        {"r": OK}, {("reloader", "1.4.21"): ("Eligible", None)}, "Eligible", elsewhere={"old": EOL}
+    ),
+    # engagement
+    "limited-support": Row(
+        {"r": OK, "old": EOL},
+        {("reloader", "1.4.21"): ("Eligible", None), ("reloader", "1.1.0"): ("Ineligible", "Customer")},
+        "Limited",
+    ),
+    "agreement-expired": Row(
+        {"r": OK},
+        {("reloader", "1.4.21"): ("Eligible", None)},
+        "Ineligible",
+        spec={"agreement": {"orderForm": "OF-1", "expiresOn": day(-1)}},
+        conditions={"AgreementInForce": ("False", "Expired")},
+    ),
+    "agreement-not-yet-effective": Row(
+        {"r": OK},
+        {("reloader", "1.4.21"): ("Eligible", None)},
+        "Ineligible",
+        spec={"agreement": {"effectiveFrom": day(2)}},
+        conditions={"AgreementInForce": ("False", "NotYetEffective")},
+    ),
+    "agreement-expiring-premium": Row(
+        {"r": OK},
+        {("reloader", "1.4.21"): ("Eligible", None)},
+        "Eligible",
+        spec={"plan": "Premium", "agreement": {"expiresOn": day(20)}},
+        conditions={"AgreementInForce": ("True", "ExpiresSoon")},
+    ),
+    "nothing-found": Row({"web": "nginx:1.27"}, {}, "Eligible"),
+}
+
+
+def verdicts(status: dict[str, Any]) -> dict[str, Any]:
+    """What a row checks, from the operator's status or from ``check``'s JSON (same field names)."""
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+    return {
+        "eligibility": status.get("eligibility"),
+        "products": {
+            (p["product"], p["version"]): (p.get("eligibility"), p.get("actionOwner"))
+            for p in status.get("products", [])
+        },
+        "uncovered": sorted(p["product"] for p in status.get("uncoveredProducts", [])),
+        "conditions": conditions,
+    }
+
+
+def expected(row: Row) -> dict[str, Any]:
+    return {"eligibility": row.engagement, "products": row.products, "uncovered": sorted(row.uncovered)}
+
+
+@pytest.fixture(scope="module")
+def matrices(kubectl: Kubectl) -> Iterator[dict[str | None, dict[str, Any]]]:
+    suffix = TODAY.strftime("%j") + str(id(kubectl) % 10000)
+    bodies: dict[str | None, dict[str, Any]] = {}
+    for platform_min in (None, "1.21"):
+        body = matrix(f"rules-{suffix}-{platform_min or 'any'}".replace(".", ""), kubernetes_min=platform_min)
+        reloader = body["spec"]["products"][0]
+        reloader["recognition"]["images"].append(
+            {"repository": "stakater/reloader-enterprise", "edition": "Enterprise"}
+        )
+        kubectl.apply(body)
+        bodies[platform_min] = body
+    yield bodies
+    for body in bodies.values():
+        kubectl.run("delete", "compatibilitymatrix", body["metadata"]["name"], "--wait=false", check=False)
+
+
+def run_check(tmp_path: Path, objects: list[dict[str, Any]], se: dict[str, Any], cmx: dict[str, Any], kube: str) -> Any:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    (tmp_path / "se.yaml").write_text(yaml.safe_dump(se))
+    (tmp_path / "cmx.yaml").write_text(yaml.safe_dump(cmx))
+    args = ["-f", str(tmp_path / "manifests"), "--engagement", str(tmp_path / "se.yaml")]
+    args += ["--matrix", str(tmp_path / "cmx.yaml"), "--kubernetes-version", kube, "-o", "json"]
+    out = subprocess.run(
+        [sys.executable, "-m", "eligibility_operator.cli", "check", *args], capture_output=True, text=True, check=False
+    )
+    assert out.returncode in (0, 1, 3), out.stderr
+    return json.loads(out.stdout), out.returncode
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_rule(
+    name: str,
+    kubectl: Kubectl,
+    namespace: str,
+    operator: OperatorProcess,
+    matrices: dict[str | None, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    row = ROWS[name]
+    cmx = matrices[row.platform_min]
+    objects = [workload(namespace, w, image) for w, image in row.images.items()]
+    other = f"{namespace}-x"
+    if row.elsewhere:
+        kubectl.run("create", "namespace", other)
+        objects += [workload(other, w, image) for w, image in row.elsewhere.items()]
+    se = engagement(namespace, matrixRef={"name": cmx["metadata"]["name"]}, **row.spec)
+    try:
+        kubectl.apply(*objects, se)
+        want = expected(row)
+
+        def operator_status() -> dict[str, Any] | None:
+            status = kubectl.get("se", "contract", "-n", namespace).get("status") or {}
+            got = verdicts(status)
+            return status if {k: got[k] for k in want} == want else None
+
+        status = wait_for(operator_status, what=f"{name}: {want}")
+        got = verdicts(status)
+        for type_, condition in row.conditions.items():
+            assert got["conditions"][type_] == condition, status["conditions"]
+        assert got["conditions"]["Eligible"] == ("True" if row.engagement == "Eligible" else "False", row.engagement)
+
+        kube = json.loads(kubectl.run("get", "--raw", "/version").stdout)["gitVersion"]
+        doc, code = run_check(tmp_path, objects, se, cmx, kube)
+        from_check = verdicts(doc)
+        assert {k: from_check[k] for k in want} == want
+        assert from_check["conditions"] == got["conditions"]
+        assert code == {"Eligible": 0, "Limited": 1, "Ineligible": 3}[row.engagement]
+    finally:
+        if row.elsewhere:
+            kubectl.run("delete", "deployments", "--all", "-n", other, "--wait=false", check=False)
+            kubectl.run("delete", "namespace", other, "--wait=false", check=False)

@@ -1,0 +1,104 @@
+"""The admission verdict rule: Enforce refuses what would make a product version Ineligible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eligibility_operator.api.models import EnforcementMode, SupportEngagementSpec
+from eligibility_operator.core.admission import Decision, Guard, decide
+from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.platforms import Platform
+
+from ..builders import TODAY, engagement_spec, small_matrix_spec
+from ..builders import manifest as workload
+
+MATRIX = load_matrix("test", 1, small_matrix_spec())
+
+
+KUBE = Platform(kubernetes="v1.30.1")
+
+
+def guard(mode: str = "Enforce", platform: Platform = KUBE, **spec: Any) -> Guard:
+    body = engagement_spec(enforcement={"mode": mode}, **spec)
+    return Guard("platform", "contract", SupportEngagementSpec.model_validate(body), MATRIX, platform)
+
+
+def review(image: str, *guards: Guard, old_image: str | None = None) -> Decision:
+    request: dict[str, Any] = {
+        "operation": "UPDATE" if old_image else "CREATE",
+        "namespace": "team-a",
+        "object": workload(image, name="x"),
+    }
+    if old_image:
+        request["oldObject"] = workload(old_image, name="x")
+    return decide(request, list(guards), TODAY, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("image", "spec", "platform", "allowed", "outcome"),
+    [
+        ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.30.1"), True, "allowed"),
+        ("stakater/reloader:v1.1.0", {}, Platform(kubernetes="v1.30.1"), False, "denied"),  # EndOfLife
+        ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.34.0"), False, "denied"),  # platform > 1.33
+        ("stakater/reloader:latest", {}, Platform(kubernetes="v1.30.1"), True, "warned"),  # Limited
+        ("stakater/reloader:v1.5.0", {}, Platform(kubernetes="v1.30.1"), True, "warned"),  # Limited (newer)
+        (
+            "stakater/reloader:v1.4.21",
+            {"products": [{"name": "reloader", "edition": "Enterprise"}]},
+            Platform(kubernetes="v1.30.1"),
+            True,
+            "warned",
+        ),
+        (  # Stakater maintains versions: its action item, the version stays Eligible
+            "stakater/reloader:v1.1.0",
+            {"type": "ManagedService", "versionManagement": "Stakater"},
+            Platform(kubernetes="v1.30.1"),
+            True,
+            "warned",
+        ),
+    ],
+)
+def test_enforce_refuses_exactly_what_would_be_ineligible(
+    image: str, spec: dict[str, Any], platform: Platform, allowed: bool, outcome: str
+) -> None:
+    decision = review(image, guard("Enforce", platform, **spec))
+    assert (decision.allowed, decision.outcome, decision.mode) == (allowed, outcome, EnforcementMode.ENFORCE)
+    if not allowed:
+        assert decision.message.endswith("the engagement's status lists what is supported.")
+        assert "SupportEngagement platform/contract" in decision.message
+    if outcome == "warned":
+        assert decision.warnings and all(len(w) <= 256 for w in decision.warnings)
+
+
+def test_platform_refusal_says_why() -> None:
+    decision = review("stakater/reloader:v1.4.21", guard("Enforce", Platform(kubernetes="v1.34.0")))
+    assert decision.message.startswith(
+        "Stakater product version ineligible for support refused: reloader 1.4.21 does not support this platform "
+        "(reloader supports Kubernetes 1.19..1.33, the cluster runs Kubernetes 1.34.0)"
+    )
+
+
+def test_end_of_life_refusal_keeps_its_wording() -> None:
+    decision = review("stakater/reloader:v1.1.0", guard())
+    assert decision.message.startswith("end-of-life Stakater product version refused: reloader 1.1.0 is end of life")
+
+
+def test_edition_warning_names_the_contract() -> None:
+    decision = review(
+        "stakater/reloader:v1.4.21", guard("Warn", products=[{"name": "reloader", "edition": "Enterprise"}])
+    )
+    assert decision.warnings == [
+        "reloader 1.4.21 has Limited Support (the contract covers Enterprise, the cluster runs the Community image) "
+        "[team-a/Deployment/x; SupportEngagement platform/contract]"
+    ]
+
+
+def test_an_update_that_keeps_an_ineligible_version_is_allowed_with_a_warning() -> None:
+    decision = review("stakater/reloader:v1.1.0", guard(), old_image="stakater/reloader:v1.1.0")
+    assert (decision.allowed, decision.outcome) == (True, "warned")
+
+
+def test_supported_version_under_audit_records_nothing() -> None:
+    assert review("stakater/reloader:v1.4.21", guard("Audit")).audit == []

@@ -1,0 +1,121 @@
+"""The metrics collector reads the operator's state at scrape time: series follow the state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from eligibility_operator.core.engagements import record_from_body
+from eligibility_operator.core.evaluation import Platform
+from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.metrics import OperatorMetrics, build_registry
+from eligibility_operator.state import OperatorState
+
+from ..builders import engagement, workload
+
+P = "stakater_support"
+
+
+def samples(state: OperatorState, metrics: OperatorMetrics | None = None) -> dict[tuple[str, tuple[Any, ...]], float]:
+    registry = build_registry(metrics or OperatorMetrics(), state)
+    out = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def with_status(namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+    body = engagement(namespace, name, plan="Premium")
+    body["metadata"]["uid"] = f"uid-{name}"
+    body["status"] = status
+    return body
+
+
+def status(eligibility: str, end_of_support: str | None = None) -> dict[str, Any]:
+    product: dict[str, Any] = {"product": "reloader", "version": "1.2", "lifecycle": "Deprecated", "workloadCount": 3}
+    if end_of_support:
+        product["endOfSupport"] = end_of_support
+    return {
+        "eligibility": eligibility,
+        "conditions": [{"type": "Ready", "status": "True"}, {"type": "Eligible", "status": "False"}],
+        "productsOutOfSupport": 1,
+        "products": [product],
+        "serviceCredits": {"applicable": False},
+        "platform": {"compatible": True},
+        "responsibilities": [{"item": "Maintaining supported versions", "owner": "Customer"}],
+    }
+
+
+def key(namespace: str, name: str, **extra: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({"namespace": namespace, "engagement": name, **extra}.items()))
+
+
+def test_engagement_series_come_from_the_written_status_and_go_with_the_engagement() -> None:
+    state = OperatorState()
+    record = record_from_body(with_status("shop", "acme", status("Limited", "2030-01-01")))
+    state.engagements[record.key] = record
+    found = samples(state)
+    labels = key("shop", "acme", type="ProductSupport", plan="Premium")
+    assert found[(f"{P}_engagement_eligible", labels)] == 0.0
+    assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Limited")))))] == 1.0
+    assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Eligible")))))] == 0.0
+    assert found[(f"{P}_engagement_ready", key("shop", "acme"))] == 1.0
+    assert found[(f"{P}_engagement_products_out_of_support", key("shop", "acme"))] == 1.0
+    assert found[(f"{P}_engagement_platform_compatible", key("shop", "acme"))] == 1.0
+    workloads = key("shop", "acme", product="reloader", version="1.2", lifecycle="Deprecated")
+    assert found[(f"{P}_product_workloads", workloads)] == 3.0
+    left = found[
+        (f"{P}_product_time_to_end_of_support_seconds", key("shop", "acme", product="reloader", version="1.2"))
+    ]
+    expected = (dt.datetime(2030, 1, 2, tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)).total_seconds()
+    assert abs(left - expected) < 60
+    owner = key("shop", "acme", responsibility="Maintaining supported versions", owner="Customer")
+    assert found[(f"{P}_responsibility_owner", owner)] == 1.0
+    assert found[(f"{P}_engagements", ())] == 1.0
+
+    del state.engagements[record.key]
+    assert not [k for k in samples(state) if dict(k[1]).get("engagement") == "acme"]
+    assert samples(state)[(f"{P}_engagements", ())] == 0.0
+
+
+def test_an_engagement_without_status_is_unknown_and_not_ready() -> None:
+    state = OperatorState()
+    body = engagement("shop", "fresh")
+    body["metadata"]["uid"] = "u"
+    record = record_from_body(body)
+    state.engagements[record.key] = record
+    found = samples(state)
+    labels = key("shop", "fresh", type="ProductSupport", plan="Standard")
+    assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Unknown")))))] == 1.0
+    assert found[(f"{P}_engagement_ready", key("shop", "fresh"))] == 0.0
+    assert (f"{P}_engagement_platform_compatible", key("shop", "fresh")) not in found
+
+
+def test_inventory_platform_and_last_evaluation_follow_the_state() -> None:
+    state = OperatorState()
+    found = samples(state)
+    assert found[(f"{P}_inventory_workloads", ())] == 0.0
+    assert not [k for k in found if k[0] == f"{P}_platform_info"]
+    assert not [k for k in found if k[0] == f"{P}_last_evaluation_timestamp_seconds"]
+    facts = facts_from_object(workload("shop", "web", "nginx"))
+    assert facts is not None
+    state.inventory.upsert(facts)
+    state.platform = Platform(kubernetes="v1.30.2", openshift="4.16.3")
+    state.last_evaluation = 1234.5
+    found = samples(state)
+    assert found[(f"{P}_inventory_workloads", ())] == 1.0
+    platform = (("kubernetes_version", "v1.30.2"), ("openshift_version", "4.16.3"))
+    assert found[(f"{P}_platform_info", platform)] == 1.0
+    assert found[(f"{P}_last_evaluation_timestamp_seconds", ())] == 1234.5
+
+
+def test_operator_counters_are_served_beside_the_state() -> None:
+    metrics = OperatorMetrics()
+    metrics.errors.labels("sweep").inc()
+    found = samples(OperatorState(), metrics)
+    assert found[(f"{P}_errors_total", (("operation", "sweep"),))] == 1.0
+    assert found[(f"{P}_errors_total", (("operation", "status_patch"),))] == 0.0

@@ -1,0 +1,434 @@
+"""The reconciler against an in-memory API: coalescing, priming, sweeps, retries, Events, no-op writes.
+
+These run in well under a second each; the same behaviour is tested end to end against the real
+API server in tests/test_operator.py and tests/test_faults.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eligibility_operator.api.models import GROUP, VERSION
+from eligibility_operator.core.evaluation import Platform
+from eligibility_operator.metrics import OperatorMetrics
+from eligibility_operator.reconciler import Reconciler
+from eligibility_operator.state import OperatorState
+from eligibility_operator.tasks import BackgroundTasks
+
+from ..builders import engagement, matrix, workload
+from ..fake_kube import FakeKubeApi
+
+SE = "supportengagements"
+CM = "compatibilitymatrices"
+
+
+def with_meta(body: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    body["metadata"].setdefault("uid", str(uuid.uuid4()))
+    body["metadata"].setdefault("generation", generation)
+    return body
+
+
+@dataclass
+class Harness:
+    kube: FakeKubeApi
+    state: OperatorState
+    metrics: OperatorMetrics
+    reconciler: Reconciler
+    tasks: BackgroundTasks
+
+    def error_count(self, operation: str) -> float:
+        return float(self.metrics.errors.labels(operation)._value.get())
+
+    def add_matrix(self, name: str = "default") -> dict[str, Any]:
+        body = with_meta(matrix(name))
+        self.kube.add(CM, "", name)
+        self.reconciler.matrix_seen(body)
+        return body
+
+    def add_engagement(self, namespace: str, name: str = "contract", **spec: Any) -> dict[str, Any]:
+        body = with_meta(engagement(namespace, name, **spec))
+        self.kube.add(SE, namespace, name)
+        self.reconciler.engagement_seen(body)
+        return body
+
+    def add_workload(self, namespace: str, name: str, *images: str) -> dict[str, Any]:
+        body = workload(namespace, name, *images)
+        self.kube.add("deployments", namespace, name)
+        self.reconciler.workload_seen("Deployment", body)
+        return body
+
+    def engagement_writes(self) -> list[dict[str, Any]]:
+        return [w.status for w in self.kube.writes_to(SE)]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def settle(h: Harness) -> None:
+    """Let the reconciler finish the batch it has (several coalescing periods without work)."""
+    await asyncio.sleep(h.reconciler.coalesce_seconds * 4)
+    await until(lambda: not h.reconciler._dirty and not h.reconciler._wake.is_set(), what="an idle reconciler")
+    await asyncio.sleep(h.reconciler.coalesce_seconds * 2)
+
+
+@asynccontextmanager
+async def harness(
+    *, ready: bool = True, namespaces: frozenset[str] = frozenset(), **options: Any
+) -> AsyncIterator[Harness]:
+    kube = FakeKubeApi()
+    state = OperatorState(namespaces=namespaces)
+    metrics = OperatorMetrics()
+    tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
+    options = {"coalesce_seconds": 0.01, "retry_seconds": 0.02, **options}
+    reconciler = Reconciler(state, kube, metrics, tasks=tasks, **options)
+    if ready:
+        state.ready.set()
+    tasks.start(reconciler.run(), name="reconciler", forever=True)
+    try:
+        yield Harness(kube, state, metrics, reconciler, tasks)
+    finally:
+        assert tasks.stopped() == [], "a background task stopped"
+        await tasks.close()
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 20))
+
+
+def eligibility(status: dict[str, Any]) -> str:
+    return str(status.get("eligibility"))
+
+
+# ---------------------------------------------------------------- writes
+
+
+def test_first_evaluation_writes_status_and_posts_one_event() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.add_workload("team-a", "reloader", "stakater/reloader:v1.4.21")
+            await until(lambda: bool(h.engagement_writes()), what="a status write")
+            await settle(h)
+            writes = h.engagement_writes()
+            assert len(writes) == 1
+            assert eligibility(writes[0]) == "Eligible"
+            assert [e.reason for e in h.kube.events] == ["EligibilityEligible"]
+            assert not h.kube.events[0].warning
+            # The matrix's own status is written once too.
+            assert len(h.kube.writes_to(CM)) == 1
+
+    run(scenario)
+
+
+def test_a_burst_of_changes_is_one_evaluation_and_one_write() -> None:
+    async def scenario() -> None:
+        async with harness(coalesce_seconds=0.05) as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            await settle(h)
+            before = len(h.engagement_writes())
+            evaluations = h.metrics.evaluations._value.get()
+            for i in range(200):  # all within one coalescing period
+                h.add_workload("team-a", f"old-{i}", "stakater/reloader:v1.1.0")
+            await settle(h)
+            assert len(h.engagement_writes()) == before + 1
+            assert h.metrics.evaluations._value.get() == evaluations + 1
+            assert eligibility(h.engagement_writes()[-1]) != "Eligible"
+
+    run(scenario)
+
+
+def test_no_write_when_nothing_changed() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.add_workload("team-a", "reloader", "stakater/reloader:v1.4.21")
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            await settle(h)
+            writes, events = len(h.kube.status_writes), len(h.kube.events)
+            h.reconciler.mark_all()  # e.g. the hourly resync
+            # A workload without a product changes nothing the engagement reports.
+            h.add_workload("team-a", "web", "nginx:1.27")
+            await settle(h)
+            assert h.metrics.evaluations._value.get() >= 2
+            assert len(h.kube.status_writes) == writes
+            assert len(h.kube.events) == events
+
+    run(scenario)
+
+
+def test_events_only_on_transitions() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.add_workload("team-a", "reloader", "stakater/reloader:v1.4.21")
+            await until(lambda: len(h.kube.events) == 1, what="the first Event")
+            h.add_workload("team-a", "old", "stakater/reloader:v1.1.0")  # end of life: no longer Eligible
+            await until(lambda: len(h.kube.events) == 2, what="the transition's Event")
+            worse = h.kube.events[1]
+            assert worse.warning and worse.reason != "EligibilityEligible"
+            assert "eligibility changed from Eligible to" in worse.message
+            # Another end-of-life workload changes the status (counts) but not the eligibility: no Event.
+            writes = len(h.engagement_writes())
+            h.add_workload("team-a", "old-2", "stakater/reloader:v1.1.0")
+            await until(lambda: len(h.engagement_writes()) > writes, what="the status update")
+            await settle(h)
+            assert len(h.kube.events) == 2
+            h.reconciler.workload_gone("team-a", "Deployment", "old")
+            h.reconciler.workload_gone("team-a", "Deployment", "old-2")
+            await until(lambda: len(h.kube.events) == 3, what="the Event back to Eligible")
+            assert h.kube.events[2].reason == "EligibilityEligible"
+
+    run(scenario)
+
+
+def test_a_status_edited_on_the_server_is_rewritten() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            body = h.add_engagement("team-a")
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            await settle(h)
+            good = h.engagement_writes()[-1]
+            body["status"] = {**good, "eligibility": "Ineligible"}  # someone edited it
+            h.reconciler.engagement_seen(body)
+            await until(lambda: len(h.engagement_writes()) == 2, what="the rewrite")
+            assert eligibility(h.engagement_writes()[-1]) == eligibility(good)
+            await settle(h)
+            assert len(h.kube.events) == 1  # the eligibility we announced did not change
+
+    run(scenario)
+
+
+# --------------------------------------------------------------- retries
+
+
+def test_a_failed_status_patch_is_retried_and_counted() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.kube.fail("replace_status", times=2)
+            h.add_matrix()
+            h.add_engagement("team-a")
+            await until(lambda: bool(h.engagement_writes()), what="a write after the failures")
+            await settle(h)
+            assert h.error_count("status_patch") == 2
+            assert len(h.engagement_writes()) == 1
+            assert len(h.kube.writes_to(CM)) == 1
+            assert len(h.kube.events) == 1
+
+    run(scenario)
+
+
+def test_a_failed_event_is_counted_and_not_retried() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.kube.fail("emit_event")
+            h.add_matrix()
+            h.add_engagement("team-a")
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            await settle(h)
+            assert h.error_count("event") == 1
+            assert h.kube.events == []
+
+    run(scenario)
+
+
+def test_platform_errors_are_counted_and_the_platform_is_read_again() -> None:
+    async def scenario() -> None:
+        async with harness(platform_seconds=0.02) as h:
+            h.kube.fail("platform")
+            h.tasks.start(h.reconciler.watch_platform_forever(), name="platform", forever=True)
+            await until(lambda: h.state.platform == Platform(kubernetes="v1.30.2"), what="the platform")
+            assert h.error_count("platform") == 1
+
+    run(scenario)
+
+
+def test_a_deleted_engagement_is_not_written() -> None:
+    async def scenario() -> None:
+        async with harness(coalesce_seconds=0.05) as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.reconciler.engagement_gone("team-a", "contract")
+            h.kube.delete(SE, "team-a", "contract")
+            await settle(h)
+            assert h.engagement_writes() == []
+
+    run(scenario)
+
+
+# --------------------------------------------------------------- priming
+
+
+def test_priming_waits_for_every_object_that_existed_at_start() -> None:
+    async def scenario() -> None:
+        async with harness(ready=False) as h:
+            h.kube.add(CM, "", "default")
+            h.kube.add(SE, "team-a", "contract")
+            h.kube.add("deployments", "team-a", "reloader")
+            h.kube.add("namespaces", "", "team-a")
+            prime = h.tasks.start(h.reconciler.prime(), name="prime", critical=True)
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.reconciler.namespace_seen("team-a", {})
+            await asyncio.sleep(0.3)
+            assert not h.state.is_ready(), "ready before the Deployment arrived"
+            assert h.kube.status_writes == [], "wrote a status from a partial inventory"
+            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", "stakater/reloader:v1.1.0"))
+            await asyncio.wait_for(prime, 2)
+            assert h.state.is_ready()
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            assert eligibility(h.engagement_writes()[0]) != "Eligible"  # judged with the Deployment
+
+    run(scenario)
+
+
+def test_priming_retries_counting_and_counts_only_selected_namespaces() -> None:
+    async def scenario() -> None:
+        async with harness(ready=False, namespaces=frozenset({"team-a"})) as h:
+            h.kube.add("deployments", "team-b", "elsewhere")  # not watched: must not be waited for
+            h.kube.fail("count")
+            await asyncio.wait_for(h.reconciler.prime(), 2)
+            assert h.error_count("sweep") == 1
+            scopes = {args[1] for method, args in h.kube.calls if method == "count" and args[0] == "deployments"}
+            assert scopes == {"team-a"}
+
+    run(scenario)
+
+
+def test_priming_gives_up_when_objects_never_arrive() -> None:
+    async def scenario() -> None:
+        async with harness(ready=False) as h:
+            h.kube.add("deployments", "team-a", "never-delivered")
+            await asyncio.wait_for(h.reconciler.prime(recheck_seconds=0.05, give_up_seconds=0.2), 2)
+            assert h.state.is_ready()
+
+    run(scenario)
+
+
+# -------------------------------------------------------------- sweeping
+
+
+def test_sweep_forgets_objects_deleted_while_the_watch_was_away() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_engagement("team-a")
+            h.add_workload("team-a", "old", "stakater/reloader:v1.1.0")
+            h.add_workload("team-a", "new", "stakater/reloader:v1.4.21")
+            h.reconciler.namespace_seen("team-a", {})
+            h.kube.add("namespaces", "", "team-a")
+            await until(lambda: bool(h.engagement_writes()), what="the first write")
+            await settle(h)
+            assert eligibility(h.engagement_writes()[-1]) != "Eligible"
+            h.kube.delete("deployments", "team-a", "old")  # the DELETED event was lost
+            await h.reconciler.sweep()
+            assert ("team-a", "Deployment", "old") not in h.state.inventory.workloads
+            assert ("team-a", "Deployment", "new") in h.state.inventory.workloads
+            await until(lambda: eligibility(h.engagement_writes()[-1]) == "Eligible", what="re-evaluation")
+
+    run(scenario)
+
+
+def test_sweep_keeps_objects_seen_after_its_list_began() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            original = h.kube.list_keys
+
+            def list_then_create(group: str, version: str, plural: str, namespace: str | None = None, **kw: Any) -> Any:
+                listed = original(group, version, plural, namespace, **kw)
+                if plural == "deployments":  # created (and seen by the watch) right after the LIST
+                    h.reconciler.workload_seen("Deployment", workload("team-a", "late", "nginx"))
+                return listed
+
+            h.kube.list_keys = list_then_create  # type: ignore[method-assign]
+            await h.reconciler.sweep()
+            assert ("team-a", "Deployment", "late") in h.state.inventory.workloads
+
+    run(scenario)
+
+
+def test_sweep_lists_only_the_selected_namespaces() -> None:
+    async def scenario() -> None:
+        async with harness(namespaces=frozenset({"team-a", "team-b"})) as h:
+            h.add_workload("team-a", "one", "nginx")
+            await h.reconciler.sweep()
+            namespaced = [args for method, args in h.kube.calls if method == "list_keys" and args[0] != "namespaces"]
+            namespaced = [args for args in namespaced if args[0] != CM]
+            assert namespaced, "the sweep listed nothing"
+            assert {args[1] for args in namespaced} == {"team-a", "team-b"}, "listed cluster-wide"
+
+    run(scenario)
+
+
+def test_a_failed_sweep_is_counted_and_retried() -> None:
+    async def scenario() -> None:
+        async with harness(retry_seconds=0.01) as h:
+            h.add_workload("team-a", "gone", "nginx")
+            h.kube.delete("deployments", "team-a", "gone")
+            h.kube.fail("list_keys")
+            await h.reconciler.sweep()
+            assert h.error_count("sweep") == 1
+            assert ("team-a", "Deployment", "gone") in h.state.inventory.workloads
+            await until(lambda: ("team-a", "Deployment", "gone") not in h.state.inventory.workloads, what="retry")
+
+    run(scenario)
+
+
+def test_relisting_schedules_one_sweep() -> None:
+    async def scenario() -> None:
+        async with harness(retry_seconds=0.05) as h:
+            for _ in range(50):
+                h.reconciler.relisted()
+            await asyncio.sleep(0.3)
+            sweeps = [args for method, args in h.kube.calls if method == "list_keys" and args[0] == "namespaces"]
+            assert len(sweeps) == 1
+
+    run(scenario)
+
+
+def test_unserved_resources_are_not_swept() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.kube.unserved.add("clusterserviceversions")
+            h.add_workload("team-a", "one", "nginx")
+            await h.reconciler.sweep()
+            assert ("team-a", "Deployment", "one") in h.state.inventory.workloads
+
+    run(scenario)
+
+
+def test_matrix_status_follows_validity() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            body = h.add_matrix()
+            await until(lambda: bool(h.kube.writes_to(CM)), what="the matrix status")
+            ready = h.kube.writes_to(CM)[-1].status["conditions"][0]
+            assert (ready["type"], ready["status"]) == ("Ready", "True")
+            broken = with_meta(matrix("default"), generation=2)
+            broken["metadata"]["uid"] = body["metadata"]["uid"]
+            broken["spec"]["products"][0]["releases"] = "not a list"
+            h.reconciler.matrix_seen(broken)
+            await until(lambda: len(h.kube.writes_to(CM)) == 2, what="the Invalid status")
+            ready = h.kube.writes_to(CM)[-1].status["conditions"][0]
+            assert (ready["status"], ready["reason"]) == ("False", "Invalid")
+            assert GROUP and VERSION  # the fake serves the operator's own group
+
+    run(scenario)
