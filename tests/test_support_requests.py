@@ -26,7 +26,12 @@ RELOADER_EOL = "registry.example.internal:5000/mirror/stakater/reloader:v1.1.0"
 def request(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"category": "Incident", "title": f"request {name}"}
     body.update(spec)
-    return {"apiVersion": API, "kind": "SupportRequest", "metadata": {"name": name, "namespace": namespace}, "spec": body}
+    return {
+        "apiVersion": API,
+        "kind": "SupportRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
 
 
 def sr_status(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
@@ -205,11 +210,22 @@ def test_retriage_after_upgrade_with_events_and_diagnostics(
         }
     )
     kubectl.apply(
-        request(ns, "p1", workloads=[f"{ns}/Deployment/reloader"], severity="P1", impact="ProductionOutage", workaround="None")
+        request(
+            ns,
+            "p1",
+            workloads=[f"{ns}/Deployment/reloader"],
+            severity="P1",
+            impact="ProductionOutage",
+            workaround="None",
+        )
     )
     st = wait_sr(kubectl, ns, "p1", lambda s: condition(s, "Eligible").get("reason") == "UpgradeFirst", "UpgradeFirst")
     product = st["products"][0]
-    assert (product["lifecycle"], product["eligibility"], product["actionOwner"]) == ("EndOfLife", "Ineligible", "Customer")
+    assert (product["lifecycle"], product["eligibility"], product["actionOwner"]) == (
+        "EndOfLife",
+        "Ineligible",
+        "Customer",
+    )
     assert "upgrade first" in product["note"]
     assert st["responsibilities"][0]["item"] == "Upgrade reloader 1.1.0 to 1.4.21 first"
     diag = st["diagnostics"]["workloads"][0]
@@ -217,16 +233,26 @@ def test_retriage_after_upgrade_with_events_and_diagnostics(
     # metrics: the P1 against an ineligible product is visible to the alert
     with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    assert f'stakater_support_request_ineligible_products{{namespace="{ns}",request="p1",severity="P1"}} 1.0' in text
-    assert f'stakater_support_request_first_response_due_seconds{{engagement="contract",namespace="{ns}",request="p1",severity="P1"}}' in text
+    assert (
+        f'stakater_support_request_ineligible_products{{namespace="{ns}",request="p1",request_severity="P1"}} 1.0'
+        in text
+    )
+    assert (
+        f'stakater_support_request_first_response_due_seconds{{engagement="contract",namespace="{ns}",request="p1",request_severity="P1"}}'
+        in text
+    )
 
-    kubectl.run("set", "image", f"deployment/reloader", f"c0={RELOADER_OK}", "-n", ns)
-    st = wait_sr(kubectl, ns, "p1", lambda s: condition(s, "Eligible").get("status") == "True", "Eligible after upgrade")
+    kubectl.run("set", "image", "deployment/reloader", f"c0={RELOADER_OK}", "-n", ns)
+    st = wait_sr(
+        kubectl, ns, "p1", lambda s: condition(s, "Eligible").get("status") == "True", "Eligible after upgrade"
+    )
     assert st["products"][0]["version"] == "1.4.21"
     assert not any(r["item"].startswith("Upgrade") for r in st["responsibilities"])
 
     def events() -> list[dict[str, Any]]:
-        out = kubectl.run("get", "events", "-n", ns, "--field-selector", "involvedObject.kind=SupportRequest", "-o", "json")
+        out = kubectl.run(
+            "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=SupportRequest", "-o", "json"
+        )
         return [e for e in json.loads(out.stdout)["items"] if e["involvedObject"]["name"] == "p1"]
 
     seen = wait_for(lambda: len(events()) >= 2 and events(), what="two triage Events")
