@@ -15,7 +15,7 @@ APT_PACKAGES := etcd-server kubernetes-client prometheus
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests need (as root)
@@ -101,8 +101,54 @@ clean: cluster-down ## Remove the virtualenv and caches (keeps the built control
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)
 	$(DEV) demo --dir $(CLUSTER_DIR)
 
-# ---------------------------------------------------------------- kind (needs Docker)
+# ---------------------------------------------------------------- lock, image, release
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= eligibility-operator:dev
+# Empty: the Dockerfile's digest-pinned python:3.11-slim-bookworm.
+BASE_IMAGE ?=
+# docker, podman or buildah; empty: the first of them that works here.
+CONTAINER_ENGINE ?=
+RELEASE_IMAGE ?= ghcr.io/stakater/eligibility-operator:$(VERSION)
+RELEASE_DIR ?= dist/release
+UV_COMPILE = $(BIN)/uv pip compile --generate-hashes --python-version 3.11 --python-platform linux \
+	--no-emit-index-url --quiet $(LOCK_ARGS)
+
+.PHONY: lock
+lock: install ## Re-lock requirements.lock and requirements-build.lock from pyproject.toml (LOCK_ARGS=--upgrade)
+	$(BIN)/pip install -q 'uv>=0.5'
+	$(UV_COMPILE) pyproject.toml -o requirements.lock
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV_COMPILE) - -o requirements-build.lock
+
+.PHONY: install-locked
+install-locked: | $(BIN)/activate ## Install the runtime dependencies exactly as locked (hash-checked), then the package
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
+
+.PHONY: image
+image: ## Build the image $(IMAGE) with docker, podman or buildah (CONTAINER_ENGINE=..., BASE_IMAGE=...)
+	@engine="$(CONTAINER_ENGINE)"; \
+	if [ -z "$$engine" ]; then \
+	  for candidate in docker podman buildah; do \
+	    command -v $$candidate >/dev/null 2>&1 || continue; \
+	    if [ $$candidate = buildah ] || $$candidate info >/dev/null 2>&1; then engine=$$candidate; break; fi; \
+	    echo "note: $$candidate is installed but '$$candidate info' failed (no engine running?); trying the next" >&2; \
+	  done; \
+	fi; \
+	if [ -z "$$engine" ]; then \
+	  echo "error: no container engine found to build the image: install Docker Engine (and start it), podman," \
+	    "or buildah (Debian: apt-get install buildah), or set CONTAINER_ENGINE" >&2; exit 1; \
+	fi; \
+	command -v $$engine >/dev/null 2>&1 || { echo "error: CONTAINER_ENGINE=$$engine is not installed" >&2; exit 1; }; \
+	case $$engine in buildah) build="buildah bud --isolation $${BUILDAH_ISOLATION:-chroot}";; *) build="$$engine build";; esac; \
+	set -x; $$build --build-arg VERSION=$(VERSION) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+
+.PHONY: release-manifests
+release-manifests: install ## Render deploy/base and the overlays with RELEASE_IMAGE into RELEASE_DIR, one file each
+	$(BIN)/python scripts/release_manifests.py $(RELEASE_IMAGE) $(RELEASE_DIR)
+
+# ---------------------------------------------------------------- kind (needs Docker)
 KIND_CLUSTER ?= eligibility-operator
 
 define need
@@ -112,11 +158,6 @@ define need_docker_engine
 	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
 	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine is reachable ('docker info' failed); start Docker" >&2; exit 1; }
 endef
-
-.PHONY: image
-image: ## Build the container image $(IMAGE) (needs Docker)
-	$(call need_docker_engine)
-	docker build -t $(IMAGE) .
 
 .PHONY: kind-up
 kind-up: ## Create a kind cluster $(KIND_CLUSTER) (needs Docker and kind)

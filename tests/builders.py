@@ -169,7 +169,7 @@ def small_matrix_spec() -> dict[str, Any]:
                         {"repository": "stakater/reloader", "edition": "Community"},
                         {"repository": "stakater/reloader-enterprise", "edition": "Enterprise"},
                     ],
-                    "labels": [{"app.kubernetes.io/name": "reloader"}],
+                    "labels": [{"app.kubernetes.io/name": "reloader", "helm.sh/chart": "reloader-*"}],
                     "versionLabels": ["app.kubernetes.io/version"],
                 },
                 "compatibility": {"kubernetes": {"min": "1.19", "max": "1.33"}},

@@ -31,6 +31,7 @@ import yaml
 from pydantic import ValidationError
 
 from .api.models import SupportEngagementSpec
+from .core.gitops import SourceKey, flux_source, gitops_facts
 from .core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
 from .core.workloads import WorkloadFacts, facts_from_object
 
@@ -50,11 +51,8 @@ _LOOKS_LIKE_OBJECT = (
     re.compile(r"""^(?:apiVersion|[ \t]*["']apiVersion["'])[ \t]*:""", re.MULTILINE),
     re.compile(r"""^(?:kind|[ \t]*["']kind["'])[ \t]*:""", re.MULTILINE),
 )
-# Go template actions only Helm charts use: a file with them is a chart template, not a manifest.
-_HELM_TEMPLATE = re.compile(
-    r"\{\{-?[^}\n]*(?:\.Values\b|\.Release\b|\.Chart\b|\.Capabilities\b|\binclude\s|\btoYaml\b|\bnindent\b|\btpl\s)"
-)
 HELM_TEMPLATE_REASON = "Helm chart template: render it first (helm template)"
+TEMPLATE_REASON = "template expressions ({{ }}) that do not parse: render it first (helm template)"
 
 
 class InputError(Exception):
@@ -92,6 +90,7 @@ class Found:
 class Manifests:
     workloads: list[Found] = field(default_factory=list)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    chart_sources: dict[SourceKey, tuple[str, str | None]] = field(default_factory=dict)  # Flux sources
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     documents: int = 0  # documents read (blank ones excluded)
@@ -101,6 +100,7 @@ class Manifests:
     def extend(self, other: Manifests) -> None:
         self.workloads.extend(other.workloads)
         self.namespace_labels.update(other.namespace_labels)
+        self.chart_sources.update(other.chart_sources)
         self.problems.extend(other.problems)
         self.skipped.extend(other.skipped)
         self.documents += other.documents
@@ -273,7 +273,7 @@ class _FileReader:
         except _Unreadable as exc:
             self.out.problems.append(Problem(self.path, 0, str(exc)))
             return self.out
-        if _HELM_TEMPLATE.search(text):
+        if _in_chart_templates(self.path):
             self.out.skipped.append(Skipped(self.path, 0, HELM_TEMPLATE_REASON))
             return self.out
         if self.path.lower().endswith(".json") and self._read_json(text):
@@ -314,11 +314,11 @@ class _FileReader:
             loader.dispose()
 
     def _unparsable(self, text: str, error: str) -> None:
-        if looks_like_object(text):
+        if "{{" in text:  # a template outside a chart directory: nothing to read until it is rendered
+            self.out.skipped.append(Skipped(self.path, self.number, TEMPLATE_REASON))
+        elif looks_like_object(text):
             self.out.documents += 1
             self.out.problems.append(Problem(self.path, self.number, error))
-        elif "{{" in text:
-            self.out.skipped.append(Skipped(self.path, self.number, "template expressions: render it first"))
         else:
             self.out.skipped.append(Skipped(self.path, self.number, f"not a Kubernetes object ({error})"))
 
@@ -376,12 +376,29 @@ class _FileReader:
             if isinstance(meta.get("name"), str):
                 self.out.namespace_labels[meta["name"]] = {str(k): str(v) for k, v in labels.items()}
             return
-        facts = facts_from_object(obj)
+        facts = facts_from_object(obj) or gitops_facts(obj)
         if facts is not None:
             self.out.workloads.append(Found(facts, self.path, self.number))
+            return
+        source = flux_source(obj)
+        if source is not None:
+            self.out.chart_sources[source[0]] = source[1:]
 
     def _problem(self, error: str) -> None:
         self.out.problems.append(Problem(self.path, self.number, error))
+
+
+def _in_chart_templates(path: str) -> bool:
+    """True for a file under a Helm chart's ``templates/`` directory (a ``Chart.yaml`` beside it)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(8):  # templates/ may have subdirectories
+        if os.path.basename(directory) == "templates":
+            return os.path.isfile(os.path.join(os.path.dirname(directory), "Chart.yaml"))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return False
+        directory = parent
+    return False
 
 
 def _constructor_error(exc: Exception) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
 from .check_input import (
     HELM_TEMPLATE_REASON,
+    TEMPLATE_REASON,
     InputError,
     Problem,
     Skipped,
@@ -24,9 +25,10 @@ from .check_input import (
     read_manifests,
 )
 from .core.coverage import covers
-from .core.detection import Detection, detect
+from .core.detection import Detection, detect, installation_ref
 from .core.engagements import evaluate_engagement, spec_problems, to_wire
 from .core.evaluation import Platform
+from .core.gitops import resolve_sources
 from .core.matrix import CompiledMatrix
 from .core.workloads import WorkloadFacts
 
@@ -84,6 +86,7 @@ def check(
     manifests = read_manifests(paths)
     errors = list(manifests.problems)
     found: list[tuple[str, Detection]] = []
+    from_gitops: list[tuple[str, str, Detection]] = []  # namespace, ref, detection of HelmReleases/Applications
     files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
     for item in manifests.workloads:
         files = files_of.get(item.facts)
@@ -94,9 +97,17 @@ def check(
         facts = item.facts
         try:
             if covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
-                found.extend((facts.ref, d) for d in detect(matrix, facts))
+                facts = resolve_sources(facts, manifests.chart_sources)
+                for d in detect(matrix, facts):
+                    if facts.charts:
+                        from_gitops.append((facts.namespace, facts.ref, d))
+                    else:
+                        found.append((installation_ref(facts.ref, d), d))
         except Exception as exc:  # one odd object is its document's error, never a crash
             errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
+    # The running workload is the truth: a chart's finding counts only where no workload shows the product.
+    shown = {(ref.split("/", 1)[0], d.product) for ref, d in found}
+    found.extend((ref, d) for namespace, ref, d in from_gitops if (namespace, d.product) not in shown)
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
@@ -124,7 +135,7 @@ def printable(text: str) -> str:
 
 
 def _skipped_summary(skipped: list[Skipped]) -> str:
-    templates = sum(1 for s in skipped if s.reason == HELM_TEMPLATE_REASON)
+    templates = sum(1 for s in skipped if s.reason in (HELM_TEMPLATE_REASON, TEMPLATE_REASON))
     files = len({s.file for s in skipped})
     extra = f", {templates} of them Helm chart templates (render them first: helm template)" if templates else ""
     return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
@@ -210,7 +221,8 @@ def render_table(result: CheckResult) -> str:
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))
     for ref, files in result.duplicates:
-        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {', '.join(files)}")
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        lines.append(f"note: {ref} is defined in {len(files)} files, counted once: {shown}")
     for problem in result.problems:
         lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
     return "\n".join(printable(line) for line in lines)

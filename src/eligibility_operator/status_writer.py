@@ -2,7 +2,8 @@
 
 A status is written only when its content differs from what the server holds (one JSON
 patch of the whole status); an Event is posted only when an engagement's eligibility
-changes. Failures are counted and logged here; the caller decides when to try again.
+changes, or (Premium) when a product version or the agreement enters the upgrade horizon.
+Failures are counted and logged here; the caller decides when to try again.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class StatusWriter:
         if wire is None:
             return True
         before = record.announced
+        notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
         try:
             async with self._writes:
                 exists = await asyncio.to_thread(
@@ -74,6 +76,8 @@ class StatusWriter:
         if after not in (before, Eligibility.UNKNOWN):
             record.announced = after
             await self._announce(record, before, after, wire)
+        for notice in notices:
+            await self._emit(record, notice.reason, notice.message, notice.warning)
         return True
 
     async def _announce(
@@ -82,6 +86,9 @@ class StatusWriter:
         conditions = wire.get("conditions", [])
         message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
         prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
+        await self._emit(record, f"Eligibility{after}", f"{prefix}: {message}", after != Eligibility.ELIGIBLE)
+
+    async def _emit(self, record: eng.EngagementRecord, reason: str, message: str, warning: bool) -> None:
         try:
             await asyncio.to_thread(
                 self.kube.emit_event,
@@ -89,9 +96,9 @@ class StatusWriter:
                 name=record.name,
                 uid=record.uid,
                 kind="SupportEngagement",
-                reason=f"Eligibility{after}",
-                message=f"{prefix}: {message}",
-                warning=after != Eligibility.ELIGIBLE,
+                reason=reason,
+                message=message,
+                warning=warning,
             )
             self.metrics.events_posted.inc()
         except Exception as exc:  # not retried: the status says the same, and the next transition posts again

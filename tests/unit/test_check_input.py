@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from eligibility_operator.check_input import (
     HELM_TEMPLATE_REASON,
     MAX_LIST_DEPTH,
+    TEMPLATE_REASON,
     decode,
     read_manifests,
 )
@@ -235,7 +236,9 @@ def test_repository_files_that_are_not_objects_are_skipped_and_counted(tmp_path:
     root = write(
         tmp_path / "repo",
         {
+            "chart/Chart.yaml": "apiVersion: v2\nname: reloader\nversion: 2.2.16\n",
             "chart/templates/deployment.yaml": HELM_TEMPLATE,
+            "snippets/deployment.yaml": HELM_TEMPLATE,
             "chart/values.yaml": "reloader:\n  deployment:\n    image: {name: stakater/reloader, tag: v1.4.21}\n",
             "kustomize/patch.yaml": "- op: replace\n  path: /spec/replicas\n  value: 2\n",
             ".vscode/launch.json": '{"version": "0.2.0", "configurations": []}',
@@ -248,14 +251,22 @@ def test_repository_files_that_are_not_objects_are_skipped_and_counted(tmp_path:
     assert result.exit_code == 3, result.output  # the verdict, not "invalid input"
     doc = json.loads(result.stdout)
     assert doc["errors"] == []
-    reasons = {Path(s["file"]).name: s["reason"] for s in doc["skipped"]}
-    assert reasons["deployment.yaml"] == HELM_TEMPLATE_REASON
-    assert set(reasons) == {"deployment.yaml", "values.yaml", "patch.yaml", "launch.json", "ci.yaml", "tsconfig.json"}
+    reasons = {str(Path(s["file"]).relative_to(root)): s["reason"] for s in doc["skipped"]}
+    assert reasons.pop("chart/templates/deployment.yaml") == HELM_TEMPLATE_REASON
+    assert reasons.pop("snippets/deployment.yaml") == TEMPLATE_REASON
+    assert set(reasons) == {
+        "chart/Chart.yaml",
+        "chart/values.yaml",
+        "kustomize/patch.yaml",
+        ".vscode/launch.json",
+        ".github/workflows/ci.yaml",
+        "tsconfig.json",
+    }
     strict = run_check(tmp_path, root, extra=("--strict",))
     assert strict.exit_code == 4
-    assert len(json.loads(strict.stdout)["errors"]) == 6
+    assert len(json.loads(strict.stdout)["errors"]) == 8
     table = CliRunner().invoke(main, ["check", "--engagement", str(engagement(tmp_path)), "-f", str(root)]).stdout
-    assert "Skipped 6 files or documents that are not Kubernetes objects, 1 of them Helm chart templates" in table
+    assert "Skipped 8 files or documents that are not Kubernetes objects, 2 of them Helm chart templates" in table
     assert "invalid YAML" not in table  # no parser noise for files that are not Kubernetes objects
 
 

@@ -385,6 +385,7 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
             "recommendedVersion": "1.4.21",
             "eligibility": "Eligible",
             "reason": "release line 1.4 is supported",
+            "versionSource": "image tag",
             "workloads": ["tools/Deployment/reloader-reloader"],
             "workloadCount": 1,
         }

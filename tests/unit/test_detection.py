@@ -60,6 +60,7 @@ def test_facts_of_a_deployment() -> None:
         labels=(("app", "reloader-reloader"), ("app.kubernetes.io/name", "reloader"), ("pod-only", "yes")),
         product_override="reloader",
         version_override="1.4.21",
+        main_image="ghcr.io/stakater/reloader:v1.4.21",
     )
     assert facts.ref == "tools/Deployment/reloader-reloader"
     assert facts.key == ("tools", "Deployment", "reloader-reloader")
@@ -198,7 +199,7 @@ def test_non_version_tag_gives_unknown_version_with_reason(tag: str) -> None:
 def test_untagged_image_without_label_has_reason() -> None:
     det = only(workload("ghcr.io/stakater/reloader"))
     assert det.version is None
-    assert det.reason == "image 'ghcr.io/stakater/reloader' has no tag and no trusted version label is set"
+    assert det.reason == "image 'ghcr.io/stakater/reloader' has no tag, and no other source gives the version"
 
 
 # ------------------------------------------------------- digests and labels
@@ -217,7 +218,9 @@ def test_digest_only_imc_uses_trusted_version_label() -> None:
             },
         )
     )
-    assert det == Detection("ingressmonitorcontroller", Edition.COMMUNITY, v("2.2.12"), "image", "")
+    assert det == Detection(
+        "ingressmonitorcontroller", Edition.COMMUNITY, v("2.2.12"), "image", "", "chart label helm.sh/chart"
+    )
 
 
 def test_digest_only_forecastle_ignores_chart_version_label() -> None:
@@ -235,11 +238,8 @@ def test_digest_only_forecastle_ignores_chart_version_label() -> None:
             },
         )
     )
-    assert det.product == "forecastle"
-    assert det.version is None
-    assert "pinned by digest only" in det.reason
-    assert "no trusted version label" in det.reason
-    assert image in det.reason
+    # the `version` label (the chart version) is not trusted; the chart label maps chart 1.5.0 to app 2.0.1
+    assert (det.product, det.version, det.source) == ("forecastle", v("2.0.1"), "chart label chart")
 
 
 def test_konfigurator_stale_version_label_does_not_win_over_tag() -> None:
@@ -265,36 +265,54 @@ def test_tag_wins_over_trusted_label() -> None:
 
 
 @pytest.mark.parametrize(
-    ("labels", "version"),
+    ("labels", "version", "source"),
     [
-        # older chart: no app.kubernetes.io labels
+        # older chart: no app.kubernetes.io labels; a label match takes the main container's tag
         (
             {
-                "app": "reloader",
+                "app": "reloader-reloader",
                 "group": "com.stakater.platform",
                 "provider": "stakater",
                 "version": "v1.0.0",
                 "chart": "reloader-1.0.0",
             },
-            None,
+            "1.0.0",
+            "main container image tag",
         ),
-        # plain manifests
-        ({"app": "reloader-reloader"}, None),
-        # current chart with the version label
-        ({"app.kubernetes.io/name": "reloader", "app.kubernetes.io/version": "v1.4.21"}, "1.4.21"),
+        # current chart: the chart label is Stakater's
+        (
+            {"app.kubernetes.io/name": "reloader", "chart": "reloader-2.2.16", "app.kubernetes.io/version": "v1.4.21"},
+            "1.0.0",
+            "main container image tag",
+        ),
     ],
 )
-def test_labels_fallback_when_image_is_not_recognised(labels: dict[str, str], version: str | None) -> None:
+def test_labels_fallback_when_image_is_not_recognised(labels: dict[str, str], version: str, source: str) -> None:
     det = only(workload("internal.registry/forks/config-watcher:v1.0.0", labels=labels))
-    assert det.product == "reloader"
-    assert det.via == "labels"
-    assert det.edition is None
-    if version is None:
-        assert det.version is None
-        assert det.reason == "recognised by labels; no image of the product and no trusted version label"
-    else:
-        assert det.version == v(version)
-        assert det.reason == ""
+    assert (det.product, det.via, det.edition) == ("reloader", "labels", None)
+    assert (det.version, det.source, det.reason) == (v(version), source, "")
+
+
+def test_label_match_with_digest_main_container_takes_the_chart_label_then_version_labels() -> None:
+    labels = {"app.kubernetes.io/name": "reloader", "chart": "reloader-2.2.16", "app.kubernetes.io/version": "v1.4.0"}
+    det = only(workload("mirror.example/tools/watcher@sha256:" + "a" * 64, labels=labels))
+    assert (det.version, det.source) == (v("1.4.21"), "chart label chart")  # chart 2.2.16 installs 1.4.21
+    labels["chart"] = "reloader-9.9.9"  # not in the chart map: the trusted version label
+    det = only(workload("mirror.example/tools/watcher@sha256:" + "a" * 64, labels=labels))
+    assert (det.version, det.source) == (v("1.4.0"), "label app.kubernetes.io/version")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"app": "reloader-reloader"},  # plain manifests: a generic name alone
+        {"app.kubernetes.io/name": "reloader", "app.kubernetes.io/version": "v0.2.0"},  # anybody's "reloader"
+        {"app.kubernetes.io/name": "reloader", "helm.sh/chart": "reloader-0.0.5"},  # External Secrets' chart
+    ],
+)
+def test_generic_labels_alone_recognise_nothing(labels: dict[str, str]) -> None:
+    assert run(workload("ghcr.io/external-secrets-inc/reloader:v0.2.0", labels=labels)) == []
+    assert run(workload("controller:latest", labels=labels)) == []
 
 
 def test_partial_label_set_does_not_match() -> None:
@@ -342,7 +360,9 @@ def test_version_annotation_overrides_tag() -> None:
             annotations={"support.stakater.com/product": "reloader", "support.stakater.com/version": "v1.4.21"},
         )
     )
-    assert det == Detection("reloader", Edition.COMMUNITY, v("1.4.21"), "annotation", "")
+    assert det == Detection(
+        "reloader", Edition.COMMUNITY, v("1.4.21"), "annotation", "", "annotation support.stakater.com/version"
+    )
 
 
 def test_product_annotation_wins_over_exclusion() -> None:
@@ -362,7 +382,7 @@ def test_product_annotation_alone_uses_image_detection() -> None:
             "ghcr.io/stakater/reloader-enterprise:v1.4.9", annotations={"support.stakater.com/product": "reloader"}
         )
     )
-    assert det == Detection("reloader", Edition.ENTERPRISE, v("1.4.9"), "image", "")
+    assert det == Detection("reloader", Edition.ENTERPRISE, v("1.4.9"), "image", "", "image tag")
 
 
 def test_product_annotation_hides_no_recognised_image() -> None:
@@ -457,14 +477,16 @@ def csv(name: str, namespace: str = "multi-tenant-operator", **extra: Any) -> di
 
 def test_csv_recognised_by_olm_package() -> None:
     det = only(csv("tenant-operator.v1.9.0", spec={"version": "1.9.0"}))
-    assert det == Detection("multi-tenant-operator", None, v("1.9.0"), "olm", "")
+    assert det == Detection("multi-tenant-operator", None, v("1.9.0"), "olm", "", "ClusterServiceVersion")
 
 
 def test_csv_version_from_name_when_spec_has_none() -> None:
     facts = facts_from_object(csv("ingressmonitorcontroller.v2.2.12", namespace="operators"))
     assert facts is not None
     assert (facts.olm_package, facts.olm_version) == ("ingressmonitorcontroller", "2.2.12")
-    assert detect(MATRIX, facts) == [Detection("ingressmonitorcontroller", None, v("2.2.12"), "olm", "")]
+    assert detect(MATRIX, facts) == [
+        Detection("ingressmonitorcontroller", None, v("2.2.12"), "olm", "", "ClusterServiceVersion")
+    ]
 
 
 def test_csv_spec_version_wins_over_name() -> None:

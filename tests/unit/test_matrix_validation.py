@@ -65,7 +65,8 @@ def test_default_matrix_validates_clean() -> None:
         ("stakater/reloader-enterprise", "reloader", Edition.ENTERPRISE)
     ]
     assert compiled.images_by_name["tenant-operator"] == [
-        ("stakater/public/mto/tenant-operator", "multi-tenant-operator", Edition.COMMUNITY)
+        ("stakater/public/mto/tenant-operator", "multi-tenant-operator", Edition.COMMUNITY),
+        ("stakater/tenant-operator", "multi-tenant-operator", Edition.COMMUNITY),
     ]
     assert compiled.exclusions == [("stakater-application-chart", {"helm.sh/chart": "application-*"})]
 
@@ -77,7 +78,7 @@ def test_default_matrix_lines_are_sorted_and_newest_has_no_end() -> None:
         assert cores == sorted(cores), entry.name
         assert entry.lines[-1].end_of_support is None, entry.name
     assert compiled.products["reloader"].recommended == "1.4.21"
-    assert compiled.products["multi-tenant-operator"].recommended == "1.9.0"
+    assert compiled.products["multi-tenant-operator"].recommended == "1.10"  # newest line, patch not verified
 
 
 def test_lines_are_sorted_oldest_first_whatever_the_input_order() -> None:

@@ -199,6 +199,25 @@ def test_events_only_on_transitions() -> None:
     run(scenario)
 
 
+def test_a_product_entering_the_premium_horizon_is_announced_once() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_engagement("team-a", plan="Premium")
+            h.add_workload("team-a", "reloader", "stakater/reloader:v1.2.0")  # ends support in 30 days
+            await until(lambda: len(h.kube.events) == 2, what="eligibility and horizon Events")
+            reasons = sorted(e.reason for e in h.kube.events)
+            assert reasons == ["EligibilityEligible", "EndOfSupportApproaching"]
+            horizon = next(e for e in h.kube.events if e.reason == "EndOfSupportApproaching")
+            assert horizon.warning and horizon.message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21")
+            h.reconciler.mark_all()
+            h.add_workload("team-a", "other", "stakater/reloader:v1.4.21")  # the status changes, the horizon not
+            await settle(h)
+            assert len(h.kube.events) == 2
+
+    run(scenario)
+
+
 def test_a_status_edited_on_the_server_is_rewritten() -> None:
     async def scenario() -> None:
         async with harness() as h:

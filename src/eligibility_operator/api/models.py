@@ -328,6 +328,11 @@ class ProductStatus(_Model):
         default=None, description="Who must act on this version's findings (Customer or Stakater); absent if none."
     )
     reason: str = Field(default="", description="Why this lifecycle and eligibility were given, and what to do.")
+    version_source: str | None = Field(
+        default=None,
+        description="What gave the version: image tag, main container image tag, chart label, label <key>, "
+        "ClusterServiceVersion, chart <name> <version> (a HelmRelease or Argo CD Application), annotation.",
+    )
     workloads: list[str] = Field(
         default_factory=list,
         max_length=MAX_STATUS_WORKLOADS,
@@ -455,18 +460,60 @@ class ImageRecognition(_Model):
     edition: Edition = Field(default=Edition.COMMUNITY, description="Edition this image belongs to.")
 
 
+class ChartVersion(_Model):
+    chart: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] = Field(
+        description="A chart version ('2.2.16') or a line of them ('1.0' covers 1.0.x); exact versions win."
+    )
+    app: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] | None = Field(
+        default=None, description="App version this chart version installs; absent: the same as the chart version."
+    )
+
+
+class ChartRecognition(_Model):
+    name: Name = Field(description="Helm chart name, e.g. reloader.")
+    repositories: list[str] = Field(
+        default_factory=list,
+        description="The product's chart repositories, as URL prefixes (https://stakater.github.io/stakater-charts, "
+        "oci://ghcr.io/stakater/charts). A chart of this name from another repository is not the product; "
+        "a chart whose repository is not known (a Flux HelmRepository that is not in the input) is.",
+    )
+    versions: list[ChartVersion] = Field(
+        default_factory=list,
+        description="Which chart versions install which app version (from the published charts' appVersion). "
+        "A chart version not covered here gives the version Unknown.",
+    )
+    image_tag_values: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths of chart values that override the image tag (e.g. image.tag); they win over "
+        "the chart version.",
+    )
+
+
 class Recognition(_Model):
     images: list[ImageRecognition] = Field(default_factory=list, description="Image repositories (strongest signal).")
     labels: list[dict[str, str]] = Field(
         default_factory=list,
-        description="Label sets; a workload matches when all labels of one set match. Values may end in '*'.",
+        description="Label sets; a workload matches when all labels of one set match. Values may end in '*'. "
+        "Each set must hold a label specific to the vendor (a chart, provider, part-of or managed-by label): "
+        "a generic name alone (app, app.kubernetes.io/name) is refused, other vendors use the same names.",
     )
     version_labels: list[str] = Field(
         default_factory=list,
-        description="Labels trusted to carry the app version, used only when the image has no tag.",
+        description="Labels trusted to carry the app version, used only when no image tag gives it.",
     )
     olm_packages: list[str] = Field(
-        default_factory=list, description="OLM package names (ClusterServiceVersion prefix)."
+        default_factory=list,
+        description="OLM package names (ClusterServiceVersion prefix); Deployments OLM creates for them "
+        "(label olm.owner) take the CSV's version.",
+    )
+    foreign_images: list[Name] = Field(
+        default_factory=list,
+        description="Image repositories of other vendors' look-alikes (e.g. external-secrets-inc/reloader): a "
+        "workload running one is never this product, whatever its labels say.",
+    )
+    charts: list[ChartRecognition] = Field(
+        default_factory=list,
+        description="Helm charts of the product, for Flux HelmReleases and Argo CD Applications.",
     )
 
 
@@ -474,9 +521,14 @@ class Release(_Model):
     version: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] = Field(
         description="A release line ('1.4' matches 1.4.x) or an exact version ('2.0.1')."
     )
-    released: dt.date = Field(description="Release date of the line's first version.")
+    released: dt.date | None = Field(
+        default=None, description="Release date of the line's first version; absent when it could not be verified."
+    )
     end_of_support: dt.date | None = Field(default=None, description="End of support; absent while supported.")
     latest: str | None = Field(default=None, description="Latest version in this line.")
+    source: str | None = Field(
+        default=None, description="Where the dates and the latest version come from (tags, chart index, bundles)."
+    )
 
 
 class VersionRange(_Model):

@@ -1,31 +1,45 @@
 """Which Stakater products a workload runs, and at which version.
 
-Recognition is driven by the matrix, in this order of trust:
+Recognition is driven by the matrix, with precision before recall (a wrong "end of
+life" is the worst answer this product can give), in this order of trust:
 
 1. the annotation ``support.stakater.com/product``;
 2. matrix exclusions (workloads of Stakater's generic ``application`` chart are
    customer applications, never products);
 3. for a ClusterServiceVersion, its OLM package name;
-4. image repository, whatever registry host or mirror prefix precedes it;
-5. labels.
+4. for a Flux HelmRelease or Argo CD Application, its chart (name, and repository
+   when known) mapped to a product by the matrix;
+5. image repository, whatever registry host or mirror prefix precedes it;
+6. a Deployment that OLM created for a matrix package (label ``olm.owner``);
+7. labels, only vendor-specific ones (the matrix refuses generic rules), and never
+   when the workload runs an image the matrix lists as another vendor's look-alike.
 
-Version: the ``support.stakater.com/version`` annotation, else the image tag
-(or the CSV's version), else (digest-only images, label recognition) a label the
-matrix marks as trustworthy, else Unknown with a reason. Labels never win over an image tag:
-Forecastle's ``version`` label is its chart version, Konfigurator's is stale.
+Version, first source that gives one (recorded in ``Detection.source``): the tag
+of the image that made the match (or the CSV's version); for a label match, the tag of the workload's main
+container; the ``olm.owner`` label of an OLM-created Deployment; the chart label
+(``helm.sh/chart``/``chart``) through the matrix's chart-to-app map; labels the
+matrix trusts (``versionLabels``); the ``support.stakater.com/version`` annotation
+fills in only where none of these gives a version (it never overrides an image tag).
+For a GitOps object: an image-tag override in the
+values, else the chart version through the chart-to-app map. A placeholder
+(``0.0.0``) is not a version. Otherwise Unknown, with the reason.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ..api.models import Edition
+from ..api.models import ChartRecognition, Edition
 from .images import ImageRef, parse_image
 from .matrix import CompiledMatrix, labels_match
 from .versions import Version, parse_version
-from .workloads import WorkloadFacts
+from .workloads import ChartSource, WorkloadFacts
 
 UNKNOWN = "Unknown"
+_CHART_LABEL = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+(?:\.\d+){0,2}(?:[-+_][0-9A-Za-z.-]*)?)$")
+_CHART_LABEL_KEYS = ("helm.sh/chart", "chart")
+OLM_OWNER_LABEL = "olm.owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +47,21 @@ class Detection:
     product: str
     edition: Edition | None
     version: Version | None
-    via: str  # annotation, image, labels, olm
+    via: str  # annotation, image, labels, olm, chart
     reason: str = ""  # why the version is unknown, when it is
+    source: str = ""  # what gave the version, when there is one
+    installation: str | None = None  # the ClusterServiceVersion an OLM-created Deployment belongs to
 
     @property
     def version_text(self) -> str:
         return str(self.version) if self.version else UNKNOWN
+
+
+def _checked(version: Version | None, source: str, reason: str = "") -> tuple[Version | None, str, str]:
+    """(version, source, reason), with placeholders such as 0.0.0 turned into Unknown."""
+    if version is not None and version.core == (0, 0, 0):
+        return None, "", f"{source} gives the placeholder version {version} (an unreleased build, not a release)"
+    return version, (source if version else ""), ("" if version else reason)
 
 
 def _version_from_tag(ref: ImageRef) -> tuple[Version | None, str]:
@@ -52,11 +75,77 @@ def _version_from_tag(ref: ImageRef) -> tuple[Version | None, str]:
     return version, ""
 
 
-def _version_from_labels(matrix: CompiledMatrix, product: str, labels: dict[str, str]) -> Version | None:
+def _olm_owner(labels: dict[str, str]) -> tuple[str, str] | None:
+    """(package, version text) from an OLM-created Deployment's ``olm.owner: <package>.v<version>``."""
+    owner = labels.get(OLM_OWNER_LABEL)
+    if not owner or labels.get("olm.owner.kind", "ClusterServiceVersion") != "ClusterServiceVersion":
+        return None
+    package, sep, version = owner.partition(".v")
+    return (package, version) if sep and package else None
+
+
+def chart_app_version(chart: ChartRecognition, text: str | None) -> tuple[Version | None, str]:
+    """The app version a chart version installs, by the matrix's map; (None, reason) when it cannot tell."""
+    if not text:
+        return None, f"chart {chart.name} without a version (whatever was newest when it was installed)"
+    version = parse_version(text)
+    if version is None or version.parts < 3:
+        return None, f"chart {chart.name} version {text!r} is a range, not one version"
+    best = None
+    for entry in chart.versions:
+        line = parse_version(entry.chart)
+        if line is None or not version.within(line):
+            continue
+        if best is None or line.parts > best[0].parts:
+            best = (line, entry.app)
+    if best is None:
+        return None, f"chart {chart.name} {text} is not in the matrix's chart versions"
+    app = parse_version(best[1]) if best[1] else version
+    return app, ""
+
+
+def _version_from_chart_label(
+    matrix: CompiledMatrix, product: str, labels: dict[str, str]
+) -> tuple[Version | None, str]:
+    for key in _CHART_LABEL_KEYS:
+        match = _CHART_LABEL.match(labels.get(key, ""))
+        if not match:
+            continue
+        for owner, chart in matrix.charts_by_name.get(match["name"], ()):
+            if owner == product:
+                version, _ = chart_app_version(chart, match["version"])
+                if version is not None:
+                    return version, f"chart label {key}"
+    return None, ""
+
+
+def _fallback_version(
+    matrix: CompiledMatrix, product: str, facts: WorkloadFacts, labels: dict[str, str], main_tag: bool
+) -> tuple[Version | None, str]:
+    """Version from the sources after the matching image, in the documented order."""
+    if main_tag and facts.main_image:
+        version = parse_version(parse_image(facts.main_image).tag)
+        if version is not None:
+            return version, "main container image tag"
+    owner = _olm_owner(labels)
+    if owner and matrix.olm_packages.get(owner[0]) == product:
+        version = parse_version(owner[1])
+        if version is not None:
+            return version, f"label {OLM_OWNER_LABEL}"
+    version, source = _version_from_chart_label(matrix, product, labels)
+    if version is not None:
+        return version, source
     for key in matrix.products[product].spec.recognition.version_labels:
         version = parse_version(labels.get(key))
         if version is not None:
-            return version
+            return version, f"label {key}"
+    return None, ""
+
+
+def _installation(matrix: CompiledMatrix, facts: WorkloadFacts, product: str, labels: dict[str, str]) -> str | None:
+    owner = _olm_owner(labels)
+    if owner and matrix.olm_packages.get(owner[0]) == product:
+        return f"{facts.namespace}/ClusterServiceVersion/{labels[OLM_OWNER_LABEL]}"
     return None
 
 
@@ -76,10 +165,71 @@ def _by_images(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
             continue
         product, edition = hit
         version, reason = _version_from_tag(ref)
+        source = "image tag"
         if version is None and ref.tag is None:
-            version = _version_from_labels(matrix, product, labels)
-            reason = "" if version else reason + " and no trusted version label is set"
-        found[product] = Detection(product, edition, version, "image", reason)
+            version, source = _fallback_version(matrix, product, facts, labels, main_tag=False)
+            reason = "" if version else reason + ", and no other source gives the version"
+        version, source, reason = _checked(version, source, reason)
+        found[product] = Detection(
+            product, edition, version, "image", reason, source, _installation(matrix, facts, product, labels)
+        )
+    return list(found.values())
+
+
+def _runs_foreign_image(matrix: CompiledMatrix, facts: WorkloadFacts, product: str) -> bool:
+    foreign = matrix.foreign_images.get(product)
+    return bool(foreign) and any(parse_image(i).path_ends_with(r) for i in facts.images for r in foreign or ())
+
+
+def _by_labels(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str]) -> list[Detection]:
+    owner = _olm_owner(labels)
+    if owner and owner[0] in matrix.olm_packages:  # created by OLM for a matrix package: the CSV says which
+        product = matrix.olm_packages[owner[0]]
+        version, source, reason = _checked(
+            parse_version(owner[1]), f"label {OLM_OWNER_LABEL}", "no version in olm.owner"
+        )
+        return [Detection(product, None, version, "olm", reason, source, _installation(matrix, facts, product, labels))]
+    for pattern, product in matrix.label_rules:
+        if not labels_match(pattern, labels) or _runs_foreign_image(matrix, facts, product):
+            continue
+        version, source = _fallback_version(matrix, product, facts, labels, main_tag=True)
+        version, source, reason = _checked(
+            version, source, "recognised by labels; no image of the product and no source of its version"
+        )
+        return [Detection(product, None, version, "labels", reason, source)]
+    return []
+
+
+def _repository_key(url: str) -> str:
+    text = url.strip().lower()
+    for scheme in ("oci://", "https://", "http://"):
+        text = text.removeprefix(scheme)
+    return text.rstrip("/")
+
+
+def _chart_is_products(chart: ChartRecognition, source: ChartSource) -> bool:
+    if not chart.repositories or not source.repository:
+        return True  # repository unknown (a Flux source outside the input): the chart name decides
+    have = _repository_key(source.repository)
+    return any(have == (want := _repository_key(r)) or have.startswith(want + "/") for r in chart.repositories)
+
+
+def _by_charts(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
+    found: dict[str, Detection] = {}
+    for source in facts.charts:
+        for product, chart in matrix.charts_by_name.get(source.chart or "", ()):
+            if product in found or not _chart_is_products(chart, source):
+                continue
+            tags = dict(source.tags)
+            override = next((tags[path] for path in chart.image_tag_values if path in tags), None)
+            if override is not None:
+                version = parse_version(override)
+                reason = "" if version else f"image tag {override!r} in the chart values is not a version"
+                version, text, reason = _checked(version, "chart values image tag", reason)
+            else:
+                version, reason = chart_app_version(chart, source.version)
+                version, text, reason = _checked(version, f"chart {chart.name} {source.version}", reason)
+            found[product] = Detection(product, None, version, "chart", reason, text)
     return list(found.values())
 
 
@@ -93,9 +243,11 @@ def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, st
     if product not in matrix.products:
         reason = f"product {product!r} is not in matrix {matrix.name!r}"
         return [Detection(product, None, None, "annotation", reason), *others]
-    version = _version_from_labels(matrix, product, labels)
-    reason = "" if version else "annotated product without a version annotation or recognisable image"
-    return [Detection(product, None, version, "annotation", reason), *others]
+    version, source = _fallback_version(matrix, product, facts, labels, main_tag=False)
+    version, source, reason = _checked(
+        version, source, "annotated product without a version annotation or recognisable image"
+    )
+    return [Detection(product, None, version, "annotation", reason, source), *others]
 
 
 def _with_annotated_version(detection: Detection, facts: WorkloadFacts, via: str | None = None) -> Detection:
@@ -106,27 +258,29 @@ def _with_annotated_version(detection: Detection, facts: WorkloadFacts, via: str
     """
     if facts.version_override is None or detection.version is not None:
         return detection
-    version = parse_version(facts.version_override)
-    reason = "" if version else f"annotation version {facts.version_override!r} is not a version"
-    return Detection(detection.product, detection.edition, version, via or detection.via, reason)
+    version, source, reason = _checked(
+        parse_version(facts.version_override),
+        "annotation support.stakater.com/version",
+        f"annotation version {facts.version_override!r} is not a version",
+    )
+    return Detection(
+        detection.product, detection.edition, version, via or detection.via, reason, source, detection.installation
+    )
 
 
 def _recognise(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str]) -> list[Detection]:
     if facts.olm_package and facts.olm_package in matrix.olm_packages:
         # A ClusterServiceVersion: its package and version are explicit, whatever its labels say.
         product = matrix.olm_packages[facts.olm_package]
-        version = parse_version(facts.olm_version)
-        reason = "" if version else f"ClusterServiceVersion {facts.name!r} carries no version"
-        return [Detection(product, None, version, "olm", reason)]
-    found = _by_images(matrix, facts, labels)
-    if found:
-        return found
-    for pattern, product in matrix.label_rules:
-        if labels_match(pattern, labels):
-            version = _version_from_labels(matrix, product, labels)
-            reason = "" if version else "recognised by labels; no image of the product and no trusted version label"
-            return [Detection(product, None, version, "labels", reason)]
-    return []
+        version, source, reason = _checked(
+            parse_version(facts.olm_version),
+            "ClusterServiceVersion",
+            f"ClusterServiceVersion {facts.name!r} carries no version",
+        )
+        return [Detection(product, None, version, "olm", reason, source)]
+    if facts.charts:
+        return _by_charts(matrix, facts)
+    return _by_images(matrix, facts, labels) or _by_labels(matrix, facts, labels)
 
 
 def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
@@ -144,3 +298,8 @@ def detect(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
         # The version annotation fills in the version of the one product found (e.g. a `latest` tag).
         return [_with_annotated_version(found[0], facts)]
     return found
+
+
+def installation_ref(ref: str, detection: Detection) -> str:
+    """The workload reference to report: an OLM-created Deployment counts as its ClusterServiceVersion."""
+    return detection.installation or ref

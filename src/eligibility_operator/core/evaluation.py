@@ -315,6 +315,7 @@ class _Group:
     version: Version | None
     detection: Detection
     workloads: list[str] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)  # what gave the version (image tag, chart label, ...)
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,8 @@ def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
         if group is None:
             group = groups[key] = _Group(det.product, det.edition, det.version, det)
         group.workloads.append(workload)
+        if det.source:
+            group.sources.add(det.source)
     return sorted(groups.values(), key=lambda g: (g.product, g.version.core if g.version else (-1,), str(g.edition)))
 
 
@@ -362,7 +365,7 @@ def _judge_groups(
     judged: list[_Judged] = []
     uncovered: list[ProductStatus] = []
     for g in _group(found):
-        listed = sorted(g.workloads)
+        listed = sorted(set(g.workloads))  # an OLM install's Deployments report as their one CSV
         version_text = g.detection.version_text
         entry = matrix.products.get(g.product)
         common = {
@@ -386,6 +389,7 @@ def _judge_groups(
             eligibility=verdict.eligibility,
             action_owner=verdict.owner,
             reason=reason[:1024],
+            version_source=", ".join(sorted(g.sources)) or None,
             **common,
         )
         judged.append(_Judged(status, verdict, _workload_text(listed)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .detection import Detection, detect
+from .detection import Detection, detect, installation_ref
 from .matrix import CompiledMatrix
 from .workloads import WorkloadFacts
 
@@ -129,7 +129,7 @@ class Inventory:
             for key, found in state.detections.get(namespace, {}).items():
                 ref = f"{key[0]}/{key[1]}/{key[2]}"
                 for detection in found:
-                    yield ref, detection
+                    yield installation_ref(ref, detection), detection
 
     def product_namespaces(self, matrix: str) -> list[str]:
         state = self.matrices.get(matrix)

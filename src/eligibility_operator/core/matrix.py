@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.models import CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
+from ..api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
 from .platforms import release_problems
 from .versions import Version, parse_version
 
@@ -23,7 +23,7 @@ from .versions import Version, parse_version
 @dataclass(frozen=True, slots=True)
 class ReleaseLine:
     line: Version
-    released: dt.date
+    released: dt.date | None
     end_of_support: dt.date | None
     latest: str | None
 
@@ -60,12 +60,12 @@ class ProductEntry:
 
 
 def labels_match(pattern: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    """All pattern labels present; a value ending in '*' is a glob."""
+    """All pattern labels present; a value with '*' or '?' is a glob."""
     for key, want in pattern.items():
         have = labels.get(key)
         if have is None:
             return False
-        if want.endswith("*") or "?" in want:
+        if "*" in want or "?" in want:
             if not fnmatchcase(have, want):
                 return False
         elif have != want:
@@ -85,6 +85,10 @@ class CompiledMatrix:
     label_rules: list[tuple[dict[str, str], str]] = field(default_factory=list)
     olm_packages: dict[str, str] = field(default_factory=dict)
     exclusions: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # chart name -> [(product, chart recognition)]
+    charts_by_name: dict[str, list[tuple[str, ChartRecognition]]] = field(default_factory=dict)
+    # product -> repositories of other vendors' look-alikes
+    foreign_images: dict[str, tuple[str, ...]] = field(default_factory=dict)
     platforms: PlatformLifecycles = field(default_factory=PlatformLifecycles)
 
     @property
@@ -133,6 +137,7 @@ def validate(spec: CompatibilityMatrixSpec) -> list[str]:
             if other != product.name:
                 problems.append(f"OLM package {package!r} is claimed by both {other!r} and {product.name!r}")
         problems.extend(_release_problems(where, product.releases))
+        problems.extend(_recognition_problems(where, product))
         for label, text in (
             ("kubernetes", product.compatibility.kubernetes),
             ("openshift", product.compatibility.openshift),
@@ -156,7 +161,7 @@ def _release_problems(where: str, releases: list[Release]) -> list[str]:
         if key in lines:
             problems.append(f"{where}: release {release.version} is listed twice")
         lines[key] = release
-        if release.end_of_support and release.end_of_support < release.released:
+        if release.end_of_support and release.released and release.end_of_support < release.released:
             problems.append(
                 f"{where}: release {release.version} ends support ({release.end_of_support}) "
                 f"before it was released ({release.released})"
@@ -172,6 +177,45 @@ def _release_problems(where: str, releases: list[Release]) -> list[str]:
                 continue
             if a.within(b) or b.within(a):
                 problems.append(f"{where}: releases {ra.version} and {rb.version} overlap")
+    return problems
+
+
+# Label keys that name an app in everybody's charts: a label rule made of these alone would claim
+# other vendors' workloads of the same name (External Secrets ships its own "reloader").
+GENERIC_LABEL_KEYS = frozenset(
+    {
+        "app",
+        "name",
+        "component",
+        "tier",
+        "release",
+        "heritage",
+        "version",
+        "k8s-app",
+        "control-plane",
+        "app.kubernetes.io/name",
+        "app.kubernetes.io/instance",
+        "app.kubernetes.io/component",
+        "app.kubernetes.io/version",
+    }
+)
+
+
+def _recognition_problems(where: str, product: MatrixProduct) -> list[str]:
+    problems: list[str] = []
+    for index, labels in enumerate(product.recognition.labels):
+        if labels and set(labels) <= GENERIC_LABEL_KEYS:
+            problems.append(
+                f"{where}: recognition.labels[{index}] {dict(labels)} has only generic labels; add a vendor-specific "
+                "one (a chart, provider, part-of or managed-by label) or rely on images"
+            )
+    for chart in product.recognition.charts:
+        seen: set[str] = set()
+        for entry in chart.versions:
+            key = str(parse_version(entry.chart))  # "1.0" and "1.0.0" differ: a line and a version
+            if key in seen:
+                problems.append(f"{where}: chart {chart.name} version {entry.chart} is listed twice")
+            seen.add(key)
     return problems
 
 
@@ -199,6 +243,12 @@ def compile_matrix(name: str, generation: int, spec: CompatibilityMatrixSpec) ->
             compiled.label_rules.append((dict(labels), product.name))
         for package in product.recognition.olm_packages:
             compiled.olm_packages[package] = product.name
+        for chart in product.recognition.charts:
+            compiled.charts_by_name.setdefault(chart.name, []).append((product.name, chart))
+        if product.recognition.foreign_images:
+            compiled.foreign_images[product.name] = tuple(
+                r.strip("/").lower() for r in product.recognition.foreign_images
+            )
     for exclusion in spec.customer_applications:
         compiled.exclusions.append((exclusion.name, dict(exclusion.labels)))
     return compiled

@@ -33,6 +33,17 @@ MAX_IMAGES = 64
 
 
 @dataclass(frozen=True, slots=True)
+class ChartSource:
+    """A Helm chart that a GitOps object (Flux HelmRelease, Argo CD Application) installs."""
+
+    chart: str | None  # None while it comes from a Flux source not resolved yet
+    version: str | None  # chart version, or a range, as written
+    repository: str | None = None  # chart repository URL, when known
+    source: tuple[str, str, str] | None = None  # (kind, namespace, name) of the Flux source to resolve
+    tags: tuple[tuple[str, str], ...] = ()  # values whose key ends in "tag", by dotted path
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadFacts:
     namespace: str
     kind: str
@@ -44,6 +55,8 @@ class WorkloadFacts:
     olm_package: str | None = None  # ClusterServiceVersions only
     olm_version: str | None = None
     capped: bool = False  # more containers or images than MAX_CONTAINERS / MAX_IMAGES: only the first were read
+    main_image: str | None = None  # image of the first (non-init) container
+    charts: tuple[ChartSource, ...] = ()  # GitOps objects only
 
     @property
     def ref(self) -> str:
@@ -87,6 +100,11 @@ def _containers(pod_spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
     return tuple(images), capped
 
 
+def _main_image(pod_spec: Mapping[str, Any]) -> str | None:
+    items = pod_spec.get("containers")
+    return _text(_mapping(items[0]).get("image")) if isinstance(items, list) and items else None
+
+
 def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     merged: dict[str, str] = {}
     for source in sources:
@@ -123,6 +141,7 @@ def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default"
             product_override=_text(annotations.get(PRODUCT_ANNOTATION) or pod_annotations.get(PRODUCT_ANNOTATION)),
             version_override=_text(annotations.get(VERSION_ANNOTATION) or pod_annotations.get(VERSION_ANNOTATION)),
             capped=capped,
+            main_image=_main_image(_mapping(template.get("spec"))),
         )
     if kind == CSV_KIND:
         labels = _mapping(meta.get("labels"))
