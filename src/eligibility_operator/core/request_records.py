@@ -66,7 +66,8 @@ def record_from_body(body: Mapping[str, Any]) -> RequestRecord:
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
         generation=meta.get("generation"),
-        created=_timestamp(meta.get("creationTimestamp")),
+        # The API server always sets it; a fixed fallback keeps the due time from moving at each triage.
+        created=_timestamp(meta.get("creationTimestamp")) or dt.datetime.now(dt.UTC),
         spec=spec,
         spec_error=error,
         written=dict(status) if isinstance(status, Mapping) else None,
