@@ -132,10 +132,18 @@ def test_uncovered_namespace_is_untouched(kubectl: Kubectl, namespace: str, guar
         kubectl.run("delete", "namespace", other, "--wait=false", check=False)
 
 
-def test_opt_out_label_skips_the_webhook(kubectl: Kubectl, namespace: str, guarded: Any) -> None:
+def test_workload_opt_out_label_gives_audit_treatment(kubectl: Kubectl, namespace: str, guarded: Any) -> None:
+    """Anyone who may edit a workload may label it: under Enforce the label only lowers it to Audit."""
     guarded("Enforce")
     result = kubectl.apply(workload(namespace, "exempt", EOL, labels={"support.stakater.com/ignore": "true"}))
-    assert result.returncode == 0
+    assert result.returncode == 0 and "Warning" not in result.stderr
+
+    def audited() -> list[str]:
+        items = json.loads(kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+        return [e["message"] for e in items if e["reason"] == "AdmissionAudit" and "Deployment/exempt" in e["message"]]
+
+    (message,) = wait_for(lambda: audited() or None, what="an audit Event for the opted-out workload")
+    assert "audited only: the workload is labelled support.stakater.com/ignore=true" in message
 
 
 def test_running_end_of_life_workload_stays_operable(kubectl: Kubectl, namespace: str, guarded: Any) -> None:

@@ -81,6 +81,20 @@ def main() -> None:
     help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
 )
 @click.option(
+    "--webhook-client-ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Mutual TLS: accept only clients (the API server) with a certificate signed by this CA.",
+)
+@click.option(
+    "--cross-namespace-engagements",
+    "cross_namespace",
+    default="*",
+    show_default=True,
+    help="Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
+    "Engagements elsewhere cover at most their own namespace.",
+)
+@click.option(
     "--watch-inactivity-timeout",
     "inactivity",
     default=70.0,
@@ -100,6 +114,8 @@ def run(
     webhook_manage_config: str | None,
     webhook_url: str | None,
     exempt: tuple[str, ...],
+    webhook_client_ca: Path | None,
+    cross_namespace: str,
     inactivity: float,
     verbose: bool,
 ) -> None:
@@ -131,6 +147,7 @@ def run(
             manage_configuration=webhook_manage_config,
             url=webhook_url,
             exempt_namespaces=frozenset({"kube-system", _own_namespace(), *exempt}),
+            client_ca=webhook_client_ca,
         )
 
     async def _main() -> None:
@@ -142,6 +159,7 @@ def run(
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
             webhook=webhook,
+            cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
         )
 
     asyncio.run(_main())
@@ -196,20 +214,24 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
-    from . import checking
+    from . import check_report
     from .core.evaluation import Platform
 
     try:
-        spec = checking.load_engagement(engagement)
-        compiled = checking.load_matrix_file(matrix)
-        result = checking.check(paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict)
-        text = checking.render_json(result) if output == "json" else checking.render_table(result)
-    except checking.InputError as exc:
-        click.echo(f"error: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        spec = check_report.load_engagement(engagement)
+        compiled = check_report.load_matrix_file(matrix)
+        result = check_report.check(
+            paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
+        )
+        text = check_report.render_json(result) if output == "json" else check_report.render_table(result)
+    except check_report.InputError as exc:
+        click.echo(f"error: {check_report.printable(str(exc))}", err=True)
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     except Exception as exc:  # last resort: a crash must never read as a verdict (exit 1 is Limited)
-        click.echo(f"error: internal error, no verdict: {type(exc).__name__}: {checking.printable(str(exc))}", err=True)
-        sys.exit(checking.EXIT_INPUT_ERROR)
+        click.echo(
+            f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
+        )
+        sys.exit(check_report.EXIT_INPUT_ERROR)
     click.echo(text)
     sys.exit(result.exit_code)
 

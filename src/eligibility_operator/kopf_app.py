@@ -158,6 +158,7 @@ class WebhookOptions:
     url: str | None = None  # how the API server reaches us, for a managed configuration
     exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
     timeout_seconds: int = 5
+    client_ca: Path | None = None  # mutual TLS: only clients with a certificate signed by this CA
 
 
 async def _run_webhook(
@@ -172,7 +173,9 @@ async def _run_webhook(
     else:
         raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
     handler = webhook.AdmissionHandler(state, kube, metrics, tasks, options.exempt_namespaces)
-    server = tasks.start(webhook.serve(handler, options.host, options.port, cert), name="webhook-server")
+    server = tasks.start(
+        webhook.serve(handler, options.host, options.port, cert, options.client_ca), name="webhook-server"
+    )
     name = options.manage_configuration
     try:
         if name:
@@ -206,6 +209,7 @@ async def run_operator(
     inactivity_timeout: float = 70.0,
     webhook: WebhookOptions | None = None,
     stop_flag: asyncio.Event | None = None,
+    cross_namespace: frozenset[str] = frozenset({"*"}),
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
     from . import http_server, kopf_patches
@@ -213,7 +217,9 @@ async def run_operator(
     state = OperatorState(namespaces=frozenset(namespaces or ()))
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
-    reconciler = Reconciler(state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks)
+    reconciler = Reconciler(
+        state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks, cross_namespace=cross_namespace
+    )
     kopf_patches.skip_spawning_without_daemons()
     triager = RequestTriager(state, kube, metrics, tasks=tasks, coalesce_seconds=coalesce_seconds)
     reconciler.on_marked = triager.engagements_marked

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -28,6 +28,11 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 PREFIX = "stakater_support"
 ENGAGEMENT_LABELS = ("namespace", "engagement", "type", "plan")
 KEY_LABELS = ("namespace", "engagement")
+
+
+# The webhook's own trouble, counted under errors_total{operation}: a review not judged within the
+# deadline, reviews waiting too long for a slot, connections closed at the connection cap.
+ADMISSION_TROUBLE = ("admission_deadline", "admission_busy", "admission_refused")
 
 
 class OperatorMetrics:
@@ -63,9 +68,14 @@ class OperatorMetrics:
             ["mode", "outcome"],
             registry=self.registry,
         )
+        self.status_writes_failing = Gauge(
+            f"{PREFIX}_status_writes_failing",
+            "Engagements whose last status write failed; retried with exponential backoff.",
+            registry=self.registry,
+        )
         for resource in ("supportengagements", "compatibilitymatrices", "supportrequests"):
             self.status_patches.labels(resource)
-        for operation in ("status_patch", "event", "platform", "admission", "sweep"):
+        for operation in ("status_patch", "event", "platform", "admission", "sweep", *ADMISSION_TROUBLE):
             self.errors.labels(operation)
 
 

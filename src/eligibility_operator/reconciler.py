@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .core import engagements as eng
+from .core.coverage import ANY_NAMESPACE, confined
 from .core.evaluation import Platform
 from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
@@ -48,6 +49,7 @@ class Reconciler:
         sweep_seconds: float = 600.0,
         retry_seconds: float = 2.0,
         tasks: BackgroundTasks | None = None,
+        cross_namespace: frozenset[str] = frozenset({ANY_NAMESPACE}),
     ) -> None:
         self.state = state
         self.kube = kube
@@ -65,6 +67,8 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
+        self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
+        self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
 
@@ -125,6 +129,9 @@ class Reconciler:
     def engagement_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         fresh = eng.record_from_body(body)
+        if fresh.spec is not None:  # only trusted namespaces' engagements cover other namespaces
+            coverage = confined(fresh.spec.coverage, fresh.namespace, self.cross_namespace)
+            fresh.spec = fresh.spec.model_copy(update={"coverage": coverage})
         self.seen.seen(engagement_key(*fresh.key))
         current = self.state.engagements.get(fresh.key)
         if current is None or current.uid != fresh.uid:
@@ -151,6 +158,7 @@ class Reconciler:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         self.seen.gone(engagement_key(namespace, name))
         self.state.engagements.pop((namespace, name), None)
+        self._status_backoff.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
         if self.on_marked is not None:
             self.on_marked([(namespace, name)])
@@ -297,8 +305,12 @@ class Reconciler:
         self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
-        if not await self.writer.engagement(record, status):
-            self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-status")
+        if await self.writer.engagement(record, status):
+            self._status_backoff.pop(key, None)
+        else:  # exponential: a status the server refuses (too large, invalid) is not retried every 2 s forever
+            delay = self._status_backoff.setdefault(key, Backoff(self.retry_seconds, 300.0)).delay()
+            self.tasks.call_later(delay, lambda: self._mark([key]), name="retry-status")
+        self.metrics.status_writes_failing.set(len(self._status_backoff))
 
     async def _write_matrix_status(self, name: str) -> None:
         record = self.state.matrix_objects.get(name)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from .api.models import SupportEngagementSpec
 from .api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from .check_input import InputError, decode, read_bytes, read_manifests
-from .checking import printable
+from .check_report import printable
 from .core.coverage import covers
 from .core.detection import Detection, detect
 from .core.diagnostics import summary

@@ -1,6 +1,6 @@
 """The operator's state: what it knows of the cluster, and nothing it does.
 
-The reconciler writes this state (from watch events and its own status writes);
+The reconciler writes this state (from watch events, and the status it wrote);
 the admission webhook, the metrics collector and the health endpoints only read
 it, through the typed methods below. Everything here lives in the operator's one
 event loop, so readers need no locks.
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .api.models import SupportEngagementSpec
 from .core.coverage import covers
 from .core.engagements import EngagementRecord
 from .core.evaluation import Platform
@@ -71,6 +72,11 @@ class OperatorState:
         """Every engagement, in (namespace, name) order."""
         for key in sorted(self.engagements):
             yield self.engagements[key]
+
+    def engagement_specs(self) -> Iterator[tuple[str, str, SupportEngagementSpec | None]]:
+        """(namespace, name, spec) of every engagement; spec None while it is invalid."""
+        for record in self.engagements.values():
+            yield record.namespace, record.name, record.spec
 
     def engagement_count(self) -> int:
         return len(self.engagements)

@@ -41,6 +41,12 @@ def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
     )
 
 
+def _answered(exc: BaseException) -> bool:
+    """The API server answered and refused (as opposed to: unreachable, conflict, throttled, gone)."""
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and status >= 400 and status not in (404, 409, 429)
+
+
 class StatusWriter:
     def __init__(self, kube: KubeApi, metrics: OperatorMetrics, concurrency: int = 8) -> None:
         self.kube = kube
@@ -67,6 +73,8 @@ class StatusWriter:
                 record.name,
                 describe_error(exc),
             )
+            if _answered(exc):
+                await self._write_failure(record, status, exc)
             return False
         if not exists:
             return True
@@ -79,6 +87,41 @@ class StatusWriter:
         for notice in notices:
             await self._emit(record, notice.reason, notice.message, notice.warning)
         return True
+
+    async def _write_failure(
+        self, record: eng.EngagementRecord, status: SupportEngagementStatus, exc: BaseException
+    ) -> None:
+        """The server refused the status (too large, invalid): say so in a small one, without the product lists."""
+        failed = Condition(
+            type=ConditionType.READY,
+            status=ConditionStatus.FALSE,
+            reason="StatusWriteFailed",
+            message=(
+                f"the evaluated status could not be written ({describe_error(exc)}); "
+                "it is retried with exponential backoff, and the product lists are left out until it can be"
+            )[:1024],
+            observed_generation=record.generation,
+        )
+        small = status.model_copy(
+            update={
+                "products": [],
+                "uncovered_products": [],
+                "conditions": [failed, *(c for c in status.conditions if c.type != ConditionType.READY)],
+            }
+        )
+        wire = eng.status_to_write(small, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return
+        try:
+            async with self._writes:
+                if await asyncio.to_thread(
+                    self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
+                ):
+                    self.metrics.status_patches.labels("supportengagements").inc()
+                    record.written = wire
+        except Exception as again:
+            self.metrics.errors.labels("status_patch").inc()
+            log.warning("could not write the failure either: %s", describe_error(again))
 
     async def _announce(
         self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]

@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import json
 import logging
 import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from . import serving
 from .api.models import GROUP
 from .core.admission import Decision, Guard, decide, guards_for, response
+from .core.audit import AuditEvent, AuditLimiter
+from .core.reviews import ReviewError, parse_review
 from .core.workloads import OPT_OUT_LABEL
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
@@ -32,7 +36,15 @@ from .tasks import BackgroundTasks
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
 PATH = "/validate-workloads"
-MAX_BODY_BYTES = 8 * 1024 * 1024  # the API server sends at most ~3 MiB objects; refuse anything beyond
+# The API server refuses request bodies over 3 MiB (its default --max-request-bytes); an UPDATE's review
+# carries the new and the old object, so a legitimate review stays under twice that plus its envelope.
+API_SERVER_REQUEST_LIMIT = 3 * 1024 * 1024
+MAX_BODY_BYTES = 2 * API_SERVER_REQUEST_LIMIT + 64 * 1024
+DEADLINE_SECONDS = 2.0  # a decision within this, or the request is allowed with a warning (timeout: 5 s)
+MAX_IN_FLIGHT = 8  # reviews read and judged at once (memory: 8 bodies); the others wait within the deadline
+LIMITS = serving.Limits(
+    max_connections=64, handshake_timeout=5.0, header_timeout=10.0, body_timeout=3.0, max_body_bytes=MAX_BODY_BYTES
+)
 
 
 @dataclass(frozen=True)
@@ -122,14 +134,13 @@ def webhook_configuration(name: str, url: str, ca_pem: bytes, exempt: list[str],
                         "scope": "Namespaced",
                     }
                 ],
+                # Only a namespace label opts out; a workload's own label lowers its treatment to Audit,
+                # so workloads are all sent (no objectSelector).
                 "namespaceSelector": {
                     "matchExpressions": [
                         {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": exempt},
                         {"key": OPT_OUT_LABEL, "operator": "NotIn", "values": ["true"]},
                     ]
-                },
-                "objectSelector": {
-                    "matchExpressions": [{"key": OPT_OUT_LABEL, "operator": "NotIn", "values": ["true"]}]
                 },
             }
         ],
@@ -146,30 +157,66 @@ class AdmissionHandler:
         metrics: OperatorMetrics,
         tasks: BackgroundTasks,
         exempt_namespaces: frozenset[str],
+        limits: serving.Limits = LIMITS,
+        deadline: float = DEADLINE_SECONDS,
     ) -> None:
         self.state = state
         self.kube = kube
         self.metrics = metrics
         self.tasks = tasks
         self.exempt = exempt_namespaces
+        self.limits = limits
+        self.deadline = deadline
+        self.audit = AuditLimiter()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="admission")
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def guards(self, namespace: str) -> list[Guard]:
-        engagements = ((r.namespace, r.name, r.spec) for r in self.state.engagements.values())
-        labels = self.state.namespace_labels(namespace)
-        return guards_for(namespace, labels, engagements, self.state.compiled_matrix, self.state.platform)
+        state = self.state
+        labels = state.namespace_labels(namespace)
+        return guards_for(namespace, labels, state.engagement_specs(), state.compiled_matrix, state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
+        """Answer one review: bounded body, bounded time, never a traceback, never a 500."""
+        try:  # at most MAX_IN_FLIGHT bodies in memory; the others wait their turn, within the deadline
+            async with asyncio.timeout(self.deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            self.metrics.errors.labels("admission_busy").inc()
+            return web.Response(status=503, text="too many reviews at once\n")
         try:
-            if (request.content_length or 0) > MAX_BODY_BYTES:
-                return web.Response(status=413, text="request too large\n")
-            review = json.loads(await request.read())
-            req = review["request"]
-            uid = str(req["uid"])
-        except (ValueError, KeyError, TypeError) as exc:
-            return web.Response(status=400, text=f"not an AdmissionReview: {type(exc).__name__}\n")
+            try:
+                body = await serving.read_body(request, self.limits)
+            except serving.BodyError as exc:
+                log.info("admission webhook: %s (from %s)", exc.text.strip(), request.remote)
+                return web.Response(status=exc.status, text=exc.text)
+            return await self._answer(body)
+        finally:
+            self._slots.release()
+
+    async def _answer(self, body: bytes) -> web.Response:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deadline
         try:
-            namespace = str(req.get("namespace") or "")
-            decision = decide(req, self.guards(namespace), self.state.today(), self.exempt)
+            # Parsing and judging run in a small pool: a large review never stalls the event loop that
+            # the reconciler, /healthz and other reviews share.
+            async with asyncio.timeout_at(deadline):
+                uid, req = await loop.run_in_executor(self._pool, parse_review, body)
+        except ReviewError as exc:
+            return web.Response(status=400, text=f"not an AdmissionReview: {exc}\n")
+        except TimeoutError:
+            self.metrics.errors.labels("admission_deadline").inc()
+            log.warning("admission review not read within %.1f s; answering 503", self.deadline)
+            return web.Response(status=503, text="review not read in time\n")
+        namespace = str(req.get("namespace") or "")
+        guards = self.guards(namespace)
+        try:
+            async with asyncio.timeout_at(deadline):
+                decision = await loop.run_in_executor(self._pool, decide, req, guards, self.state.today(), self.exempt)
+        except TimeoutError:
+            self.metrics.errors.labels("admission_deadline").inc()
+            log.warning("admission review %s not judged within %.1f s; allowing", uid, self.deadline)
+            decision = Decision(warnings=[f"{WEBHOOK_NAME}: not judged within {self.deadline:g} s; allowed"])
         except Exception:  # a bug must not block deployments: allow, and say so in the log and metrics
             log.exception("admission review %s failed; allowing", uid)
             self.metrics.errors.labels("admission").inc()
@@ -177,57 +224,87 @@ class AdmissionHandler:
         if decision.mode is not None:
             self.metrics.admission_reviews.labels(str(decision.mode), decision.outcome).inc()
         if decision.audit and not req.get("dryRun"):
-            self.tasks.start(self._record(decision), name="admission-audit")
+            self._audit(decision)
         return web.json_response(response(uid, decision))
 
-    async def _record(self, decision: Decision) -> None:
-        for guard, message in decision.audit:
-            record = self.state.engagement((guard.namespace, guard.name))
-            if record is None:
-                continue
+    def _audit(self, decision: Decision) -> None:
+        """Hand the findings to the limiter; post the Events it lets through (few, whatever the flood)."""
+        now = time.monotonic()
+        events = [
+            event
+            for guard, message in decision.audit
+            if (event := self.audit.admit((guard.namespace, guard.name, message), message, now)) is not None
+        ]
+        if events:
+            self.tasks.start(self._record(events), name="admission-audit")
+
+    async def _record(self, events: list[AuditEvent]) -> None:
+        for event in events:
             try:
+                record = self.state.engagement(event.engagement)
+                if record is None:
+                    continue
                 await asyncio.to_thread(
                     self.kube.emit_event,
-                    namespace=guard.namespace,
-                    name=guard.name,
+                    namespace=event.engagement[0],
+                    name=event.engagement[1],
                     uid=record.uid,
                     kind="SupportEngagement",
                     reason="AdmissionAudit",
-                    message=message,
+                    message=event.text(),
                     warning=True,
                 )
                 self.metrics.events_posted.inc()
             except Exception as exc:
                 self.metrics.errors.labels("event").inc()
                 log.warning("could not record an admission audit Event: %s", describe_error(exc))
+            finally:
+                self.audit.done()
 
 
-async def serve(handler: AdmissionHandler, host: str, port: int, cert: ServingCert) -> None:
-    """Serve the webhook over TLS until cancelled."""
+def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:
+    """The webhook's TLS context; with ``client_ca``, only clients with a certificate it signed get in."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert.certfile, cert.keyfile)
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(client_ca))
+    return context
+
+
+async def serve(
+    handler: AdmissionHandler, host: str, port: int, cert: ServingCert, client_ca: Path | None = None
+) -> None:
+    """Serve the webhook over TLS until cancelled."""
+    context = tls_context(cert, client_ca)
+    app = web.Application(client_max_size=handler.limits.max_body_bytes)
     app.add_routes([web.post(PATH, handler.handle)])
-    runner = web.AppRunner(app, access_log=None)
+    runner = serving.runner(app, handler.limits)
     await runner.setup()
-    await web.TCPSite(runner, host, port, ssl_context=context).start()
-    log.info("admission webhook serving on https://%s:%d%s", host, port, PATH)
+    listener = await serving.start(
+        runner, host, port, handler.limits, context, lambda: handler.metrics.errors.labels("admission_refused").inc()
+    )
+    mutual = " (mutual TLS)" if client_ca else ""
+    log.info("admission webhook serving on https://%s:%d%s%s", host, port, PATH, mutual)
     try:
-        await _reload_on_renewal(context, cert)
+        await _reload_on_renewal(context, cert, client_ca)
     finally:
-        await runner.cleanup()
+        await serving.stop(listener, runner)
 
 
-async def _reload_on_renewal(context: ssl.SSLContext, cert: ServingCert, every: float = 30.0) -> None:
+async def _reload_on_renewal(
+    context: ssl.SSLContext, cert: ServingCert, client_ca: Path | None = None, every: float = 30.0
+) -> None:
     """Load a renewed certificate (cert-manager rotates key and CA) into the live TLS context.
 
     Without this the API server would stop trusting the old certificate after a renewal, and with
     failurePolicy Ignore every request would pass unjudged, silently, until the pod restarted.
     """
 
-    def stamp() -> tuple[float, float]:
-        return (cert.certfile.stat().st_mtime, cert.keyfile.stat().st_mtime)
+    def stamp() -> tuple[float, ...]:
+        files = (cert.certfile, cert.keyfile, *((client_ca,) if client_ca else ()))
+        return tuple(f.stat().st_mtime for f in files)
 
     seen = stamp()
     while True:
@@ -236,6 +313,8 @@ async def _reload_on_renewal(context: ssl.SSLContext, cert: ServingCert, every: 
             current = stamp()
             if current != seen:
                 context.load_cert_chain(cert.certfile, cert.keyfile)
+                if client_ca is not None:
+                    context.load_verify_locations(cafile=str(client_ca))  # adds the new CA; the old stays
                 seen = current
                 log.info("admission webhook: loaded the renewed serving certificate")
         except (OSError, ssl.SSLError) as exc:  # mid-rotation (files swapped one by one): next round

@@ -174,11 +174,14 @@ def test_requests_outside_the_webhooks_remit_are_skipped(request_: dict[str, Any
     assert (decision.allowed, decision.mode, decision.outcome) == (True, None, "skipped")
 
 
-def test_the_opt_out_label_skips_the_workload() -> None:
+def test_the_workload_opt_out_label_only_lowers_the_treatment_to_audit() -> None:
     request = review(EOL)
     request["object"]["metadata"]["labels"]["support.stakater.com/ignore"] = "true"
     decision = decide(request, [guard("Enforce")], TODAY, EXEMPT)
-    assert (decision.allowed, decision.outcome) == (True, "skipped")
+    assert (decision.allowed, decision.mode, decision.outcome, decision.warnings) == (True, "Audit", "allowed", [])
+    (audited,) = decision.audit
+    assert "reloader 1.1.0 is end of life" in audited[1]
+    assert "audited only: the workload is labelled support.stakater.com/ignore=true" in audited[1]
 
 
 def test_unguarded_namespaces_are_skipped() -> None:

@@ -19,7 +19,7 @@ from eligibility_operator.check_input import (
     decode,
     read_manifests,
 )
-from eligibility_operator.checking import check, printable, render_table
+from eligibility_operator.check_report import check, printable, render_table
 from eligibility_operator.cli import main
 
 from ..builders import TODAY, default_compiled, engagement_spec

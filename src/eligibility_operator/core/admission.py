@@ -11,12 +11,13 @@ resource on CREATE and UPDATE only), and it allows them anyway if they do.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.models import Eligibility, EnforcementMode, Lifecycle, SupportEngagementSpec
+from ..api.models import Eligibility, Enforcement, EnforcementMode, Lifecycle, SupportEngagementSpec
 from .coverage import covers
 from .detection import detect
 from .evaluation import VersionVerdict, judge_version
@@ -189,8 +190,12 @@ def decide(
     if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or mode is None:
         return decision
     labels = _mapping(_mapping(obj.get("metadata")).get("labels"))
-    if labels.get(OPT_OUT_LABEL) == "true":
-        return decision
+    opted_out = labels.get(OPT_OUT_LABEL) == "true"
+    if opted_out:
+        # Whoever may edit a workload may label it: the workload label only lowers the treatment to
+        # Audit (recorded, never refused or warned). Only the namespace label opts out entirely.
+        guards = [audit_only(g) for g in guards]
+        mode = EnforcementMode.AUDIT
     old = _mapping(request.get("oldObject")) if operation == "UPDATE" else None
     decision.mode = mode
     decision.outcome = "allowed"
@@ -217,10 +222,17 @@ def decide(
         decision.warnings = [_clip(f.text(workload), MAX_WARNING_CHARS) for f in others[:MAX_WARNINGS]]
         if decision.allowed and decision.warnings:
             decision.outcome = "warned"
+    note = f" (audited only: the workload is labelled {OPT_OUT_LABEL}=true)" if opted_out else ""
     for f in findings:
         if EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.AUDIT:
-            decision.audit.append((f.guard, _clip(f.text(workload), MAX_MESSAGE_CHARS)))
+            decision.audit.append((f.guard, _clip(f.text(workload) + note, MAX_MESSAGE_CHARS)))
     return decision
+
+
+def audit_only(guard: Guard) -> Guard:
+    """``guard`` with its engagement's enforcement lowered to Audit."""
+    spec = guard.spec.model_copy(update={"enforcement": Enforcement(mode=EnforcementMode.AUDIT)})
+    return dataclasses.replace(guard, spec=spec)
 
 
 def response(uid: str, decision: Decision) -> dict[str, Any]:

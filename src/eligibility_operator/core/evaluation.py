@@ -33,6 +33,7 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import CompiledMatrix, ProductEntry
+from .messages import shorten
 from .platforms import Platform, PlatformJudgement, in_range, judge_platform
 from .versions import Version, parse_version
 
@@ -388,7 +389,7 @@ def _judge_groups(
             recommended_version=j.recommended,
             eligibility=verdict.eligibility,
             action_owner=verdict.owner,
-            reason=reason[:1024],
+            reason=shorten(reason),
             version_source=", ".join(sorted(g.sources)) or None,
             **common,
         )
@@ -434,7 +435,7 @@ def _worst_first(entries: list[ProductStatus], limit: int = MAX_STATUS_PRODUCTS)
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
     status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
-    return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
+    return Condition(type=type_, status=status, reason=reason, message=shorten(message), observed_generation=generation)
 
 
 def _finding_lines(judged: Sequence[_Judged], counted: bool) -> list[str]:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
 from eligibility_operator.check_input import Manifests
-from eligibility_operator.checking import (
+from eligibility_operator.check_report import (
     EXIT_INPUT_ERROR,
     CheckResult,
     InputError,
