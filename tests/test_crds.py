@@ -49,7 +49,11 @@ def test_default_matrix_is_served(kubectl: Kubectl) -> None:
 def test_valid_engagement_is_accepted_with_defaults(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(_engagement(namespace, "valid", plan="Premium", products=[{"name": "reloader"}]))
     got = kubectl.get("se", "valid", "-n", namespace)
-    assert got["spec"]["upgradeHorizonDays"] == 90
+    # No server default: the operator applies 90 days under Premium, and can tell a Standard plan that sets it
+    # that it has no effect there.
+    assert "upgradeHorizonDays" not in got["spec"]
+    assert got["spec"]["serviceCredits"] == {"definedInAgreement": False, "applyUnderLimitedSupport": False}
+    assert "contractedServices" not in got["spec"]
     assert got["spec"]["products"] == [{"name": "reloader", "edition": "Community"}]
     assert got["spec"]["enforcement"]["mode"] == "Audit"
     assert got["spec"]["versionManagement"] == "Customer"
