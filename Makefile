@@ -10,8 +10,9 @@ KUBECONFIG_LOCAL := $(abspath $(CLUSTER_DIR))/kubeconfig
 PYTEST_ARGS ?=
 # Development tooling (control plane, cluster, demo): outside src/, never in the wheel or the image.
 DEV := $(BIN)/python -m eligibility_operator_dev
-# Debian packages the tests and the demo need (kubectl is usually present already).
-APT_PACKAGES := etcd-server kubernetes-client prometheus
+# Debian packages the tests and the demo need (kubectl is usually present already; amtool, from
+# prometheus-alertmanager, checks the example alert routes).
+APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager
 
 .PHONY: help
 help: ## Show this help
@@ -69,6 +70,7 @@ lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
 	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring
 	$(BIN)/lint-imports
 
 .PHONY: fmt
@@ -82,7 +84,7 @@ crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
 
 .PHONY: generate
-generate: crds ## Regenerate everything generated: crds/, deploy/ copies, PrometheusRule, Grafana dashboard
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards
 	$(BIN)/python scripts/generate_monitoring.py
 
 .PHONY: cluster-up

@@ -234,8 +234,8 @@ def test_retriage_after_upgrade_with_events_and_diagnostics(
     with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
         text = response.read().decode()
     assert (
-        f'stakater_support_request_ineligible_products{{namespace="{ns}",request="p1",request_severity="P1"}} 1.0'
-        in text
+        f'stakater_support_request_ineligible_products{{namespace="{ns}",owner="Customer",request="p1",'
+        f'request_severity="P1"}} 1.0' in text
     )
     assert (
         f'stakater_support_request_first_response_due_seconds{{engagement="contract",namespace="{ns}",request="p1",request_severity="P1"}}'

@@ -292,6 +292,11 @@ class _FileReader:
         return True
 
     def _read_segment(self, line_offset: int, segment: str) -> None:
+        if _only_counted(segment):
+            self.number += 1
+            self.out.documents += 1
+            self.out.objects += 1
+            return
         loader = _Loader(segment)
         try:
             while True:
@@ -386,6 +391,40 @@ class _FileReader:
 
     def _problem(self, error: str) -> None:
         self.out.problems.append(Problem(self.path, self.number, error))
+
+
+# Kinds `check` reads; a document of any other kind is counted as an object without being parsed
+# (building Python objects is most of the time; CRDs, ConfigMaps and RBAC are most of a repository).
+READ_KINDS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ClusterServiceVersion",
+        "Namespace",
+        "HelmRelease",
+        "Application",
+        "ApplicationSet",
+        "HelmRepository",
+        "OCIRepository",
+    }
+)
+_TOP_KIND = re.compile(r"""^kind:[ \t]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
+_TOP_API_VERSION = re.compile(r"^apiVersion:[ \t]*\S", re.MULTILINE)
+_DOCUMENT_END = re.compile(r"^\.\.\.", re.MULTILINE)
+
+
+def _only_counted(segment: str) -> bool:
+    """True for one block-style document whose top-level ``kind`` is one ``check`` does not read."""
+    kinds = _TOP_KIND.findall(segment)
+    return (
+        len(kinds) == 1
+        and kinds[0] not in READ_KINDS
+        and not kinds[0].endswith("List")
+        and "{{" not in segment
+        and _TOP_API_VERSION.search(segment) is not None
+        and _DOCUMENT_END.search(segment) is None
+    )
 
 
 def _in_chart_templates(path: str) -> bool:

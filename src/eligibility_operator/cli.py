@@ -101,6 +101,13 @@ def main() -> None:
     show_default=True,
     help="Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
 )
+@click.option(
+    "--cluster-name",
+    envvar="ELIGIBILITY_OPERATOR_CLUSTER_NAME",
+    default="",
+    help="Add cluster=NAME to every metric series, for many clusters in one Prometheus. Leave empty when "
+    "Prometheus adds the cluster label itself (external_labels); never both.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def run(
     namespaces: tuple[str, ...],
@@ -117,6 +124,7 @@ def run(
     webhook_client_ca: Path | None,
     cross_namespace: str,
     inactivity: float,
+    cluster_name: str,
     verbose: bool,
 ) -> None:
     """Run the operator (and, with --webhook-port, the admission webhook)."""
@@ -158,6 +166,7 @@ def run(
             metrics_host=metrics_host,
             metrics_port=metrics_port,
             inactivity_timeout=inactivity,
+            cluster_name=cluster_name,
             webhook=webhook,
             cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
         )

@@ -210,12 +210,15 @@ async def run_operator(
     webhook: WebhookOptions | None = None,
     stop_flag: asyncio.Event | None = None,
     cross_namespace: frozenset[str] = frozenset({"*"}),
+    cluster_name: str = "",
 ) -> None:
-    """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped."""
+    """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
+
+    ``cluster_name``: label every metric series with ``cluster`` (empty: no such label)."""
     from . import http_server, kopf_patches
 
     state = OperatorState(namespaces=frozenset(namespaces or ()))
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(cluster=cluster_name)
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
     reconciler = Reconciler(
         state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks, cross_namespace=cross_namespace

@@ -79,11 +79,11 @@ def test_separator_inside_a_block_scalar_ends_the_document_as_the_parser_does(tm
 @pytest.mark.parametrize(
     "bad",
     [
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, creationTimestamp: 2024-02-30}\n",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!bool maybe}\n",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!timestamp foo}\n",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!python/object:os.system x}\n",
-        "apiVersion: v1\nkind: ConfigMap\ndata: " + "[" * 5000 + "]" * 5000 + "\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: c, creationTimestamp: 2024-02-30}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: !!bool maybe}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: !!timestamp foo}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: !!python/object:os.system x}\n",
+        "apiVersion: apps/v1\nkind: Deployment\ndata: " + "[" * 5000 + "]" * 5000 + "\n",
     ],
 )
 def test_an_exception_inside_one_document_is_that_documents_error(tmp_path: Path, bad: str) -> None:
@@ -97,6 +97,16 @@ def test_an_exception_inside_one_document_is_that_documents_error(tmp_path: Path
     result = run_check(tmp_path, root)
     assert result.exit_code == 4, result.output  # a malformed Kubernetes object: never 1, never a traceback
     assert json.loads(result.stdout)["eligibility"] == "Ineligible"
+
+
+def test_documents_of_kinds_check_does_not_read_are_counted_not_parsed(tmp_path: Path) -> None:
+    # A ConfigMap or CRD cannot change the verdict; building Python objects for it is most of the time.
+    bad_configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, creationTimestamp: 2024-02-30}\n"
+    root = write(tmp_path / "m", {"a.yaml": EOL_RELOADER + "---\n" + bad_configmap})
+    out = read_manifests([root])
+    assert (out.problems, out.documents, out.objects, names(out)) == ([], 2, 2, ["old-reloader"])
+    result = run_check(tmp_path, root)
+    assert result.exit_code == 3, result.output  # the end-of-life verdict, not 1 and not a traceback
 
 
 def test_document_that_is_not_a_kubernetes_object_does_not_hide_the_verdict(tmp_path: Path) -> None:
@@ -198,7 +208,7 @@ def test_one_bad_file_among_many_in_the_process_pool(tmp_path: Path) -> None:
         f"f{i:03}.yaml": yaml.safe_dump(workload("nginx", name=f"w{i}")) for i in range(40)
     }
     files["f007.yaml"] = b"\xc3\x28 not text"
-    files["f013.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!timestamp foo}\n"
+    files["f013.yaml"] = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: !!timestamp foo}\n"
     files["f021.yaml"] = "&a {apiVersion: v1, kind: List, items: [*a]}\n"
     root = write(tmp_path, files)
     out = read_manifests([root], parallel_from=2)

@@ -59,18 +59,17 @@ def test_engagement_series_come_from_the_written_status_and_go_with_the_engageme
     record = record_from_body(with_status("shop", "acme", status("Limited", "2030-01-01")))
     state.engagements[record.key] = record
     found = samples(state)
-    labels = key("shop", "acme", type="ProductSupport", plan="Premium")
+    labels = key("shop", "acme")
     assert found[(f"{P}_engagement_eligible", labels)] == 0.0
     assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Limited")))))] == 1.0
     assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Eligible")))))] == 0.0
     assert found[(f"{P}_engagement_ready", key("shop", "acme"))] == 1.0
     assert found[(f"{P}_engagement_products_out_of_support", key("shop", "acme"))] == 1.0
     assert found[(f"{P}_engagement_platform_compatible", key("shop", "acme"))] == 1.0
-    workloads = key("shop", "acme", product="reloader", version="1.2", lifecycle="Deprecated")
+    product = {"product": "reloader", "edition": "", "version": "1.2"}
+    workloads = key("shop", "acme", **product, lifecycle="Deprecated", eligibility="", action_owner="")
     assert found[(f"{P}_product_workloads", workloads)] == 3.0
-    left = found[
-        (f"{P}_product_time_to_end_of_support_seconds", key("shop", "acme", product="reloader", version="1.2"))
-    ]
+    left = found[(f"{P}_product_time_to_end_of_support_seconds", key("shop", "acme", **product))]
     expected = (dt.datetime(2030, 1, 2, tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)).total_seconds()
     assert abs(left - expected) < 60
     owner = key("shop", "acme", responsibility="Maintaining supported versions", owner="Customer")
@@ -89,7 +88,7 @@ def test_an_engagement_without_status_is_unknown_and_not_ready() -> None:
     record = record_from_body(body)
     state.engagements[record.key] = record
     found = samples(state)
-    labels = key("shop", "fresh", type="ProductSupport", plan="Standard")
+    labels = key("shop", "fresh")
     assert found[(f"{P}_engagement_eligibility", tuple(sorted((*labels, ("eligibility", "Unknown")))))] == 1.0
     assert found[(f"{P}_engagement_ready", key("shop", "fresh"))] == 0.0
     assert (f"{P}_engagement_platform_compatible", key("shop", "fresh")) not in found
@@ -119,3 +118,97 @@ def test_operator_counters_are_served_beside_the_state() -> None:
     found = samples(OperatorState(), metrics)
     assert found[(f"{P}_errors_total", (("operation", "sweep"),))] == 1.0
     assert found[(f"{P}_errors_total", (("operation", "status_patch"),))] == 0.0
+
+
+# ------------------------------------------------------------------ fleet labels, owners, editions
+
+PRODUCTS: list[dict[str, Any]] = [
+    {"product": "reloader", "edition": "Community", "version": "1.2.0", "lifecycle": "Supported"}
+    | {"eligibility": "Eligible", "workloadCount": 1},
+    {"product": "reloader", "edition": "Enterprise", "version": "1.2.0", "lifecycle": "Supported"}
+    | {"eligibility": "Limited", "actionOwner": "Customer", "workloadCount": 2},
+    {"product": "forecastle", "edition": "Community", "version": "1.0.1", "lifecycle": "EndOfLife"}
+    | {"endOfSupport": "2020-01-31", "eligibility": "Ineligible", "actionOwner": "Customer", "workloadCount": 3},
+]
+
+
+def state_with(name: str, status: dict[str, Any], **spec: Any) -> OperatorState:
+    body = engagement("shop", name, **spec)
+    body["metadata"]["uid"] = f"uid-{name}"
+    body["status"] = status
+    state = OperatorState()
+    record = record_from_body(body)
+    state.engagements[record.key] = record
+    return state
+
+
+def by_name(found: dict[tuple[str, tuple[Any, ...]], float], name: str) -> list[tuple[dict[str, str], float]]:
+    return [(dict(labels), value) for (n, labels), value in found.items() if n == f"{P}_{name}"]
+
+
+def test_two_editions_of_one_version_are_two_series_with_eligibility_and_owner() -> None:
+    state = state_with("acme", {"eligibility": "Limited", "products": PRODUCTS})
+    rows = by_name(samples(state), "product_workloads")
+    assert len(rows) == 3  # the dict is keyed by labels: identical label sets would have collapsed
+    enterprise = next(labels for labels, _ in rows if labels["edition"] == "Enterprise")
+    assert enterprise["eligibility"] == "Limited" and enterprise["action_owner"] == "Customer"
+    assert "cluster" not in enterprise
+
+
+def test_info_carries_the_contract_and_the_other_series_stay_narrow() -> None:
+    products = [{"name": "reloader", "edition": "Enterprise"}, {"name": "forecastle"}]
+    agreement = {"orderForm": "OF-1", "masterAgreement": "MSA-9"}
+    state = state_with(
+        "acme", {"eligibility": "Eligible"}, customer="ACME Corp", agreement=agreement, products=products
+    )
+    found = samples(state)
+    [(info, value)] = by_name(found, "engagement_info")
+    assert value == 1.0
+    assert info == {
+        "namespace": "shop",
+        "engagement": "acme",
+        "customer": "ACME Corp",
+        "type": "ProductSupport",
+        "plan": "Standard",
+        "agreement": "OF-1",
+        "master_agreement": "MSA-9",
+        "editions": "forecastle=Community,reloader=Enterprise",
+    }
+    assert all(
+        set(labels) == {"namespace", "engagement", "eligibility"}
+        for labels, _ in by_name(found, "engagement_eligibility")
+    )
+
+
+def test_findings_count_what_limits_eligibility_by_the_party_that_acts() -> None:
+    status = {
+        "eligibility": "Ineligible",
+        "products": PRODUCTS,
+        "platform": {"compatible": False},
+        "agreement": {"inForce": False, "actionOwner": "Customer"},
+    }
+    state = state_with("m", status, type="ManagedService", versionManagement="Stakater")
+    found = {
+        (labels["kind"], labels["owner"]): value for labels, value in by_name(samples(state), "engagement_findings")
+    }
+    # two product versions not eligible (the customer's), the managed platform (Stakater's), the agreement
+    assert found == {("product", "Customer"): 2.0, ("platform", "Stakater"): 1.0, ("agreement", "Customer"): 1.0}
+    assert (
+        by_name(samples(state_with("ok", {"eligibility": "Eligible", "products": PRODUCTS[:1]})), "engagement_findings")
+        == []
+    )
+
+
+def test_cluster_name_labels_every_series_of_the_operator() -> None:
+    metrics = OperatorMetrics(cluster="prod-eu-1")
+    metrics.evaluations.inc()
+    found = samples(state_with("acme", {"eligibility": "Eligible", "products": PRODUCTS}), metrics)
+    names = {name for name, _ in found}
+    assert {
+        f"{P}_build_info",
+        f"{P}_evaluations_total",
+        f"{P}_admission_reviews_total",
+        f"{P}_engagement_info",
+    } <= names
+    unlabelled = [(name, labels) for name, labels in found if dict(labels).get("cluster") != "prod-eu-1"]
+    assert unlabelled == []

@@ -104,7 +104,7 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
             assert first["diagnostics"]["workloads"][0]["events"][0].endswith("Warning BackOff: crash")
             scrape = generate_latest(build_registry(h.metrics, h.state)).decode()
             assert (
-                'stakater_support_request_ineligible_products{namespace="team-a",request="p1",'
+                'stakater_support_request_ineligible_products{namespace="team-a",owner="Customer",request="p1",'
                 'request_severity="P1"} 1.0' in scrape
             )
             labels = 'engagement="contract",namespace="team-a",request_severity="P1",route="Support",scope="InScope"'
