@@ -13,6 +13,8 @@ DEV := $(BIN)/python -m eligibility_operator_dev
 # Debian packages the tests and the demo need (kubectl is usually present already; amtool, from
 # prometheus-alertmanager, checks the example alert routes).
 APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager
+# For the image tests (tests/test_image.py): installed when possible, else those tests are skipped.
+IMAGE_APT_PACKAGES := buildah debootstrap
 
 .PHONY: help
 help: ## Show this help
@@ -26,6 +28,14 @@ system-deps: ## Install the Debian packages the tests need (as root)
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@missing=""; for p in $(IMAGE_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install$$missing (for the image tests)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
+	    || echo "note: could not install$$missing; the image tests will be skipped" >&2; \
 	fi
 
 $(BIN)/activate:

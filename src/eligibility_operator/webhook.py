@@ -13,9 +13,11 @@ import asyncio
 import datetime as dt
 import ipaddress
 import logging
+import multiprocessing
 import ssl
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from . import serving
 from .api.models import GROUP
 from .core.admission import Decision, Guard, decide, guards_for, response
 from .core.audit import AuditEvent, AuditLimiter
-from .core.reviews import ReviewError, parse_review
+from .core.reviews import ReviewError, read_review
 from .core.workloads import OPT_OUT_LABEL
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
@@ -168,8 +170,17 @@ class AdmissionHandler:
         self.limits = limits
         self.deadline = deadline
         self.audit = AuditLimiter()
+        self._parser = _parser_process()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="admission")
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def start(self) -> None:
+        """Start the parser process now rather than on the first review (spawning takes a moment)."""
+        await asyncio.get_running_loop().run_in_executor(self._parser, len, b"")
+
+    def close(self) -> None:
+        self._parser.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def guards(self, namespace: str) -> list[Guard]:
         state = self.state
@@ -198,12 +209,18 @@ class AdmissionHandler:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline
         try:
-            # Parsing and judging run in a small pool: a large review never stalls the event loop that
-            # the reconciler, /healthz and other reviews share.
+            # A review is parsed in a process of its own, which hands back only what the decision reads:
+            # parsing megabytes of JSON holds the GIL, and would stall the event loop that the reconciler,
+            # /healthz and other reviews share. The (small) decision runs in a thread.
             async with asyncio.timeout_at(deadline):
-                uid, req = await loop.run_in_executor(self._pool, parse_review, body)
+                uid, req = await loop.run_in_executor(self._parser, read_review, body)
         except ReviewError as exc:
             return web.Response(status=400, text=f"not an AdmissionReview: {exc}\n")
+        except BrokenProcessPool:  # the parser died (e.g. out of memory): start another, answer this one 503
+            log.warning("admission webhook: the review parser stopped; starting another")
+            self.metrics.errors.labels("admission").inc()
+            self._parser = _parser_process()
+            return web.Response(status=503, text="review parser restarting\n")
         except TimeoutError:
             self.metrics.errors.labels("admission_deadline").inc()
             log.warning("admission review not read within %.1f s; answering 503", self.deadline)
@@ -262,6 +279,11 @@ class AdmissionHandler:
                 self.audit.done()
 
 
+def _parser_process() -> ProcessPoolExecutor:
+    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:
     """The webhook's TLS context; with ``client_ca``, only clients with a certificate it signed get in."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -281,6 +303,7 @@ async def serve(
     app = web.Application(client_max_size=handler.limits.max_body_bytes)
     app.add_routes([web.post(PATH, handler.handle)])
     runner = serving.runner(app, handler.limits)
+    await handler.start()
     await runner.setup()
     listener = await serving.start(
         runner, host, port, handler.limits, context, lambda: handler.metrics.errors.labels("admission_refused").inc()
@@ -291,6 +314,7 @@ async def serve(
         await _reload_on_renewal(context, cert, client_ca)
     finally:
         await serving.stop(listener, runner)
+        handler.close()
 
 
 async def _reload_on_renewal(

@@ -203,3 +203,16 @@ def test_response_carries_the_refusal_and_warnings() -> None:
         "warnings": ["w"],
     }
     assert response("u2", Decision())["response"] == {"uid": "u2", "allowed": True}
+
+
+def test_enforce_refuses_a_workload_beyond_the_container_cap() -> None:
+    from eligibility_operator.core.workloads import MAX_CONTAINERS
+
+    request = review(CURRENT)
+    containers = [{"name": f"c{i}", "image": f"example.com/app/c{i}:v1"} for i in range(MAX_CONTAINERS)]
+    request["object"]["spec"]["template"]["spec"]["containers"] = [*containers, {"name": "eol", "image": EOL}]
+    decision = decide(request, [guard("Enforce")], TODAY, EXEMPT)
+    assert not decision.allowed and "more than 256 containers" in decision.message
+    assert decide(request, [guard("Warn")], TODAY, EXEMPT).allowed
+    request["operation"], request["oldObject"] = "UPDATE", request["object"]  # already capped: stays operable
+    assert decide(request, [guard("Enforce")], TODAY, EXEMPT).allowed

@@ -7,7 +7,7 @@ from typing import Any
 
 from eligibility_operator.core.audit import AuditLimiter, clean_text
 from eligibility_operator.core.detection import detect
-from eligibility_operator.core.workloads import MAX_CONTAINERS, MAX_IMAGES, facts_from_object
+from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
 
 from ..builders import default_compiled
 from ..builders import manifest as workload
@@ -22,7 +22,7 @@ def _many_images(count: int, distinct: int) -> dict[str, Any]:
 def test_tens_of_thousands_of_distinct_images_keep_the_cap() -> None:
     facts = facts_from_object(_many_images(50_000, 50_000))
     assert facts is not None
-    assert len(facts.images) == MAX_IMAGES
+    assert len(facts.images) == MAX_CONTAINERS
     assert facts.capped
     assert facts.images[0] == "registry.example/team/app-0:1.0"
 
@@ -195,8 +195,60 @@ def test_the_status_says_which_workloads_were_capped() -> None:
     status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
     ready = next(c for c in status.conditions if c.type == "Ready")
     assert ready.status == "True"
-    assert "1 workload(s) have more than 256 containers or 64 images" in ready.message
+    assert "1 workload(s) have more than 256 containers" in ready.message
     assert "team-a/Deployment/huge" in ready.message and "small" not in ready.message
     inventory.remove(("team-a", "Deployment", "huge"))
     status = assess(record_from_body(body), inventory, Platform(kubernetes="1.30.0"), TODAY)
     assert "only the first were read" not in next(c for c in status.conditions if c.type == "Ready").message
+
+
+# ------------------------------------------------------------------------- what crosses processes
+
+
+def test_essentials_keep_every_fact_and_stay_small() -> None:
+    import json
+
+    from hypothesis import given
+
+    from eligibility_operator.core.workloads import essentials
+
+    from .test_properties import quick, workload_shaped
+
+    @quick
+    @given(workload_shaped())
+    def same_facts(obj: dict[str, Any]) -> None:
+        assert facts_from_object(essentials(obj)) == facts_from_object(obj)
+
+    same_facts()
+    big = _many_images(50_000, 50_000)
+    big["metadata"]["labels"] = {f"k{i}": "v" for i in range(10_000)}
+    big["metadata"]["annotations"] = {"x": "y" * 200_000, "support.stakater.com/version": "1.2.3"}
+    small = essentials(big)
+    assert facts_from_object(small) == facts_from_object(big)
+    assert len(json.dumps(small)) < 40_000 < len(json.dumps(big)) // 10
+
+
+def test_read_review_keeps_what_the_decision_reads() -> None:
+    import json
+
+    from eligibility_operator.core.reviews import read_review
+
+    obj = workload("stakater/reloader:v1.1.0", labels={"support.stakater.com/ignore": "true"})
+    body = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "u-1",
+            "operation": "UPDATE",
+            "namespace": "team-a",
+            "dryRun": True,
+            "object": obj,
+            "oldObject": obj,
+            "userInfo": {"username": "x" * 10_000},
+        },
+    }
+    uid, request = read_review(json.dumps(body).encode())
+    assert uid == "u-1" and request["operation"] == "UPDATE" and request["dryRun"] is True
+    assert "userInfo" not in request
+    assert facts_from_object(request["object"]) == facts_from_object(obj)
+    assert request["object"]["metadata"]["labels"]["support.stakater.com/ignore"] == "true"

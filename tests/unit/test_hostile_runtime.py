@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from eligibility_operator.core.workloads import MAX_IMAGES
+from eligibility_operator.core.workloads import MAX_CONTAINERS
 
 from .test_reconciler import SE, harness, run, settle, until
 
@@ -73,7 +73,7 @@ def test_a_workload_with_too_many_images_is_named_in_ready() -> None:
     async def scenario() -> None:
         async with harness() as h:
             h.add_matrix()
-            h.add_workload("team-a", "huge", *(f"r/i{i}:1" for i in range(MAX_IMAGES + 1)))
+            h.add_workload("team-a", "huge", *(f"r/i{i}:1" for i in range(MAX_CONTAINERS + 1)))
             h.add_engagement("team-a")
             await until(lambda: bool(h.engagement_writes()), what="a write")
             ready = next(c for c in h.engagement_writes()[-1]["conditions"] if c["type"] == "Ready")

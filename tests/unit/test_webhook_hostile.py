@@ -85,7 +85,7 @@ def _free_port() -> int:
 
 
 async def _until_listening(port: int) -> None:
-    for _ in range(200):
+    for _ in range(1500):  # the webhook starts its parser process first
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()

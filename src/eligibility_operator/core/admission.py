@@ -23,7 +23,7 @@ from .detection import detect
 from .evaluation import VersionVerdict, judge_version
 from .matrix import CompiledMatrix
 from .platforms import Platform
-from .workloads import OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
+from .workloads import MAX_CONTAINERS, OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
 
 MAX_WARNINGS = 10
 MAX_WARNING_CHARS = 256  # the API server truncates longer warnings
@@ -200,6 +200,15 @@ def decide(
     decision.mode = mode
     decision.outcome = "allowed"
     workload = f"{namespace}/{obj.get('kind')}/{_mapping(obj.get('metadata')).get('name', '')}"
+    if mode == EnforcementMode.ENFORCE and _newly_capped(obj, old):
+        # Only the first MAX_CONTAINERS containers are read; under Enforce, what cannot be judged is refused
+        # (a product image placed after them would otherwise pass unjudged).
+        decision.allowed, decision.outcome = False, "denied"
+        decision.message = (
+            f"{workload} has more than {MAX_CONTAINERS} containers, more than the webhook reads; "
+            "Enforce refuses what it cannot judge"
+        )
+        return decision
     findings = [f for guard in guards for f in _findings(guard, obj, old, today)]
     if not findings:
         return decision
@@ -227,6 +236,14 @@ def decide(
         if EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.AUDIT:
             decision.audit.append((f.guard, _clip(f.text(workload) + note, MAX_MESSAGE_CHARS)))
     return decision
+
+
+def _newly_capped(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    facts = facts_from_object(obj)
+    if facts is None or not facts.capped:
+        return False
+    old_facts = facts_from_object(old) if old else None
+    return old_facts is None or not old_facts.capped  # a workload that was capped already stays operable
 
 
 def audit_only(guard: Guard) -> Guard:

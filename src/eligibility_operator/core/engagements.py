@@ -28,7 +28,7 @@ from .detection import Detection, detect
 from .evaluation import READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
-from .workloads import MAX_CONTAINERS, MAX_IMAGES, WorkloadFacts
+from .workloads import MAX_CONTAINERS, WorkloadFacts
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -185,10 +185,7 @@ def assess(
 def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:
     """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
     shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
-    note = (
-        f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers or {MAX_IMAGES} images, "
-        f"only the first were read: {shown}"
-    )
+    note = f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers, only the first were read: {shown}"
     conditions = [
         c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
     ]

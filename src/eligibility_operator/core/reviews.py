@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .workloads import essentials
+
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 _UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # the API server sends a UUID
@@ -42,3 +44,20 @@ def parse_review(body: bytes) -> tuple[str, Mapping[str, Any]]:
     if not isinstance(uid, str) or not _UID.fullmatch(uid):
         raise ReviewError("request.uid is missing or not a uid")
     return uid, request
+
+
+_REQUEST_FIELDS = ("uid", "operation", "namespace", "subResource", "dryRun", "kind", "resource", "name")
+
+
+def read_review(body: bytes) -> tuple[str, dict[str, Any]]:
+    """:func:`parse_review`, with the objects reduced to what the decision reads (see ``essentials``).
+
+    Runs in the webhook's parser process: the result is small, so handing it back costs little,
+    however large the review was.
+    """
+    uid, request = parse_review(body)
+    small: dict[str, Any] = {k: request[k] for k in _REQUEST_FIELDS if isinstance(request.get(k), str | bool)}
+    for key in ("object", "oldObject"):
+        if isinstance(request.get(key), Mapping):
+            small[key] = essentials(request[key])
+    return uid, small

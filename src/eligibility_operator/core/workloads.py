@@ -26,10 +26,9 @@ WATCHED_RESOURCES = (
 )
 _MAX_LABELS = 64
 _MAX_TEXT = 512
-# Per workload, whatever the object holds: containers read (init containers count too) and distinct
-# images kept. Real workloads have a handful; the caps keep the work per object linear and small.
+# Per workload, whatever the object holds: containers read (init containers count too), so at most as
+# many distinct images. Real workloads have a handful; the cap keeps the work per object small.
 MAX_CONTAINERS = 256
-MAX_IMAGES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ class WorkloadFacts:
     version_override: str | None = None
     olm_package: str | None = None  # ClusterServiceVersions only
     olm_version: str | None = None
-    capped: bool = False  # more containers or images than MAX_CONTAINERS / MAX_IMAGES: only the first were read
+    capped: bool = False  # more than MAX_CONTAINERS containers: only the first were read
     main_image: str | None = None  # image of the first (non-init) container
     charts: tuple[ChartSource, ...] = ()  # GitOps objects only
 
@@ -93,8 +92,6 @@ def _containers(pod_spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
         for container in items[:budget]:
             image = _text(_mapping(container).get("image"))
             if image and image not in images:
-                if len(images) == MAX_IMAGES:
-                    return tuple(images), True
                 images[image] = None
         budget -= min(len(items), budget)
     return tuple(images), capped
@@ -112,6 +109,58 @@ def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
             if isinstance(key, str) and isinstance(value, str) and len(merged) < _MAX_LABELS:
                 merged[key[:_MAX_TEXT]] = value[:_MAX_TEXT]
     return tuple(sorted(merged.items()))
+
+
+def _first_labels(value: Any) -> dict[str, str]:
+    """Enough of a label map for :func:`_labels`: its first string pairs (it keeps at most 64 in all)."""
+    out: dict[str, str] = {}
+    for key, item in _mapping(value).items():
+        if isinstance(key, str) and isinstance(item, str):
+            out[key] = item
+            if len(out) == 2 * _MAX_LABELS:
+                break
+    if "olm.copiedFrom" in _mapping(value):
+        out["olm.copiedFrom"] = str(_mapping(value)["olm.copiedFrom"])
+    return out
+
+
+def _essential_meta(value: Any) -> dict[str, Any]:
+    meta = _mapping(value)
+    out: dict[str, Any] = {key: meta[key] for key in ("name", "namespace") if isinstance(meta.get(key), str)}
+    out["labels"] = _first_labels(meta.get("labels"))
+    notes = _mapping(meta.get("annotations"))
+    out["annotations"] = {
+        k: notes[k] for k in (PRODUCT_ANNOTATION, VERSION_ANNOTATION) if isinstance(notes.get(k), str)
+    }
+    return out
+
+
+def essentials(obj: Any) -> dict[str, Any]:
+    """The parts of ``obj`` that :func:`facts_from_object` reads, within its caps; small whatever ``obj`` is.
+
+    ``facts_from_object(essentials(obj)) == facts_from_object(obj)`` (a property test holds it to that).
+    The webhook parses reviews in another process and receives only this, cheaply.
+    """
+    if not isinstance(obj, Mapping):
+        return {}
+    spec = _mapping(obj.get("spec"))
+    template = _mapping(spec.get("template"))
+    pod_spec = _mapping(template.get("spec"))
+    containers: dict[str, Any] = {}
+    for field in ("initContainers", "containers"):
+        items = pod_spec.get(field)
+        if isinstance(items, list):
+            # one more than the cap, so that the reader still sees that the cap was exceeded
+            containers[field] = [{"image": _mapping(c).get("image")} for c in items[: MAX_CONTAINERS + 1]]
+    essential_spec: dict[str, Any] = {
+        "template": {"metadata": _essential_meta(template.get("metadata")), "spec": containers}
+    }
+    if isinstance(spec.get("version"), str):
+        essential_spec["version"] = spec["version"]
+    out: dict[str, Any] = {"metadata": _essential_meta(obj.get("metadata")), "spec": essential_spec}
+    if isinstance(obj.get("kind"), str):
+        out["kind"] = obj["kind"]
+    return out
 
 
 def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default") -> WorkloadFacts | None:
