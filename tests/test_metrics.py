@@ -8,6 +8,7 @@ every alert is then run against it and must return data.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -426,7 +427,10 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
                 "acme",
                 customer="ACME East",
                 plan="Premium",
-                agreement={"orderForm": "OF-EAST-1"},
+                agreement={
+                    "orderForm": "OF-EAST-1",
+                    "expiresOn": (dt.date.today() + dt.timedelta(days=200)).isoformat(),
+                },
                 matrixRef={"name": name},
                 serviceCredits={"definedInAgreement": True},
             ),

@@ -49,6 +49,9 @@ def _engagements_table() -> table.Panel:
             query(f"max by ({KEY}) ({PREFIX}_engagement_service_credits_applicable{{{SEL}}})", table=True),
             query(f"max by ({KEY}) ({PREFIX}_engagement_platform_compatible{{{SEL}}})", table=True),
             query(f"max by ({KEY}) ({PREFIX}_engagement_products_out_of_support{{{SEL}}})", table=True),
+            query(
+                f"max by ({KEY}) ({PREFIX}_engagement_agreement_time_to_expiry_seconds{{{SEL}}}) / 86400", table=True
+            ),
         ]
     )
     columns = {
@@ -57,6 +60,7 @@ def _engagements_table() -> table.Panel:
         "Value #D": "Service credits",
         "Value #E": "Platform compatible",
         "Value #F": "Versions out of support",
+        "Value #G": "Days to agreement end",
     }
     return (
         table.Panel()
@@ -64,7 +68,8 @@ def _engagements_table() -> table.Panel:
         .title("Engagements: terms, verdict, readiness, credits, platform")
         .description(
             "One row per engagement. Ready=No: the engagement could not be evaluated (see its Ready condition). "
-            "Versions out of support: covered product versions that are EndOfLife or Unknown."
+            "Versions out of support: covered product versions that are EndOfLife or Unknown. Days to agreement "
+            "end: until spec.agreement.expiresOn (empty without one)."
         )
         .datasource(DATASOURCE)
         .grid_pos(grid(0, 5, 24, 7))
@@ -79,6 +84,10 @@ def _engagements_table() -> table.Panel:
             )
         )
         .override_by_name("Eligibility", [prop("mappings", [ELIGIBILITY_MAP]), cell("color-text")])
+        .override_by_name(
+            "Days to agreement end",
+            [prop("unit", DAYS), prop("decimals", 0), prop("thresholds", DAYS_THRESHOLDS.build()), cell("color-text")],
+        )
         .override_by_regexp(
             "Ready|Service credits|Platform compatible", [prop("mappings", [YES_NO]), cell("color-text")]
         )

@@ -216,6 +216,34 @@ def _next_ends() -> table.Panel:
     )
 
 
+def _agreements_expiring() -> table.Panel:
+    days = f"max by ({KEY}) ({PREFIX}_engagement_agreement_time_to_expiry_seconds{{{SEL}}}) / 86400"
+    expr = f"bottomk(25, ({days}) {WITH_TERMS})"
+    return (
+        table.Panel()
+        .id(12)
+        .title("Agreements ending next")
+        .description(
+            "Days until each agreement's expiresOn, nearest first; red when expired (the engagement is then "
+            "Ineligible), amber inside 90 days (Premium is warned within its upgrade horizon)."
+        )
+        .datasource(DATASOURCE)
+        .grid_pos(grid(0, 39, 24, 7))
+        .targets(ref_ids([query(expr, table=True)]))
+        .unit(DAYS)
+        .decimals(0)
+        .thresholds(DAYS_THRESHOLDS)
+        .with_transformation(
+            organize(
+                rename={"Value": "Days to agreement end"},
+                order=("cluster", "customer", "agreement", "namespace", "engagement", "type", "plan"),
+            )
+        )
+        .override_by_name("Days to agreement end", [cell("color-background")])
+        .sort_by([TableSortByFieldState().display_name("Days to agreement end")])
+    )
+
+
 def _findings_by_owner() -> bargauge.Panel:
     expr = f"sum by (owner, kind) (max by ({KEY}, owner, kind) ({PREFIX}_engagement_findings{{{SEL}}}))"
     return (
@@ -338,4 +366,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_operator_health())
         .with_panel(_targets_down())
         .with_panel(_clusters_reporting())
+        .with_panel(_agreements_expiring())
     )

@@ -211,6 +211,11 @@ class StateCollector(Collector):
             "Time until the version's end of support (end of that day, UTC); negative when past.",
             labels=product_labels,
         )
+        expiry = GaugeMetricFamily(
+            f"{PREFIX}_engagement_agreement_time_to_expiry_seconds",
+            "Time until the agreement's expiresOn day ends (UTC); negative when past; absent without an expiry.",
+            labels=key_labels,
+        )
         owner = GaugeMetricFamily(
             f"{PREFIX}_responsibility_owner",
             "Owner of each responsibility as a state set.",
@@ -231,6 +236,10 @@ class StateCollector(Collector):
                 findings.add_metric([*key, kind, party], float(count))
             credits.add_metric(key, 1.0 if (status.get("serviceCredits") or {}).get("applicable") else 0.0)
             out_of_support.add_metric(key, float(status.get("productsOutOfSupport", 0)))
+            expires = (status.get("agreement") or {}).get("expiresOn")
+            left_in_term = _seconds_until_end_of(str(expires), now) if expires else None
+            if left_in_term is not None:
+                expiry.add_metric(key, left_in_term)
             platform_ok = (status.get("platform") or {}).get("compatible")
             if platform_ok is not None:
                 compatible.add_metric(key, 1.0 if platform_ok else 0.0)
@@ -267,6 +276,7 @@ class StateCollector(Collector):
             credits,
             out_of_support,
             compatible,
+            expiry,
             workloads,
             remaining,
             owner,

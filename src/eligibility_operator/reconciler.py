@@ -23,6 +23,7 @@ from typing import Any
 from .core import engagements as eng
 from .core.coverage import ANY_NAMESPACE, confined
 from .core.evaluation import Platform
+from .core.gitops import gitops_facts
 from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
 from .core.workloads import facts_from_object
@@ -95,8 +96,8 @@ class Reconciler:
         meta = body.get("metadata") or {}
         self.seen.seen(workload_key(str(meta.get("namespace") or ""), kind, str(meta.get("name") or "")))
         self.metrics.watch_events.labels(kind).inc()
-        found = facts_from_object(body)
-        if found is None:  # e.g. OLM's copies of a ClusterServiceVersion
+        found = facts_from_object(body) or gitops_facts(body)
+        if found is None:  # e.g. OLM's copies of a ClusterServiceVersion, an Application of no chart
             return
         if self.state.inventory.upsert(found):
             self.mark_namespace(found.namespace)

@@ -212,3 +212,14 @@ def test_cluster_name_labels_every_series_of_the_operator() -> None:
     } <= names
     unlabelled = [(name, labels) for name, labels in found if dict(labels).get("cluster") != "prod-eu-1"]
     assert unlabelled == []
+
+
+def test_time_to_agreement_expiry_runs_to_the_end_of_the_last_day() -> None:
+    state = state_with("acme", {"eligibility": "Eligible", "agreement": {"inForce": True, "expiresOn": "2030-01-01"}})
+    [(labels, left)] = by_name(samples(state), "engagement_agreement_time_to_expiry_seconds")
+    expected = (dt.datetime(2030, 1, 2, tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)).total_seconds()
+    assert labels == {"namespace": "shop", "engagement": "acme"} and abs(left - expected) < 60
+    assert (
+        by_name(samples(state_with("open", {"eligibility": "Eligible"})), "engagement_agreement_time_to_expiry_seconds")
+        == []
+    )
