@@ -28,6 +28,7 @@ from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
 from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
+from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
 from .state import EngagementKey, MatrixRecord, OperatorState
@@ -51,8 +52,11 @@ class Reconciler:
         retry_seconds: float = 2.0,
         tasks: BackgroundTasks | None = None,
         cross_namespace: frozenset[str] = frozenset({ANY_NAMESPACE}),
+        leadership: Leadership | None = None,
     ) -> None:
         self.state = state
+        # Only the leader evaluates and writes; the others keep their state current (see leadership.py).
+        self.leadership: Leadership = leadership or AlwaysLeader()
         self.kube = kube
         self.metrics = metrics
         self.tasks = tasks or BackgroundTasks(self.count_error)
@@ -148,6 +152,10 @@ class Reconciler:
             # write (Events follow `announced`, so they are not repeated).
             current.written = fresh.written
             changed = True
+            if not self.leadership.may_write():
+                # Another replica wrote it and announced its eligibility: after taking over, Events
+                # follow what the server says, so none is repeated.
+                current.announced = fresh.announced
         if changed:
             self._mark([fresh.key])
 
@@ -169,6 +177,8 @@ class Reconciler:
         if record is None or record.uid != uid:  # new, or deleted and created again while we were away
             written = dict(status) if isinstance(status, Mapping) else None
             record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
+        elif isinstance(status, Mapping) and not self.leadership.may_write():
+            record.written = dict(status)  # the leader's write: on taking over, compare with that
         if record.generation == generation:
             return
         record.generation = generation
@@ -273,8 +283,18 @@ class Reconciler:
             self._wake.clear()
             matrices, self._dirty_matrices = self._dirty_matrices, set()
             batch, self._dirty = self._dirty, set()
+            if not self.leadership.may_write():
+                continue  # a follower writes nothing; leadership_changed() marks everything on taking over
             await asyncio.gather(*(self._write_matrix_status(name) for name in matrices))
             await asyncio.gather(*(self._reconcile(key) for key in batch))
+
+    def leadership_changed(self, leading: bool) -> None:
+        """On taking over, re-evaluate everything: the old leader may have died with work not written.
+        Only statuses that differ from the server's are written."""
+        if leading:
+            self._dirty_matrices.update(self.state.matrix_objects)
+            self.mark_all()
+            self._wake.set()
 
     async def resync_forever(self) -> None:
         """Re-evaluate everything periodically: lifecycles move with the calendar, not only with objects."""
