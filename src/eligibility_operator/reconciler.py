@@ -29,7 +29,7 @@ from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
-from .state import EngagementKey, MatrixRecord, OperatorState
+from .state import EngagementKey, OperatorState
 from .status_writer import StatusWriter
 from .tasks import BackgroundTasks, Backoff, retry
 
@@ -163,11 +163,11 @@ class Reconciler:
         name, generation = str(meta.get("name")), meta.get("generation")
         self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
-        record = self.state.matrix_objects.get(name)
-        status = body.get("status")
-        if record is None or record.uid != uid:  # new, or deleted and created again while we were away
-            written = dict(status) if isinstance(status, Mapping) else None
-            record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
+        record = self.state.inventory.matrix_record(name)
+        if record.uid != uid:  # new, or deleted and created again while we were away
+            status = body.get("status")
+            record.uid, record.generation = uid, None
+            record.written = dict(status) if isinstance(status, Mapping) else None
         if record.generation == generation:
             return
         record.generation = generation
@@ -185,7 +185,6 @@ class Reconciler:
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.seen.gone(matrix_key(name))
-        self.state.matrix_objects.pop(name, None)
         self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
@@ -307,12 +306,9 @@ class Reconciler:
         self.metrics.status_writes_failing.set(len(self._status_backoff))
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.state.matrix_objects.get(name)
-        if record is None or name not in self.state.inventory.matrices:
+        record = self.state.matrix(name)
+        if record is None:
             return
-        error = self.state.matrix_error(name)
-        compiled = self.state.compiled_matrix(name)
-        products = len(compiled.products) if compiled and not error else 0
-        if not await self.writer.matrix(record, error, products):
+        if not await self.writer.matrix(record):
             self._dirty_matrices.add(name)
             self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")
