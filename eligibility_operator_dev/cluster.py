@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from eligibility_operator.api import crdgen
 from eligibility_operator.default_matrix import default_matrix_text
 
@@ -34,8 +36,17 @@ def dev_env() -> dict[str, str]:
 
 
 def apply_defaults(kubeconfig: Path) -> None:
-    """``kubectl apply`` the CRDs, wait until they are served, then apply the default matrix."""
+    """``kubectl apply`` the CRDs, wait until they are served, then apply the default matrix; and create the
+    operator's namespace, where its leader-election Lease lives (as ``deploy/base`` does)."""
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "eligibility-operator"}}
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=yaml.safe_dump(namespace),
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run(
         [*kubectl, "apply", "-f", "-"], input=crdgen.render_all(), text=True, check=True, stdout=subprocess.DEVNULL
     )

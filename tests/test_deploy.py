@@ -62,19 +62,33 @@ def render(directory: str) -> str:
     return result.stdout
 
 
+def for_this_server(kubectl: Kubectl, manifests: str) -> str:
+    """The test API server (1.20) predates policy/v1 (1.21); there the PodDisruptionBudget is applied as
+    policy/v1beta1, whose fields the manifest uses identically (minAvailable, selector)."""
+    if "policy/v1" in kubectl.run("api-versions").stdout.split():
+        return manifests
+    docs = list(yaml.safe_load_all(manifests))
+    for doc in docs:
+        if doc and doc["kind"] == "PodDisruptionBudget":
+            assert doc["apiVersion"] == "policy/v1" and set(doc["spec"]) == {"minAvailable", "selector"}
+            doc["apiVersion"] = "policy/v1beta1"
+    return yaml.safe_dump_all(docs)
+
+
 @pytest.fixture(scope="module")
 def deployed(kubectl: Kubectl) -> str:
     kubectl.apply(*STUB_CRDS)
     kubectl.run("wait", "--for=condition=Established", *(f"crd/{c['metadata']['name']}" for c in STUB_CRDS))
-    kubectl.run("apply", "-f", "-", input=render("deploy/base"))
+    kubectl.run("apply", "-f", "-", input=for_this_server(kubectl, render("deploy/base")))
     return "eligibility-operator"
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_kustomization_renders_and_applies(kubectl: Kubectl, deployed: str, directory: str) -> None:
-    manifests = render(directory)
+    manifests = for_this_server(kubectl, render(directory))
     kinds = {doc["kind"] for doc in yaml.safe_load_all(manifests)}
-    assert {"Deployment", "ClusterRole", "CustomResourceDefinition", "CompatibilityMatrix"} <= kinds
+    assert {"Deployment", "ClusterRole", "Role", "PodDisruptionBudget", "CompatibilityMatrix"} <= kinds
+    assert "CustomResourceDefinition" in kinds
     dry = kubectl.run("apply", "--dry-run=server", "-f", "-", input=manifests, check=False)
     assert dry.returncode == 0, dry.stderr
     real = kubectl.run("apply", "-f", "-", input=manifests, check=False)
@@ -97,7 +111,16 @@ def test_deployment_is_hardened() -> None:
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
-    assert spec["strategy"]["type"] == "Recreate" and spec["replicas"] == 1
+    # High availability: two replicas, a rollout never takes one away before its successor is ready.
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    assert anti["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert env["POD_NAMESPACE"] == "metadata.namespace" and env["POD_NAME"] == "metadata.name"
+    pdb = next(d for d in docs if d["kind"] == "PodDisruptionBudget")
+    assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
     assert container["image"] == "ghcr.io/stakater/eligibility-operator:0.1.0"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
@@ -126,6 +149,9 @@ def test_service_account_holds_what_it_needs(kubectl: Kubectl, deployed: str) ->
         ("patch", "supportengagements.support.stakater.com", "--subresource=status", "-n", "any"),
         ("patch", "compatibilitymatrices.support.stakater.com", "--subresource=status"),
         ("create", "events", "-n", "any"),
+        ("create", "leases.coordination.k8s.io", "-n", "eligibility-operator"),
+        ("get", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
+        ("update", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
     ):
         assert can_i(kubectl, *args), args
 
@@ -150,6 +176,12 @@ def test_service_account_cannot_do_more(kubectl: Kubectl, deployed: str) -> None
         ("escalate", "clusterroles"),
         ("create", "serviceaccounts/token", "-n", "eligibility-operator"),
         ("impersonate", "serviceaccounts", "-A"),
+        # Leader election: only its own Lease, only in its own namespace.
+        ("create", "leases.coordination.k8s.io", "-n", "default"),
+        ("get", "leases.coordination.k8s.io", "-n", "kube-system"),
+        ("list", "leases.coordination.k8s.io", "-A"),
+        ("update", "leases.coordination.k8s.io/someone-else", "-n", "eligibility-operator"),
+        ("delete", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
     ]
     for kind in ("deployments", "statefulsets", "daemonsets"):
         forbidden += [(verb, kind, "-n", "default") for verb in ("get", "create", "update", "patch", "delete")]

@@ -102,6 +102,28 @@ def main() -> None:
     help="Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
 )
 @click.option(
+    "--leader-election/--no-leader-election",
+    default=True,
+    show_default=True,
+    help="Hold a Lease to write; replicas without it only watch and serve admission and metrics.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default=None,
+    help="Namespace of the Lease `eligibility-operator` (default: $POD_NAMESPACE, else the service account's).",
+)
+@click.option("--lease-duration", default=10.0, show_default=True, help="Seconds others wait for a silent leader.")
+@click.option(
+    "--renew-deadline", default=7.0, show_default=True, help="Seconds a leader writes without a successful renewal."
+)
+@click.option("--retry-period", default=2.0, show_default=True, help="Seconds between renewals and attempts.")
+@click.option(
+    "--shutdown-drain",
+    default=5.0,
+    show_default=True,
+    help="After SIGTERM, fail /readyz but keep answering admission this many seconds (with --webhook-port).",
+)
+@click.option(
     "--cluster-name",
     envvar="ELIGIBILITY_OPERATOR_CLUSTER_NAME",
     default="",
@@ -124,6 +146,12 @@ def run(
     webhook_client_ca: Path | None,
     cross_namespace: str,
     inactivity: float,
+    leader_election: bool,
+    leader_election_namespace: str | None,
+    lease_duration: float,
+    renew_deadline: float,
+    retry_period: float,
+    shutdown_drain: float,
     cluster_name: str,
     verbose: bool,
 ) -> None:
@@ -158,9 +186,26 @@ def run(
             client_ca=webhook_client_ca,
         )
 
+    from . import __version__
+    from .leadership import ElectionOptions, LeaseTiming, default_identity
+
+    try:
+        timing = LeaseTiming(lease_duration, renew_deadline, retry_period)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    identity = default_identity()
+    election = (
+        ElectionOptions(leader_election_namespace or _own_namespace(), identity, timing) if leader_election else None
+    )
+
     async def _main() -> None:
+        kube = KubeClient()
+        kube.api.user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
         await run_operator(
-            KubeClient(),
+            kube,
+            election=election,
+            identity=identity,
+            shutdown_drain=shutdown_drain,
             namespaces=list(namespaces) or None,
             coalesce_seconds=coalesce,
             metrics_host=metrics_host,

@@ -27,12 +27,20 @@ import kopf
 
 from .api.models import GROUP, VERSION
 from .core.workloads import WATCHED_RESOURCES
-from .kubeapi import KubeApi
+from .kubeapi import KubeApi, describe_error
+from .leadership import (
+    AlwaysLeader,
+    ElectionOptions,
+    FencedKubeApi,
+    KubeLeaseStore,
+    LeaderElector,
+    Leadership,
+)
 from .metrics import OperatorMetrics
 from .metrics import build_registry as build_metrics_registry
 from .reconciler import Reconciler
 from .state import OperatorState
-from .tasks import BackgroundTasks, retry
+from .tasks import BackgroundTasks, Backoff
 
 log = logging.getLogger("eligibility_operator")
 
@@ -149,8 +157,18 @@ class WebhookOptions:
 
 
 async def _run_webhook(
-    state: OperatorState, kube: KubeApi, metrics: OperatorMetrics, tasks: BackgroundTasks, options: WebhookOptions
+    state: OperatorState,
+    kube: KubeApi,
+    metrics: OperatorMetrics,
+    tasks: BackgroundTasks,
+    options: WebhookOptions,
+    fenced: KubeApi,
+    leadership: Leadership,
 ) -> None:
+    """Serve admission (every replica, from its own state); the leader alone writes a managed configuration.
+
+    Admission audit Events go through ``kube``, unfenced: each review reaches one replica, and only that
+    one can record it."""
     from . import webhook
 
     if options.self_signed_hosts:
@@ -170,20 +188,30 @@ async def _run_webhook(
             body = webhook.webhook_configuration(
                 name, url, cert.ca_pem, sorted(options.exempt_namespaces), options.timeout_seconds
             )
-            # The API server may be briefly away at start: retry, do not give up.
-            await retry(
-                lambda: asyncio.to_thread(kube.apply_webhook_configuration, body),
-                operation="webhook_configuration",
-                what=f"writing ValidatingWebhookConfiguration {name}",
-            )
-            log.info("ValidatingWebhookConfiguration %s points at %s", name, url)
+
+            async def point_here() -> None:
+                # The API server may be briefly away at start: retry while this replica leads.
+                backoff = Backoff()
+                while leadership.may_write():
+                    try:
+                        await asyncio.to_thread(fenced.apply_webhook_configuration, dict(body))
+                    except Exception as exc:
+                        metrics.errors.labels("webhook_configuration").inc()
+                        log.warning("could not write ValidatingWebhookConfiguration %s: %s", name, describe_error(exc))
+                        await asyncio.sleep(backoff.delay())
+                        continue
+                    log.info("ValidatingWebhookConfiguration %s points at %s", name, url)
+                    return
+
+            def on_leadership(leading: bool) -> None:
+                if leading:
+                    tasks.start(point_here(), name="webhook-configuration")
+
+            leadership.on_change(on_leadership)
+            on_leadership(leadership.may_write())
         await server
     finally:
-        server.cancel()
-        if name:
-            # A configuration left behind keeps being called (and, with Ignore, only slows requests down).
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(kube.delete_webhook_configuration, name)
+        server.cancel()  # a managed configuration is removed by _shut_down, before the Lease is released
 
 
 async def run_operator(
@@ -198,18 +226,41 @@ async def run_operator(
     stop_flag: asyncio.Event | None = None,
     cross_namespace: frozenset[str] = frozenset({"*"}),
     cluster_name: str = "",
+    election: ElectionOptions | None = None,
+    identity: str = "standalone",
+    shutdown_drain: float = 0.0,
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
-    ``cluster_name``: label every metric series with ``cluster`` (empty: no such label)."""
+    ``cluster_name``: label every metric series with ``cluster`` (empty: no such label). With
+    ``election``, writes wait for the Lease (:mod:`leadership`); without, this process always writes.
+    """
     from . import http_server, kopf_patches
 
     state = OperatorState(namespaces=frozenset(namespaces or ()))
     metrics = OperatorMetrics(cluster=cluster_name)
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
+    elector: LeaderElector | None = None
+    leadership: Leadership = AlwaysLeader(identity)
+    if election is not None:
+        api_client = getattr(kube, "api", None)
+        elector = LeaderElector(
+            KubeLeaseStore(api_client, election.namespace, election.name), election.identity, election.timing
+        )
+        leadership = elector
+        log.info("leader election: candidate %s for Lease %s/%s", election.identity, election.namespace, election.name)
+    metrics.leader.set_function(lambda: float(leadership.may_write()))
+    fenced = FencedKubeApi(kube, leadership)
     reconciler = Reconciler(
-        state, kube, metrics, coalesce_seconds=coalesce_seconds, tasks=tasks, cross_namespace=cross_namespace
+        state,
+        fenced,
+        metrics,
+        coalesce_seconds=coalesce_seconds,
+        tasks=tasks,
+        cross_namespace=cross_namespace,
+        leadership=leadership,
     )
+    leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()
     registry = build_registry(reconciler, inactivity_timeout)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
@@ -219,7 +270,10 @@ async def run_operator(
     tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)
     tasks.start(reconciler.prime(), name="prime", critical=True)
     if webhook:
-        tasks.start(_run_webhook(state, kube, metrics, tasks, webhook), name="webhook", forever=True)
+        tasks.start(
+            _run_webhook(state, kube, metrics, tasks, webhook, fenced, leadership), name="webhook", forever=True
+        )
+    campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
     tasks.start(http_server.serve(app, metrics_host, metrics_port), name="http", forever=True)
     try:
@@ -231,4 +285,34 @@ async def run_operator(
             stop_flag=stop_flag,
         )
     finally:
-        await tasks.close()
+        managed = webhook.manage_configuration if webhook else None
+        await _shut_down(state, tasks, fenced, elector, campaign, managed, shutdown_drain if webhook else 0.0)
+
+
+async def _shut_down(
+    state: OperatorState,
+    tasks: BackgroundTasks,
+    fenced: FencedKubeApi,
+    elector: LeaderElector | None,
+    campaign: asyncio.Task[Any] | None,
+    managed_configuration: str | None,
+    drain: float,
+) -> None:
+    """Stop without leaving a gap: fail readiness (the Service stops sending reviews here), hand the Lease
+    over at once rather than after its duration, keep answering reviews already routed here for ``drain``
+    seconds, then stop everything."""
+    state.ready.clear()
+    if campaign is not None:
+        campaign.cancel()
+        await asyncio.gather(campaign, return_exceptions=True)
+    if managed_configuration and fenced.leadership.may_write():
+        # A configuration left behind keeps being called (and, with Ignore, only slows requests down).
+        # The next leader writes its own.
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(fenced.delete_webhook_configuration, managed_configuration)
+    if elector is not None:
+        await asyncio.to_thread(elector.release)
+    if drain > 0:
+        log.info("shutting down: answering admission for %.0f s more while the Service forgets this replica", drain)
+        await asyncio.sleep(drain)
+    await tasks.close()

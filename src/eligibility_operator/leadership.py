@@ -32,11 +32,16 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .core.evaluation import Platform
+    from .kubeapi import KubeApi
 
 log = logging.getLogger("eligibility_operator")
 LEASE_NAME = "eligibility-operator"
@@ -165,6 +170,11 @@ class KubeLeaseStore:
         except ApiException as exc:
             if exc.status == 409:
                 raise LeaseConflict(f"Lease {self.namespace}/{self.name} exists already") from exc
+            if exc.status == 404:
+                raise RuntimeError(
+                    f"namespace {self.namespace} does not exist: create it, or choose the Lease's namespace "
+                    "with --leader-election-namespace"
+                ) from exc
             raise
         return LeaseRecord.from_lease(json.loads(response.data))
 
@@ -215,7 +225,9 @@ class LeaderElector:
         self._valid_until = float("-inf")  # monotonic: start of the last successful renewal + renew_deadline
         self._observed: LeaseRecord | None = None
         self._observed_at = 0.0  # monotonic time the observed record was first seen
-        self._callbacks: list[Callable[[bool], None]] = []
+        self._callbacks: list[Callable[[bool], None]] = []  # called in the event loop's thread
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.transitions = 0  # how often this replica became leader
 
     # ---------------------------------------------------------------- asking
@@ -240,6 +252,14 @@ class LeaderElector:
         else:
             self._valid_until = float("-inf")
             log.warning("leader election: %s stopped leading; it writes nothing until it leads again", self.identity)
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            # Rounds run in a worker thread; the callbacks touch the event loop's objects.
+            loop.call_soon_threadsafe(self._notify, leading)
+        else:
+            self._notify(leading)
+
+    def _notify(self, leading: bool) -> None:
         for callback in self._callbacks:
             try:
                 callback(leading)
@@ -250,6 +270,10 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One round of the algorithm (blocking): take or renew the Lease if we may. True if we lead."""
+        if self.leading and not self.may_write():
+            # The deadline passed (frozen, or renewals failed): we stopped leading, even if the Lease still
+            # names us. Winning it back below counts as a new term, so work skipped meanwhile is redone.
+            self._set_leading(False)
         started = self.clock()
         now = _now_text(self.wall())
         current = self.store.get()
@@ -314,6 +338,7 @@ class LeaderElector:
 
     async def run(self) -> None:
         """Campaign and renew until cancelled."""
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         while True:
             try:
                 await asyncio.to_thread(self.try_acquire_or_renew)
@@ -349,12 +374,23 @@ class LeaderElector:
         return True
 
 
+class Leadership(Protocol):
+    """What the rest of the operator asks of leader election."""
+
+    identity: str
+
+    def may_write(self) -> bool: ...
+
+    def on_change(self, callback: Callable[[bool], None]) -> None: ...
+
+
 class AlwaysLeader:
     """Leader election switched off (``--no-leader-election``): this replica always writes."""
 
-    identity = "standalone"
-    leading = True
-    leader = "standalone"
+    def __init__(self, identity: str = "standalone") -> None:
+        self.identity = identity
+        self.leading = True
+        self.leader = identity
 
     def may_write(self) -> bool:
         return True
@@ -363,7 +399,69 @@ class AlwaysLeader:
         """Never changes."""
 
 
+class NotLeading(Exception):
+    """A write was refused because this replica does not (or no longer surely) hold the Lease."""
+
+
+@dataclass(frozen=True)
+class ElectionOptions:
+    """Leader election as configured on the command line."""
+
+    namespace: str
+    identity: str
+    timing: LeaseTiming = field(default_factory=LeaseTiming)
+    name: str = LEASE_NAME
+
+
 def _describe(exc: BaseException) -> str:
     from .kubeapi import describe_error
 
     return describe_error(exc)
+
+
+class FencedKubeApi:
+    """The operator's API client with every write fenced by leadership.
+
+    The check runs in the calling thread right before the request goes out, so that a replica frozen
+    between deciding to write and writing (the reconciler runs writes in threads) still refuses on
+    waking. Reads pass through.
+    """
+
+    def __init__(self, inner: KubeApi, leadership: Leadership) -> None:
+        self.inner = inner
+        self.leadership = leadership
+
+    def _fence(self, what: str) -> None:
+        if not self.leadership.may_write():
+            raise NotLeading(f"{self.leadership.identity} is not the leader: {what} not written")
+
+    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+        self._fence(f"status of {plural} {namespace or ''}/{name}")
+        return self.inner.replace_status(plural, namespace, name, status)
+
+    def emit_event(
+        self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
+    ) -> None:
+        self._fence(f"Event {reason} about {namespace}/{name}")
+        self.inner.emit_event(
+            namespace=namespace, name=name, uid=uid, kind=kind, reason=reason, message=message, warning=warning
+        )
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+        self._fence("ValidatingWebhookConfiguration")
+        self.inner.apply_webhook_configuration(body)
+
+    def delete_webhook_configuration(self, name: str) -> None:
+        self._fence("ValidatingWebhookConfiguration deletion")
+        self.inner.delete_webhook_configuration(name)
+
+    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+        return self.inner.count(group, version, plural, namespace)
+
+    def list_keys(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> set[tuple[str, str]] | None:
+        return self.inner.list_keys(group, version, plural, namespace)
+
+    def platform(self) -> Platform:
+        return self.inner.platform()

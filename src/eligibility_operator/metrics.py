@@ -76,6 +76,11 @@ class OperatorMetrics:
             ["operation"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 on the replica that holds the leader-election Lease and may write, else 0.",
+            registry=self.registry,
+        )
         self.admission_reviews = Counter(
             f"{PREFIX}_admission_reviews",
             "Admission reviews of workloads, by mode and outcome.",

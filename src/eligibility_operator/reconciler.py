@@ -23,10 +23,12 @@ from typing import Any
 from .core import engagements as eng
 from .core.coverage import ANY_NAMESPACE, confined
 from .core.evaluation import Platform
+from .core.gitops import gitops_facts
 from .core.inventory import Key
 from .core.matrix import MatrixError, load_matrix
 from .core.workloads import facts_from_object
 from .kubeapi import KubeApi, describe_error
+from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
 from .state import EngagementKey, OperatorState
@@ -50,8 +52,11 @@ class Reconciler:
         retry_seconds: float = 2.0,
         tasks: BackgroundTasks | None = None,
         cross_namespace: frozenset[str] = frozenset({ANY_NAMESPACE}),
+        leadership: Leadership | None = None,
     ) -> None:
         self.state = state
+        # Only the leader evaluates and writes; the others keep their state current (see leadership.py).
+        self.leadership: Leadership = leadership or AlwaysLeader()
         self.kube = kube
         self.metrics = metrics
         self.tasks = tasks or BackgroundTasks(self.count_error)
@@ -95,8 +100,8 @@ class Reconciler:
         meta = body.get("metadata") or {}
         self.seen.seen(workload_key(str(meta.get("namespace") or ""), kind, str(meta.get("name") or "")))
         self.metrics.watch_events.labels(kind).inc()
-        found = facts_from_object(body)
-        if found is None:  # e.g. OLM's copies of a ClusterServiceVersion
+        found = facts_from_object(body) or gitops_facts(body)
+        if found is None:  # e.g. OLM's copies of a ClusterServiceVersion, an Application of no chart
             return
         if self.state.inventory.upsert(found):
             self.mark_namespace(found.namespace)
@@ -147,6 +152,10 @@ class Reconciler:
             # write (Events follow `announced`, so they are not repeated).
             current.written = fresh.written
             changed = True
+            if not self.leadership.may_write():
+                # Another replica wrote it and announced its eligibility: after taking over, Events
+                # follow what the server says, so none is repeated.
+                current.announced = fresh.announced
         if changed:
             self._mark([fresh.key])
 
@@ -164,10 +173,12 @@ class Reconciler:
         self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
         record = self.state.inventory.matrix_record(name)
+        status = body.get("status")
         if record.uid != uid:  # new, or deleted and created again while we were away
-            status = body.get("status")
             record.uid, record.generation = uid, None
             record.written = dict(status) if isinstance(status, Mapping) else None
+        elif isinstance(status, Mapping) and not self.leadership.may_write():
+            record.written = dict(status)  # the leader's write: on taking over, compare with that
         if record.generation == generation:
             return
         record.generation = generation
@@ -271,8 +282,18 @@ class Reconciler:
             self._wake.clear()
             matrices, self._dirty_matrices = self._dirty_matrices, set()
             batch, self._dirty = self._dirty, set()
+            if not self.leadership.may_write():
+                continue  # a follower writes nothing; leadership_changed() marks everything on taking over
             await asyncio.gather(*(self._write_matrix_status(name) for name in matrices))
             await asyncio.gather(*(self._reconcile(key) for key in batch))
+
+    def leadership_changed(self, leading: bool) -> None:
+        """On taking over, re-evaluate everything: the old leader may have died with work not written.
+        Only statuses that differ from the server's are written."""
+        if leading:
+            self._dirty_matrices.update(self.state.inventory.matrices)
+            self.mark_all()
+            self._wake.set()
 
     async def resync_forever(self) -> None:
         """Re-evaluate everything periodically: lifecycles move with the calendar, not only with objects."""

@@ -17,6 +17,7 @@ from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, 
 from .core import engagements as eng
 from .core.inventory import MatrixRecord
 from .kubeapi import KubeApi, describe_error
+from .leadership import NotLeading
 from .metrics import OperatorMetrics
 
 log = logging.getLogger("eligibility_operator")
@@ -65,6 +66,9 @@ class StatusWriter:
                 exists = await asyncio.to_thread(
                     self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
                 )
+        except NotLeading as exc:  # not retried: whoever leads next re-evaluates everything
+            log.debug("%s", exc)
+            return True
         except Exception as exc:
             self.metrics.errors.labels("status_patch").inc()
             log.warning(
@@ -144,6 +148,8 @@ class StatusWriter:
                 warning=warning,
             )
             self.metrics.events_posted.inc()
+        except NotLeading as exc:
+            log.debug("%s", exc)
         except Exception as exc:  # not retried: the status says the same, and the next transition posts again
             self.metrics.errors.labels("event").inc()
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
@@ -159,6 +165,8 @@ class StatusWriter:
             if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, record.name, wire):
                 self.metrics.status_patches.labels("compatibilitymatrices").inc()
                 record.written = wire
+        except NotLeading as exc:
+            log.debug("%s", exc)
         except Exception as exc:
             self.metrics.errors.labels("status_patch").inc()
             log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from dataclasses import replace
 
 import pytest
@@ -188,7 +189,9 @@ def test_callbacks_see_each_change_once() -> None:
 def test_run_steps_down_when_the_api_server_is_away() -> None:
     lease, clock, a, _ = pair()
     states: list[bool] = []
+    threads: set[int] = set()
     a.on_change(states.append)
+    a.on_change(lambda _: threads.add(threading.get_ident()))  # the loop's thread, not the worker's
 
     async def scenario() -> None:
         task = asyncio.create_task(a.run())
@@ -203,3 +206,16 @@ def test_run_steps_down_when_the_api_server_is_away() -> None:
     a.timing = LeaseTiming(duration=10, renew_deadline=7, retry_period=0.1)
     asyncio.run(scenario())
     assert states == [True, False] and not a.may_write()
+    assert threads == {threading.get_ident()}
+
+
+def test_a_lapsed_leader_that_wins_back_its_own_lease_starts_a_new_term() -> None:
+    lease, clock, a, _ = pair()
+    seen: list[bool] = []
+    a.on_change(seen.append)
+    a.try_acquire_or_renew()
+    clock.now += 8  # frozen past its renew deadline; nobody else took the Lease
+    assert not a.may_write()
+    assert a.try_acquire_or_renew() and a.may_write()
+    assert seen == [True, False, True]  # the follower-time work is redone on the new term
+    assert lease.record is not None and lease.record.transitions == 0

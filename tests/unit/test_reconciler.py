@@ -451,3 +451,50 @@ def test_matrix_status_follows_validity() -> None:
             assert GROUP and VERSION  # the fake serves the operator's own group
 
     run(scenario)
+
+
+# ------------------------------------------------------------------ GitOps
+
+
+def helm_release(namespace: str, name: str, chart_version: str, target: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"chart": {"spec": {"chart": "reloader", "version": chart_version}}}
+    if target:
+        spec["targetNamespace"] = target
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": name, "namespace": namespace, "uid": str(uuid.uuid4())},
+        "spec": spec,
+    }
+
+
+def test_a_helm_release_is_judged_until_the_workload_it_creates_runs() -> None:
+    async def test() -> None:
+        async with harness() as h:
+            body = with_meta(matrix("default"))
+            reloader = next(p for p in body["spec"]["products"] if p["name"] == "reloader")
+            reloader["recognition"]["charts"] = [{"name": "reloader", "versions": [{"chart": "1.1"}]}]
+            h.kube.add(CM, "", "default")
+            h.reconciler.matrix_seen(body)
+            h.add_engagement("tools", coverage={"namespaces": ["tools"]})
+            # a HelmRelease in flux-system installing chart reloader 1.1.0 (app 1.1.0, end of life) into tools
+            h.kube.add("helmreleases", "flux-system", "reloader")
+            h.reconciler.workload_seen("HelmRelease", helm_release("flux-system", "reloader", "1.1.0", "tools"))
+            await until(lambda: bool(h.engagement_writes() and h.engagement_writes()[-1].get("products")))
+            products = h.engagement_writes()[-1]["products"]
+            assert [(p["product"], p["version"], p["workloads"]) for p in products] == [
+                ("reloader", "1.1.0", ["flux-system/HelmRelease/reloader"])
+            ]
+            assert products[0]["versionSource"] == "chart reloader 1.1.0"
+            # the running workload is the truth once it exists
+            h.add_workload("tools", "reloader", "ghcr.io/stakater/reloader:v1.4.21")
+            await settle(h)
+            products = h.engagement_writes()[-1]["products"]
+            assert [(p["product"], p["version"], p["workloads"]) for p in products] == [
+                ("reloader", "1.4.21", ["tools/Deployment/reloader"])
+            ]
+            # deleting the HelmRelease forgets it, although its findings were filed under tools
+            h.reconciler.workload_gone("flux-system", "HelmRelease", "reloader")
+            assert ("flux-system", "HelmRelease", "reloader") not in h.state.inventory.workloads
+
+    run(test)

@@ -170,8 +170,10 @@ def _by_images(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
             version, source = _fallback_version(matrix, product, facts, labels, main_tag=False)
             reason = "" if version else reason + ", and no other source gives the version"
         version, source, reason = _checked(version, source, reason)
+        installation = _installation(matrix, facts, product, labels)
+        # an OLM installation is reported as its CSV, which names no edition: one entry, not two
         found[product] = Detection(
-            product, edition, version, "image", reason, source, _installation(matrix, facts, product, labels)
+            product, None if installation else edition, version, "image", reason, source, installation
         )
     return list(found.values())
 

@@ -120,8 +120,9 @@ def _argo_sources(spec: Mapping[str, Any]) -> tuple[ChartSource, ...]:
 def gitops_facts(obj: Mapping[str, Any], default_namespace: str = "default") -> WorkloadFacts | None:
     """Facts of a Flux HelmRelease or Argo CD Application/ApplicationSet that installs charts; else None.
 
-    The namespace is where the chart's workloads run (``targetNamespace``, ``destination.namespace``),
-    so that engagement coverage applies to it as to the workloads themselves.
+    ``namespace`` is where the chart's workloads run (``targetNamespace``, ``destination.namespace``), so
+    that engagement coverage applies to it as to the workloads themselves; ``source_namespace`` (and
+    the reference) is where the object itself lives.
     """
     kind = obj.get("kind")
     meta = _mapping(obj.get("metadata"))
@@ -144,7 +145,13 @@ def gitops_facts(obj: Mapping[str, Any], default_namespace: str = "default") -> 
     if not charts:
         return None
     return WorkloadFacts(
-        namespace=target, kind=kind, name=name, images=(), labels=_labels(_mapping(meta.get("labels"))), charts=charts
+        namespace=target,
+        kind=kind,
+        name=name,
+        images=(),
+        labels=_labels(_mapping(meta.get("labels"))),
+        charts=charts,
+        source_namespace=namespace if namespace != target else None,
     )
 
 

@@ -49,27 +49,34 @@ class Inventory:
 
     def upsert(self, facts: WorkloadFacts) -> bool:
         """Store ``facts``; True if its detections changed under any matrix."""
-        if self.workloads.get(facts.key) == facts:
+        old = self.workloads.get(facts.key)
+        if old == facts:
             return False
         self.workloads[facts.key] = facts
         self._note_capped(facts.key, facts.capped)
-        changed = False
+        # a GitOps object whose target namespace changed: its findings move with it
+        changed = old is not None and old.namespace != facts.namespace and self._forget(facts.key, old.namespace)
         for state in self.matrices.values():
             changed |= self._redetect(state, facts)
         return changed
 
     def remove(self, key: Key) -> bool:
         """Forget a workload; True if it ran a product under any matrix."""
-        if self.workloads.pop(key, None) is None:
+        facts = self.workloads.pop(key, None)
+        if facts is None:
             return False
         self._note_capped(key, False)
+        return self._forget(key, facts.namespace)
+
+    def _forget(self, key: Key, namespace: str) -> bool:
+        """Drop ``key``'s detections filed under ``namespace`` (a GitOps object's target namespace)."""
         changed = False
         for state in self.matrices.values():
-            by_key = state.detections.get(key[0])
+            by_key = state.detections.get(namespace)
             if by_key is not None and by_key.pop(key, None) is not None:
                 changed = True
                 if not by_key:
-                    del state.detections[key[0]]
+                    del state.detections[namespace]
         return changed
 
     def _note_capped(self, key: Key, capped: bool) -> None:
@@ -139,9 +146,15 @@ class Inventory:
             return
         names = state.detections.keys() if namespaces is None else namespaces
         for namespace in list(names):
-            for key, found in state.detections.get(namespace, {}).items():
+            entries = state.detections.get(namespace, {})
+            # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
+            # where no workload in the namespace shows the same product.
+            running = {d.product for found in entries.values() for d in found if d.via != "chart"}
+            for key, found in entries.items():
                 ref = f"{key[0]}/{key[1]}/{key[2]}"
                 for detection in found:
+                    if detection.via == "chart" and detection.product in running:
+                        continue
                     yield installation_ref(ref, detection), detection
 
     def product_namespaces(self, matrix: str) -> list[str]:

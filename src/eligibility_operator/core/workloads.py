@@ -23,6 +23,9 @@ WATCHED_RESOURCES = (
     ("apps", "v1", "statefulsets", "StatefulSet"),
     ("apps", "v1", "daemonsets", "DaemonSet"),
     ("operators.coreos.com", "v1alpha1", "clusterserviceversions", CSV_KIND),
+    # GitOps objects that install charts (read only; watched only where their CRDs exist)
+    ("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease"),
+    ("argoproj.io", "v1alpha1", "applications", "Application"),
 )
 _MAX_LABELS = 64
 _MAX_TEXT = 512
@@ -56,15 +59,17 @@ class WorkloadFacts:
     capped: bool = False  # more than MAX_CONTAINERS containers: only the first were read
     main_image: str | None = None  # image of the first (non-init) container
     charts: tuple[ChartSource, ...] = ()  # GitOps objects only
+    # GitOps objects: where the object lives; ``namespace`` is where its chart's workloads run
+    source_namespace: str | None = None
 
     @property
     def ref(self) -> str:
-        """``namespace/Kind/name``, the form used in status and reports."""
-        return f"{self.namespace}/{self.kind}/{self.name}"
+        """``namespace/Kind/name`` of the object itself, the form used in status and reports."""
+        return f"{self.source_namespace or self.namespace}/{self.kind}/{self.name}"
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.namespace, self.kind, self.name)
+        return (self.source_namespace or self.namespace, self.kind, self.name)
 
     def label_map(self) -> dict[str, str]:
         return dict(self.labels)
