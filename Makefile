@@ -71,6 +71,10 @@ test-lowest: ## Fast tier with every dependency at the lowest version pyproject.
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+.PHONY: bench-check
+bench-check: install ## Time `check` on 10 MB and 100 MB of manifests (one file, many files); prints CPU and wall seconds
+	$(BIN)/python -m benchmarks.check_size --mb 10 100
+
 .PHONY: unit
 unit: install ## Run the fast tier: pure and in-memory runtime tests, no control plane (< 1 minute)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)

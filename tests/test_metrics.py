@@ -439,6 +439,18 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
                 namespace, "legacy", customer="ACME East", matrixRef={"name": name}, covers=[f"{namespace}-legacy"]
             ),
             engagement(namespace, "broken", customer="ACME East", matrixRef={"name": "no-such-matrix"}),
+            {  # a P1 against the end-of-life Reloader: the requester must hear "upgrade first"
+                "apiVersion": "support.stakater.com/v1alpha1",
+                "kind": "SupportRequest",
+                "metadata": {"name": "reloader-down", "namespace": namespace},
+                "spec": {
+                    "engagementRef": {"name": "acme"},
+                    "category": "Incident",
+                    "title": "Reloader stopped reloading",
+                    "workloads": [f"{namespace}/Deployment/reloader-old"],
+                    "severity": "P1",
+                },
+            },
         ]
     return [
         matrix(name, kubernetes_min="1.99"),
@@ -496,6 +508,11 @@ def fleet(
                     ),
                     what=f"{se} evaluated",
                 )
+        east_requests = Kubectl(kubeconfig)
+        wait_for(
+            lambda: east_requests.get("sr", "reloader-down", "-n", namespace).get("status", {}).get("products"),
+            what="the support request triaged",
+        )
         for proc in (east, west):
             promtool_check_metrics(scrape(proc.metrics_port))
         prom = Prometheus(east.metrics_port, west.metrics_port, dead_port)
@@ -515,7 +532,7 @@ def fleet(
             prom.stop()
             east_kubectl = Kubectl(kubeconfig)
             for ns in (namespace, f"{namespace}-legacy"):
-                for kind in ("supportengagements", "deployments"):
+                for kind in ("supportrequests", "supportengagements", "deployments"):
                     east_kubectl.run("delete", kind, "--all", "-n", ns, "--wait=false", check=False)
                 east_kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
             east_kubectl.run("delete", "compatibilitymatrix", f"m-{namespace}", "--wait=false", check=False)

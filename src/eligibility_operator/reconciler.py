@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .core import engagements as eng
@@ -74,6 +74,8 @@ class Reconciler:
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
         self.cross_namespace = cross_namespace
+        # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
+        self.on_marked: Callable[[list[EngagementKey]], None] | None = None
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -84,6 +86,8 @@ class Reconciler:
         if keys:
             self._dirty.update(keys)
             self._wake.set()
+            if self.on_marked is not None:
+                self.on_marked(list(keys))
 
     def mark_all(self) -> None:
         self._mark(list(self.state.engagements))
@@ -165,6 +169,8 @@ class Reconciler:
         self.state.engagements.pop((namespace, name), None)
         self._status_backoff.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
+        if self.on_marked is not None:
+            self.on_marked([(namespace, name)])
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()

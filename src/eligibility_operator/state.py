@@ -18,6 +18,7 @@ from .core.engagements import EngagementRecord
 from .core.evaluation import Platform
 from .core.inventory import Inventory, MatrixRecord
 from .core.matrix import CompiledMatrix
+from .core.request_records import RequestKey, RequestRecord
 
 EngagementKey = tuple[str, str]  # namespace, name
 
@@ -35,6 +36,7 @@ class OperatorState:
         self.inventory = Inventory()
         self.engagements: dict[EngagementKey, EngagementRecord] = {}
         self.platform = Platform()
+        self.requests: dict[RequestKey, RequestRecord] = {}  # SupportRequests (see request_triager)
         self.last_evaluation: float | None = None  # unix time
         self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start
 
