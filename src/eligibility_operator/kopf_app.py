@@ -275,7 +275,9 @@ async def run_operator(
     )
     leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()
-    triager = RequestTriager(state, kube, metrics, tasks=tasks, coalesce_seconds=coalesce_seconds)
+    triager = RequestTriager(
+        state, fenced, metrics, tasks=tasks, coalesce_seconds=coalesce_seconds, leadership=leadership
+    )
     reconciler.on_marked = triager.engagements_marked
     registry = build_registry(reconciler, inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.

@@ -73,6 +73,7 @@ class Reconciler:
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
+        self._matrix_backoff: dict[str, Backoff] = {}
         self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
@@ -336,6 +337,9 @@ class Reconciler:
         record = self.state.matrix(name)
         if record is None:
             return
-        if not await self.writer.matrix(record):
+        if await self.writer.matrix(record):
+            self._matrix_backoff.pop(name, None)
+        else:
             self._dirty_matrices.add(name)
-            self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")
+            delay = self._matrix_backoff.setdefault(name, Backoff(self.retry_seconds, 300.0)).delay()
+            self.tasks.call_later(delay, self._wake.set, name="retry-matrix-status")

@@ -26,6 +26,7 @@ from .core.detection import Detection
 from .core.diagnostics import summary, workload_diagnostics
 from .core.triage import EngagementView, TriageInput, not_ready, resolve_engagement, triage
 from .kubeapi import KubeApi, describe_error
+from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .state import EngagementKey, OperatorState
 from .tasks import BackgroundTasks
@@ -60,8 +61,12 @@ class RequestTriager:
         coalesce_seconds: float = 0.05,
         retry_seconds: float = 2.0,
         diagnostics_seconds: float = 600.0,
+        leadership: Leadership | None = None,
     ) -> None:
         self.state = state
+        # Only the leader triages and writes; on taking over, the reconciler marks every engagement, and
+        # with them their requests (engagements_marked).
+        self.leadership: Leadership = leadership or AlwaysLeader()
         self.kube = kube
         self.metrics = metrics
         self.tasks = tasks
@@ -139,6 +144,8 @@ class RequestTriager:
             await asyncio.sleep(self.coalesce_seconds)
             self._wake.clear()
             batch, self._dirty = self._dirty, set()
+            if not self.leadership.may_write():
+                continue
             await asyncio.gather(*(self._triage(key) for key in sorted(batch)))
 
     def assess(self, record: rr.RequestRecord, diagnostics: Diagnostics | None) -> SupportRequestStatus:
