@@ -271,6 +271,7 @@ def _operator_health() -> table.Panel:
         query(f"sum by (cluster) (rate({PREFIX}_errors_total{{{SEL}}}[15m]))", table=True),
         query(f"max by (cluster, kubernetes_version, openshift_version) ({PREFIX}_platform_info{{{SEL}}})", table=True),
         query(f"max by (cluster) ({PREFIX}_status_writes_failing{{{SEL}}})", table=True),
+        query(f"sum by (cluster) ({PREFIX}_leader{{{SEL}}})", table=True),
     ]
     columns = {
         "version": "Operator",
@@ -281,6 +282,7 @@ def _operator_health() -> table.Panel:
         "kubernetes_version": "Kubernetes",
         "openshift_version": "OpenShift",
         "Value #G": "Status writes failing",
+        "Value #H": "Leaders",
     }
     return (
         table.Panel()
@@ -289,7 +291,7 @@ def _operator_health() -> table.Panel:
         .description(
             "One row per cluster that reports. Since last evaluation stays under an hour while the operator works; "
             "API errors are retried, a steady rate means RBAC or API server trouble. A cluster missing here does "
-            "not report at all: see 'Operator targets down'."
+            "not report at all: see 'Operator targets down'. Leaders: replicas holding the Lease, 1 when healthy."
         )
         .datasource(DATASOURCE)
         .grid_pos(grid(0, 31, 18, 8))
@@ -309,6 +311,10 @@ def _operator_health() -> table.Panel:
             ],
         )
         .override_by_name("API errors/s", [prop("unit", "reqps")])
+        .override_by_name(
+            "Leaders",
+            [prop("thresholds", thresholds((None, "red"), (1, "green"), (2, "red")).build()), cell("color-text")],
+        )
     )
 
 
