@@ -158,7 +158,7 @@ image: ## Build the image $(IMAGE) with docker, podman or buildah (CONTAINER_ENG
 	fi; \
 	command -v $$engine >/dev/null 2>&1 || { echo "error: CONTAINER_ENGINE=$$engine is not installed" >&2; exit 1; }; \
 	case $$engine in buildah) build="buildah bud --isolation $${BUILDAH_ISOLATION:-chroot}";; *) build="$$engine build";; esac; \
-	set -x; $$build --build-arg VERSION=$(VERSION) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+	set -x; $$build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
 .PHONY: release-manifests
 release-manifests: install ## Render deploy/base and the overlays with RELEASE_IMAGE into RELEASE_DIR, one file each

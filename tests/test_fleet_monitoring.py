@@ -42,8 +42,9 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
     """Same namespace and engagement name in both clusters, different contracts and findings.
 
     east: the customer runs an end-of-life Reloader next to a Deprecated one and a current Forecastle
-    (ProductSupport, Premium: customer's findings); an engagement covering only an end-of-life Reloader
-    in a second namespace (Ineligible); an engagement whose matrix is missing (Ready=False).
+    (ProductSupport, Premium: customer's findings), and a P1 SupportRequest against that Reloader; an
+    engagement covering only an end-of-life Reloader in a second namespace (Ineligible); an engagement
+    whose matrix is missing (Ready=False).
     west: a managed service (versionManagement Stakater) on a platform Reloader does not support, with a
     Reloader of unknown version: Stakater's findings, which do not reduce eligibility; and an Eligible
     engagement covering only a current Forecastle.
@@ -72,6 +73,18 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
                 namespace, "legacy", customer="ACME East", matrixRef={"name": name}, covers=[f"{namespace}-legacy"]
             ),
             engagement(namespace, "broken", customer="ACME East", matrixRef={"name": "no-such-matrix"}),
+            {  # a P1 against the end-of-life Reloader: the requester must hear "upgrade first"
+                "apiVersion": "support.stakater.com/v1alpha1",
+                "kind": "SupportRequest",
+                "metadata": {"name": "reloader-down", "namespace": namespace},
+                "spec": {
+                    "engagementRef": {"name": "acme"},
+                    "category": "Incident",
+                    "title": "Reloader stopped reloading",
+                    "workloads": [f"{namespace}/Deployment/reloader-old"],
+                    "severity": "P1",
+                },
+            },
         ]
     return [
         matrix(name, kubernetes_min="1.99"),
@@ -134,6 +147,11 @@ def fleet(
                     ),
                     what=f"{se} evaluated",
                 )
+        east_requests = Kubectl(kubeconfig)
+        wait_for(
+            lambda: east_requests.get("sr", "reloader-down", "-n", namespace).get("status", {}).get("products"),
+            what="the support request triaged",
+        )
         for proc in (east, west):
             promtool_check_metrics(scrape(proc.metrics_port))
         prom = Prometheus(east.metrics_port, west.metrics_port, dead_port)
@@ -153,7 +171,7 @@ def fleet(
             prom.stop()
             east_kubectl = Kubectl(kubeconfig)
             for ns in (namespace, f"{namespace}-legacy"):
-                for kind in ("supportengagements", "deployments"):
+                for kind in ("supportrequests", "supportengagements", "deployments"):
                     east_kubectl.run("delete", kind, "--all", "-n", ns, "--wait=false", check=False)
                 east_kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
             east_kubectl.run("delete", "compatibilitymatrix", f"m-{namespace}", "--wait=false", check=False)

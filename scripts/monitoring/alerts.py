@@ -160,6 +160,28 @@ def rules() -> dict[str, Any]:
                 ),
             },
         },
+        {
+            "alert": "SupportRequestP1AgainstIneligibleProduct",
+            "expr": (
+                f"max by (cluster, namespace, request, request_severity, owner) "
+                f'({P}_request_ineligible_products{{request_severity="P1"}}) > 0'
+            ),
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": (
+                    "P1 support request {{ with $labels.cluster }}{{ . }}: {{ end }}{{ $labels.namespace }}/"
+                    "{{ $labels.request }} is filed against an ineligible product"
+                ),
+                "description": (
+                    f"{WHO}, at once: {{{{ $value }}}} affected product(s) of this P1 are not eligible (an end-of-life "
+                    "version, or a platform the product does not support), and Stakater may require the upgrade "
+                    "before full assistance (policy section 7). Tell the requester: upgrade first. "
+                    "`kubectl describe sr {{ $labels.request }} -n "
+                    "{{ $labels.namespace }}`: status.products names the version to upgrade to and "
+                    "status.responsibilities who acts next."
+                ),
+            },
+        },
     ]
     operator = [
         {

@@ -140,6 +140,68 @@ def _time_to_end_of_support() -> table.Panel:
     )
 
 
+def _support_requests() -> tuple[bargauge.Panel, table.Panel]:
+    """SupportRequests: where they go, and when a first response is due (the operator never knows if one came)."""
+    by_route = (
+        bargauge.Panel()
+        .id(15)
+        .title("Support requests by scope and route")
+        .description(
+            "SupportRequests that exist (delete one when its ticket is closed), by the policy's triage: InScope -> "
+            "Support, Excluded -> ProfessionalServices, ChangeRequest -> ScopedEngagement or CommercialApproval, "
+            "ThirdParty -> Shared, NotCovered -> CommercialApproval."
+        )
+        .datasource(DATASOURCE)
+        .grid_pos(grid(0, 52, 8, 8))
+        .targets(
+            ref_ids(
+                [
+                    query(
+                        f"sum by (scope, route) (max by ({KEY}, scope, route, request_severity) "
+                        f"({PREFIX}_requests{{{SEL}}}))",
+                        "{{scope}} -> {{route}}",
+                        instant=True,
+                    )
+                ]
+            )
+        )
+        .unit("none")
+        .min(0)
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .display_mode(cm.BarGaugeDisplayMode.BASIC)
+        .reduce_options(last_value())
+    )
+    due = (
+        table.Panel()
+        .id(16)
+        .title("First responses due (hours)")
+        .description(
+            "Hours until each in-scope request's first-response due time (negative: past), from the plan and the "
+            "agreement's business-hours calendar. A target, not a record of when Stakater replied."
+        )
+        .datasource(DATASOURCE)
+        .grid_pos(grid(8, 52, 16, 8))
+        .targets(
+            ref_ids(
+                [
+                    query(
+                        f"max by (cluster, namespace, request, engagement, request_severity) "
+                        f"({PREFIX}_request_first_response_due_seconds{{{SEL}}}) / 3600",
+                        table=True,
+                    )
+                ]
+            )
+        )
+        .unit("h")
+        .decimals(1)
+        .thresholds(thresholds((None, "red"), (0, "orange"), (1, "green")))
+        .with_transformation(organize(rename={"Value": "Hours to first response", "request_severity": "Severity"}))
+        .override_by_name("Hours to first response", [cell("color-background")])
+        .sort_by([TableSortByFieldState().display_name("Hours to first response")])
+    )
+    return by_route, due
+
+
 def _operator_table() -> table.Panel:
     """The operator's own health, one row per operator process."""
     queries = ref_ids(
@@ -437,4 +499,6 @@ def dashboard() -> db.Dashboard:
         .with_panel(latency)
         .with_panel(_operator_table())
         .with_panel(scrape)
+        .with_panel(_support_requests()[0])
+        .with_panel(_support_requests()[1])
     )

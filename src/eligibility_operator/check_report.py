@@ -28,7 +28,7 @@ from .core.coverage import covers
 from .core.detection import Detection, detect, installation_ref
 from .core.engagements import evaluate_engagement, spec_problems, to_wire
 from .core.evaluation import Platform
-from .core.gitops import resolve_sources
+from .core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
 from .core.matrix import CompiledMatrix
 from .core.workloads import WorkloadFacts
 
@@ -86,7 +86,9 @@ def check(
     manifests = read_manifests(paths)
     errors = list(manifests.problems)
     found: list[tuple[str, Detection]] = []
-    from_gitops: list[tuple[str, str, Detection]] = []  # namespace, ref, detection of HelmReleases/Applications
+    from_gitops: list[
+        tuple[str, str, Detection, SourceKey]
+    ] = []  # namespace, ref, detection of HelmReleases/Applications
     files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
     for item in manifests.workloads:
         files = files_of.get(item.facts)
@@ -100,14 +102,20 @@ def check(
                 facts = resolve_sources(facts, manifests.chart_sources)
                 for d in detect(matrix, facts):
                     if facts.charts:
-                        from_gitops.append((facts.namespace, facts.ref, d))
+                        from_gitops.append((facts.namespace, facts.ref, d, renders_key(facts)))
                     else:
                         found.append((installation_ref(facts.ref, d), d))
         except Exception as exc:  # one odd object is its document's error, never a crash
             errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
-    # The running workload is the truth: a chart's finding counts only where no workload shows the product.
+    # The running workload is the truth: a chart's finding counts only where no workload shows the product
+    # and no workload says (by Flux's or Argo CD's labels) that the chart's object rendered it.
     shown = {(ref.split("/", 1)[0], d.product) for ref, d in found}
-    found.extend((ref, d) for namespace, ref, d in from_gitops if (namespace, d.product) not in shown)
+    rendering = {owner for facts in files_of for owner in rendered_by(facts)}
+    found.extend(
+        (ref, d)
+        for namespace, ref, d, owner in from_gitops
+        if (namespace, d.product) not in shown and owner not in rendering
+    )
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:

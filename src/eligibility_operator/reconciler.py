@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .core import engagements as eng
@@ -73,7 +73,10 @@ class Reconciler:
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
+        self._matrix_backoff: dict[str, Backoff] = {}
         self.cross_namespace = cross_namespace
+        # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
+        self.on_marked: Callable[[list[EngagementKey]], None] | None = None
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -84,6 +87,8 @@ class Reconciler:
         if keys:
             self._dirty.update(keys)
             self._wake.set()
+            if self.on_marked is not None:
+                self.on_marked(list(keys))
 
     def mark_all(self) -> None:
         self._mark(list(self.state.engagements))
@@ -165,6 +170,8 @@ class Reconciler:
         self.state.engagements.pop((namespace, name), None)
         self._status_backoff.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
+        if self.on_marked is not None:
+            self.on_marked([(namespace, name)])
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
@@ -334,6 +341,9 @@ class Reconciler:
         error = self.state.matrix_error(name)
         compiled = self.state.compiled_matrix(name)
         products = len(compiled.products) if compiled and not error else 0
-        if not await self.writer.matrix(record, error, products):
+        if await self.writer.matrix(record, error, products):
+            self._matrix_backoff.pop(name, None)
+        else:
             self._dirty_matrices.add(name)
-            self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")
+            delay = self._matrix_backoff.setdefault(name, Backoff(self.retry_seconds, 300.0)).delay()
+            self.tasks.call_later(delay, self._wake.set, name="retry-matrix-status")

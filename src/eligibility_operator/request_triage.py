@@ -19,11 +19,12 @@ import yaml
 from pydantic import ValidationError
 
 from .api.models import SupportEngagementSpec
-from .api.requests import Diagnostics, Scope, SupportRequestSpec, SupportRequestStatus
+from .api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from .check_input import InputError, decode, read_bytes, read_manifests
 from .check_report import printable
 from .core.coverage import covers
 from .core.detection import Detection, detect
+from .core.diagnostics import summary
 from .core.engagements import to_wire
 from .core.evaluation import Platform
 from .core.matrix import CompiledMatrix, describe_validation_error
@@ -127,13 +128,7 @@ def triage_offline(
             today=(now or dt.datetime.now(dt.UTC)).date(),
         )
     )
-    platform_text = ", ".join(
-        f"{label} {v}" for label, v in (("Kubernetes", platform.kubernetes), ("OpenShift", platform.openshift)) if v
-    )
-    diagnostics = Diagnostics(
-        platform=platform_text[:256],
-        products=[f"{p.product} {p.version} ({p.lifecycle})"[:256] for p in status.products],
-    )
+    diagnostics = summary(platform, [f"{p.product} {p.version} ({p.lifecycle})" for p in status.products], [])
     return status.model_copy(update={"diagnostics": diagnostics}), problems
 
 

@@ -20,6 +20,7 @@ from .core.engagements import EngagementRecord
 from .core.evaluation import Platform
 from .core.inventory import Inventory
 from .core.matrix import CompiledMatrix
+from .core.request_records import RequestKey, RequestRecord
 
 EngagementKey = tuple[str, str]  # namespace, name
 
@@ -55,6 +56,7 @@ class OperatorState:
         # detections are ``inventory.matrices``.
         self.matrix_objects: dict[str, MatrixRecord] = {}
         self.platform = Platform()
+        self.requests: dict[RequestKey, RequestRecord] = {}  # SupportRequests (see request_triager)
         self.last_evaluation: float | None = None  # unix time
         self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start
 

@@ -848,3 +848,15 @@ def test_default_matrix_platform_lines(platform: Platform, lifecycle: Lifecycle,
     status = evaluate(spec(), default_compiled(), [], platform, TODAY).status.platform
     assert status is not None
     assert (status.lifecycle, status.end_of_maintenance) == (lifecycle, end)
+
+
+def test_capped_product_list_keeps_the_versions_that_are_not_eligible() -> None:
+    from eligibility_operator.api.models import MAX_STATUS_PRODUCTS
+
+    supported = [(f"ns{i}/Deployment/f", det("forecastle", f"2.0.{i}")) for i in range(MAX_STATUS_PRODUCTS)]
+    enterprise = spec(products=[{"name": "forecastle"}, {"name": "reloader", "edition": "Enterprise"}])
+    found = [*supported, (WL, det("reloader", "1.4.21", Edition.COMMUNITY))]  # Limited, lifecycle Supported, last
+    status = run(enterprise, found).status
+    assert status.products_total == MAX_STATUS_PRODUCTS + 1
+    assert len(status.products) == MAX_STATUS_PRODUCTS
+    assert ("reloader", Eligibility.LIMITED) in [(p.product, p.eligibility) for p in status.products]

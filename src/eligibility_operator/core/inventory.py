@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .detection import Detection, detect, installation_ref
+from .gitops import SourceKey, rendered_by, renders_key
 from .matrix import CompiledMatrix
 from .workloads import WorkloadFacts
 
@@ -33,6 +34,8 @@ class Inventory:
         self.workloads: dict[Key, WorkloadFacts] = {}
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self.matrices: dict[str, MatrixState] = {}
+        # GitOps objects with running workloads (by their labels): their own findings no longer count
+        self.rendering: dict[SourceKey, int] = {}
         # namespace -> workloads whose containers or images exceeded the caps (only the first were read)
         self.capped: dict[str, set[Key]] = {}
 
@@ -44,6 +47,8 @@ class Inventory:
         if old == facts:
             return False
         self.workloads[facts.key] = facts
+        self._note_rendering(old, -1)
+        self._note_rendering(facts, +1)
         self._note_capped(facts.key, facts.capped)
         # a GitOps object whose target namespace changed: its findings move with it
         changed = old is not None and old.namespace != facts.namespace and self._forget(facts.key, old.namespace)
@@ -56,8 +61,17 @@ class Inventory:
         facts = self.workloads.pop(key, None)
         if facts is None:
             return False
+        self._note_rendering(facts, -1)
         self._note_capped(key, False)
         return self._forget(key, facts.namespace)
+
+    def _note_rendering(self, facts: WorkloadFacts | None, step: int) -> None:
+        for owner in rendered_by(facts) if facts is not None else ():
+            count = self.rendering.get(owner, 0) + step
+            if count > 0:
+                self.rendering[owner] = count
+            else:
+                self.rendering.pop(owner, None)
 
     def _forget(self, key: Key, namespace: str) -> bool:
         """Drop ``key``'s detections filed under ``namespace`` (a GitOps object's target namespace)."""
@@ -140,7 +154,9 @@ class Inventory:
             for key, found in entries.items():
                 ref = f"{key[0]}/{key[1]}/{key[2]}"
                 for detection in found:
-                    if detection.via == "chart" and detection.product in running:
+                    if detection.via == "chart" and (
+                        detection.product in running or renders_key(self.workloads[key]) in self.rendering
+                    ):
                         continue
                     yield installation_ref(ref, detection), detection
 
