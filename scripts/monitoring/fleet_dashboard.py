@@ -244,6 +244,34 @@ def _agreements_expiring() -> table.Panel:
     )
 
 
+def _support_requests() -> table.Panel:
+    per_request = f"max by ({KEY}, scope, route, request_severity) ({PREFIX}_requests{{{SEL}}})"
+    expr = (
+        f"sum by ({KEY}, route, request_severity) ({per_request}) * on ({KEY}) group_left (customer) "
+        f"max by ({KEY}, customer) ({PREFIX}_engagement_info{{{SEL}}})"
+    )
+    return (
+        table.Panel()
+        .id(13)
+        .title("Support requests per customer, by route and severity")
+        .description(
+            "SupportRequests that exist, per engagement and customer, by where the policy's triage sends them "
+            "(Support, ProfessionalServices, ScopedEngagement, CommercialApproval, Shared) and proposed severity."
+        )
+        .datasource(DATASOURCE)
+        .grid_pos(grid(0, 46, 24, 7))
+        .targets(ref_ids([query(expr, table=True)]))
+        .unit("none")
+        .with_transformation(
+            organize(
+                rename={"Value": "Requests", "request_severity": "Severity", "route": "Route"},
+                order=("cluster", "customer", "namespace", "engagement", "Route", "Severity"),
+            )
+        )
+        .sort_by([TableSortByFieldState().display_name("Severity")])
+    )
+
+
 def _findings_by_owner() -> bargauge.Panel:
     expr = f"sum by (owner, kind) (max by ({KEY}, owner, kind) ({PREFIX}_engagement_findings{{{SEL}}}))"
     return (
@@ -373,4 +401,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_targets_down())
         .with_panel(_clusters_reporting())
         .with_panel(_agreements_expiring())
+        .with_panel(_support_requests())
     )
