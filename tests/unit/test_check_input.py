@@ -336,3 +336,35 @@ def test_engagement_and_matrix_files_never_crash(
     assert "Traceback" not in result.output
     if message:
         assert result.exit_code == 4 and message in result.output
+
+
+def test_a_large_file_read_in_parallel_chunks_gives_what_reading_it_whole_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eligibility_operator import check_input
+
+    docs = []
+    for i in range(300):
+        if i == 57:
+            docs.append("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [broken\n")
+        elif i == 120:
+            docs.append("just a string\n")
+        elif i == 200:
+            docs.append("# only a comment\n")
+        else:
+            docs.append(yaml.safe_dump(workload("stakater/reloader:v1.4.21", name=f"w{i}")))
+    path = tmp_path / "big.yaml"
+    path.write_text("---\n" + "---\n".join(docs))
+    whole = check_input.read_file(str(path))
+    monkeypatch.setattr(check_input, "SPLIT_BYTES", 1024)
+    monkeypatch.setattr(check_input, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(check_input.os, "cpu_count", lambda: 2)
+    assert len(check_input._chunks(path.read_text())) > 10
+    chunked = read_manifests([path])
+    assert [(f.facts.name, f.document) for f in chunked.workloads] == [
+        (f.facts.name, f.document) for f in whole.workloads
+    ]
+    assert chunked.problems == whole.problems and [p.document for p in whole.problems] == [58]
+    assert chunked.problems[0].error.startswith("invalid YAML at line ")
+    assert chunked.skipped == whole.skipped and [s.document for s in whole.skipped] == [121]
+    assert (chunked.documents, chunked.objects, chunked.files) == (whole.documents, whole.objects, 1)
