@@ -20,6 +20,7 @@ from .common import (
     STATE_TEXT_MAP,
     UP_DOWN,
     YES_NO,
+    YES_NO_NEUTRAL,
     cell,
     datasource_variable,
     eligibility_code,
@@ -217,6 +218,7 @@ def _operator_table() -> table.Panel:
                 table=True,
             ),
             query(f"max by (cluster, instance) ({PREFIX}_status_writes_failing{{{CLUSTER}}})", table=True),
+            query(f"max by (cluster, instance) ({PREFIX}_leader{{{CLUSTER}}})", table=True),
         ]
     )
     columns = {
@@ -226,6 +228,7 @@ def _operator_table() -> table.Panel:
         "Value #D": "Since last evaluation",
         "Value #E": "Events posted (1h)",
         "Value #F": "Status writes failing",
+        "Value #G": "Leader",
     }
     return (
         table.Panel()
@@ -233,7 +236,8 @@ def _operator_table() -> table.Panel:
         .title("Operator processes")
         .description(
             "Every engagement is re-evaluated at least hourly, so 'since last evaluation' stays under 1 h. "
-            "Status writes failing: engagements whose last status write failed (retried with backoff)."
+            "Status writes failing: engagements whose last status write failed (retried with backoff). Only the "
+            "leader evaluates and writes; the other replicas keep their state warm and serve the same series."
         )
         .datasource(DATASOURCE)
         .grid_pos(grid(0, 46, 12, 6))
@@ -242,6 +246,7 @@ def _operator_table() -> table.Panel:
         .with_transformation(MERGE)
         .with_transformation(organize(exclude=("Value #A",), rename=columns, order=("cluster", "instance", *columns)))
         .override_by_name("Since last evaluation", [prop("unit", "s"), prop("decimals", 0)])
+        .override_by_name("Leader", [prop("mappings", [YES_NO_NEUTRAL]), cell("color-text")])
     )
 
 

@@ -51,6 +51,7 @@ def text_map(values: dict[str, tuple[str, str]]) -> dm.ValueMap:
 
 
 YES_NO = text_map({"0": ("No", "red"), "1": ("Yes", "green")})
+YES_NO_NEUTRAL = text_map({"0": ("No", "text"), "1": ("Yes", "green")})
 UP_DOWN = text_map({"0": ("Down", "red"), "1": ("Up", "green")})
 ELIGIBILITY_MAP = text_map(
     {

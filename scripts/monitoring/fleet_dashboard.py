@@ -244,6 +244,34 @@ def _agreements_expiring() -> table.Panel:
     )
 
 
+def _support_requests() -> table.Panel:
+    per_request = f"max by ({KEY}, scope, route, request_severity) ({PREFIX}_requests{{{SEL}}})"
+    expr = (
+        f"sum by ({KEY}, route, request_severity) ({per_request}) * on ({KEY}) group_left (customer) "
+        f"max by ({KEY}, customer) ({PREFIX}_engagement_info{{{SEL}}})"
+    )
+    return (
+        table.Panel()
+        .id(13)
+        .title("Support requests per customer, by route and severity")
+        .description(
+            "SupportRequests that exist, per engagement and customer, by where the policy's triage sends them "
+            "(Support, ProfessionalServices, ScopedEngagement, CommercialApproval, Shared) and proposed severity."
+        )
+        .datasource(DATASOURCE)
+        .grid_pos(grid(0, 46, 24, 7))
+        .targets(ref_ids([query(expr, table=True)]))
+        .unit("none")
+        .with_transformation(
+            organize(
+                rename={"Value": "Requests", "request_severity": "Severity", "route": "Route"},
+                order=("cluster", "customer", "namespace", "engagement", "Route", "Severity"),
+            )
+        )
+        .sort_by([TableSortByFieldState().display_name("Severity")])
+    )
+
+
 def _findings_by_owner() -> bargauge.Panel:
     expr = f"sum by (owner, kind) (max by ({KEY}, owner, kind) ({PREFIX}_engagement_findings{{{SEL}}}))"
     return (
@@ -271,6 +299,7 @@ def _operator_health() -> table.Panel:
         query(f"sum by (cluster) (rate({PREFIX}_errors_total{{{SEL}}}[15m]))", table=True),
         query(f"max by (cluster, kubernetes_version, openshift_version) ({PREFIX}_platform_info{{{SEL}}})", table=True),
         query(f"max by (cluster) ({PREFIX}_status_writes_failing{{{SEL}}})", table=True),
+        query(f"sum by (cluster) ({PREFIX}_leader{{{SEL}}})", table=True),
     ]
     columns = {
         "version": "Operator",
@@ -281,6 +310,7 @@ def _operator_health() -> table.Panel:
         "kubernetes_version": "Kubernetes",
         "openshift_version": "OpenShift",
         "Value #G": "Status writes failing",
+        "Value #H": "Leaders",
     }
     return (
         table.Panel()
@@ -289,7 +319,7 @@ def _operator_health() -> table.Panel:
         .description(
             "One row per cluster that reports. Since last evaluation stays under an hour while the operator works; "
             "API errors are retried, a steady rate means RBAC or API server trouble. A cluster missing here does "
-            "not report at all: see 'Operator targets down'."
+            "not report at all: see 'Operator targets down'. Leaders: replicas holding the Lease, 1 when healthy."
         )
         .datasource(DATASOURCE)
         .grid_pos(grid(0, 31, 18, 8))
@@ -309,6 +339,10 @@ def _operator_health() -> table.Panel:
             ],
         )
         .override_by_name("API errors/s", [prop("unit", "reqps")])
+        .override_by_name(
+            "Leaders",
+            [prop("thresholds", thresholds((None, "red"), (1, "green"), (2, "red")).build()), cell("color-text")],
+        )
     )
 
 
@@ -367,4 +401,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_targets_down())
         .with_panel(_clusters_reporting())
         .with_panel(_agreements_expiring())
+        .with_panel(_support_requests())
     )
