@@ -31,7 +31,7 @@ from .kubeapi import KubeApi, describe_error
 from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
-from .state import EngagementKey, MatrixRecord, OperatorState
+from .state import EngagementKey, OperatorState
 from .status_writer import StatusWriter
 from .tasks import BackgroundTasks, Backoff, retry
 
@@ -179,11 +179,11 @@ class Reconciler:
         name, generation = str(meta.get("name")), meta.get("generation")
         self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
-        record = self.state.matrix_objects.get(name)
+        record = self.state.inventory.matrix_record(name)
         status = body.get("status")
-        if record is None or record.uid != uid:  # new, or deleted and created again while we were away
-            written = dict(status) if isinstance(status, Mapping) else None
-            record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
+        if record.uid != uid:  # new, or deleted and created again while we were away
+            record.uid, record.generation = uid, None
+            record.written = dict(status) if isinstance(status, Mapping) else None
         elif isinstance(status, Mapping) and not self.leadership.may_write():
             record.written = dict(status)  # the leader's write: on taking over, compare with that
         if record.generation == generation:
@@ -203,7 +203,6 @@ class Reconciler:
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.seen.gone(matrix_key(name))
-        self.state.matrix_objects.pop(name, None)
         self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
@@ -299,7 +298,7 @@ class Reconciler:
         """On taking over, re-evaluate everything: the old leader may have died with work not written.
         Only statuses that differ from the server's are written."""
         if leading:
-            self._dirty_matrices.update(self.state.matrix_objects)
+            self._dirty_matrices.update(self.state.inventory.matrices)
             self.mark_all()
             self._wake.set()
 
@@ -335,13 +334,10 @@ class Reconciler:
         self.metrics.status_writes_failing.set(len(self._status_backoff))
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.state.matrix_objects.get(name)
-        if record is None or name not in self.state.inventory.matrices:
+        record = self.state.matrix(name)
+        if record is None:
             return
-        error = self.state.matrix_error(name)
-        compiled = self.state.compiled_matrix(name)
-        products = len(compiled.products) if compiled and not error else 0
-        if await self.writer.matrix(record, error, products):
+        if await self.writer.matrix(record):
             self._matrix_backoff.pop(name, None)
         else:
             self._dirty_matrices.add(name)

@@ -187,6 +187,26 @@ def test_unreadable_directory_is_reported(tmp_path: Path) -> None:
     assert [p.error.split(":")[0] for p in out.problems] == ["cannot read directory"]
 
 
+def test_a_directory_that_cannot_be_listed_is_an_error_even_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write(tmp_path / "m", {"ok.yaml": EOL_RELOADER, "secret/x.yaml": EOL_RELOADER})
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = read_manifests([root])
+    assert [(Path(p.file).name, p.error) for p in out.problems] == [
+        ("secret", "cannot read directory: Permission denied")
+    ]
+    assert names(out) == ["old-reloader"]
+    assert run_check(tmp_path, root).exit_code == 4  # something could hide there: never a silent pass
+
+
 def test_symbolic_link_loops_and_links_to_directories(tmp_path: Path) -> None:
     root = write(tmp_path / "m", {"base/ok.yaml": EOL_RELOADER})
     (root / "base" / "loop").symlink_to(root)
