@@ -77,6 +77,8 @@ class Reconciler:
         self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
+        # Told of SupportRequests that a sweep found deleted while the watches were interrupted.
+        self.on_request_gone: Callable[[str, str], None] | None = None
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -266,6 +268,9 @@ class Reconciler:
                 self.workload_gone(key[1], key[2], key[3])
             elif key[0] == "e":
                 self.engagement_gone(key[1], key[2])
+            elif key[0] == "r":
+                if self.on_request_gone is not None:
+                    self.on_request_gone(key[1], key[2])
             elif key[0] == "m":
                 self.matrix_gone(key[1])
             else:

@@ -66,8 +66,11 @@ async def harness() -> AsyncIterator[H]:
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     reconciler = Reconciler(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
-    triager = RequestTriager(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
+    triager = RequestTriager(
+        state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen
+    )
     reconciler.on_marked = triager.engagements_marked
+    reconciler.on_request_gone = triager.request_gone
     state.ready.set()
     tasks.start(reconciler.run(), name="reconciler", forever=True)
     tasks.start(triager.run(), name="triager", forever=True)
@@ -168,5 +171,20 @@ def test_failed_status_write_is_retried() -> None:
             h.add_request("team-a", "r", category="Question", product="reloader")
             await until(lambda: bool(h.writes("r")), what="a triage after a failed write")
             assert h.metrics.errors.labels("status_patch")._value.get() == 1
+
+    run(scenario)
+
+
+def test_request_deleted_while_the_watch_was_down_is_swept() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_request("team-a", "gone", category="Question", product="reloader")
+            h.add_request("team-a", "kept", category="Question", product="reloader")
+            await until(lambda: bool(h.writes("gone")) and bool(h.writes("kept")), what="both triaged")
+            h.kube.delete(SR, "team-a", "gone")  # no DELETED event: the watch was interrupted
+            await asyncio.sleep(0.01)
+            await h.reconciler.sweep()
+            assert set(h.state.requests) == {("team-a", "kept")}
+            assert 'request="gone"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
 
     run(scenario)
