@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -22,7 +22,7 @@ from eligibility_operator_dev.cluster import apply_defaults
 from eligibility_operator_dev.controlplane import ControlPlane, free_port
 
 from .builders import engagement, matrix, workload
-from .conftest import Kubectl, running_operator, wait_for
+from .conftest import Kubectl, OperatorProcess, running_operator, wait_for
 from .test_metrics import (
     DASHBOARDS,
     THRESHOLD_ONLY_IN_UNIT_TESTS,
@@ -36,6 +36,7 @@ from .test_metrics import (
 )
 
 pytestmark = pytest.mark.cluster
+SILENT = "EligibilityOperatorClusterSilent"
 
 
 def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
@@ -106,6 +107,12 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
     ]
 
 
+class Fleet(NamedTuple):
+    prom: Prometheus
+    namespace: str
+    west: OperatorProcess  # stopped by the last test: a cluster that falls silent
+
+
 def _fleet_args(cluster: str, namespace: str) -> list[str]:
     # Its own Lease: leadership at once, not after a lease left by an earlier module's operator.
     return ["--cluster-name", cluster, "--leader-election-namespace", namespace]
@@ -120,9 +127,7 @@ def west_plane() -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="module")
-def fleet(
-    kubeconfig: Path, west_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Prometheus, str]]:
+def fleet(kubeconfig: Path, west_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     namespace = f"fleet-{int(time.time())}"
     logs = tmp_path_factory.mktemp("fleet")
     for config, cluster in ((kubeconfig, "east"), (west_plane.kubeconfig, "west")):
@@ -166,7 +171,7 @@ def fleet(
                 timeout=30,
                 what="both clusters scraped a few times",
             )
-            yield prom, namespace
+            yield Fleet(prom, namespace, west)
         finally:
             prom.stop()
             east_kubectl = Kubectl(kubeconfig)
@@ -183,8 +188,8 @@ def _all(expr: str) -> str:
 
 
 @needs_prometheus
-def test_two_clusters_same_names_no_collision(fleet: tuple[Prometheus, str]) -> None:
-    prom, ns = fleet
+def test_two_clusters_same_names_no_collision(fleet: Fleet) -> None:
+    prom, ns = fleet.prom, fleet.namespace
     info = prom.query(f'stakater_support_engagement_info{{namespace="{ns}", engagement="acme"}}')
     by_cluster = {r["metric"]["cluster"]: r["metric"] for r in info}
     assert set(by_cluster) == {"east", "west"}, info
@@ -219,8 +224,8 @@ def test_two_clusters_same_names_no_collision(fleet: tuple[Prometheus, str]) -> 
 
 @needs_prometheus
 @pytest.mark.parametrize("name", DASHBOARDS)
-def test_every_dashboard_query_returns_data(fleet: tuple[Prometheus, str], name: str) -> None:
-    prom, _ = fleet
+def test_every_dashboard_query_returns_data(fleet: Fleet, name: str) -> None:
+    prom = fleet.prom
     empty = []
     for title, expr, instant in _expressions(name):
         result = prom.query(_all(expr)) if instant else prom.query_range(_all(expr))
@@ -240,11 +245,14 @@ def test_every_dashboard_query_returns_data(fleet: tuple[Prometheus, str], name:
 
 
 @needs_prometheus
-def test_every_alert_expression_returns_data(fleet: tuple[Prometheus, str]) -> None:
-    prom, _ = fleet
+def test_every_alert_expression_returns_data(fleet: Fleet) -> None:
+    prom = fleet.prom
     empty = []
     for alert, expr in _rules().items():
         result = prom.query(expr)
+        if alert == SILENT:
+            assert result == [], f"{alert} while every cluster reports: {result}"
+            continue  # below: west falls silent
         if alert in THRESHOLD_ONLY_IN_UNIT_TESTS:
             assert result == [], f"{alert} fires in a healthy scenario: {result}"
             signal = re.sub(r"\)\s*(>|==)\s*[\d.]+\s*$", ")", expr.strip())
@@ -256,3 +264,11 @@ def test_every_alert_expression_returns_data(fleet: tuple[Prometheus, str]) -> N
         elif alert.startswith(("Support", "StakaterProduct")):
             assert all(r["metric"].get("owner") in ("Customer", "Stakater") for r in result), (alert, result)
     assert empty == [], f"alert expressions without data in the scenario: {empty}"
+
+    # The west operator stops: its cluster falls silent, and Prometheus sees its target down.
+    fleet.west.stop()
+    silent = wait_for(lambda: prom.query(_rules()[SILENT]), timeout=30, what=f"{SILENT} for west")
+    print(f"alert {SILENT} | {len(silent)} series | {[r['metric'] for r in silent]}")
+    assert [r["metric"] for r in silent] == [{"cluster": "west"}]
+    down = prom.query('up{job="eligibility-operator"} == 0')
+    assert f"127.0.0.1:{fleet.west.metrics_port}" in {r["metric"]["instance"] for r in down}

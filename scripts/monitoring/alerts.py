@@ -199,6 +199,23 @@ def rules() -> dict[str, Any]:
             },
         },
         {
+            "alert": "EligibilityOperatorClusterSilent",
+            "expr": (
+                f"max by (cluster) (max_over_time({P}_build_info[1d]))\n"
+                f"unless on (cluster) max by (cluster) ({P}_build_info)"
+            ),
+            "for": "15m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "Cluster {{ $labels.cluster }} stopped reporting support eligibility",
+                "description": (
+                    "An operator that reported within the last day no longer does: the cluster's operator is down, "
+                    "or its Prometheus no longer forwards (remote write, federation). For the team running the "
+                    "operator in that cluster; `up` there tells which."
+                ),
+            },
+        },
+        {
             "alert": "EligibilityOperatorNotEvaluating",
             "expr": (
                 f"max by (cluster, instance) ({P}_engagements) > 0\n"

@@ -74,6 +74,7 @@ class Reconciler:
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
         self._matrix_backoff: dict[str, Backoff] = {}
+        self._confined: set[EngagementKey] = set()  # engagements whose coverage was cut to their namespace
         self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
@@ -139,6 +140,10 @@ class Reconciler:
         fresh = eng.record_from_body(body)
         if fresh.spec is not None:  # only trusted namespaces' engagements cover other namespaces
             coverage = confined(fresh.spec.coverage, fresh.namespace, self.cross_namespace)
+            if coverage != fresh.spec.coverage:
+                self._confined.add(fresh.key)
+            else:
+                self._confined.discard(fresh.key)
             fresh.spec = fresh.spec.model_copy(update={"coverage": coverage})
         self.seen.seen(engagement_key(*fresh.key))
         current = self.state.engagements.get(fresh.key)
@@ -171,6 +176,7 @@ class Reconciler:
         self.seen.gone(engagement_key(namespace, name))
         self.state.engagements.pop((namespace, name), None)
         self._status_backoff.pop((namespace, name), None)
+        self._confined.discard((namespace, name))
         self._dirty.discard((namespace, name))
         if self.on_marked is not None:
             self.on_marked([(namespace, name)])
@@ -328,6 +334,12 @@ class Reconciler:
             return
         started = time.perf_counter()
         status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
+        if key in self._confined:
+            status = eng.with_ready_note(
+                status,
+                f"; only namespace {key[0]!r} is covered: engagements in this namespace may not cover others "
+                "(operator setting --cross-namespace-engagements)",
+            )
         self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
