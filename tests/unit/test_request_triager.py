@@ -20,9 +20,17 @@ from eligibility_operator.tasks import BackgroundTasks
 
 from ..builders import API, engagement, matrix, workload
 from ..fake_kube import FakeKubeApi
-from .test_reconciler import run, until
+from .test_reconciler import run
+from .test_reconciler import until as _until
 
 SR = "supportrequests"
+
+
+async def until(predicate: Any, what: str = "condition") -> None:
+    """As the reconciler tests wait, with room for a loaded machine (two cores shared by many runs)."""
+    await _until(predicate, timeout=15.0, what=what)
+
+
 EOL = "stakater/reloader:v1.1.0"
 OK = "stakater/reloader:v1.4.21"
 
@@ -119,6 +127,8 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
 
             h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", OK))
             await until(lambda: condition(h.writes("p1")[-1], "Eligible")["status"] == "True", what="re-triage")
+            # the Event follows the status write
+            await until(lambda: sum(e.kind == "SupportRequest" for e in h.kube.events) >= 2, what="two Events")
             assert [(e.kind, e.reason, e.warning) for e in h.kube.events if e.kind == "SupportRequest"] == [
                 ("SupportRequest", "Triaged", True),
                 ("SupportRequest", "Triaged", False),
