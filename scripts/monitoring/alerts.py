@@ -6,7 +6,7 @@
 - The operator's own health carries ``component: eligibility-operator`` instead: it goes to whoever
   runs the operator in that cluster, which the metrics cannot know.
 - Every per-engagement expression aggregates with ``max by``, so two operator replicas never double
-  an alert.
+  an alert; only the leader evaluates, so "not evaluating" is asked of the leader alone.
 """
 
 from __future__ import annotations
@@ -199,9 +199,27 @@ def rules() -> dict[str, Any]:
             },
         },
         {
+            "alert": "EligibilityOperatorClusterSilent",
+            "expr": (
+                f"max by (cluster) (max_over_time({P}_build_info[1d]))\n"
+                f"unless on (cluster) max by (cluster) ({P}_build_info)"
+            ),
+            "for": "15m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "Cluster {{ $labels.cluster }} stopped reporting support eligibility",
+                "description": (
+                    "An operator that reported within the last day no longer does: the cluster's operator is down, "
+                    "or its Prometheus no longer forwards (remote write, federation). For the team running the "
+                    "operator in that cluster; `up` there tells which."
+                ),
+            },
+        },
+        {
             "alert": "EligibilityOperatorNotEvaluating",
             "expr": (
                 f"max by (cluster, instance) ({P}_engagements) > 0\n"
+                f"and on (cluster, instance) max by (cluster, instance) ({P}_leader) == 1\n"
                 f"and on (cluster, instance) (time() - max by (cluster, instance) "
                 f"({P}_last_evaluation_timestamp_seconds)) > 7200"
             ),
@@ -210,9 +228,24 @@ def rules() -> dict[str, Any]:
             "annotations": {
                 "summary": "eligibility-operator has not evaluated any engagement for over 2 hours",
                 "description": (
-                    "The operator re-evaluates every engagement at least hourly; none was evaluated for 2 hours, so "
+                    "The leader re-evaluates every engagement at least hourly; none was evaluated for 2 hours, so "
                     "statuses may be stale. For the team running the operator: check its log for API errors and "
                     "stakater_support_errors_total; restarting the pod is safe."
+                ),
+            },
+        },
+        {
+            "alert": "EligibilityOperatorNoLeader",
+            "expr": f"max by (cluster) ({P}_leader) == 0",
+            "for": "10m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "No eligibility-operator replica holds the leader Lease"
+                "{{ with $labels.cluster }} in {{ . }}{{ end }}",
+                "description": (
+                    "Every replica runs, none writes: engagement statuses and Events are not updated. For the team "
+                    "running the operator: check the Lease (`kubectl -n eligibility-operator get lease`) and the "
+                    "replicas' logs for API errors on coordination.k8s.io."
                 ),
             },
         },

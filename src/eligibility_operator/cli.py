@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -219,33 +220,56 @@ def run(
     asyncio.run(_main())
 
 
+# ------------------------------------------------------------ offline inputs
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable[[_Command], _Command]:
+    """The inputs ``check`` and ``triage`` share: manifests, engagement, matrix and platform versions."""
+    options = (
+        click.option(
+            "-f",
+            "--filename",
+            "paths",
+            multiple=True,
+            required=True,
+            type=click.Path(exists=True, path_type=Path),
+            help=files,
+        ),
+        click.option(
+            "--engagement",
+            required=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=engagement,
+        ),
+        click.option(
+            "--matrix",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+        ),
+        click.option("--kubernetes-version", default=None, help=kubernetes),
+        click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3."),
+    )
+
+    def decorate(command: _Command) -> _Command:
+        for option in reversed(options):  # the first option listed first in --help, as with stacked decorators
+            command = option(command)
+        return command
+
+    return decorate
+
+
 # ---------------------------------------------------------------------- check
 
 
 @main.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Manifest file or directory (recursive); repeatable.",
+@_offline_inputs(
+    files="Manifest file or directory (recursive); repeatable.",
+    engagement="SupportEngagement manifest to evaluate against.",
+    kubernetes="Platform to check compatibility with, e.g. 1.30.2.",
 )
-@click.option(
-    "--engagement",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SupportEngagement manifest to evaluate against.",
-)
-@click.option(
-    "--matrix",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
-)
-@click.option("--kubernetes-version", default=None, help="Platform to check compatibility with, e.g. 1.30.2.")
-@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
@@ -294,29 +318,11 @@ def check(
 
 
 @main.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+@_offline_inputs(
+    files="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+    engagement="SupportEngagement manifest the request falls under.",
+    kubernetes="Platform version for the diagnostics, e.g. 1.30.2.",
 )
-@click.option(
-    "--engagement",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SupportEngagement manifest the request falls under.",
-)
-@click.option(
-    "--matrix",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
-)
-@click.option("--kubernetes-version", default=None, help="Platform version for the diagnostics, e.g. 1.30.2.")
-@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option(
     "--now",
     type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),

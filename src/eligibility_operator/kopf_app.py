@@ -76,6 +76,8 @@ def build_registry(
                 triager.request_gone(*_meta(body))
             else:
                 triager.request_seen(body)
+                if event["type"] is None:
+                    reconciler.relisted()
 
     for group, version, plural, kind in WATCHED_RESOURCES:
         _register_workload(registry, reconciler, group, version, plural, kind)
@@ -276,9 +278,16 @@ async def run_operator(
     leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()
     triager = RequestTriager(
-        state, fenced, metrics, tasks=tasks, coalesce_seconds=coalesce_seconds, leadership=leadership
+        state,
+        fenced,
+        metrics,
+        tasks=tasks,
+        coalesce_seconds=coalesce_seconds,
+        leadership=leadership,
+        seen=reconciler.seen,
     )
     reconciler.on_marked = triager.engagements_marked
+    reconciler.on_request_gone = triager.request_gone
     registry = build_registry(reconciler, inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)

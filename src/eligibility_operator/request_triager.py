@@ -28,6 +28,7 @@ from .core.triage import EngagementView, TriageInput, not_ready, resolve_engagem
 from .kubeapi import KubeApi, describe_error
 from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
+from .priming import SeenObjects, request_key
 from .state import EngagementKey, OperatorState
 from .tasks import BackgroundTasks
 
@@ -62,7 +63,9 @@ class RequestTriager:
         retry_seconds: float = 2.0,
         diagnostics_seconds: float = 600.0,
         leadership: Leadership | None = None,
+        seen: SeenObjects | None = None,
     ) -> None:
+        self.seen = seen  # the reconciler's: primes and sweeps requests with the other objects
         self.state = state
         # Only the leader triages and writes; on taking over, the reconciler marks every engagement, and
         # with them their requests (engagements_marked).
@@ -100,6 +103,8 @@ class RequestTriager:
     def request_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels(KIND).inc()
         fresh = rr.record_from_body(body)
+        if self.seen is not None:
+            self.seen.seen(request_key(*fresh.key))
         current = self.state.requests.get(fresh.key)
         if current is None or current.uid != fresh.uid:
             self.state.requests[fresh.key] = fresh
@@ -121,6 +126,8 @@ class RequestTriager:
 
     def request_gone(self, namespace: str, name: str) -> None:
         self.metrics.watch_events.labels(KIND).inc()
+        if self.seen is not None:
+            self.seen.gone(request_key(namespace, name))
         record = self.state.requests.pop((namespace, name), None)
         self._dirty.discard((namespace, name))
         if record is not None:

@@ -20,9 +20,17 @@ from eligibility_operator.tasks import BackgroundTasks
 
 from ..builders import API, engagement, matrix, workload
 from ..fake_kube import FakeKubeApi
-from .test_reconciler import run, until
+from .test_reconciler import run
+from .test_reconciler import until as _until
 
 SR = "supportrequests"
+
+
+async def until(predicate: Any, what: str = "condition") -> None:
+    """As the reconciler tests wait, with room for a loaded machine (two cores shared by many runs)."""
+    await _until(predicate, timeout=15.0, what=what)
+
+
 EOL = "stakater/reloader:v1.1.0"
 OK = "stakater/reloader:v1.4.21"
 
@@ -66,8 +74,11 @@ async def harness() -> AsyncIterator[H]:
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     reconciler = Reconciler(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
-    triager = RequestTriager(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
+    triager = RequestTriager(
+        state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen
+    )
     reconciler.on_marked = triager.engagements_marked
+    reconciler.on_request_gone = triager.request_gone
     state.ready.set()
     tasks.start(reconciler.run(), name="reconciler", forever=True)
     tasks.start(triager.run(), name="triager", forever=True)
@@ -116,6 +127,8 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
 
             h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", OK))
             await until(lambda: condition(h.writes("p1")[-1], "Eligible")["status"] == "True", what="re-triage")
+            # the Event follows the status write
+            await until(lambda: sum(e.kind == "SupportRequest" for e in h.kube.events) >= 2, what="two Events")
             assert [(e.kind, e.reason, e.warning) for e in h.kube.events if e.kind == "SupportRequest"] == [
                 ("SupportRequest", "Triaged", True),
                 ("SupportRequest", "Triaged", False),
@@ -168,5 +181,20 @@ def test_failed_status_write_is_retried() -> None:
             h.add_request("team-a", "r", category="Question", product="reloader")
             await until(lambda: bool(h.writes("r")), what="a triage after a failed write")
             assert h.metrics.errors.labels("status_patch")._value.get() == 1
+
+    run(scenario)
+
+
+def test_request_deleted_while_the_watch_was_down_is_swept() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_request("team-a", "gone", category="Question", product="reloader")
+            h.add_request("team-a", "kept", category="Question", product="reloader")
+            await until(lambda: bool(h.writes("gone")) and bool(h.writes("kept")), what="both triaged")
+            h.kube.delete(SR, "team-a", "gone")  # no DELETED event: the watch was interrupted
+            await asyncio.sleep(0.01)
+            await h.reconciler.sweep()
+            assert set(h.state.requests) == {("team-a", "kept")}
+            assert 'request="gone"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
 
     run(scenario)

@@ -186,6 +186,11 @@ def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> Supp
     """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
     shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
     note = f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers, only the first were read: {shown}"
+    return with_ready_note(status, note)
+
+
+def with_ready_note(status: SupportEngagementStatus, note: str) -> SupportEngagementStatus:
+    """``status`` with ``note`` appended to its Ready condition's message."""
     conditions = [
         c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
     ]
