@@ -142,6 +142,10 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _skipped_summary(skipped: list[Skipped]) -> str:
     templates = sum(1 for s in skipped if s.reason in (HELM_TEMPLATE_REASON, TEMPLATE_REASON))
     files = len({s.file for s in skipped})
@@ -225,7 +229,7 @@ def render_table(result: CheckResult) -> str:
         if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
     lines.extend(_terms_lines(result.status))
-    lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
+    lines.append(f"Read {_count(result.documents, 'document')}, {_count(result.workloads, 'workload')}.")
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))
     for ref, files in result.duplicates:

@@ -517,7 +517,7 @@ def test_cli_table_output(tmp_path: Path) -> None:
         *("reloader", "Community", "1.4.21", "Supported", "Eligible", "-", "-", "1.4.21"),
         "tools/Deployment/reloader-reloader",
     ]
-    assert "Read 2 documents, 1 workloads." in result.stdout
+    assert "Read 2 documents, 1 workload." in result.stdout
 
 
 def test_cli_table_tells_editions_of_the_same_version_apart(tmp_path: Path) -> None:
