@@ -329,6 +329,7 @@ def check(
     default=None,
     help="Time the request is opened (UTC unless an offset is given). Default: spec.ticket.openedAt, else now.",
 )
+@click.option("--name", "request_name", default=None, help="The SupportRequest to triage when the file holds several.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def triage(
     paths: tuple[Path, ...],
@@ -337,6 +338,7 @@ def triage(
     kubernetes_version: str | None,
     openshift_version: str | None,
     now: Any,
+    request_name: str | None,
     output: str,
 ) -> None:
     """Triage a SupportRequest offline, as the operator would.
@@ -357,7 +359,7 @@ def triage(
     if now is not None:
         when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     try:
-        request = rt.load_request(request_path)
+        request = rt.load_request(request_path, request_name)
         view = rt.load_engagement_view(engagement)
         compiled = load_matrix_file(matrix)
         status, problems = rt.triage_offline(

@@ -42,20 +42,28 @@ class LoadedRequest:
     created: dt.datetime | None
 
 
-def _document(path: Path, kind: str) -> dict[str, Any]:
+def _document(path: Path, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one ``kind`` object in ``path`` (a multi-document file may hold others; ``name`` picks one)."""
     try:
-        doc = yaml.load(decode(read_bytes(path, 1024 * 1024)), Loader=_Loader)
+        docs = list(yaml.load_all(decode(read_bytes(path, 1024 * 1024)), Loader=_Loader))
     except Exception as exc:  # unreadable file, YAML errors, odd tags
         raise InputError(f"{path}: cannot read the {kind}: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != kind:
-        raise InputError(f"{path}: expected a {kind}")
+    found = [d for d in docs if isinstance(d, dict) and d.get("kind") == kind]
+    if name is not None:
+        found = [d for d in found if isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == name]
+    if not found:
+        raise InputError(f"{path}: expected a {kind}" + (f" named {name!r}" if name else ""))
+    if len(found) > 1:
+        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in found)
+        raise InputError(f"{path}: holds {len(found)} {kind}s ({names}); pick one with --name")
+    doc = found[0]
     if not isinstance(doc.get("spec") or {}, dict) or not isinstance(doc.get("metadata") or {}, dict):
         raise InputError(f"{path}: invalid {kind}: spec and metadata must be mappings")
     return doc
 
 
-def load_request(path: Path) -> LoadedRequest:
-    doc = _document(path, "SupportRequest")
+def load_request(path: Path, name: str | None = None) -> LoadedRequest:
+    doc = _document(path, "SupportRequest", name)
     meta = doc.get("metadata") or {}
     try:
         spec = SupportRequestSpec.model_validate(doc.get("spec") or {})
