@@ -120,7 +120,9 @@ def check(
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
         where = ", ".join(str(p) for p in paths)
-        errors.append(Problem(where, 0, f"nothing to check: no Kubernetes object in {manifests.files} files read"))
+        errors.append(
+            Problem(where, 0, f"nothing to check: no Kubernetes object in {_count(manifests.files, 'file')} read")
+        )
     status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
     return CheckResult(
         status=status,
@@ -150,7 +152,12 @@ def _skipped_summary(skipped: list[Skipped]) -> str:
     templates = sum(1 for s in skipped if s.reason in (HELM_TEMPLATE_REASON, TEMPLATE_REASON))
     files = len({s.file for s in skipped})
     extra = f", {templates} of them Helm chart templates (render them first: helm template)" if templates else ""
-    return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
+    what = (
+        "1 file or document that is not a Kubernetes object"
+        if files == 1
+        else (f"{files} files or documents that are not Kubernetes objects")
+    )
+    return f"Skipped {what}{extra}; --strict makes them errors."
 
 
 def _terms_lines(status: SupportEngagementStatus) -> list[str]:
