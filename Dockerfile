@@ -36,10 +36,12 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels 
 
 FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="eligibility-operator" \
       org.opencontainers.image.description="Kubernetes operator that makes support eligibility for Stakater products visible and enforceable" \
       org.opencontainers.image.source="https://github.com/stakater/eligibility-operator" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 # Debian already has a group `operator` (gid 37): the user and its group get a name of their own.
 RUN groupadd --system --gid 65532 eligibility \

@@ -71,6 +71,10 @@ test-lowest: ## Fast tier with every dependency at the lowest version pyproject.
 bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+.PHONY: bench-check
+bench-check: install ## Time `check` on 10 MB and 100 MB of manifests (one file, many files); prints CPU and wall seconds
+	$(BIN)/python -m benchmarks.check_size --mb 10 100
+
 .PHONY: unit
 unit: install ## Run the fast tier: pure and in-memory runtime tests, no control plane (< 1 minute)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
@@ -154,7 +158,7 @@ image: ## Build the image $(IMAGE) with docker, podman or buildah (CONTAINER_ENG
 	fi; \
 	command -v $$engine >/dev/null 2>&1 || { echo "error: CONTAINER_ENGINE=$$engine is not installed" >&2; exit 1; }; \
 	case $$engine in buildah) build="buildah bud --isolation $${BUILDAH_ISOLATION:-chroot}";; *) build="$$engine build";; esac; \
-	set -x; $$build --build-arg VERSION=$(VERSION) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
+	set -x; $$build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t $(IMAGE) .
 
 .PHONY: release-manifests
 release-manifests: install ## Render deploy/base and the overlays with RELEASE_IMAGE into RELEASE_DIR, one file each

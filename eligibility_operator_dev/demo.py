@@ -5,7 +5,9 @@ matrix and the samples under ``deploy/samples``, runs the operator as users do
 (``eligibility-operator run``), prints the engagement in Limited Support while
 an end-of-life version runs beside supported products, upgrades that workload and
 prints it again, Eligible; a second sample engagement whose agreement has expired
-stays Ineligible throughout.
+stays Ineligible throughout. Two sample SupportRequests are triaged on the way: an
+in-scope P1 against the end-of-life Reloader ("upgrade first", Eligible after the
+upgrade) and a security assessment, excluded and routed to Professional Services.
 """
 
 from __future__ import annotations
@@ -125,6 +127,41 @@ class Demo:
             '{"spec": {"enforcement": {"mode": "Warn"}}}',
         )
 
+    def wait_for_request(self, name: str, reason: str, timeout: float = 60) -> dict[str, Any]:
+        """Wait until SupportRequest ``name`` (namespace platform) is triaged with Eligible reason ``reason``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body: dict[str, Any] = json.loads(self.kubectl("get", "sr", name, "-n", "platform", "-o", "json"))
+            conditions = {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
+            if conditions.get("Eligible", {}).get("reason") == reason:
+                return body
+            time.sleep(0.3)
+        raise click.ClickException(f"SupportRequest {name} was not triaged ({reason}) within {timeout}s")
+
+    def show_requests(self, *bodies: dict[str, Any]) -> None:
+        click.echo("$ kubectl get sr -A")
+        click.echo(self.kubectl("get", "sr", "-A"))
+        for body in bodies:
+            status = body.get("status") or {}
+            spec = body.get("spec") or {}
+            click.echo(
+                f"Triage of {body['metadata']['name']} ({spec.get('category')}, proposed {spec.get('severity')}):"
+            )
+            click.echo(f"  {status.get('scope')} -> {status.get('route')}: {status.get('reason', '')}")
+            severity = status.get("severity") or {}
+            click.echo(f"  severity: proposed {severity.get('proposed')}, suggested {severity.get('suggested')}")
+            response = status.get("firstResponse")
+            if response:
+                click.echo(f"  first response: {response['target']}, due {response.get('due', '-')}")
+            for p in status.get("products", []):
+                click.echo(f"  {p['product']} {p['version']}: {p.get('eligibility', '-')}; {p.get('note', '')}")
+            if status.get("missingInformation"):
+                click.echo("  missing: " + "; ".join(status["missingInformation"]))
+            click.echo("  next:")
+            for r in status.get("responsibilities", []):
+                click.echo(f"    {r['owner']:<9} {r['item']}")
+        click.echo("")
+
     def show(self, body: dict[str, Any], table: bool = True) -> None:
         if table:
             click.echo("$ kubectl get se -A -o wide")
@@ -164,6 +201,7 @@ def run_demo(workdir: Path, once: bool) -> None:
     demo.kubectl("apply", "-f", str(SAMPLES / "namespaces.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "workloads.yaml"))
     demo.kubectl("apply", "-f", str(SAMPLES / "engagement.yaml"), "-f", str(SAMPLES / "engagement-expired.yaml"))
+    demo.kubectl("apply", "-f", str(SAMPLES / "requests.yaml"))
     # Start from the sample's end-of-life Reloader, also when the demo runs a second time.
     demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.2.0-ubi")
     port = free_port()
@@ -173,12 +211,20 @@ def run_demo(workdir: Path, once: bool) -> None:
         demo.show(demo.wait_for("Limited"))
         click.echo(click.style("== The former contract, whose agreement expired on 2026-06-30 ==", bold=True))
         demo.show(demo.wait_for("Ineligible", which=EXPIRED), table=False)
+        click.echo(click.style("== Two support requests, triaged before a ticket is opened ==", bold=True))
+        demo.show_requests(
+            demo.wait_for_request("reloader-not-reloading", "UpgradeFirst"),
+            demo.wait_for_request("pen-test", "NoProductAffected"),
+        )
         click.echo(click.style("== kubectl set image ... reloader=stakater/reloader:v1.4.21 ==", bold=True))
         started = time.monotonic()
         demo.kubectl("set", "image", "-n", "shop", "deployment/legacy-reloader", "reloader=stakater/reloader:v1.4.21")
         body = demo.wait_for("Eligible")
         click.echo(f"(status followed the upgrade in {time.monotonic() - started:.1f} s; Eligible)\n")
         demo.show(body)
+        click.echo("The P1 request, triaged again after the upgrade:")
+        demo.wait_for_request("reloader-not-reloading", "Eligible")
+        click.echo(demo.kubectl("get", "sr", "reloader-not-reloading", "-n", "platform"))
         demo.refused_apply()
         click.echo(f"Metrics: http://127.0.0.1:{port}/metrics  (health: /healthz, readiness: /readyz)")
         click.echo(f"Operator log: {workdir / 'operator.log'}")

@@ -57,6 +57,15 @@ class Kubectl:
     def get(self, *args: str) -> Any:
         return yaml.safe_load(self.run("get", "-o", "yaml", *args).stdout)
 
+    def assert_refused(self, doc: dict[str, Any], field: str, *, server_validation_only: bool = False) -> None:
+        """The API server refuses a namespaced object at apply, naming ``field``, and stores nothing."""
+        meta = doc["metadata"]
+        result = self.apply(doc, check=False, server_validation_only=server_validation_only)
+        assert result.returncode != 0, f"server accepted {doc['kind']} {meta['name']}"
+        assert field in result.stderr, result.stderr
+        stored = self.run("get", doc["kind"].lower(), meta["name"], "-n", meta["namespace"], check=False)
+        assert stored.returncode != 0, f"{doc['kind']} {meta['name']} was stored"
+
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:

@@ -48,6 +48,9 @@ class FakeKubeApi:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failures: dict[str, int] = defaultdict(int)  # method -> how many next calls fail
         self._platform = platform or Platform(kubernetes="v1.30.2")
+        # SupportRequest diagnostics: (namespace, kind, name) -> (status, spec.replicas) / Events
+        self.workload_statuses: dict[tuple[str, str, str], tuple[dict[str, Any], Any]] = {}
+        self.object_events: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
 
     # --------------------------------------------------------- test control
 
@@ -103,6 +106,14 @@ class FakeKubeApi:
         if plural in self.unserved:
             return None
         return {k for k in self.objects[plural] if namespace is None or k[0] == namespace}
+
+    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+        self._call("workload_status", namespace, kind, name)
+        return self.workload_statuses.get((namespace, kind, name))
+
+    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        self._call("events_about", namespace, kind, name)
+        return list(self.object_events.get((namespace, kind, name), []))
 
     def platform(self) -> Platform:
         self._call("platform")

@@ -99,7 +99,7 @@ def test_kustomization_renders_and_applies(kubectl: Kubectl, deployed: str, dire
 
 def test_samples_apply(kubectl: Kubectl, deployed: str) -> None:
     # Each file needs the namespaces of the one before, so each is applied for real after its dry run.
-    for sample in ("namespaces.yaml", "workloads.yaml", "engagement.yaml", "engagement-expired.yaml"):
+    for sample in ("namespaces.yaml", "workloads.yaml", "engagement.yaml", "engagement-expired.yaml", "requests.yaml"):
         for mode in ("--dry-run=server", "--dry-run=none"):
             result = kubectl.run("apply", mode, "-f", str(REPO / "deploy/samples" / sample), check=False)
             assert result.returncode == 0, f"{sample}: {result.stderr}"

@@ -445,7 +445,8 @@ def _malformed_matrices(custom: client.CustomObjectsApi, rng: random.Random, cou
         product = spec["products"][0]
         choice = i % 5
         if choice == 0:
-            product["releases"][0]["released"] = rng.choice(["yesterday", 5, None, "2026-13-45"])
+            # `released` may be left out (an unverified line), but never malformed
+            product["releases"][0]["released"] = rng.choice(["yesterday", 5, "2026-13-45"])
         elif choice == 1:
             product["name"] = rng.choice(["Reloader!", "", "x" * 100])
         elif choice == 2:

@@ -28,6 +28,7 @@ from eligibility_operator_dev.controlplane import die_with_parent, free_port
 from . import imaging
 from .builders import engagement, matrix, workload
 from .conftest import REPO, Kubectl, running_operator, wait_for
+from .test_deploy import for_this_server, render
 
 REASON = imaging.why_not_available()
 pytestmark = [
@@ -135,10 +136,7 @@ def test_image_metadata_user_and_contents(buildah: imaging.Buildah, image: str) 
 
 @pytest.fixture(scope="module")
 def deployed(kubectl: Kubectl) -> str:
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(REPO / "deploy/base")], capture_output=True, text=True, check=True
-    ).stdout
-    kubectl.run("apply", "-f", "-", input=rendered)
+    kubectl.run("apply", "-f", "-", input=for_this_server(kubectl, render("deploy/base")))
     return SA_NAMESPACE
 
 

@@ -1,14 +1,12 @@
-"""Metrics, alerts and dashboards, checked with a real Prometheus and promtool.
+"""Metrics, alerts and dashboards, checked with a real Prometheus, promtool and amtool.
 
-The fleet test runs two operators, each against its own control plane and started with its own
-``--cluster-name``, with the same namespace and engagement names in both, plus a scrape target whose
-operator is down; one real Prometheus scrapes all three. Every expression of both dashboards and of
-every alert is then run against it and must return data.
+One operator on the test control plane, scraped by a real Prometheus; the rules' unit tests; the
+example Alertmanager routes; the dashboards' structure; generated files up to date. Many clusters
+through one Prometheus: tests/test_fleet_monitoring.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import shutil
@@ -26,11 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator_dev.cluster import apply_defaults
-from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent, free_port
+from eligibility_operator_dev.controlplane import die_with_parent, free_port
 
 from .builders import engagement, matrix, workload
-from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
+from .conftest import REPO, Kubectl, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.cluster
 PROMTOOL = shutil.which("promtool")
@@ -43,10 +40,14 @@ DASHBOARDS = {
     "cluster": REPO / "deploy/grafana/stakater-support-cluster.json",
     "fleet": REPO / "deploy/grafana/stakater-support-fleet.json",
 }
-# Alerts whose firing condition no short test can produce (two hours without evaluation; a
-# sustained error rate): their expression is still run, and the part before the threshold must
+# Alerts whose firing condition no short test of healthy operators can produce (two hours without
+# evaluation; a sustained error rate; no leader): their expression is still run, and the part before the threshold must
 # return data. promtool's unit tests (tests/prometheus/rules_test.yaml) make both fire.
-THRESHOLD_ONLY_IN_UNIT_TESTS = {"EligibilityOperatorNotEvaluating", "EligibilityOperatorErrors"}
+THRESHOLD_ONLY_IN_UNIT_TESTS = {
+    "EligibilityOperatorNotEvaluating",
+    "EligibilityOperatorErrors",
+    "EligibilityOperatorNoLeader",
+}
 
 
 def scrape(port: int) -> str:
@@ -400,203 +401,3 @@ def test_every_exported_family_appears_in_a_dashboard_or_alert(operator: Operato
     assert missing == [], f"used by dashboards/alerts but not exported: {missing}"
     unused = sorted(exported - {family(name) for name in used})
     assert unused == [], f"exported but in no panel or alert: {unused}"
-
-
-# ------------------------------------------------------------------ fleet: two clusters, one Prometheus
-
-
-def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
-    """Same namespace and engagement name in both clusters, different contracts and findings.
-
-    east: the customer runs an end-of-life Reloader next to a Deprecated one and a current Forecastle
-    (ProductSupport, Premium: customer's findings); an engagement covering only an end-of-life Reloader
-    in a second namespace (Ineligible); an engagement whose matrix is missing (Ready=False).
-    west: a managed service (versionManagement Stakater) on a platform Reloader does not support, with a
-    Reloader of unknown version: Stakater's findings, which do not reduce eligibility; and an Eligible
-    engagement covering only a current Forecastle.
-    """
-    name = f"m-{namespace}"
-    if cluster == "east":
-        return [
-            matrix(name),
-            workload(namespace, "reloader-old", "stakater/reloader:v1.1.0"),
-            workload(namespace, "reloader-soon", "stakater/reloader:v1.2.0"),
-            workload(namespace, "forecastle", "stakater/forecastle:v2.0.1"),
-            engagement(
-                namespace,
-                "acme",
-                customer="ACME East",
-                plan="Premium",
-                agreement={
-                    "orderForm": "OF-EAST-1",
-                    "expiresOn": (dt.date.today() + dt.timedelta(days=200)).isoformat(),
-                },
-                matrixRef={"name": name},
-                serviceCredits={"definedInAgreement": True},
-            ),
-            workload(f"{namespace}-legacy", "reloader-legacy", "stakater/reloader:v1.1.0"),
-            engagement(
-                namespace, "legacy", customer="ACME East", matrixRef={"name": name}, covers=[f"{namespace}-legacy"]
-            ),
-            engagement(namespace, "broken", customer="ACME East", matrixRef={"name": "no-such-matrix"}),
-        ]
-    return [
-        matrix(name, kubernetes_min="1.99"),
-        workload(namespace, "reloader", "stakater/reloader:v1.4.21"),
-        workload(namespace, "reloader-edge", "stakater/reloader:latest"),
-        workload(namespace, "forecastle", "stakater/forecastle:v2.0.1"),
-        engagement(
-            namespace,
-            "acme",
-            customer="ACME West",
-            type="ManagedService",
-            versionManagement="Stakater",
-            agreement={"orderForm": "OF-WEST-7", "masterAgreement": "MSA-ACME"},
-            matrixRef={"name": name},
-        ),
-        engagement(
-            namespace, "good", customer="ACME West", matrixRef={"name": name}, products=[{"name": "forecastle"}]
-        ),
-    ]
-
-
-@pytest.fixture(scope="module")
-def west_plane() -> Iterator[ControlPlane]:
-    """A second cluster: its own etcd and kube-apiserver."""
-    with ControlPlane() as plane:
-        apply_defaults(plane.kubeconfig)
-        yield plane
-
-
-@pytest.fixture(scope="module")
-def fleet(
-    kubeconfig: Path, west_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Prometheus, str]]:
-    namespace = f"fleet-{int(time.time())}"
-    logs = tmp_path_factory.mktemp("fleet")
-    for config, cluster in ((kubeconfig, "east"), (west_plane.kubeconfig, "west")):
-        kubectl = Kubectl(config)
-        kubectl.run("create", "namespace", namespace)
-        kubectl.run("create", "namespace", f"{namespace}-legacy")
-        kubectl.apply(*_fleet_objects(namespace, cluster))
-    dead_port = free_port()  # a third cluster whose operator is down: `up` is 0
-    with (
-        running_operator(kubeconfig, logs / "east.log", "--cluster-name", "east") as east,
-        running_operator(west_plane.kubeconfig, logs / "west.log", "--cluster-name", "west") as west,
-    ):
-        for config, engagements in (
-            (kubeconfig, ("acme", "legacy", "broken")),
-            (west_plane.kubeconfig, ("acme", "good")),
-        ):
-            kubectl = Kubectl(config)
-            for se in engagements:
-                wait_for(
-                    lambda kubectl=kubectl, se=se: (
-                        kubectl.get("se", se, "-n", namespace).get("status", {}).get("conditions")
-                    ),
-                    what=f"{se} evaluated",
-                )
-        for proc in (east, west):
-            promtool_check_metrics(scrape(proc.metrics_port))
-        prom = Prometheus(east.metrics_port, west.metrics_port, dead_port)
-        try:
-            prom.wait_ready()
-            # rate() over 5m needs two samples of every series, and both operators must be in.
-            wait_for(
-                lambda: (
-                    len(prom.query("count by (cluster) (stakater_support_build_info)")) == 2
-                    and prom.query("count_over_time(stakater_support_evaluations_total[5m]) > 2")
-                ),
-                timeout=30,
-                what="both clusters scraped a few times",
-            )
-            yield prom, namespace
-        finally:
-            prom.stop()
-            east_kubectl = Kubectl(kubeconfig)
-            for ns in (namespace, f"{namespace}-legacy"):
-                for kind in ("supportengagements", "deployments"):
-                    east_kubectl.run("delete", kind, "--all", "-n", ns, "--wait=false", check=False)
-                east_kubectl.run("delete", "namespace", ns, "--wait=false", check=False)
-            east_kubectl.run("delete", "compatibilitymatrix", f"m-{namespace}", "--wait=false", check=False)
-
-
-def _all(expr: str) -> str:
-    """Grafana's "All" for every variable: ``.*`` (which also matches a missing label)."""
-    return expr.replace("$cluster", ".*").replace("$namespace", ".*").replace("$engagement", ".*")
-
-
-@needs_prometheus
-def test_two_clusters_same_names_no_collision(fleet: tuple[Prometheus, str]) -> None:
-    prom, ns = fleet
-    info = prom.query(f'stakater_support_engagement_info{{namespace="{ns}", engagement="acme"}}')
-    by_cluster = {r["metric"]["cluster"]: r["metric"] for r in info}
-    assert set(by_cluster) == {"east", "west"}, info
-    assert by_cluster["east"]["customer"] == "ACME East" and by_cluster["east"]["agreement"] == "OF-EAST-1"
-    assert by_cluster["west"]["customer"] == "ACME West" and by_cluster["west"]["type"] == "ManagedService"
-    assert by_cluster["west"]["master_agreement"] == "MSA-ACME"
-    acme = f'namespace="{ns}", engagement="acme"'
-    states = prom.query(f"max by (cluster, eligibility) (stakater_support_engagement_eligibility{{{acme}}} == 1)")
-    # east: Limited (an end-of-life Reloader, the customer's); west: Eligible (Stakater's items do not count)
-    assert {r["metric"]["cluster"]: r["metric"]["eligibility"] for r in states} == {
-        "east": "Limited",
-        "west": "Eligible",
-    }
-    # Who acts: the customer in east, Stakater in west (managed service, Stakater-managed versions).
-    owners = prom.query(
-        f'sum by (cluster, owner) (stakater_support_engagement_findings{{namespace="{ns}", engagement="acme"}})'
-    )
-    assert {(r["metric"]["cluster"], r["metric"]["owner"]) for r in owners} == {
-        ("east", "Customer"),
-        ("west", "Stakater"),
-    }
-    # Every series of an operator carries its cluster; none is left without (no collision possible).
-    unlabelled = prom.query('count({__name__=~"stakater_support_.+", cluster=""})')
-    assert unlabelled == [], unlabelled
-    # The cluster variable narrows the cluster dashboard to one cluster.
-    first = next(expr for title, expr, _ in _expressions("cluster") if title == "Eligibility per engagement")
-    only_east = prom.query(first.replace("$cluster", "east").replace("$namespace", ns).replace("$engagement", ".*"))
-    assert {r["metric"]["cluster"] for r in only_east} == {"east"}
-    # 0 Ineligible, 1 Limited, 2 Eligible, 3 Unknown: the codes the panel's value mappings name
-    assert {r["metric"]["engagement"]: r["value"][1] for r in only_east} == {"acme": "1", "legacy": "0", "broken": "3"}
-
-
-@needs_prometheus
-@pytest.mark.parametrize("name", DASHBOARDS)
-def test_every_dashboard_query_returns_data(fleet: tuple[Prometheus, str], name: str) -> None:
-    prom, _ = fleet
-    empty = []
-    for title, expr, instant in _expressions(name):
-        result = prom.query(_all(expr)) if instant else prom.query_range(_all(expr))
-        print(f"{name} | {title} | {len(result)} series | {expr}")
-        if not result:
-            empty.append((title, expr))
-    for variable in _dashboard(name)["templating"]["list"]:
-        if variable["type"] != "query":
-            continue
-        match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
-        assert match, variable["query"]
-        values = prom.get(f"/api/v1/label/{match.group(2)}/values", **{"match[]": _all(match.group(1))})
-        print(f"{name} | variable {variable['name']} | {values}")
-        if not values:
-            empty.append((f"variable {variable['name']}", variable["query"]["query"]))
-    assert empty == [], f"queries without data: {empty}"
-
-
-@needs_prometheus
-def test_every_alert_expression_returns_data(fleet: tuple[Prometheus, str]) -> None:
-    prom, _ = fleet
-    empty = []
-    for alert, expr in _rules().items():
-        result = prom.query(expr)
-        if alert in THRESHOLD_ONLY_IN_UNIT_TESTS:
-            assert result == [], f"{alert} fires in a healthy scenario: {result}"
-            signal = re.sub(r"\)\s*>\s*[\d.]+\s*$", ")", expr.strip())
-            assert signal != expr.strip(), f"{alert}: no trailing threshold to remove"
-            result = prom.query(signal)
-        print(f"alert {alert} | {len(result)} series | {[r['metric'] for r in result]}")
-        if not result:
-            empty.append(alert)
-        elif alert.startswith(("Support", "StakaterProduct")):
-            assert all(r["metric"].get("owner") in ("Customer", "Stakater") for r in result), (alert, result)
-    assert empty == [], f"alert expressions without data in the scenario: {empty}"

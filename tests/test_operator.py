@@ -373,13 +373,12 @@ def test_check_command_on_realistic_manifests(tmp_path: Path) -> None:
     }
     assert [(p["product"], p["version"]) for p in result["uncoveredProducts"]] == [("konfigurator", "0.1.39")]
 
-    # The whole directory also holds malformed documents: reported with file and position, exit code 4.
+    # The whole directory also holds a malformed Deployment: reported with file and position, exit code 4;
+    # a document that is not a Kubernetes object (a bare string) is skipped and counted, not an error.
     code, result = _check("-f", str(manifests), "--engagement", str(tmp_path / "se.yaml"))
     assert code == 4
-    assert {(e["file"].rsplit("/", 1)[-1], e["document"]) for e in result["errors"]} == {
-        ("broken.yaml", 2),
-        ("broken.yaml", 3),
-    }
+    assert {(e["file"].rsplit("/", 1)[-1], e["document"]) for e in result["errors"]} == {("broken.yaml", 2)}
+    assert {(s["file"].rsplit("/", 1)[-1], s["document"]) for s in result["skipped"]} == {("broken.yaml", 3)}
     assert result["eligibility"] == "Limited"
 
 

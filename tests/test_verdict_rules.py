@@ -230,3 +230,40 @@ def test_rule(
         if row.elsewhere:
             kubectl.run("delete", "deployments", "--all", "-n", other, "--wait=false", check=False)
             kubectl.run("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_rule_engagement_unknown(
+    kubectl: Kubectl,
+    namespace: str,
+    operator: OperatorProcess,
+    matrices: dict[str | None, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """The table's last engagement row: a spec that cannot be evaluated is ``Unknown`` with ``Ready=False``
+    in the cluster, and ``check`` refuses it (exit 4) with the same message instead of a verdict."""
+    cmx = matrices[None]
+    objects = [workload(namespace, "r", EOL)]
+    se = engagement(namespace, matrixRef={"name": cmx["metadata"]["name"]}, products=[{"name": "relaoder"}])
+    kubectl.apply(*objects, se)
+
+    def not_ready() -> dict[str, Any] | None:
+        status = kubectl.get("se", "contract", "-n", namespace).get("status") or {}
+        return status if status.get("eligibility") == "Unknown" else None
+
+    status = wait_for(not_ready, what="eligibility Unknown")
+    got = verdicts(status)
+    assert got["conditions"]["Ready"] == ("False", "InvalidSpec")
+    assert got["products"] == {}  # nothing is judged, so nothing is called end of life
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "Ready")
+    assert "spec.products[0].name: 'relaoder'" in message
+
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    (tmp_path / "se.yaml").write_text(yaml.safe_dump(se))
+    (tmp_path / "cmx.yaml").write_text(yaml.safe_dump(cmx))
+    args = ["-f", str(tmp_path / "all.yaml"), "--engagement", str(tmp_path / "se.yaml")]
+    args += ["--matrix", str(tmp_path / "cmx.yaml")]
+    out = subprocess.run(
+        [sys.executable, "-m", "eligibility_operator.cli", "check", *args], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 4, (out.stdout, out.stderr)
+    assert "spec.products[0].name: 'relaoder'" in out.stdout + out.stderr

@@ -6,7 +6,7 @@
 - The operator's own health carries ``component: eligibility-operator`` instead: it goes to whoever
   runs the operator in that cluster, which the metrics cannot know.
 - Every per-engagement expression aggregates with ``max by``, so two operator replicas never double
-  an alert.
+  an alert; only the leader evaluates, so "not evaluating" is asked of the leader alone.
 """
 
 from __future__ import annotations
@@ -160,6 +160,28 @@ def rules() -> dict[str, Any]:
                 ),
             },
         },
+        {
+            "alert": "SupportRequestP1AgainstIneligibleProduct",
+            "expr": (
+                f"max by (cluster, namespace, request, request_severity, owner) "
+                f'({P}_request_ineligible_products{{request_severity="P1"}}) > 0'
+            ),
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": (
+                    "P1 support request {{ with $labels.cluster }}{{ . }}: {{ end }}{{ $labels.namespace }}/"
+                    "{{ $labels.request }} is filed against an ineligible product"
+                ),
+                "description": (
+                    f"{WHO}, at once: {{{{ $value }}}} affected product(s) of this P1 are not eligible (an end-of-life "
+                    "version, or a platform the product does not support), and Stakater may require the upgrade "
+                    "before full assistance (policy section 7). Tell the requester: upgrade first. "
+                    "`kubectl describe sr {{ $labels.request }} -n "
+                    "{{ $labels.namespace }}`: status.products names the version to upgrade to and "
+                    "status.responsibilities who acts next."
+                ),
+            },
+        },
     ]
     operator = [
         {
@@ -177,9 +199,27 @@ def rules() -> dict[str, Any]:
             },
         },
         {
+            "alert": "EligibilityOperatorClusterSilent",
+            "expr": (
+                f"max by (cluster) (max_over_time({P}_build_info[1d]))\n"
+                f"unless on (cluster) max by (cluster) ({P}_build_info)"
+            ),
+            "for": "15m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "Cluster {{ $labels.cluster }} stopped reporting support eligibility",
+                "description": (
+                    "An operator that reported within the last day no longer does: the cluster's operator is down, "
+                    "or its Prometheus no longer forwards (remote write, federation). For the team running the "
+                    "operator in that cluster; `up` there tells which."
+                ),
+            },
+        },
+        {
             "alert": "EligibilityOperatorNotEvaluating",
             "expr": (
                 f"max by (cluster, instance) ({P}_engagements) > 0\n"
+                f"and on (cluster, instance) max by (cluster, instance) ({P}_leader) == 1\n"
                 f"and on (cluster, instance) (time() - max by (cluster, instance) "
                 f"({P}_last_evaluation_timestamp_seconds)) > 7200"
             ),
@@ -188,9 +228,24 @@ def rules() -> dict[str, Any]:
             "annotations": {
                 "summary": "eligibility-operator has not evaluated any engagement for over 2 hours",
                 "description": (
-                    "The operator re-evaluates every engagement at least hourly; none was evaluated for 2 hours, so "
+                    "The leader re-evaluates every engagement at least hourly; none was evaluated for 2 hours, so "
                     "statuses may be stale. For the team running the operator: check its log for API errors and "
                     "stakater_support_errors_total; restarting the pod is safe."
+                ),
+            },
+        },
+        {
+            "alert": "EligibilityOperatorNoLeader",
+            "expr": f"max by (cluster) ({P}_leader) == 0",
+            "for": "10m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "No eligibility-operator replica holds the leader Lease"
+                "{{ with $labels.cluster }} in {{ . }}{{ end }}",
+                "description": (
+                    "Every replica runs, none writes: engagement statuses and Events are not updated. For the team "
+                    "running the operator: check the Lease (`kubectl -n eligibility-operator get lease`) and the "
+                    "replicas' logs for API errors on coordination.k8s.io."
                 ),
             },
         },

@@ -6,11 +6,12 @@ instead of being a hand-written dictionary.
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import prometheus
-from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders.common import ReduceDataOptions, TableSortByFieldState
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.variants import Dataquery
+from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
@@ -51,6 +52,7 @@ def text_map(values: dict[str, tuple[str, str]]) -> dm.ValueMap:
 
 
 YES_NO = text_map({"0": ("No", "red"), "1": ("Yes", "green")})
+YES_NO_NEUTRAL = text_map({"0": ("No", "text"), "1": ("Yes", "green")})
 UP_DOWN = text_map({"0": ("Down", "red"), "1": ("Up", "green")})
 ELIGIBILITY_MAP = text_map(
     {
@@ -145,4 +147,84 @@ def label_variable(name: str, label: str, source: str, *, multi: bool = True) ->
         .all_value(".*")
         .multi(multi)
         .current(dm.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+# Panel shapes that both dashboards use more than once.
+
+
+def table_of(panel_id: int, title: str, pos: dm.GridPos, queries: list[prometheus.Dataquery]) -> table.Panel:
+    """A table of table-format queries (named A, B, ...) on the data source variable, plain numbers."""
+    return (
+        table.Panel()
+        .id(panel_id)
+        .title(title)
+        .datasource(DATASOURCE)
+        .grid_pos(pos)
+        .targets(ref_ids(queries))
+        .unit("none")
+    )
+
+
+def countdown_table(
+    panel_id: int,
+    title: str,
+    description: str,
+    pos: dm.GridPos,
+    expr: str,
+    column: str,
+    *,
+    rename: dict[str, str] | None = None,
+    order: tuple[str, ...] = (),
+    unit: str = DAYS,
+    decimals: int = 0,
+    steps: db.ThresholdsConfig = DAYS_THRESHOLDS,
+) -> table.Panel:
+    """A table of time left (the query's value, shown as ``column``), coloured by ``steps``, nearest first."""
+    return (
+        table_of(panel_id, title, pos, [query(expr, table=True)])
+        .description(description)
+        .unit(unit)
+        .decimals(decimals)
+        .thresholds(steps)
+        .with_transformation(organize(rename={"Value": column, **(rename or {})}, order=order))
+        .override_by_name(column, [cell("color-background")])
+        .sort_by([TableSortByFieldState().display_name(column)])
+    )
+
+
+def bar_counts(panel_id: int, title: str, pos: dm.GridPos, expr: str, legend: str) -> bargauge.Panel:
+    """Horizontal bars, one per series of an instant query (counts, so from 0)."""
+    return (
+        bargauge.Panel()
+        .id(panel_id)
+        .title(title)
+        .datasource(DATASOURCE)
+        .grid_pos(pos)
+        .targets(ref_ids([query(expr, legend, instant=True)]))
+        .unit("none")
+        .min(0)
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .display_mode(cm.BarGaugeDisplayMode.BASIC)
+        .reduce_options(last_value())
+    )
+
+
+def named_values(
+    panel_id: int, title: str, description: str, pos: dm.GridPos, target: prometheus.Dataquery
+) -> stat.Panel:
+    """One coloured box per series, showing its name and value (no graph)."""
+    return (
+        stat.Panel()
+        .id(panel_id)
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .grid_pos(pos)
+        .targets(ref_ids([target]))
+        .unit("none")
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(last_value())
     )

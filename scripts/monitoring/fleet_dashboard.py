@@ -14,23 +14,25 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from .common import (
     DATASOURCE,
-    DAYS,
-    DAYS_THRESHOLDS,
     ELIGIBILITY_CODES,
     JOB,
     KEY,
     MERGE,
     PREFIX,
     STATE_TEXT_MAP,
+    bar_counts,
     cell,
+    countdown_table,
     datasource_variable,
     grid,
     label_variable,
     last_value,
+    named_values,
     organize,
     prop,
     query,
     ref_ids,
+    table_of,
     thresholds,
 )
 
@@ -51,19 +53,12 @@ def _fixed(color: str) -> list[dm.DynamicConfigValue]:
 
 def _by_eligibility() -> stat.Panel:
     expr = f"count by (eligibility) (max by ({KEY}, eligibility) ({PREFIX}_engagement_eligibility{{{SEL}}} == 1))"
-    panel = (
-        stat.Panel()
-        .id(1)
-        .title("Engagements by eligibility")
-        .description("Across the selected clusters. Limited is Limited Support: no SLA, service credits denied.")
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 0, 12, 5))
-        .targets(ref_ids([query(expr, "{{eligibility}}", instant=True)]))
-        .unit("none")
-        .color_mode(cm.BigValueColorMode.BACKGROUND)
-        .graph_mode(cm.BigValueGraphMode.NONE)
-        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
-        .reduce_options(last_value())
+    panel = named_values(
+        1,
+        "Engagements by eligibility",
+        "Across the selected clusters. Limited is Limited Support: no SLA, service credits denied.",
+        grid(0, 0, 12, 5),
+        query(expr, "{{eligibility}}", instant=True),
     )
     for state, color in COLORS.items():
         panel = panel.override_by_name(state, _fixed(color))
@@ -80,13 +75,7 @@ def _per_cluster() -> table.Panel:
     ]
     columns = {f"Value #{chr(ord('A') + i)}": state for i, state in enumerate(ELIGIBILITY_CODES)}
     panel = (
-        table.Panel()
-        .id(2)
-        .title("Engagements per cluster")
-        .datasource(DATASOURCE)
-        .grid_pos(grid(12, 0, 12, 5))
-        .targets(ref_ids(queries))
-        .unit("none")
+        table_of(2, "Engagements per cluster", grid(12, 0, 12, 5), queries)
         .with_transformation(MERGE)
         .with_transformation(organize(rename=columns, order=("cluster", *columns.values())))
     )
@@ -100,14 +89,9 @@ def _not_eligible() -> table.Panel:
         f'max by ({KEY}, eligibility) ({PREFIX}_engagement_eligibility{{{SEL}, eligibility!="Eligible"}} == 1) '
         f"{WITH_TERMS}"
     )
+    title = "Engagements not Eligible, with customer and agreement"
     return (
-        table.Panel()
-        .id(3)
-        .title("Engagements not Eligible, with customer and agreement")
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 5, 16, 8))
-        .targets(ref_ids([query(expr, table=True)]))
-        .unit("none")
+        table_of(3, title, grid(0, 5, 16, 8), [query(expr, table=True)])
         .with_transformation(organize(exclude=("Value",), order=("cluster", "customer", "namespace", "engagement")))
         .override_by_name("eligibility", [prop("mappings", [STATE_TEXT_MAP]), cell("color-text")])
     )
@@ -116,17 +100,11 @@ def _not_eligible() -> table.Panel:
 def _not_evaluated() -> table.Panel:
     expr = f"max by ({KEY}) ({PREFIX}_engagement_ready{{{SEL}}} == 0) {WITH_TERMS}"
     return (
-        table.Panel()
-        .id(4)
-        .title("Engagements not evaluated (Ready=False)")
+        table_of(4, "Engagements not evaluated (Ready=False)", grid(16, 5, 8, 8), [query(expr, table=True)])
         .description(
             "The operator could not evaluate these (invalid spec, missing or invalid matrix): their eligibility "
             "is Unknown. The engagement's Ready condition names the field to fix."
         )
-        .datasource(DATASOURCE)
-        .grid_pos(grid(16, 5, 8, 8))
-        .targets(ref_ids([query(expr, table=True)]))
-        .unit("none")
         .no_value("every engagement is evaluated")
         .with_transformation(organize(exclude=("Value",), order=("cluster", "customer", "namespace", "engagement")))
     )
@@ -142,18 +120,12 @@ def _backlog() -> table.Panel:
     ]
     columns = {"Value #A": "Clusters", "Value #B": "Engagements", "Value #C": "Workloads"}
     return (
-        table.Panel()
-        .id(5)
-        .title("Upgrade backlog per product and version, by owner")
+        table_of(5, "Upgrade backlog per product and version, by owner", grid(0, 13, 16, 9), queries)
         .description(
             "Versions that are not Supported (EndOfLife, Deprecated inside a Premium horizon, Unknown), how many "
             "clusters, engagements and workloads run each, and who must upgrade (action_owner). A workload "
             "covered by two engagements counts twice."
         )
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 13, 16, 9))
-        .targets(ref_ids(queries))
-        .unit("none")
         .with_transformation(MERGE)
         .with_transformation(
             organize(
@@ -171,19 +143,7 @@ def _backlog_by_owner() -> bargauge.Panel:
         f"sum by (action_owner, lifecycle) (max by ({KEY}, {VERSION}) "
         f'({PREFIX}_product_workloads{{{SEL}, lifecycle!="Supported"}}))'
     )
-    return (
-        bargauge.Panel()
-        .id(6)
-        .title("Workloads to upgrade, by owner")
-        .datasource(DATASOURCE)
-        .grid_pos(grid(16, 13, 8, 9))
-        .targets(ref_ids([query(expr, "{{action_owner}}: {{lifecycle}}", instant=True)]))
-        .unit("none")
-        .min(0)
-        .orientation(cm.VizOrientation.HORIZONTAL)
-        .display_mode(cm.BarGaugeDisplayMode.BASIC)
-        .reduce_options(last_value())
-    )
+    return bar_counts(6, "Workloads to upgrade, by owner", grid(16, 13, 8, 9), expr, "{{action_owner}}: {{lifecycle}}")
 
 
 def _next_ends() -> table.Panel:
@@ -191,74 +151,60 @@ def _next_ends() -> table.Panel:
         f"min by ({KEY}, product, edition, version) ({PREFIX}_product_time_to_end_of_support_seconds{{{SEL}}}) / 86400"
     )
     expr = f"bottomk(25, (({days}) >= 0) {WITH_TERMS})"
-    return (
-        table.Panel()
-        .id(7)
-        .title("Next ends of support")
-        .description(
-            "The 25 nearest ends of support still ahead, across the fleet. Amber: inside the Premium horizon "
-            "(90 days by default). Versions already past their end are in the upgrade backlog."
-        )
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 22, 16, 9))
-        .targets(ref_ids([query(expr, table=True)]))
-        .unit(DAYS)
-        .decimals(0)
-        .thresholds(DAYS_THRESHOLDS)
-        .with_transformation(
-            organize(
-                rename={"Value": "Days to end of support"},
-                order=("cluster", "customer", "namespace", "engagement", "product", "edition", "version"),
-            )
-        )
-        .override_by_name("Days to end of support", [cell("color-background")])
-        .sort_by([TableSortByFieldState().display_name("Days to end of support")])
+    return countdown_table(
+        7,
+        "Next ends of support",
+        "The 25 nearest ends of support still ahead, across the fleet. Amber: inside the Premium horizon "
+        "(90 days by default). Versions already past their end are in the upgrade backlog.",
+        grid(0, 22, 16, 9),
+        expr,
+        "Days to end of support",
+        order=("cluster", "customer", "namespace", "engagement", "product", "edition", "version"),
     )
 
 
 def _agreements_expiring() -> table.Panel:
     days = f"max by ({KEY}) ({PREFIX}_engagement_agreement_time_to_expiry_seconds{{{SEL}}}) / 86400"
     expr = f"bottomk(25, ({days}) {WITH_TERMS})"
+    return countdown_table(
+        12,
+        "Agreements ending next",
+        "Days until each agreement's expiresOn, nearest first; red when expired (the engagement is then "
+        "Ineligible), amber inside 90 days (Premium is warned within its upgrade horizon).",
+        grid(0, 39, 24, 7),
+        expr,
+        "Days to agreement end",
+        order=("cluster", "customer", "agreement", "namespace", "engagement", "type", "plan"),
+    )
+
+
+def _support_requests() -> table.Panel:
+    per_request = f"max by ({KEY}, scope, route, request_severity) ({PREFIX}_requests{{{SEL}}})"
+    expr = (
+        f"sum by ({KEY}, route, request_severity) ({per_request}) * on ({KEY}) group_left (customer) "
+        f"max by ({KEY}, customer) ({PREFIX}_engagement_info{{{SEL}}})"
+    )
+    title = "Support requests per customer, by route and severity"
     return (
-        table.Panel()
-        .id(12)
-        .title("Agreements ending next")
+        table_of(13, title, grid(0, 46, 24, 7), [query(expr, table=True)])
         .description(
-            "Days until each agreement's expiresOn, nearest first; red when expired (the engagement is then "
-            "Ineligible), amber inside 90 days (Premium is warned within its upgrade horizon)."
+            "SupportRequests that exist, per engagement and customer, by where the policy's triage sends them "
+            "(Support, ProfessionalServices, ScopedEngagement, CommercialApproval, Shared) and proposed severity."
         )
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 39, 24, 7))
-        .targets(ref_ids([query(expr, table=True)]))
-        .unit(DAYS)
-        .decimals(0)
-        .thresholds(DAYS_THRESHOLDS)
         .with_transformation(
             organize(
-                rename={"Value": "Days to agreement end"},
-                order=("cluster", "customer", "agreement", "namespace", "engagement", "type", "plan"),
+                rename={"Value": "Requests", "request_severity": "Severity", "route": "Route"},
+                order=("cluster", "customer", "namespace", "engagement", "Route", "Severity"),
             )
         )
-        .override_by_name("Days to agreement end", [cell("color-background")])
-        .sort_by([TableSortByFieldState().display_name("Days to agreement end")])
+        .sort_by([TableSortByFieldState().display_name("Severity")])
     )
 
 
 def _findings_by_owner() -> bargauge.Panel:
     expr = f"sum by (owner, kind) (max by ({KEY}, owner, kind) ({PREFIX}_engagement_findings{{{SEL}}}))"
-    return (
-        bargauge.Panel()
-        .id(8)
-        .title("Open findings by owner")
-        .description("Stakater's action items and the customers', by kind (product version, platform, agreement).")
-        .datasource(DATASOURCE)
-        .grid_pos(grid(16, 22, 8, 9))
-        .targets(ref_ids([query(expr, "{{owner}}: {{kind}}", instant=True)]))
-        .unit("none")
-        .min(0)
-        .orientation(cm.VizOrientation.HORIZONTAL)
-        .display_mode(cm.BarGaugeDisplayMode.BASIC)
-        .reduce_options(last_value())
+    return bar_counts(8, "Open findings by owner", grid(16, 22, 8, 9), expr, "{{owner}}: {{kind}}").description(
+        "Stakater's action items and the customers', by kind (product version, platform, agreement)."
     )
 
 
@@ -271,6 +217,7 @@ def _operator_health() -> table.Panel:
         query(f"sum by (cluster) (rate({PREFIX}_errors_total{{{SEL}}}[15m]))", table=True),
         query(f"max by (cluster, kubernetes_version, openshift_version) ({PREFIX}_platform_info{{{SEL}}})", table=True),
         query(f"max by (cluster) ({PREFIX}_status_writes_failing{{{SEL}}})", table=True),
+        query(f"sum by (cluster) ({PREFIX}_leader{{{SEL}}})", table=True),
     ]
     columns = {
         "version": "Operator",
@@ -281,20 +228,15 @@ def _operator_health() -> table.Panel:
         "kubernetes_version": "Kubernetes",
         "openshift_version": "OpenShift",
         "Value #G": "Status writes failing",
+        "Value #H": "Leaders",
     }
     return (
-        table.Panel()
-        .id(9)
-        .title("Operator health per cluster")
+        table_of(9, "Operator health per cluster", grid(0, 31, 18, 8), queries)
         .description(
             "One row per cluster that reports. Since last evaluation stays under an hour while the operator works; "
             "API errors are retried, a steady rate means RBAC or API server trouble. A cluster missing here does "
-            "not report at all: see 'Operator targets down'."
+            "not report at all: see 'Operator targets down'. Leaders: replicas holding the Lease, 1 when healthy."
         )
-        .datasource(DATASOURCE)
-        .grid_pos(grid(0, 31, 18, 8))
-        .targets(ref_ids(queries))
-        .unit("none")
         .with_transformation(MERGE)
         .with_transformation(
             organize(exclude=("Value #A", "Value #F"), rename=columns, order=("cluster", *columns.values()))
@@ -309,6 +251,10 @@ def _operator_health() -> table.Panel:
             ],
         )
         .override_by_name("API errors/s", [prop("unit", "reqps")])
+        .override_by_name(
+            "Leaders",
+            [prop("thresholds", thresholds((None, "red"), (1, "green"), (2, "red")).build()), cell("color-text")],
+        )
     )
 
 
@@ -367,4 +313,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_targets_down())
         .with_panel(_clusters_reporting())
         .with_panel(_agreements_expiring())
+        .with_panel(_support_requests())
     )

@@ -96,6 +96,7 @@ class Manifests:
     documents: int = 0  # documents read (blank ones excluded)
     objects: int = 0  # Kubernetes objects among them, List items included
     files: int = 0
+    numbered: int = 0  # documents numbered by the parser, blank ones included (to number the next chunk)
 
     def extend(self, other: Manifests) -> None:
         self.workloads.extend(other.workloads)
@@ -460,33 +461,112 @@ def _read_batch(paths: list[str]) -> list[Manifests]:
     return [read_file(path) for path in paths]
 
 
+# A file this large is split at document starts into chunks parsed in parallel.
+SPLIT_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 2 * 1024 * 1024
+
+
+def _is_large(path: str) -> bool:
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return False  # read_file reports it
+    return size > SPLIT_BYTES and not path.lower().endswith(".json") and not _in_chart_templates(path)
+
+
+def _chunks(text: str) -> list[tuple[str, int]]:
+    """(text, first line) pieces of about CHUNK_BYTES, cut where the parser must start a document."""
+    chunks: list[tuple[str, int]] = []
+    start, line = 0, 0
+    for match in _DOCUMENT_START.finditer(text):
+        if match.start() - start >= CHUNK_BYTES:
+            chunks.append((text[start : match.start()], line))
+            line += text.count("\n", start, match.start())
+            start = match.start()
+    chunks.append((text[start:], line))
+    return chunks
+
+
+def _read_chunk(path: str, text: str, first_line: int) -> Manifests:
+    """One chunk of a large file; document numbers start at 1 and are shifted by the caller."""
+    try:
+        reader = _FileReader(path)
+        reader.out.files = 0
+        for line_offset, segment in _segments(text):
+            reader._read_segment(first_line + line_offset, segment)
+        reader.out.numbered = reader.number
+        return reader.out
+    except Exception as exc:  # last resort: this chunk's problem, never the others'
+        return Manifests(problems=[Problem(path, 0, f"cannot read: {type(exc).__name__}: {exc}"[:300])])
+
+
+def _shift(part: Manifests, offset: int) -> None:
+    for problem in part.problems:
+        problem.document += offset if problem.document else 0
+    for skipped in part.skipped:
+        skipped.document += offset if skipped.document else 0
+    part.workloads = [Found(f.facts, f.file, f.document + offset) for f in part.workloads]
+
+
+def _read_large(path: str, pool: ProcessPoolExecutor) -> Manifests:
+    """A large file, its chunks parsed in the pool; same result as reading it whole."""
+    result = Manifests(files=1)
+    try:
+        text = decode(read_bytes(path))
+    except _Unreadable as exc:
+        result.problems.append(Problem(path, 0, str(exc)))
+        return result
+    chunks = _chunks(text)
+    del text
+    futures = [pool.submit(_read_chunk, path, chunk, line) for chunk, line in chunks]
+    offset = 0
+    for (chunk, line), future in zip(chunks, futures, strict=True):
+        try:
+            part = future.result()
+        except Exception:  # a dead worker: read this chunk here
+            part = _read_chunk(path, chunk, line)
+        _shift(part, offset)
+        offset += part.numbered
+        result.extend(part)
+    return result
+
+
 def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FILES) -> Manifests:
     """Read every manifest under ``paths``; files are parsed in a process per core when there are many.
 
     Building Python objects from YAML dominates; it is CPU-bound Python, so only processes use more
     than one core. Workers return compact facts, not whole objects. A batch whose worker fails is read
-    again here, file by file, so one bad file never loses the others.
+    again here, file by file, so one bad file never loses the others. A file larger than SPLIT_BYTES is
+    cut at document starts and its chunks parsed in parallel too.
     """
     out = Manifests()
     files = _files(paths, out)
     cores = os.cpu_count() or 1
-    if len(files) >= parallel_from and cores > 1:
-        size = max(1, len(files) // (4 * cores))
-        batches = [files[i : i + size] for i in range(0, len(files), size)]
-        with ProcessPoolExecutor(max_workers=cores) as pool:
-            futures: list[tuple[list[str], Future[list[Manifests]]]] = [
-                (batch, pool.submit(_read_batch, batch)) for batch in batches
-            ]
-            for batch, future in futures:
-                try:
-                    parts = future.result()
-                except Exception:  # a dead worker: read this batch here, file by file
-                    parts = _read_batch(batch)
-                for part in parts:
-                    out.extend(part)
-    else:
+    large = {path for path in files if _is_large(path)} if cores > 1 else set()
+    rest = [path for path in files if path not in large]
+    if cores < 2 or (not large and len(rest) < parallel_from):
         for path in files:
             out.extend(read_file(path))
+        return out
+    results: dict[str, Manifests] = {}
+    with ProcessPoolExecutor(max_workers=cores) as pool:
+        futures: list[tuple[list[str], Future[list[Manifests]]]] = []
+        if len(rest) >= parallel_from:
+            size = max(1, len(rest) // (4 * cores))
+            batches = [rest[i : i + size] for i in range(0, len(rest), size)]
+            futures = [(batch, pool.submit(_read_batch, batch)) for batch in batches]
+        else:
+            results.update((path, read_file(path)) for path in rest)
+        for path in sorted(large):
+            results[path] = _read_large(path, pool)
+        for batch, future in futures:
+            try:
+                parts = future.result()
+            except Exception:  # a dead worker: read this batch here, file by file
+                parts = _read_batch(batch)
+            results.update(zip(batch, parts, strict=True))
+    for path in files:
+        out.extend(results[path])
     return out
 
 

@@ -28,7 +28,7 @@ from .core.coverage import covers
 from .core.detection import Detection, detect, installation_ref
 from .core.engagements import evaluate_engagement, spec_problems, to_wire
 from .core.evaluation import Platform
-from .core.gitops import resolve_sources
+from .core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
 from .core.matrix import CompiledMatrix
 from .core.workloads import WorkloadFacts
 
@@ -86,7 +86,9 @@ def check(
     manifests = read_manifests(paths)
     errors = list(manifests.problems)
     found: list[tuple[str, Detection]] = []
-    from_gitops: list[tuple[str, str, Detection]] = []  # namespace, ref, detection of HelmReleases/Applications
+    from_gitops: list[
+        tuple[str, str, Detection, SourceKey]
+    ] = []  # namespace, ref, detection of HelmReleases/Applications
     files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
     for item in manifests.workloads:
         files = files_of.get(item.facts)
@@ -100,19 +102,27 @@ def check(
                 facts = resolve_sources(facts, manifests.chart_sources)
                 for d in detect(matrix, facts):
                     if facts.charts:
-                        from_gitops.append((facts.namespace, facts.ref, d))
+                        from_gitops.append((facts.namespace, facts.ref, d, renders_key(facts)))
                     else:
                         found.append((installation_ref(facts.ref, d), d))
         except Exception as exc:  # one odd object is its document's error, never a crash
             errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
-    # The running workload is the truth: a chart's finding counts only where no workload shows the product.
+    # The running workload is the truth: a chart's finding counts only where no workload shows the product
+    # and no workload says (by Flux's or Argo CD's labels) that the chart's object rendered it.
     shown = {(ref.split("/", 1)[0], d.product) for ref, d in found}
-    found.extend((ref, d) for namespace, ref, d in from_gitops if (namespace, d.product) not in shown)
+    rendering = {owner for facts in files_of for owner in rendered_by(facts)}
+    found.extend(
+        (ref, d)
+        for namespace, ref, d, owner in from_gitops
+        if (namespace, d.product) not in shown and owner not in rendering
+    )
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
         where = ", ".join(str(p) for p in paths)
-        errors.append(Problem(where, 0, f"nothing to check: no Kubernetes object in {manifests.files} files read"))
+        errors.append(
+            Problem(where, 0, f"nothing to check: no Kubernetes object in {_count(manifests.files, 'file')} read")
+        )
     status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
     return CheckResult(
         status=status,
@@ -134,11 +144,20 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _skipped_summary(skipped: list[Skipped]) -> str:
     templates = sum(1 for s in skipped if s.reason in (HELM_TEMPLATE_REASON, TEMPLATE_REASON))
     files = len({s.file for s in skipped})
     extra = f", {templates} of them Helm chart templates (render them first: helm template)" if templates else ""
-    return f"Skipped {files} files or documents that are not Kubernetes objects{extra}; --strict makes them errors."
+    what = (
+        "1 file or document that is not a Kubernetes object"
+        if files == 1
+        else (f"{files} files or documents that are not Kubernetes objects")
+    )
+    return f"Skipped {what}{extra}; --strict makes them errors."
 
 
 def _terms_lines(status: SupportEngagementStatus) -> list[str]:
@@ -217,7 +236,7 @@ def render_table(result: CheckResult) -> str:
         if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
     lines.extend(_terms_lines(result.status))
-    lines.append(f"Read {result.documents} documents, {result.workloads} workloads.")
+    lines.append(f"Read {_count(result.documents, 'document')}, {_count(result.workloads, 'workload')}.")
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))
     for ref, files in result.duplicates:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -219,33 +220,56 @@ def run(
     asyncio.run(_main())
 
 
+# ------------------------------------------------------------ offline inputs
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable[[_Command], _Command]:
+    """The inputs ``check`` and ``triage`` share: manifests, engagement, matrix and platform versions."""
+    options = (
+        click.option(
+            "-f",
+            "--filename",
+            "paths",
+            multiple=True,
+            required=True,
+            type=click.Path(exists=True, path_type=Path),
+            help=files,
+        ),
+        click.option(
+            "--engagement",
+            required=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=engagement,
+        ),
+        click.option(
+            "--matrix",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+        ),
+        click.option("--kubernetes-version", default=None, help=kubernetes),
+        click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3."),
+    )
+
+    def decorate(command: _Command) -> _Command:
+        for option in reversed(options):  # the first option listed first in --help, as with stacked decorators
+            command = option(command)
+        return command
+
+    return decorate
+
+
 # ---------------------------------------------------------------------- check
 
 
 @main.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Manifest file or directory (recursive); repeatable.",
+@_offline_inputs(
+    files="Manifest file or directory (recursive); repeatable.",
+    engagement="SupportEngagement manifest to evaluate against.",
+    kubernetes="Platform to check compatibility with, e.g. 1.30.2.",
 )
-@click.option(
-    "--engagement",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SupportEngagement manifest to evaluate against.",
-)
-@click.option(
-    "--matrix",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
-)
-@click.option("--kubernetes-version", default=None, help="Platform to check compatibility with, e.g. 1.30.2.")
-@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
@@ -294,35 +318,18 @@ def check(
 
 
 @main.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+@_offline_inputs(
+    files="The SupportRequest first, then manifests of the affected workloads (files or directories).",
+    engagement="SupportEngagement manifest the request falls under.",
+    kubernetes="Platform version for the diagnostics, e.g. 1.30.2.",
 )
-@click.option(
-    "--engagement",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SupportEngagement manifest the request falls under.",
-)
-@click.option(
-    "--matrix",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
-)
-@click.option("--kubernetes-version", default=None, help="Platform version for the diagnostics, e.g. 1.30.2.")
-@click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3.")
 @click.option(
     "--now",
     type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
     default=None,
     help="Time the request is opened (UTC unless an offset is given). Default: spec.ticket.openedAt, else now.",
 )
+@click.option("--name", "request_name", default=None, help="The SupportRequest to triage when the file holds several.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def triage(
     paths: tuple[Path, ...],
@@ -331,6 +338,7 @@ def triage(
     kubernetes_version: str | None,
     openshift_version: str | None,
     now: Any,
+    request_name: str | None,
     output: str,
 ) -> None:
     """Triage a SupportRequest offline, as the operator would.
@@ -351,7 +359,7 @@ def triage(
     if now is not None:
         when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     try:
-        request = rt.load_request(request_path)
+        request = rt.load_request(request_path, request_name)
         view = rt.load_engagement_view(engagement)
         compiled = load_matrix_file(matrix)
         status, problems = rt.triage_offline(

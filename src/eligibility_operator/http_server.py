@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from . import serving
 from .state import OperatorState
 
 
@@ -40,13 +41,16 @@ def make_app(state: OperatorState, registry: CollectorRegistry, stopped: Callabl
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve until cancelled."""
-    runner = web.AppRunner(app, access_log=None)
+# GET-only endpoints for Prometheus and the kubelet: no bodies, few clients, quick heads.
+LIMITS = serving.Limits(max_connections=32, header_timeout=10.0, body_timeout=5.0, max_body_bytes=1024)
+
+
+async def serve(app: web.Application, host: str, port: int, limits: serving.Limits = LIMITS) -> None:
+    """Serve until cancelled, with a connection cap and a request-head timeout (``serving``)."""
+    runner = serving.runner(app, limits)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    listener = await serving.start(runner, host, port, limits)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await serving.stop(listener, runner)

@@ -39,6 +39,7 @@ from .leadership import (
 from .metrics import OperatorMetrics
 from .metrics import build_registry as build_metrics_registry
 from .reconciler import Reconciler
+from .request_triager import RequestTriager
 from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
 
@@ -60,9 +61,23 @@ def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def build_registry(reconciler: Reconciler, inactivity_timeout: float = 70.0) -> kopf.OperatorRegistry:
-    """Register every handler on a private registry bound to ``reconciler``."""
+def build_registry(
+    reconciler: Reconciler, inactivity_timeout: float = 70.0, triager: RequestTriager | None = None
+) -> kopf.OperatorRegistry:
+    """Register every handler on a private registry bound to ``reconciler`` (and ``triager``)."""
     registry = kopf.OperatorRegistry()
+
+    if triager is not None:
+
+        @kopf.on.event(GROUP, VERSION, "supportrequests", registry=registry)
+        async def request_event(event: kopf.RawEvent, **_: Any) -> None:
+            body = event["object"]
+            if event["type"] == "DELETED":
+                triager.request_gone(*_meta(body))
+            else:
+                triager.request_seen(body)
+                if event["type"] is None:
+                    reconciler.relisted()
 
     for group, version, plural, kind in WATCHED_RESOURCES:
         _register_workload(registry, reconciler, group, version, plural, kind)
@@ -262,9 +277,21 @@ async def run_operator(
     )
     leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()
-    registry = build_registry(reconciler, inactivity_timeout)
+    triager = RequestTriager(
+        state,
+        fenced,
+        metrics,
+        tasks=tasks,
+        coalesce_seconds=coalesce_seconds,
+        leadership=leadership,
+        seen=reconciler.seen,
+    )
+    reconciler.on_marked = triager.engagements_marked
+    reconciler.on_request_gone = triager.request_gone
+    registry = build_registry(reconciler, inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
+    tasks.start(triager.run(), name="request-triager", forever=True)
     tasks.start(reconciler.resync_forever(), name="resync", forever=True)
     tasks.start(reconciler.watch_platform_forever(), name="platform", forever=True)
     tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)

@@ -29,6 +29,21 @@ TIMEOUT = (5, 15)
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
 
+# API path prefix and plural of each workload kind the inventory holds (for diagnostics).
+WORKLOAD_PATHS = {
+    "Deployment": "/apis/apps/v1",
+    "StatefulSet": "/apis/apps/v1",
+    "DaemonSet": "/apis/apps/v1",
+    "ClusterServiceVersion": "/apis/operators.coreos.com/v1alpha1",
+}
+WORKLOAD_PLURALS = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "ClusterServiceVersion": "clusterserviceversions",
+}
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for the log: status and the server's message, never headers or bodies in full."""
     if isinstance(exc, ApiException):
@@ -73,6 +88,12 @@ class KubeApi(Protocol):
         self, group: str, version: str, plural: str, namespace: str | None = None
     ) -> set[tuple[str, str]] | None:
         """(namespace, name) of every object of a resource (in ``namespace``); None if not served."""
+
+    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+        """A workload's ``status`` and ``spec.replicas`` (nothing else of it); None if it does not exist."""
+
+    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """Events about one object (at most 100; only type, reason, message, count and times)."""
 
     def platform(self) -> Platform:
         """The cluster's Kubernetes (and OpenShift) version."""
@@ -219,6 +240,52 @@ class KubeClient:
             raise ApiException(status=response.status, reason=response.reason)
         data: dict[str, Any] = json.loads(response.data or b"{}")
         return data
+
+    # ----------------------------------------------- SupportRequest diagnostics
+
+    def _get_json(self, path: str, query: list[tuple[str, Any]]) -> dict[str, Any] | None:
+        """GET a list as JSON; None on 404 (resource not served)."""
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+        )
+        response = self.api.call_api(method, url, header_params=headers, _request_timeout=TIMEOUT)
+        response.read()  # type: ignore[no-untyped-call]
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise ApiException(status=response.status, reason=response.reason)
+        data: dict[str, Any] = json.loads(response.data or b"{}")
+        return data
+
+    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+        """One LIST by name (the operator may list workloads, not get them); only ``status`` and
+        ``spec.replicas`` leave this method: never the pod template and its environment values."""
+        resource = WORKLOAD_PATHS.get(kind)
+        if resource is None:
+            return None
+        data = self._get_json(
+            f"{resource}/namespaces/{namespace}/{WORKLOAD_PLURALS[kind]}",
+            [("fieldSelector", f"metadata.name={name}"), ("limit", 1)],
+        )
+        items = (data or {}).get("items") or []
+        if not items:
+            return None
+        item = items[0]
+        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        return dict(status or {}), (item.get("spec") or {}).get("replicas")
+
+    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        data = self._get_json(
+            f"/api/v1/namespaces/{namespace}/events",
+            [("fieldSelector", f"involvedObject.kind={kind},involvedObject.name={name}"), ("limit", 100)],
+        )
+        keep = ("type", "reason", "message", "count", "lastTimestamp", "eventTime")
+        out = []
+        for item in (data or {}).get("items") or []:
+            event = {k: item.get(k) for k in keep if item.get(k) is not None}
+            event["metadata"] = {"creationTimestamp": (item.get("metadata") or {}).get("creationTimestamp")}
+            out.append(event)
+        return out
 
     # ------------------------------------------------------------ platform
 

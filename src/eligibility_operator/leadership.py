@@ -463,5 +463,11 @@ class FencedKubeApi:
     ) -> set[tuple[str, str]] | None:
         return self.inner.list_keys(group, version, plural, namespace)
 
+    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+        return self.inner.workload_status(namespace, kind, name)
+
+    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        return self.inner.events_about(namespace, kind, name)
+
     def platform(self) -> Platform:
         return self.inner.platform()

@@ -92,7 +92,7 @@ class OperatorMetrics:
             "Engagements whose last status write failed; retried with exponential backoff.",
             registry=self.registry,
         )
-        for resource in ("supportengagements", "compatibilitymatrices"):
+        for resource in ("supportengagements", "compatibilitymatrices", "supportrequests"):
             self.status_patches.labels(resource)
         for operation in ("status_patch", "event", "platform", "admission", "sweep", *ADMISSION_TROUBLE):
             self.errors.labels(operation)
@@ -334,11 +334,77 @@ class ClusterLabel(Collector):
             yield labelled
 
 
+# ------------------------------------------------------------ SupportRequests
+
+
+def _due_seconds(due: Any, now: float) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(str(due).replace("Z", "+00:00")).timestamp() - now
+    except ValueError:
+        return None
+
+
+class RequestCollector(Collector):
+    """SupportRequest families from the triage the operator wrote. A request exists until it is deleted:
+    the operator does not know when Stakater replied or the ticket closed (delete the request then)."""
+
+    def __init__(self, state: OperatorState) -> None:
+        self.state = state
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.time()
+        requests = GaugeMetricFamily(
+            f"{PREFIX}_requests",
+            "SupportRequests by engagement, scope, route and proposed severity.",
+            labels=["namespace", "engagement", "scope", "route", "request_severity"],
+        )
+        due = GaugeMetricFamily(
+            f"{PREFIX}_request_first_response_due_seconds",
+            "Seconds until a SupportRequest's first-response due time; negative when past.",
+            labels=["namespace", "request", "engagement", "request_severity"],
+        )
+        ineligible = GaugeMetricFamily(
+            f"{PREFIX}_request_ineligible_products",
+            "Affected products of a SupportRequest that are Ineligible (upgrade first), by who must act.",
+            labels=["namespace", "request", "request_severity", "owner"],
+        )
+        counts: dict[tuple[str, str, str, str, str], int] = {}
+        for (namespace, name), record in sorted(self.state.requests.items()):
+            status: dict[str, Any] = record.written or {}
+            severity = str(record.spec.severity) if record.spec else ""
+            engagement_ns, _, engagement = str(status.get("engagement") or "").partition("/")
+            key = (
+                engagement_ns or namespace,
+                engagement,
+                str(status.get("scope") or "Unknown"),
+                str(status.get("route") or "Unknown"),
+                severity,
+            )
+            counts[key] = counts.get(key, 0) + 1
+            left = _due_seconds((status.get("firstResponse") or {}).get("due"), now)
+            if left is not None:
+                due.add_metric([namespace, name, engagement, severity], left)
+            owners: dict[str, int] = {}
+            for product in status.get("products") or []:
+                if product.get("eligibility") == Eligibility.INELIGIBLE.value:
+                    party = str(product.get("actionOwner") or Party.CUSTOMER.value)
+                    owners[party] = owners.get(party, 0) + 1
+            for party, count in sorted(owners.items()):
+                ineligible.add_metric([namespace, name, severity, party], float(count))
+        for labels, count in sorted(counts.items()):
+            requests.add_metric(list(labels), float(count))
+        yield from (requests, due, ineligible)
+
+
 def build_registry(metrics: OperatorMetrics, state: OperatorState) -> CollectorRegistry:
     """The registry ``/metrics`` serves: the operator's counters plus the families read from ``state``,
     all labelled with the cluster's name when one is set."""
     registry = metrics.registry
     registry.register(StateCollector(state))
+    registry.register(RequestCollector(state))
     if not metrics.cluster:
         return registry
     labelled = CollectorRegistry(auto_describe=False)

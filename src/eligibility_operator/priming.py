@@ -27,7 +27,7 @@ from .kubeapi import KubeApi, describe_error
 log = logging.getLogger("eligibility_operator")
 
 # A seen object's key: ("w", namespace, kind, name) for workloads, ("e", namespace, name) for engagements,
-# ("m", name) for matrices and ("n", name) for namespaces.
+# ("r", namespace, name) for support requests, ("m", name) for matrices and ("n", name) for namespaces.
 SeenKey = tuple[str, ...]
 
 
@@ -37,6 +37,10 @@ def workload_key(namespace: str, kind: str, name: str) -> SeenKey:
 
 def engagement_key(namespace: str, name: str) -> SeenKey:
     return ("e", namespace, name)
+
+
+def request_key(namespace: str, name: str) -> SeenKey:
+    return ("r", namespace, name)
 
 
 def matrix_key(name: str) -> SeenKey:
@@ -56,6 +60,7 @@ def _bucket(key: SeenKey) -> str:
 RESOURCES = (
     *((kind, group, version, plural, True) for group, version, plural, kind in WATCHED_RESOURCES),
     ("e", GROUP, VERSION, "supportengagements", True),
+    ("r", GROUP, VERSION, "supportrequests", True),
     ("m", GROUP, VERSION, "compatibilitymatrices", False),
     ("n", "", "v1", "namespaces", False),
 )
@@ -148,7 +153,7 @@ class SeenObjects:
         stale = []
         for key, at in self._seen_at.items():
             present = listed.get(_bucket(key))
-            ident = (key[1], key[3]) if key[0] == "w" else (key[1], key[2]) if key[0] == "e" else ("", key[1])
+            ident = (key[1], key[3]) if key[0] == "w" else (key[1], key[2]) if key[0] in ("e", "r") else ("", key[1])
             if present is not None and ident not in present and at < started:
                 stale.append(key)
         return stale

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .core import engagements as eng
@@ -31,7 +31,7 @@ from .kubeapi import KubeApi, describe_error
 from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
-from .state import EngagementKey, MatrixRecord, OperatorState
+from .state import EngagementKey, OperatorState
 from .status_writer import StatusWriter
 from .tasks import BackgroundTasks, Backoff, retry
 
@@ -73,7 +73,13 @@ class Reconciler:
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
+        self._matrix_backoff: dict[str, Backoff] = {}
+        self._confined: set[EngagementKey] = set()  # engagements whose coverage was cut to their namespace
         self.cross_namespace = cross_namespace
+        # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
+        self.on_marked: Callable[[list[EngagementKey]], None] | None = None
+        # Told of SupportRequests that a sweep found deleted while the watches were interrupted.
+        self.on_request_gone: Callable[[str, str], None] | None = None
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -84,6 +90,8 @@ class Reconciler:
         if keys:
             self._dirty.update(keys)
             self._wake.set()
+            if self.on_marked is not None:
+                self.on_marked(list(keys))
 
     def mark_all(self) -> None:
         self._mark(list(self.state.engagements))
@@ -132,6 +140,10 @@ class Reconciler:
         fresh = eng.record_from_body(body)
         if fresh.spec is not None:  # only trusted namespaces' engagements cover other namespaces
             coverage = confined(fresh.spec.coverage, fresh.namespace, self.cross_namespace)
+            if coverage != fresh.spec.coverage:
+                self._confined.add(fresh.key)
+            else:
+                self._confined.discard(fresh.key)
             fresh.spec = fresh.spec.model_copy(update={"coverage": coverage})
         self.seen.seen(engagement_key(*fresh.key))
         current = self.state.engagements.get(fresh.key)
@@ -164,7 +176,10 @@ class Reconciler:
         self.seen.gone(engagement_key(namespace, name))
         self.state.engagements.pop((namespace, name), None)
         self._status_backoff.pop((namespace, name), None)
+        self._confined.discard((namespace, name))
         self._dirty.discard((namespace, name))
+        if self.on_marked is not None:
+            self.on_marked([(namespace, name)])
 
     def matrix_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
@@ -172,11 +187,11 @@ class Reconciler:
         name, generation = str(meta.get("name")), meta.get("generation")
         self.seen.seen(matrix_key(name))
         uid = str(meta.get("uid") or "")
-        record = self.state.matrix_objects.get(name)
+        record = self.state.inventory.matrix_record(name)
         status = body.get("status")
-        if record is None or record.uid != uid:  # new, or deleted and created again while we were away
-            written = dict(status) if isinstance(status, Mapping) else None
-            record = self.state.matrix_objects[name] = MatrixRecord(name, uid, None, written)
+        if record.uid != uid:  # new, or deleted and created again while we were away
+            record.uid, record.generation = uid, None
+            record.written = dict(status) if isinstance(status, Mapping) else None
         elif isinstance(status, Mapping) and not self.leadership.may_write():
             record.written = dict(status)  # the leader's write: on taking over, compare with that
         if record.generation == generation:
@@ -196,7 +211,6 @@ class Reconciler:
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.seen.gone(matrix_key(name))
-        self.state.matrix_objects.pop(name, None)
         self.state.inventory.remove_matrix(name)
         self.mark_matrix(name)
 
@@ -260,6 +274,9 @@ class Reconciler:
                 self.workload_gone(key[1], key[2], key[3])
             elif key[0] == "e":
                 self.engagement_gone(key[1], key[2])
+            elif key[0] == "r":
+                if self.on_request_gone is not None:
+                    self.on_request_gone(key[1], key[2])
             elif key[0] == "m":
                 self.matrix_gone(key[1])
             else:
@@ -292,7 +309,7 @@ class Reconciler:
         """On taking over, re-evaluate everything: the old leader may have died with work not written.
         Only statuses that differ from the server's are written."""
         if leading:
-            self._dirty_matrices.update(self.state.matrix_objects)
+            self._dirty_matrices.update(self.state.inventory.matrices)
             self.mark_all()
             self._wake.set()
 
@@ -317,6 +334,12 @@ class Reconciler:
             return
         started = time.perf_counter()
         status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
+        if key in self._confined:
+            status = eng.with_ready_note(
+                status,
+                f"; only namespace {key[0]!r} is covered: engagements in this namespace may not cover others "
+                "(operator setting --cross-namespace-engagements)",
+            )
         self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
@@ -328,12 +351,12 @@ class Reconciler:
         self.metrics.status_writes_failing.set(len(self._status_backoff))
 
     async def _write_matrix_status(self, name: str) -> None:
-        record = self.state.matrix_objects.get(name)
-        if record is None or name not in self.state.inventory.matrices:
+        record = self.state.matrix(name)
+        if record is None:
             return
-        error = self.state.matrix_error(name)
-        compiled = self.state.compiled_matrix(name)
-        products = len(compiled.products) if compiled and not error else 0
-        if not await self.writer.matrix(record, error, products):
+        if await self.writer.matrix(record):
+            self._matrix_backoff.pop(name, None)
+        else:
             self._dirty_matrices.add(name)
-            self.tasks.call_later(self.retry_seconds, self._wake.set, name="retry-matrix-status")
+            delay = self._matrix_backoff.setdefault(name, Backoff(self.retry_seconds, 300.0)).delay()
+            self.tasks.call_later(delay, self._wake.set, name="retry-matrix-status")

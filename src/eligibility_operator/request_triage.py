@@ -19,11 +19,12 @@ import yaml
 from pydantic import ValidationError
 
 from .api.models import SupportEngagementSpec
-from .api.requests import Diagnostics, Scope, SupportRequestSpec, SupportRequestStatus
+from .api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from .check_input import InputError, decode, read_bytes, read_manifests
 from .check_report import printable
 from .core.coverage import covers
 from .core.detection import Detection, detect
+from .core.diagnostics import summary
 from .core.engagements import to_wire
 from .core.evaluation import Platform
 from .core.matrix import CompiledMatrix, describe_validation_error
@@ -41,20 +42,28 @@ class LoadedRequest:
     created: dt.datetime | None
 
 
-def _document(path: Path, kind: str) -> dict[str, Any]:
+def _document(path: Path, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one ``kind`` object in ``path`` (a multi-document file may hold others; ``name`` picks one)."""
     try:
-        doc = yaml.load(decode(read_bytes(path, 1024 * 1024)), Loader=_Loader)
+        docs = list(yaml.load_all(decode(read_bytes(path, 1024 * 1024)), Loader=_Loader))
     except Exception as exc:  # unreadable file, YAML errors, odd tags
         raise InputError(f"{path}: cannot read the {kind}: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != kind:
-        raise InputError(f"{path}: expected a {kind}")
+    found = [d for d in docs if isinstance(d, dict) and d.get("kind") == kind]
+    if name is not None:
+        found = [d for d in found if isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == name]
+    if not found:
+        raise InputError(f"{path}: expected a {kind}" + (f" named {name!r}" if name else ""))
+    if len(found) > 1:
+        names = ", ".join(str((d.get("metadata") or {}).get("name")) for d in found)
+        raise InputError(f"{path}: holds {len(found)} {kind}s ({names}); pick one with --name")
+    doc = found[0]
     if not isinstance(doc.get("spec") or {}, dict) or not isinstance(doc.get("metadata") or {}, dict):
         raise InputError(f"{path}: invalid {kind}: spec and metadata must be mappings")
     return doc
 
 
-def load_request(path: Path) -> LoadedRequest:
-    doc = _document(path, "SupportRequest")
+def load_request(path: Path, name: str | None = None) -> LoadedRequest:
+    doc = _document(path, "SupportRequest", name)
     meta = doc.get("metadata") or {}
     try:
         spec = SupportRequestSpec.model_validate(doc.get("spec") or {})
@@ -127,13 +136,7 @@ def triage_offline(
             today=(now or dt.datetime.now(dt.UTC)).date(),
         )
     )
-    platform_text = ", ".join(
-        f"{label} {v}" for label, v in (("Kubernetes", platform.kubernetes), ("OpenShift", platform.openshift)) if v
-    )
-    diagnostics = Diagnostics(
-        platform=platform_text[:256],
-        products=[f"{p.product} {p.version} ({p.lifecycle})"[:256] for p in status.products],
-    )
+    diagnostics = summary(platform, [f"{p.product} {p.version} ({p.lifecycle})" for p in status.products], [])
     return status.model_copy(update={"diagnostics": diagnostics}), problems
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from .api.models import SupportEngagementSpec
 from .core.coverage import covers
 from .core.engagements import EngagementRecord
 from .core.evaluation import Platform
-from .core.inventory import Inventory
+from .core.inventory import Inventory, MatrixRecord
 from .core.matrix import CompiledMatrix
+from .core.request_records import RequestKey, RequestRecord
 
 EngagementKey = tuple[str, str]  # namespace, name
 
@@ -28,33 +27,16 @@ def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-@dataclass
-class MatrixRecord:
-    """One CompatibilityMatrix object as the operator knows it.
-
-    The object's identity and the status on the server are kept here; its compiled content
-    (and the detections it yields) lives in the inventory under the same name, because
-    detection needs it next to the workloads.
-    """
-
-    name: str
-    uid: str
-    generation: int | None  # the generation compiled last; None until the first compilation
-    written: dict[str, Any] | None  # status as last seen on or written to the server
-
-
 class OperatorState:
-    """Engagements, matrices, inventory, platform and readiness, with typed read methods."""
+    """Engagements, matrices (in the inventory: detection needs them there), platform and readiness."""
 
     def __init__(self, *, namespaces: frozenset[str] = frozenset(), today: Callable[[], dt.date] = utc_today) -> None:
         self.namespaces = namespaces  # watched namespaces; empty: the whole cluster
         self.today = today
         self.inventory = Inventory()
         self.engagements: dict[EngagementKey, EngagementRecord] = {}
-        # The CompatibilityMatrix objects (identity, generation, status); their compiled content and
-        # detections are ``inventory.matrices``.
-        self.matrix_objects: dict[str, MatrixRecord] = {}
         self.platform = Platform()
+        self.requests: dict[RequestKey, RequestRecord] = {}  # SupportRequests (see request_triager)
         self.last_evaluation: float | None = None  # unix time
         self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start
 
@@ -81,6 +63,10 @@ class OperatorState:
 
     def workload_count(self) -> int:
         return len(self.inventory.workloads)
+
+    def matrix(self, name: str) -> MatrixRecord | None:
+        """One CompatibilityMatrix: identity, status on the server, compiled version, problem, detections."""
+        return self.inventory.matrices.get(name)
 
     def compiled_matrix(self, name: str) -> CompiledMatrix | None:
         """The last valid version of a matrix, if it ever had one."""

@@ -15,10 +15,10 @@ from typing import Any
 
 from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
 from .core import engagements as eng
+from .core.inventory import MatrixRecord
 from .kubeapi import KubeApi, describe_error
 from .leadership import NotLeading
 from .metrics import OperatorMetrics
-from .state import MatrixRecord
 
 log = logging.getLogger("eligibility_operator")
 
@@ -154,9 +154,10 @@ class StatusWriter:
             self.metrics.errors.labels("event").inc()
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
-    async def matrix(self, record: MatrixRecord, error: str | None, products: int) -> bool:
+    async def matrix(self, record: MatrixRecord) -> bool:
         """Write a CompatibilityMatrix's status if it changed; False if the write failed."""
-        ready = matrix_ready(record, error)
+        ready = matrix_ready(record, record.error)
+        products = len(record.compiled.products) if record.compiled and not record.error else 0
         wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
         if wire is None:
             return True

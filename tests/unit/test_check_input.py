@@ -187,6 +187,26 @@ def test_unreadable_directory_is_reported(tmp_path: Path) -> None:
     assert [p.error.split(":")[0] for p in out.problems] == ["cannot read directory"]
 
 
+def test_a_directory_that_cannot_be_listed_is_an_error_even_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write(tmp_path / "m", {"ok.yaml": EOL_RELOADER, "secret/x.yaml": EOL_RELOADER})
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = read_manifests([root])
+    assert [(Path(p.file).name, p.error) for p in out.problems] == [
+        ("secret", "cannot read directory: Permission denied")
+    ]
+    assert names(out) == ["old-reloader"]
+    assert run_check(tmp_path, root).exit_code == 4  # something could hide there: never a silent pass
+
+
 def test_symbolic_link_loops_and_links_to_directories(tmp_path: Path) -> None:
     root = write(tmp_path / "m", {"base/ok.yaml": EOL_RELOADER})
     (root / "base" / "loop").symlink_to(root)
@@ -336,3 +356,35 @@ def test_engagement_and_matrix_files_never_crash(
     assert "Traceback" not in result.output
     if message:
         assert result.exit_code == 4 and message in result.output
+
+
+def test_a_large_file_read_in_parallel_chunks_gives_what_reading_it_whole_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eligibility_operator import check_input
+
+    docs = []
+    for i in range(300):
+        if i == 57:
+            docs.append("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [broken\n")
+        elif i == 120:
+            docs.append("just a string\n")
+        elif i == 200:
+            docs.append("# only a comment\n")
+        else:
+            docs.append(yaml.safe_dump(workload("stakater/reloader:v1.4.21", name=f"w{i}")))
+    path = tmp_path / "big.yaml"
+    path.write_text("---\n" + "---\n".join(docs))
+    whole = check_input.read_file(str(path))
+    monkeypatch.setattr(check_input, "SPLIT_BYTES", 1024)
+    monkeypatch.setattr(check_input, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(check_input.os, "cpu_count", lambda: 2)
+    assert len(check_input._chunks(path.read_text())) > 10
+    chunked = read_manifests([path])
+    assert [(f.facts.name, f.document) for f in chunked.workloads] == [
+        (f.facts.name, f.document) for f in whole.workloads
+    ]
+    assert chunked.problems == whole.problems and [p.document for p in whole.problems] == [58]
+    assert chunked.problems[0].error.startswith("invalid YAML at line ")
+    assert chunked.skipped == whole.skipped and [s.document for s in whole.skipped] == [121]
+    assert (chunked.documents, chunked.objects, chunked.files) == (whole.documents, whole.objects, 1)

@@ -370,6 +370,15 @@ def cli(*args: str) -> Any:
     return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
 
 
+def test_cli_counts_read_as_english_for_one_file(tmp_path: Path) -> None:
+    root = manifests_dir(tmp_path, {"values.yaml": "replicaCount: 1\n"})
+    result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)))
+    assert result.exit_code == 4  # a values file alone: nothing to check
+    assert "Read 1 document, 0 workloads." in result.stdout
+    assert "Skipped 1 file or document that is not a Kubernetes object; --strict" in result.stdout
+    assert "nothing to check: no Kubernetes object in 1 file read" in result.stdout
+
+
 def test_cli_eligible_json(tmp_path: Path) -> None:
     root = manifests_dir(tmp_path, {"reloader.yaml": HELM_RELOADER})
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
@@ -517,7 +526,7 @@ def test_cli_table_output(tmp_path: Path) -> None:
         *("reloader", "Community", "1.4.21", "Supported", "Eligible", "-", "-", "1.4.21"),
         "tools/Deployment/reloader-reloader",
     ]
-    assert "Read 2 documents, 1 workloads." in result.stdout
+    assert "Read 2 documents, 1 workload." in result.stdout
 
 
 def test_cli_table_tells_editions_of_the_same_version_apart(tmp_path: Path) -> None:

@@ -347,6 +347,48 @@ def test_contracted_services_move_scope_and_responsibilities_citing_the_agreemen
     assert table["Secure configuration of customer workloads"][0] == Party.SHARED
 
 
+# The README's "Contracted services" table, row by row: what moves to scope.included (under ProductSupport,
+# whose published scope excludes all of it) and which responsibility row changes owner.
+CONTRACTED = {
+    "InfrastructureManagement": (
+        ["Full infrastructure management"],
+        ("Management of supported infrastructure components", Party.STAKATER),
+    ),
+    "ApplicationCode": (
+        ["Customer application debugging"],
+        ("Application-level debugging and validation", Party.STAKATER),
+    ),
+    "SecurityAssessment": (
+        ["Security assessments or audits"],
+        ("Secure configuration of customer workloads", Party.SHARED),
+    ),
+    "PerformanceTuning": (["Performance tuning of customer workloads"], None),
+    "ArchitectureDesign": (["Major architectural redesign projects", "Structural design changes"], None),
+    "EnvironmentDesign": (["New environment design or migration projects", "Platform expansion"], None),
+    "CustomDevelopment": (["Custom feature development", "New capabilities", "Custom automation"], None),
+}
+
+
+@pytest.mark.parametrize("service", sorted(CONTRACTED))
+def test_each_contracted_service_of_the_readme_table(service: str) -> None:
+    moved, responsibility = CONTRACTED[service]
+    before = run(spec(), []).status
+    after = run(spec(agreement={"orderForm": "OF-7"}, contractedServices=[service]), []).status
+    assert before.scope is not None and after.scope is not None
+    cited = f"(contracted: {service} in the agreement OF-7)"
+    for item in moved:
+        was = before.scope.excluded + before.scope.separate_agreement
+        assert any(i.startswith(item) for i in was), (item, was)
+        assert any(i.startswith(item) and i.endswith(cited) for i in after.scope.included), after.scope.included
+        assert not any(i.startswith(item) for i in after.scope.excluded + after.scope.separate_agreement)
+    changed = {
+        r.item: r.owner
+        for r, b in zip(after.responsibilities, before.responsibilities, strict=True)
+        if (r.item, r.owner) != (b.item, b.owner)
+    }
+    assert changed == (dict([responsibility]) if responsibility else {})
+
+
 def test_application_code_under_a_managed_service() -> None:
     status = run(spec(type="ManagedService", contractedServices=["ApplicationCode"]), []).status
     assert status.scope is not None
@@ -848,3 +890,15 @@ def test_default_matrix_platform_lines(platform: Platform, lifecycle: Lifecycle,
     status = evaluate(spec(), default_compiled(), [], platform, TODAY).status.platform
     assert status is not None
     assert (status.lifecycle, status.end_of_maintenance) == (lifecycle, end)
+
+
+def test_capped_product_list_keeps_the_versions_that_are_not_eligible() -> None:
+    from eligibility_operator.api.models import MAX_STATUS_PRODUCTS
+
+    supported = [(f"ns{i}/Deployment/f", det("forecastle", f"2.0.{i}")) for i in range(MAX_STATUS_PRODUCTS)]
+    enterprise = spec(products=[{"name": "forecastle"}, {"name": "reloader", "edition": "Enterprise"}])
+    found = [*supported, (WL, det("reloader", "1.4.21", Edition.COMMUNITY))]  # Limited, lifecycle Supported, last
+    status = run(enterprise, found).status
+    assert status.products_total == MAX_STATUS_PRODUCTS + 1
+    assert len(status.products) == MAX_STATUS_PRODUCTS
+    assert ("reloader", Eligibility.LIMITED) in [(p.product, p.eligibility) for p in status.products]

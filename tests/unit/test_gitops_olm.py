@@ -173,3 +173,31 @@ def test_external_secrets_reloader_is_not_stakaters() -> None:
     }
     # even with the chart label Stakater's charts set, the foreign image decides
     assert found(workload("ghcr.io/external-secrets-inc/reloader:v0.2.0", labels=labels)) == []
+
+
+def test_a_chart_whose_release_runs_unrecognised_workloads_is_not_judged(tmp_path: Path) -> None:
+    # External Secrets' chart is also named "reloader"; in a cluster its HelmRepository is not read, so the
+    # chart name alone would claim it. Its running Deployment (labelled by Flux) is the truth: not Stakater's.
+    release = helm_release("0.0.5")
+    eso = workload("ghcr.io/external-secrets-inc/reloader:v0.2.0", name="reloader", namespace="tools")
+    eso["metadata"]["labels"] = {
+        "helm.toolkit.fluxcd.io/name": "reloader",
+        "helm.toolkit.fluxcd.io/namespace": "flux-system",
+    }
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all([release, eso]))
+    spec = SupportEngagementSpec.model_validate(engagement_spec())
+    assert check([tmp_path], spec, MATRIX, today=TODAY).status.products == []
+    # the same in the operator's inventory
+    from eligibility_operator.core.inventory import Inventory
+
+    inventory = Inventory()
+    inventory.set_matrix(MATRIX)
+    release_facts = gitops_facts(release)
+    eso_facts = facts_from_object(eso)
+    assert release_facts is not None and eso_facts is not None
+    inventory.upsert(release_facts)
+    assert [d.product for _, d in inventory.found_in(MATRIX.name)] == ["reloader"]  # nothing runs yet
+    inventory.upsert(eso_facts)
+    assert list(inventory.found_in(MATRIX.name)) == []
+    inventory.remove(eso_facts.key)
+    assert [d.product for _, d in inventory.found_in(MATRIX.name)] == ["reloader"]

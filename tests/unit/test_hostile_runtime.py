@@ -65,6 +65,12 @@ def test_engagements_outside_trusted_namespaces_cover_only_their_own() -> None:
             grabby = json.dumps(by_namespace["tenant"])
             assert "tenant/Deployment/mine" in grabby and "other-team" not in grabby
             assert "other-team/Deployment/theirs" in json.dumps(by_namespace["platform"])
+            ready = {
+                w.namespace: next(c for c in w.status["conditions"] if c["type"] == "Ready")
+                for w in h.kube.writes_to(SE)
+            }
+            assert "only namespace 'tenant' is covered" in ready["tenant"]["message"]
+            assert "only namespace" not in ready["platform"]["message"]
 
     run(scenario)
 

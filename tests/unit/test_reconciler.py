@@ -84,6 +84,12 @@ async def settle(h: Harness) -> None:
     await asyncio.sleep(h.reconciler.coalesce_seconds * 2)
 
 
+async def first_write(h: Harness) -> None:
+    """Wait for the first engagement status write, then for the reconciler to finish its batch."""
+    await until(lambda: bool(h.engagement_writes()), what="the first write")
+    await settle(h)
+
+
 @asynccontextmanager
 async def harness(
     *, ready: bool = True, namespaces: frozenset[str] = frozenset(), **options: Any
@@ -139,8 +145,7 @@ def test_a_burst_of_changes_is_one_evaluation_and_one_write() -> None:
         async with harness(coalesce_seconds=0.05) as h:
             h.add_matrix()
             h.add_engagement("team-a")
-            await until(lambda: bool(h.engagement_writes()), what="the first write")
-            await settle(h)
+            await first_write(h)
             before = len(h.engagement_writes())
             evaluations = h.metrics.evaluations._value.get()
             for i in range(200):  # all within one coalescing period
@@ -159,8 +164,7 @@ def test_no_write_when_nothing_changed() -> None:
             h.add_matrix()
             h.add_engagement("team-a")
             h.add_workload("team-a", "reloader", "stakater/reloader:v1.4.21")
-            await until(lambda: bool(h.engagement_writes()), what="the first write")
-            await settle(h)
+            await first_write(h)
             writes, events = len(h.kube.status_writes), len(h.kube.events)
             h.reconciler.mark_all()  # e.g. the hourly resync
             # A workload without a product changes nothing the engagement reports.
@@ -223,8 +227,7 @@ def test_a_status_edited_on_the_server_is_rewritten() -> None:
         async with harness() as h:
             h.add_matrix()
             body = h.add_engagement("team-a")
-            await until(lambda: bool(h.engagement_writes()), what="the first write")
-            await settle(h)
+            await first_write(h)
             good = h.engagement_writes()[-1]
             body["status"] = {**good, "eligibility": "Ineligible"}  # someone edited it
             h.reconciler.engagement_seen(body)
@@ -261,8 +264,7 @@ def test_a_failed_event_is_counted_and_not_retried() -> None:
             h.kube.fail("emit_event")
             h.add_matrix()
             h.add_engagement("team-a")
-            await until(lambda: bool(h.engagement_writes()), what="the first write")
-            await settle(h)
+            await first_write(h)
             assert h.error_count("event") == 1
             assert h.kube.events == []
 
@@ -354,8 +356,7 @@ def test_sweep_forgets_objects_deleted_while_the_watch_was_away() -> None:
             h.add_workload("team-a", "new", "stakater/reloader:v1.4.21")
             h.reconciler.namespace_seen("team-a", {})
             h.kube.add("namespaces", "", "team-a")
-            await until(lambda: bool(h.engagement_writes()), what="the first write")
-            await settle(h)
+            await first_write(h)
             assert eligibility(h.engagement_writes()[-1]) != "Eligible"
             h.kube.delete("deployments", "team-a", "old")  # the DELETED event was lost
             await h.reconciler.sweep()

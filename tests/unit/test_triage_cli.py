@@ -74,3 +74,13 @@ def test_oversized_or_malformed_request_is_refused(tmp_path: Path) -> None:
     code, out = run("-f", str(request))
     assert code == 4
     assert "invalid SupportRequest" in out and "spec.title" in out and "spec.severity" in out
+
+
+def test_a_file_of_several_requests_needs_name() -> None:
+    requests = str(SAMPLES / "requests.yaml")
+    code, out = run("-f", requests)
+    assert code == 4 and "holds 2 SupportRequests (reloader-not-reloading, pen-test); pick one with --name" in out
+    code, out = run("-f", requests, "--name", "pen-test")
+    assert code == 1 and "Scope:          Excluded -> ProfessionalServices" in out
+    code, out = run("-f", requests, "--name", "nope")
+    assert code == 4 and "expected a SupportRequest named 'nope'" in out

@@ -317,12 +317,16 @@ class ProductStatus(_Model):
         default=None, description="Supported, Deprecated, EndOfLife or Unknown; absent for uncovered products."
     )
     end_of_support: dt.date | None = Field(default=None, description="End of support of this release line.")
-    recommended_version: str | None = Field(default=None, description="Recommended upgrade target.")
+    recommended_version: str | None = Field(
+        default=None,
+        description="Recommended upgrade target, never lower than version; absent for a version newer than the matrix.",
+    )
     eligibility: Eligibility | None = Field(
         default=None,
         description="Eligible (Supported or Deprecated), Ineligible (EndOfLife, or the platform is not supported), "
         "Limited (version unknown or newer than the matrix, Community image under an Enterprise contract); "
-        "absent for uncovered products.",
+        "Eligible under a ManagedService with versionManagement Stakater (the findings are Stakater's action "
+        "items); absent for uncovered products.",
     )
     action_owner: Party | None = Field(
         default=None, description="Who must act on this version's findings (Customer or Stakater); absent if none."
@@ -330,8 +334,9 @@ class ProductStatus(_Model):
     reason: str = Field(default="", description="Why this lifecycle and eligibility were given, and what to do.")
     version_source: str | None = Field(
         default=None,
-        description="What gave the version: image tag, main container image tag, chart label, label <key>, "
-        "ClusterServiceVersion, chart <name> <version> (a HelmRelease or Argo CD Application), annotation.",
+        description="What gave the version: image tag, ClusterServiceVersion, main container image tag, "
+        "label olm.owner, chart label <key>, label <key>, annotation support.stakater.com/version, "
+        "chart values image tag or chart <name> <version> (a HelmRelease or Argo CD Application).",
     )
     workloads: list[str] = Field(
         default_factory=list,

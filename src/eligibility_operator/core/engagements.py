@@ -25,7 +25,7 @@ from ..api.models import (
 from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
 from .detection import Detection, detect
-from .evaluation import READY, Platform, evaluate, not_ready
+from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
 from .workloads import MAX_CONTAINERS, WorkloadFacts
@@ -186,6 +186,11 @@ def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> Supp
     """Say in the Ready condition which workloads were read only in part (the per-workload caps)."""
     shown = ", ".join(capped[:5]) + (f" and {len(capped) - 5} more" if len(capped) > 5 else "")
     note = f"; {len(capped)} workload(s) have more than {MAX_CONTAINERS} containers, only the first were read: {shown}"
+    return with_ready_note(status, note)
+
+
+def with_ready_note(status: SupportEngagementStatus, note: str) -> SupportEngagementStatus:
+    """``status`` with ``note`` appended to its Ready condition's message."""
     conditions = [
         c.model_copy(update={"message": (c.message + note)[:1024]}) if c.type == READY else c for c in status.conditions
     ]
@@ -303,10 +308,8 @@ def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementSt
                     warning=True,
                 )
             )
-    agreement = next((c for c in new.conditions if c.type == "AgreementInForce"), None)
-    was: Mapping[str, Any] = next(
-        (c for c in before.get("conditions") or [] if c.get("type") == "AgreementInForce"), {}
-    )
+    agreement = next((c for c in new.conditions if c.type == AGREEMENT), None)
+    was: Mapping[str, Any] = next((c for c in before.get("conditions") or [] if c.get("type") == AGREEMENT), {})
     if agreement is not None and agreement.reason == "ExpiresSoon" and was.get("reason") != "ExpiresSoon":
         notices.append(Notice("AgreementExpiresSoon", agreement.message, warning=True))
     return notices

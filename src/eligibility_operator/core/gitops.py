@@ -187,3 +187,30 @@ def resolve_sources(facts: WorkloadFacts, sources: Mapping[SourceKey, tuple[str,
         else:
             resolved.append(dataclasses.replace(chart, repository=url))
     return dataclasses.replace(facts, charts=tuple(resolved))
+
+
+# Labels by which a workload says which GitOps object rendered it: Flux's helm-controller labels every
+# object of a release; Argo CD tracks by app.kubernetes.io/instance (its default), the Application name.
+FLUX_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
+FLUX_NAMESPACE_LABEL = "helm.toolkit.fluxcd.io/namespace"
+ARGO_INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+def rendered_by(facts: WorkloadFacts) -> tuple[SourceKey, ...]:
+    """Keys of the GitOps objects that may have rendered this workload (Applications by name only)."""
+    if facts.charts:
+        return ()
+    labels = facts.label_map()
+    keys: list[SourceKey] = []
+    if FLUX_NAME_LABEL in labels:
+        keys.append((labels.get(FLUX_NAMESPACE_LABEL, facts.namespace), HELM_RELEASE, labels[FLUX_NAME_LABEL]))
+    if ARGO_INSTANCE_LABEL in labels:
+        keys.append(("", "Application", labels[ARGO_INSTANCE_LABEL]))
+    return tuple(keys)
+
+
+def renders_key(facts: WorkloadFacts) -> SourceKey:
+    """The key under which :func:`rendered_by` names this GitOps object."""
+    if facts.kind == HELM_RELEASE:
+        return facts.key
+    return ("", "Application", facts.name)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .detection import Detection, detect, installation_ref
+from .gitops import SourceKey, rendered_by, renders_key
 from .matrix import CompiledMatrix
 from .workloads import WorkloadFacts
 
@@ -19,20 +21,30 @@ Key = tuple[str, str, str]  # namespace, kind, name
 
 
 @dataclass
-class MatrixState:
-    """The last good compiled matrix (if any) and the current problem (if any)."""
+class MatrixRecord:
+    """Everything the operator keeps of one CompatibilityMatrix.
 
+    The last good compiled version (if any), the current problem (if any) and the detections it
+    yields; and, for the runtime, the object's identity and the status on the server.
+    """
+
+    name: str = ""
     compiled: CompiledMatrix | None = None
     error: str | None = None
     # namespace -> workload key -> detections (only non-empty)
     detections: dict[str, dict[Key, list[Detection]]] = field(default_factory=dict)
+    uid: str = ""
+    generation: int | None = None  # the generation compiled last; None until the first compilation
+    written: dict[str, Any] | None = None  # status as last seen on or written to the server
 
 
 class Inventory:
     def __init__(self) -> None:
         self.workloads: dict[Key, WorkloadFacts] = {}
         self.namespace_labels: dict[str, dict[str, str]] = {}
-        self.matrices: dict[str, MatrixState] = {}
+        self.matrices: dict[str, MatrixRecord] = {}
+        # GitOps objects with running workloads (by their labels): their own findings no longer count
+        self.rendering: dict[SourceKey, int] = {}
         # namespace -> workloads whose containers or images exceeded the caps (only the first were read)
         self.capped: dict[str, set[Key]] = {}
 
@@ -44,6 +56,8 @@ class Inventory:
         if old == facts:
             return False
         self.workloads[facts.key] = facts
+        self._note_rendering(old, -1)
+        self._note_rendering(facts, +1)
         self._note_capped(facts.key, facts.capped)
         # a GitOps object whose target namespace changed: its findings move with it
         changed = old is not None and old.namespace != facts.namespace and self._forget(facts.key, old.namespace)
@@ -56,8 +70,17 @@ class Inventory:
         facts = self.workloads.pop(key, None)
         if facts is None:
             return False
+        self._note_rendering(facts, -1)
         self._note_capped(key, False)
         return self._forget(key, facts.namespace)
+
+    def _note_rendering(self, facts: WorkloadFacts | None, step: int) -> None:
+        for owner in rendered_by(facts) if facts is not None else ():
+            count = self.rendering.get(owner, 0) + step
+            if count > 0:
+                self.rendering[owner] = count
+            else:
+                self.rendering.pop(owner, None)
 
     def _forget(self, key: Key, namespace: str) -> bool:
         """Drop ``key``'s detections filed under ``namespace`` (a GitOps object's target namespace)."""
@@ -82,7 +105,7 @@ class Inventory:
         """``namespace/Kind/name`` of capped workloads in the namespaces ``covered`` accepts (few: a cap is rare)."""
         return sorted(f"{k[0]}/{k[1]}/{k[2]}" for ns, keys in self.capped.items() if covered(ns) for k in keys)
 
-    def _redetect(self, state: MatrixState, facts: WorkloadFacts) -> bool:
+    def _redetect(self, state: MatrixRecord, facts: WorkloadFacts) -> bool:
         if state.compiled is None:
             return False
         found = detect(state.compiled, facts)
@@ -110,16 +133,20 @@ class Inventory:
 
     # ------------------------------------------------------------ matrices
 
+    def matrix_record(self, name: str) -> MatrixRecord:
+        """The record of matrix ``name``, created empty if there is none."""
+        return self.matrices.setdefault(name, MatrixRecord(name))
+
     def set_matrix(self, compiled: CompiledMatrix) -> None:
         """Install a valid matrix and re-detect every workload against it (rare: matrix edits)."""
-        state = self.matrices.setdefault(compiled.name, MatrixState())
+        state = self.matrix_record(compiled.name)
         state.compiled, state.error, state.detections = compiled, None, {}
         for facts in self.workloads.values():
             self._redetect(state, facts)
 
     def set_matrix_error(self, name: str, error: str) -> None:
         """Record that the matrix is invalid; its last good version stays in use."""
-        self.matrices.setdefault(name, MatrixState()).error = error
+        self.matrix_record(name).error = error
 
     def remove_matrix(self, name: str) -> None:
         self.matrices.pop(name, None)
@@ -140,7 +167,9 @@ class Inventory:
             for key, found in entries.items():
                 ref = f"{key[0]}/{key[1]}/{key[2]}"
                 for detection in found:
-                    if detection.via == "chart" and detection.product in running:
+                    if detection.via == "chart" and (
+                        detection.product in running or renders_key(self.workloads[key]) in self.rendering
+                    ):
                         continue
                     yield installation_ref(ref, detection), detection
 

@@ -289,7 +289,8 @@ def _snapshot(p: ProductStatus) -> AffectedProduct:
     if p.lifecycle == Lifecycle.END_OF_LIFE:
         who = "Stakater (managed-service agreement)" if owner == Party.STAKATER else "the customer"
         target = f" to {p.recommended_version}" if p.recommended_version else ""
-        note = f"upgrade first: {p.product} {p.version} is end of life ({p.reason}); {who} must upgrade{target}"
+        reason = p.reason.split("; upgrade to ", 1)[0]  # the target is named once, below
+        note = f"upgrade first: {p.product} {p.version} is end of life ({reason}); {who} must upgrade{target}"
     elif p.lifecycle == Lifecycle.UNKNOWN:
         note = f"support cannot be confirmed: {p.reason}"
     return AffectedProduct(

@@ -1,0 +1,310 @@
+"""The runtime side of SupportRequest triage: keeps the requests, re-triages them, writes their status.
+
+Kopf handlers (see :mod:`kopf_app`) feed :meth:`RequestTriager.request_seen` /
+:meth:`request_gone`; the :class:`~eligibility_operator.reconciler.Reconciler` tells
+which engagements it re-evaluates (their spec, matrix, platform or a workload in their
+namespaces changed, and hourly), and every request under those engagements is triaged
+again, in coalesced batches like the engagements. The triage itself is pure
+(:mod:`core.triage`); this module only gathers its inputs from the operator's state,
+reads the affected workloads' status and Events for the diagnostics, writes the
+request's status when it changed, and posts an Event when the triage changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .api.requests import Diagnostics, SupportRequestStatus
+from .core import request_records as rr
+from .core.coverage import covers
+from .core.detection import Detection
+from .core.diagnostics import summary, workload_diagnostics
+from .core.triage import EngagementView, TriageInput, not_ready, resolve_engagement, triage
+from .kubeapi import KubeApi, describe_error
+from .leadership import AlwaysLeader, Leadership
+from .metrics import OperatorMetrics
+from .priming import SeenObjects, request_key
+from .state import EngagementKey, OperatorState
+from .tasks import BackgroundTasks
+
+log = logging.getLogger("eligibility_operator")
+PLURAL = "supportrequests"
+KIND = "SupportRequest"
+
+
+def engagement_view(state: OperatorState, key: EngagementKey) -> EngagementView | None:
+    record = state.engagement(key)
+    if record is None:
+        return None
+    contracted = getattr(record.spec, "contracted_services", None) or ()
+    return EngagementView(
+        namespace=record.namespace,
+        name=record.name,
+        spec=record.spec,
+        spec_error=record.spec_error,
+        contracted_services=frozenset(str(s) for s in contracted),
+    )
+
+
+class RequestTriager:
+    def __init__(
+        self,
+        state: OperatorState,
+        kube: KubeApi,
+        metrics: OperatorMetrics,
+        *,
+        tasks: BackgroundTasks,
+        coalesce_seconds: float = 0.05,
+        retry_seconds: float = 2.0,
+        diagnostics_seconds: float = 600.0,
+        leadership: Leadership | None = None,
+        seen: SeenObjects | None = None,
+    ) -> None:
+        self.seen = seen  # the reconciler's: primes and sweeps requests with the other objects
+        self.state = state
+        # Only the leader triages and writes; on taking over, the reconciler marks every engagement, and
+        # with them their requests (engagements_marked).
+        self.leadership: Leadership = leadership or AlwaysLeader()
+        self.kube = kube
+        self.metrics = metrics
+        self.tasks = tasks
+        self.coalesce_seconds = coalesce_seconds
+        self.retry_seconds = retry_seconds
+        self.diagnostics_seconds = diagnostics_seconds  # diagnostics are refreshed at most this often
+        self._dirty: set[rr.RequestKey] = set()
+        self._wake = asyncio.Event()
+        self._writes = asyncio.Semaphore(4)
+        self._reads = asyncio.Semaphore(4)
+        # requests by the engagement they fell under at their last triage (None: none)
+        self._by_engagement: dict[EngagementKey | None, set[rr.RequestKey]] = {}
+
+    # ------------------------------------------------------------- feeding
+
+    def _mark(self, keys: Iterable[rr.RequestKey]) -> None:
+        before = len(self._dirty)
+        self._dirty.update(keys)
+        if len(self._dirty) != before:
+            self._wake.set()
+
+    def engagements_marked(self, keys: Iterable[EngagementKey]) -> None:
+        """The reconciler re-evaluates these engagements: re-triage their requests (and the unplaced ones)."""
+        keys = list(keys)
+        if not self.state.requests:
+            return
+        for key in keys:
+            self._mark(self._by_engagement.get(key, ()))
+        self._mark(self._by_engagement.get(None, ()))
+
+    def request_seen(self, body: Mapping[str, Any]) -> None:
+        self.metrics.watch_events.labels(KIND).inc()
+        fresh = rr.record_from_body(body)
+        if self.seen is not None:
+            self.seen.seen(request_key(*fresh.key))
+        current = self.state.requests.get(fresh.key)
+        if current is None or current.uid != fresh.uid:
+            self.state.requests[fresh.key] = fresh
+            self._index(fresh.key, None)
+            self._mark([fresh.key])
+            return
+        changed = (current.generation, current.spec, current.spec_error) != (
+            fresh.generation,
+            fresh.spec,
+            fresh.spec_error,
+        )
+        current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
+        current.created = fresh.created
+        if rr.status_differs(current.written, fresh.written):
+            current.written = fresh.written  # believe the server; a stale echo costs one idempotent write
+            changed = True
+        if changed:
+            self._mark([fresh.key])
+
+    def request_gone(self, namespace: str, name: str) -> None:
+        self.metrics.watch_events.labels(KIND).inc()
+        if self.seen is not None:
+            self.seen.gone(request_key(namespace, name))
+        record = self.state.requests.pop((namespace, name), None)
+        self._dirty.discard((namespace, name))
+        if record is not None:
+            self._by_engagement.get(record.engagement, set()).discard(record.key)
+
+    def _index(self, key: rr.RequestKey, engagement: EngagementKey | None) -> None:
+        record = self.state.requests.get(key)
+        if record is None:
+            return
+        self._by_engagement.get(record.engagement, set()).discard(key)
+        record.engagement = engagement
+        self._by_engagement.setdefault(engagement, set()).add(key)
+
+    # ---------------------------------------------------------------- loop
+
+    async def run(self) -> None:
+        """Triage dirty requests forever, one coalesced batch at a time (after the initial listing)."""
+        await self.state.ready.wait()
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.coalesce_seconds)
+            self._wake.clear()
+            batch, self._dirty = self._dirty, set()
+            if not self.leadership.may_write():
+                continue
+            await asyncio.gather(*(self._triage(key) for key in sorted(batch)))
+
+    def assess(self, record: rr.RequestRecord, diagnostics: Diagnostics | None) -> SupportRequestStatus:
+        """The status ``record`` should have now, from the operator's state. Indexes its engagement."""
+        if record.spec is None:
+            self._index(record.key, None)
+            return not_ready("InvalidSpec", f"spec is invalid: {record.spec_error}", record.generation)
+        spec = record.spec
+        state = self.state
+        if spec.engagement_ref is not None:
+            ref_ns = spec.engagement_ref.namespace or record.namespace
+            candidates = [(ref_ns, spec.engagement_ref.name)]
+        else:
+            candidates = state.engagements_covering(record.namespace)
+        views = [v for v in (engagement_view(state, k) for k in candidates) if v is not None]
+        labels = {record.namespace: state.namespace_labels(record.namespace) or {}}
+        ref = spec.engagement_ref
+        view, problem = resolve_engagement(
+            ref.name if ref else None, ref.namespace if ref else None, record.namespace, views, labels
+        )
+        self._index(record.key, (view.namespace, view.name) if view else None)
+        matrix_name = view.spec.matrix_name if view and view.spec else None
+        matrix = state.compiled_matrix(matrix_name) if matrix_name else None
+        detections = state.inventory.matrices.get(matrix_name) if matrix_name else None
+        workloads: dict[str, list[Detection] | None] = {}
+        namespace_labels: dict[str, Mapping[str, str]] = dict(labels)
+        for ref_text in spec.workloads:
+            namespace, kind, name = ref_text.split("/", 2)
+            namespace_labels[namespace] = state.namespace_labels(namespace) or {}
+            if (namespace, kind, name) not in state.inventory.workloads:
+                workloads[ref_text] = None
+                continue
+            by_key = detections.detections.get(namespace, {}) if detections else {}
+            workloads[ref_text] = list(by_key.get((namespace, kind, name), []))
+        product_found: list[tuple[str, Detection]] = []
+        listed_products = {d.product for found in workloads.values() for d in found or ()}
+        if spec.product and spec.product not in listed_products and view and view.spec and matrix_name:
+            coverage = view.spec.coverage
+            namespaces = [
+                ns
+                for ns in state.inventory.product_namespaces(matrix_name)
+                if covers(coverage, ns, state.namespace_labels(ns))
+            ]
+            product_found = [
+                (ref_text, d)
+                for ref_text, d in state.inventory.found_in(matrix_name, iter(namespaces))
+                if d.product == spec.product
+            ][:20]
+        return triage(
+            TriageInput(
+                request=spec,
+                namespace=record.namespace,
+                engagement=view,
+                engagement_problem=problem,
+                matrix=matrix,
+                workloads=workloads,
+                product_found=product_found,
+                namespace_labels=namespace_labels,
+                platform=state.platform,
+                opened_at=record.opened_at,
+                today=state.today(),
+                generation=record.generation,
+                diagnostics=diagnostics,
+            )
+        )
+
+    async def _diagnostics(self, record: rr.RequestRecord, status: SupportRequestStatus) -> Diagnostics | None:
+        """Fresh diagnostics when the spec changed or the last ones are old; else the ones written."""
+        fresh = record.diagnosed_generation == record.generation
+        if fresh and time.monotonic() - record.diagnosed_at < self.diagnostics_seconds:
+            previous = (record.written or {}).get("diagnostics")
+            try:
+                return Diagnostics.model_validate(previous) if previous else None
+            except ValueError:
+                pass
+        spec = record.spec
+        refs = list(spec.workloads) if spec else []
+
+        async def one(ref_text: str) -> Any:
+            namespace, kind, name = ref_text.split("/", 2)
+            async with self._reads:
+                try:
+                    found = await asyncio.to_thread(self.kube.workload_status, namespace, kind, name)
+                    events = await asyncio.to_thread(self.kube.events_about, namespace, kind, name)
+                except Exception as exc:
+                    self.metrics.errors.labels("diagnostics").inc()
+                    log.warning("diagnostics of %s: %s", ref_text, describe_error(exc))
+                    return workload_diagnostics(ref_text, None, None, []).model_copy(
+                        update={"events": [f"could not be read: {describe_error(exc)}"[:200]]}
+                    )
+            if found is None:
+                return workload_diagnostics(ref_text, None, None, events)
+            return workload_diagnostics(ref_text, found[0], found[1], events)
+
+        parts = await asyncio.gather(*(one(r) for r in refs))
+        record.diagnosed_generation, record.diagnosed_at = record.generation, time.monotonic()
+        products = [f"{p.product} {p.version} ({p.lifecycle})" for p in status.products]
+        return summary(self.state.platform, products, parts)
+
+    async def _triage(self, key: rr.RequestKey) -> None:
+        record = self.state.requests.get(key)
+        if record is None:
+            return
+        status = self.assess(record, None)
+        if record.spec is not None and status.engagement is not None:
+            diagnostics = await self._diagnostics(record, status)
+            status = status.model_copy(update={"diagnostics": diagnostics})
+        wire = rr.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return
+        before = rr.triage_summary(record.written)
+        try:
+            async with self._writes:
+                exists = await asyncio.to_thread(self.kube.replace_status, PLURAL, *key, wire)
+        except Exception as exc:
+            self.metrics.errors.labels("status_patch").inc()
+            log.warning("status patch of SupportRequest %s/%s failed, will retry: %s", *key, describe_error(exc))
+            self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-request-status")
+            return
+        if not exists or self.state.requests.get(key) is not record:
+            return
+        self.metrics.status_patches.labels(PLURAL).inc()
+        record.written = wire
+        if rr.triage_summary(wire) != before:
+            await self._announce(record, status)
+
+    async def _announce(self, record: rr.RequestRecord, status: SupportRequestStatus) -> None:
+        eligible = next((c for c in status.conditions if c.type == "Eligible"), None)
+        ready = next((c for c in status.conditions if c.type == "Ready"), None)
+        due = status.first_response.due if status.first_response else None
+        parts = [f"{status.scope} -> {status.route}"]
+        if due:
+            parts.append(f"first response due {due:%Y-%m-%d %H:%M} UTC")
+        if eligible is not None and eligible.status == "False":
+            parts.append(eligible.message)
+        if ready is not None and ready.status != "True":
+            parts = [ready.message]
+        warning = (ready is not None and ready.status != "True") or (
+            eligible is not None and eligible.reason == "UpgradeFirst"
+        )
+        try:
+            await asyncio.to_thread(
+                self.kube.emit_event,
+                namespace=record.namespace,
+                name=record.name,
+                uid=record.uid,
+                kind=KIND,
+                reason="Triaged" if ready is None or ready.status == "True" else "TriageFailed",
+                message="; ".join(parts),
+                warning=warning,
+            )
+            self.metrics.events_posted.inc()
+        except Exception as exc:
+            self.metrics.errors.labels("event").inc()
+            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))

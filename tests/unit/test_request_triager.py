@@ -1,0 +1,200 @@
+"""The SupportRequest triager against an in-memory API: triage, re-triage on upgrade, Events, diagnostics,
+no-op writes and metrics. The same behaviour end to end: tests/test_support_requests.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import generate_latest
+
+from eligibility_operator.metrics import OperatorMetrics, build_registry
+from eligibility_operator.reconciler import Reconciler
+from eligibility_operator.request_triager import RequestTriager
+from eligibility_operator.state import OperatorState
+from eligibility_operator.tasks import BackgroundTasks
+
+from ..builders import API, engagement, matrix, workload
+from ..fake_kube import FakeKubeApi
+from .test_reconciler import run
+from .test_reconciler import until as _until
+
+SR = "supportrequests"
+
+
+async def until(predicate: Any, what: str = "condition") -> None:
+    """As the reconciler tests wait, with room for a loaded machine (two cores shared by many runs)."""
+    await _until(predicate, timeout=15.0, what=what)
+
+
+EOL = "stakater/reloader:v1.1.0"
+OK = "stakater/reloader:v1.4.21"
+
+
+def meta(body: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    body["metadata"].setdefault("uid", str(uuid.uuid4()))
+    body["metadata"]["generation"] = generation
+    body["metadata"].setdefault("creationTimestamp", "2026-06-02T10:00:00Z")
+    return body
+
+
+def request(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "SupportRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"category": "Incident", "title": "t", **spec},
+    }
+
+
+@dataclass
+class H:
+    kube: FakeKubeApi
+    state: OperatorState
+    metrics: OperatorMetrics
+    reconciler: Reconciler
+    triager: RequestTriager
+
+    def writes(self, name: str) -> list[dict[str, Any]]:
+        return [w.status for w in self.kube.writes_to(SR) if w.name == name]
+
+    def add_request(self, namespace: str, name: str, generation: int = 1, **spec: Any) -> None:
+        self.kube.add(SR, namespace, name)
+        self.triager.request_seen(meta(request(namespace, name, **spec), generation))
+
+
+@asynccontextmanager
+async def harness() -> AsyncIterator[H]:
+    kube = FakeKubeApi()
+    state = OperatorState()
+    metrics = OperatorMetrics()
+    tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
+    reconciler = Reconciler(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
+    triager = RequestTriager(
+        state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen
+    )
+    reconciler.on_marked = triager.engagements_marked
+    reconciler.on_request_gone = triager.request_gone
+    state.ready.set()
+    tasks.start(reconciler.run(), name="reconciler", forever=True)
+    tasks.start(triager.run(), name="triager", forever=True)
+    try:
+        h = H(kube, state, metrics, reconciler, triager)
+        kube.add("compatibilitymatrices", "", "default")
+        reconciler.matrix_seen(meta(matrix("default")))
+        kube.add("supportengagements", "team-a", "contract")
+        reconciler.engagement_seen(meta(engagement("team-a")))
+        yield h
+    finally:
+        assert tasks.stopped() == []
+        await tasks.close()
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.kube.add("deployments", "team-a", "reloader")
+            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", EOL))
+            h.kube.workload_statuses[("team-a", "Deployment", "reloader")] = ({"readyReplicas": 0}, 1)
+            h.kube.object_events[("team-a", "Deployment", "reloader")].append(
+                {"type": "Warning", "reason": "BackOff", "message": "crash", "lastTimestamp": "2026-06-02T09:00:00Z"}
+            )
+            h.add_request("team-a", "p1", workloads=["team-a/Deployment/reloader"], severity="P1")
+            await until(lambda: bool(h.writes("p1")), what="a triage")
+            first = h.writes("p1")[-1]
+            assert condition(first, "Eligible")["reason"] == "UpgradeFirst"
+            assert first["diagnostics"]["workloads"][0]["replicas"] == "0/1 ready"
+            assert first["diagnostics"]["workloads"][0]["events"][0].endswith("Warning BackOff: crash")
+            scrape = generate_latest(build_registry(h.metrics, h.state)).decode()
+            assert (
+                'stakater_support_request_ineligible_products{namespace="team-a",owner="Customer",request="p1",'
+                'request_severity="P1"} 1.0' in scrape
+            )
+            labels = 'engagement="contract",namespace="team-a",request_severity="P1",route="Support",scope="InScope"'
+            assert f"stakater_support_requests{{{labels}}} 1.0" in scrape
+            assert (
+                'stakater_support_request_first_response_due_seconds{engagement="contract",namespace="team-a",'
+                'request="p1",request_severity="P1"}' in scrape
+            )
+
+            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", OK))
+            await until(lambda: condition(h.writes("p1")[-1], "Eligible")["status"] == "True", what="re-triage")
+            # the Event follows the status write
+            await until(lambda: sum(e.kind == "SupportRequest" for e in h.kube.events) >= 2, what="two Events")
+            assert [(e.kind, e.reason, e.warning) for e in h.kube.events if e.kind == "SupportRequest"] == [
+                ("SupportRequest", "Triaged", True),
+                ("SupportRequest", "Triaged", False),
+            ]
+            # a change elsewhere that does not change the triage writes nothing
+            writes = len(h.writes("p1"))
+            h.reconciler.workload_seen("Deployment", workload("team-a", "other", "nginx:1"))
+            h.reconciler.mark_all()
+            await asyncio.sleep(0.1)
+            assert len(h.writes("p1")) == writes
+
+    run(scenario)
+
+
+def test_request_without_engagement_is_triaged_when_one_appears() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_request("team-b", "q", category="Question", product="reloader")
+            await until(lambda: bool(h.writes("q")), what="a triage")
+            assert h.writes("q")[-1]["scope"] == "NotCovered"
+            h.kube.add("supportengagements", "team-b", "b")
+            h.reconciler.engagement_seen(meta(engagement("team-b", "b")))
+            await until(lambda: h.writes("q")[-1]["scope"] == "InScope", what="re-triage under the new engagement")
+            assert h.writes("q")[-1]["engagement"] == "team-b/b"
+
+    run(scenario)
+
+
+def test_spec_change_retriages_and_deleted_request_is_forgotten() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_request("team-a", "r", category="SecurityAssessment")
+            await until(lambda: bool(h.writes("r")), what="a triage")
+            assert h.writes("r")[-1]["route"] == "ProfessionalServices"
+            h.add_request("team-a", "r", generation=2, category="ChangeRequest")
+            await until(lambda: h.writes("r")[-1]["scope"] == "ChangeRequest", what="re-triage of the new spec")
+            h.triager.request_gone("team-a", "r")
+            assert ("team-a", "r") not in h.state.requests
+            assert 'request="r"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
+
+    run(scenario)
+
+
+def test_failed_status_write_is_retried() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            await until(lambda: bool(h.kube.writes_to("supportengagements")), what="the engagement's status")
+            await asyncio.sleep(0.05)
+            h.kube.fail("replace_status", times=1)
+            h.add_request("team-a", "r", category="Question", product="reloader")
+            await until(lambda: bool(h.writes("r")), what="a triage after a failed write")
+            assert h.metrics.errors.labels("status_patch")._value.get() == 1
+
+    run(scenario)
+
+
+def test_request_deleted_while_the_watch_was_down_is_swept() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_request("team-a", "gone", category="Question", product="reloader")
+            h.add_request("team-a", "kept", category="Question", product="reloader")
+            await until(lambda: bool(h.writes("gone")) and bool(h.writes("kept")), what="both triaged")
+            h.kube.delete(SR, "team-a", "gone")  # no DELETED event: the watch was interrupted
+            await asyncio.sleep(0.01)
+            await h.reconciler.sweep()
+            assert set(h.state.requests) == {("team-a", "kept")}
+            assert 'request="gone"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
+
+    run(scenario)
