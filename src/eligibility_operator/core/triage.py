@@ -43,7 +43,8 @@ from . import policy
 from .business_calendar import BusinessCalendar, CalendarError, check_calendar, parse_target
 from .coverage import covers
 from .detection import Detection
-from .evaluation import Platform, evaluate
+from .engagements import evaluate_engagement
+from .evaluation import Platform
 from .matrix import CompiledMatrix
 from .versions import parse_version
 
@@ -652,7 +653,12 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
     scope, route, reason = _scope(inp, view, affected)
 
     today = inp.today or inp.opened_at.astimezone(dt.UTC).date()
-    evaluation = evaluate(spec, inp.matrix, affected.found, inp.platform, today, gen).status
+    # The engagement's own evaluation, through the one entry point: an engagement the operator cannot
+    # evaluate (a product the matrix does not know, ...) cannot triage a request either.
+    evaluation = evaluate_engagement(spec, inp.matrix, affected.found, inp.platform, today, gen)
+    ready = next((c for c in evaluation.conditions if c.type == READY), None)
+    if ready is not None and ready.status == ConditionStatus.FALSE:
+        return not_ready("EngagementInvalid", f"engagement {view.ref}: {ready.message}", gen, view.ref)
     products = [
         _snapshot(p) for p in [*evaluation.products, *evaluation.uncovered_products] if p.product in affected.products
     ]
