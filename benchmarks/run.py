@@ -56,6 +56,20 @@ def start_operator(kubeconfig: Path, log: Path, port: int) -> subprocess.Popen[b
     )
 
 
+def wait_ready(port: int, timeout: float) -> bool:
+    """Until the operator's /readyz answers 200 (its state is complete)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def bench_check(n: int) -> float:
     """Seconds for `check` over n manifests (100 per file, a realistic mix)."""
     fixture = fx.build(n, engagements=10)
@@ -117,10 +131,20 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         operator = start_operator(plane.kubeconfig, log, port)
         stats = ProcessStats(operator.pid)
+        follower: subprocess.Popen[bytes] | None = None
+        follower_stats: ProcessStats | None = None
         try:
             waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
             result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
             result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
+            if args.replicas > 1:
+                # High availability: a second replica joins as follower; it keeps its state warm and writes nothing.
+                follower_port = free_port()
+                started = time.monotonic()
+                follower = start_operator(plane.kubeconfig, log.with_name("follower.log"), follower_port)
+                follower_stats = ProcessStats(follower.pid)
+                ready = wait_ready(follower_port, args.timeout)
+                result["follower"] = {"ready_seconds": round(time.monotonic() - started, 2) if ready else None}
             apps = client.AppsV1Api(api_client)
 
             # Reaction latency: single image changes that flip an engagement's eligibility.
@@ -200,8 +224,23 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             }
             result["rss_steady_mib"] = round(stats.rss_mib(), 1)
             result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
+            if follower is not None and follower_stats is not None:
+                result["follower"].update(
+                    leader_metric=operator_metric(follower_port, "stakater_support_leader"),
+                    rss_steady_mib=round(follower_stats.rss_mib(), 1),
+                    rss_peak_mib=round(follower_stats.hwm_mib(), 1),
+                    cpu_seconds=round(follower_stats.cpu_seconds(), 2),
+                )
         finally:
             stats.stop()
+            if follower is not None:
+                if follower_stats is not None:
+                    follower_stats.stop()
+                follower.terminate()
+                try:
+                    follower.wait(15)
+                except subprocess.TimeoutExpired:
+                    follower.kill()
             engagements.stop()
             deployments.stop()
             operator.terminate()
@@ -271,6 +310,14 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
     widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
     lines = ["| " + " | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in results:
+        if "follower" in r:
+            f = r["follower"]
+            lines.append(
+                f"\nfollower at {r['workloads']} workloads: ready in {f.get('ready_seconds')} s, "
+                f"stakater_support_leader {f.get('leader_metric')}, RSS steady {f.get('rss_steady_mib')} MiB, "
+                f"peak {f.get('rss_peak_mib')} MiB, CPU {f.get('cpu_seconds')} s in all"
+            )
     if check_seconds is not None:
         lines.append(f"\ncheck over {check_n} manifests: {check_seconds:.2f} s")
     return "\n".join(lines)
@@ -286,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-manifests", type=int, default=10000)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--replicas", type=int, choices=(1, 2), default=1, help="2: a follower replica runs too")
     args = parser.parse_args(argv)
 
     results = []

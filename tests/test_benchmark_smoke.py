@@ -28,6 +28,8 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "3",
             "--check-manifests",
             "500",
+            "--replicas",
+            "2",
             "--output",
             str(tmp_path),
         ]
@@ -41,4 +43,6 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert result["burst"]["converged_seconds"] is not None
     assert {"status_writes", "cpu_seconds"} <= set(result["idle"])
     assert report["check"]["seconds"] > 0
+    # The follower became ready and did not lead (the first replica holds the Lease throughout).
+    assert result["follower"]["ready_seconds"] is not None and result["follower"]["leader_metric"] == 0
     print(capsys.readouterr().out)
