@@ -10,15 +10,11 @@ or managed below for the local control plane.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import datetime as dt
 import ipaddress
 import logging
 import multiprocessing
-import os
-import signal
 import ssl
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -284,24 +280,8 @@ class AdmissionHandler:
 
 
 def _parser_process() -> ProcessPoolExecutor:
-    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory.
-    # The pool starts its process from the submitting (event-loop) thread, which lives as long as the operator.
-    return ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_operator,
-        initargs=(os.getpid(),),
-    )
-
-
-def _die_with_operator(operator_pid: int) -> None:
-    """Runs in the parser process: end with the operator. A pool worker outlives a SIGKILLed parent
-    (nothing closes its pipe), and outside a container nothing else would end it."""
-    if sys.platform == "linux":
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != operator_pid:  # the operator died before the line above took effect
-        os._exit(0)
+    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:
