@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 
 from benchmarks.observe import Summary, summary
@@ -64,3 +66,65 @@ def mismatches(
     api_client: client.ApiClient, namespace: str, last_good: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, tuple[Summary | None, Summary | None]]:
     return {k: v for k, v in expected_statuses(api_client, namespace, last_good).items() if v[0] != v[1]}
+
+
+def _request_summary(status: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What must agree between the operator's triage and the offline one: scope, route, engagement, each
+    condition's status and reason, and each affected product with lifecycle and eligibility. (The
+    diagnostics differ by design: offline there are no workload conditions or Events to read.)"""
+    if not status:
+        return None
+    conditions = tuple(sorted((c["type"], c["status"], c.get("reason", "")) for c in status.get("conditions", [])))
+    products = tuple(
+        sorted(
+            (p.get("product", ""), p.get("version", ""), p.get("lifecycle", ""), p.get("eligibility", ""))
+            for p in status.get("products", [])
+        )
+    )
+    return status.get("scope"), status.get("route"), status.get("engagement"), conditions, products
+
+
+def request_mismatches(
+    api_client: client.ApiClient, namespace: str, directory: Path
+) -> dict[str, tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]:
+    """{request: (operator's summary, offline triage's summary)} for the SupportRequests in ``namespace``
+    whose two summaries differ. The offline side is ``eligibility-operator triage``'s own code, given the
+    objects of a fresh LIST written to files in ``directory``, as a support portal would give them."""
+    from eligibility_operator import request_triage as rt
+    from eligibility_operator.check_input import load_matrix_file
+
+    apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
+    serialize = api_client.sanitize_for_serialization
+    group, version = "support.stakater.com", "v1alpha1"
+    manifests = directory / "workloads.yaml"
+    documents = []
+    for kind, listing in (("Deployment", apps.list_deployment_for_all_namespaces),):
+        for obj in listing().items:
+            body = serialize(obj)
+            body.update(apiVersion="apps/v1", kind=kind)
+            documents.append(body)
+    manifests.write_text(yaml.safe_dump_all(documents))
+    platform = Platform(kubernetes=client.VersionApi(api_client).get_code().git_version)
+    result = {}
+    for item in custom.list_namespaced_custom_object(group, version, namespace, "supportrequests")["items"]:
+        name = item["metadata"]["name"]
+        ref = item["spec"]["engagementRef"]
+        found = custom.get_namespaced_custom_object(
+            group, version, ref.get("namespace") or namespace, "supportengagements", ref["name"]
+        )
+        matrix_name = found["spec"]["matrixRef"]["name"]
+        matrix = custom.get_cluster_custom_object(group, version, "compatibilitymatrices", matrix_name)
+        for path, doc in (("request.yaml", item), ("engagement.yaml", found), ("matrix.yaml", matrix)):
+            (directory / path).write_text(yaml.safe_dump({k: v for k, v in doc.items() if k != "status"}))
+        status, problems = rt.triage_offline(
+            rt.load_request(directory / "request.yaml"),
+            rt.load_engagement_view(directory / "engagement.yaml"),
+            load_matrix_file(directory / "matrix.yaml"),
+            [manifests],
+            platform,
+        )
+        assert problems == [], problems
+        got, want = _request_summary(item.get("status")), _request_summary(to_wire(status))
+        if got != want:
+            result[name] = (got, want)
+    return result

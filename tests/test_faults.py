@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import threading
@@ -26,7 +27,7 @@ from eligibility_operator_dev.controlplane import ControlPlane, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
-from .consistency import mismatches
+from .consistency import mismatches, request_mismatches
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 OK, EOL, SOON = "ghcr.io/stakater/reloader:v1.4.21", "stakater/reloader:v1.1.0", "stakater/reloader:v1.2.0"
@@ -68,14 +69,6 @@ def estate(kc: Kubectl) -> list[dict[str, Any]]:
     )
     kc.apply(*contracts)
     return workloads
-
-
-# Known bug, not yet understood (see the README's reliability section): since leader election is on by
-# default, an outage longer than the Lease's renew deadline (a frozen or black-holed API server) can leave
-# one engagement's status stale for longer than these tests wait. Failed in 2 of 4 clean-clone runs.
-_STALE_AFTER_LEASE_LAPSE = pytest.mark.xfail(
-    strict=False, reason="known bug: a status can stay stale after an outage longer than the Lease's renew deadline"
-)
 
 
 class Operator(OperatorProcess):
@@ -167,7 +160,7 @@ def test_api_server_restart_while_workloads_change(
     assert op.proc.poll() is None
     events = events_about_engagements(kc) - events_before
     assert events <= changes[0] + len(NAMESPACES) + 1, f"{events} Events for {changes[0]} changes"
-    assert took >= 0
+    print(f"[faults] API server restart: {took:.2f} s to converge, {events} Events for {changes[0]} changes")
 
 
 def test_operator_killed_mid_burst_then_restarted(
@@ -211,7 +204,6 @@ def test_expired_watches_relist_and_forget_deleted_objects(
     assert wait_for(lambda: "sweep: forgot 2 objects" in op.log(), timeout=10, what="the sweep to run")
 
 
-@_STALE_AFTER_LEASE_LAPSE
 def test_frozen_api_server_is_noticed(
     plane: ControlPlane, api: client.ApiClient, kc: Kubectl, estate: list[dict[str, Any]], operator_factory: Any
 ) -> None:
@@ -291,7 +283,6 @@ class ChaosProxy:
         self.loop.close()
 
 
-@_STALE_AFTER_LEASE_LAPSE
 def test_flaky_network_and_silent_connections(
     plane: ControlPlane,
     api: client.ApiClient,
@@ -326,6 +317,139 @@ def test_flaky_network_and_silent_connections(
         converge(api, 40, "black-holed connections (silent, then restored)")
         assert op.proc.poll() is None
         assert proxy.cuts > 0
+    finally:
+        proxy.close()
+
+
+# ------------------------------------------------------------------------------- the soak
+
+SOAK_ROUNDS = int(os.environ.get("FAULT_SOAK_ROUNDS", "20"))
+# Around the Lease's renew deadline (7 s) and duration (10 s): a renewal in flight across the deadline,
+# a lapse the leader wins back, and a lapse long enough for the Lease to expire.
+SOAK_OUTAGES = (5.5, 6.8, 7.3, 9.5, 10.5)
+
+
+def soak_requests() -> list[dict[str, Any]]:
+    """SupportRequests about the estate's workloads, triaged by the operator as the workloads change."""
+    base = {"apiVersion": "support.stakater.com/v1alpha1", "kind": "SupportRequest"}
+    opened = {"openedAt": "2026-12-01T10:00:00Z"}
+    return [
+        {
+            **base,
+            "metadata": {"name": f"r-{ns}", "namespace": ENGAGEMENTS},
+            "spec": {
+                "engagementRef": {"name": f"c-{ns}"},
+                "category": "Incident",
+                "title": f"reloader in {ns} does not reload",
+                "workloads": [f"{ns}/Deployment/w0", f"{ns}/Deployment/w1"],
+                "severity": "P2",
+                "ticket": opened,
+            },
+        }
+        for ns in NAMESPACES
+    ] + [
+        {
+            **base,
+            "metadata": {"name": "r-product", "namespace": ENGAGEMENTS},
+            "spec": {
+                "engagementRef": {"name": "c-all"},
+                "category": "Question",
+                "title": "which reloader do we run?",
+                "product": "reloader",
+                "ticket": opened,
+            },
+        }
+    ]
+
+
+def test_randomized_fault_soak(
+    plane: ControlPlane,
+    api: client.ApiClient,
+    kc: Kubectl,
+    estate: list[dict[str, Any]],
+    operator_factory: Any,
+    tmp_path: Path,
+) -> None:
+    """Rounds of random faults (API server frozen or cut off for about the renew deadline or the Lease's
+    duration, operator kill -9, watches expired by compaction), each with workload changes before, during
+    and after it; after each, every engagement's and SupportRequest's status must equal the offline
+    evaluation (`check`'s core) and the offline `triage` of the same objects. Stale: a round after which
+    they did not within 45 s. Prints rounds, stale count and the worst convergence time."""
+    kc.apply(*soak_requests())
+    proxy = ChaosProxy(plane.apiserver_port, seed=11)
+    offline = tmp_path / "offline"
+    offline.mkdir()
+
+    def stale() -> dict[str, Any]:
+        return {**mismatches(api, ENGAGEMENTS), **request_mismatches(api, ENGAGEMENTS, offline)}
+
+    def settled(what: str, timeout: float = 45.0) -> float | None:
+        started, last = time.monotonic(), None
+        while time.monotonic() - started < timeout:
+            try:
+                last = stale()
+                if not last:
+                    return time.monotonic() - started
+            except Exception as exc:  # the API server may still be coming back
+                last = {"error": repr(exc)}
+            time.sleep(0.25)
+        print(f"\n[soak] {what}: STALE after {timeout} s: {last}")
+        return None
+
+    try:
+        kubeconfig = yaml.safe_load(plane.kubeconfig.read_text())
+        kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        through_proxy = tmp_path / "proxy-kubeconfig"
+        through_proxy.write_text(yaml.safe_dump(kubeconfig))
+        op = operator_factory(through_proxy)
+        assert settled("initial") is not None
+        apps, rng = client.AppsV1Api(api), random.Random(23)
+        figures: list[tuple[str, float | None]] = []
+        for round_ in range(SOAK_ROUNDS):
+            fault = rng.choice(["freeze", "cut-off", "kill", "expire"])
+            outage = rng.choice(SOAK_OUTAGES)
+            flip_images(apps, estate, rng)  # a change in flight when the fault starts
+            if fault == "freeze":
+                plane.signal("kube-apiserver", signal.SIGSTOP)
+                time.sleep(outage)
+                plane.signal("kube-apiserver", signal.SIGCONT)
+                what = f"API server frozen {outage} s"
+            elif fault == "cut-off":
+                proxy.blackhole = True
+                time.sleep(1)
+                flip_images(apps, estate, rng)  # the operator cannot see this one until the end
+                time.sleep(outage - 1)
+                proxy.blackhole = False
+                what = f"operator cut off {outage} s"
+            elif fault == "kill":
+                with ThreadPoolExecutor(4) as pool:
+                    burst = [pool.submit(flip_images, apps, estate, rng) for _ in range(12)]
+                    time.sleep(0.1)
+                    op.proc.send_signal(signal.SIGKILL)
+                    for f in burst:
+                        f.result()
+                op.proc.wait()
+                op = operator_factory(through_proxy)
+                what = "operator kill -9 mid-burst, restarted"
+            else:
+                op.proc.send_signal(signal.SIGSTOP)
+                try:
+                    flip_images(apps, estate, rng)
+                    plane.compact_etcd()
+                    plane.stop_apiserver()  # a fresh watch cache: resuming gets 410 Gone
+                    plane.start_apiserver()
+                finally:
+                    op.proc.send_signal(signal.SIGCONT)
+                what = "watches expired (operator stopped, etcd compacted, API server restarted)"
+            flip_images(apps, estate, rng)  # and one after it
+            took = settled(f"round {round_ + 1}: {what}")
+            figures.append((what, took))
+            print(f"\n[soak] round {round_ + 1}: {what}: " + (f"converged in {took:.2f} s" if took else "STALE"))
+            assert op.proc.poll() is None, f"the operator exited: {op.log()[-2000:]}"
+        stale_rounds = [what for what, took in figures if took is None]
+        worst = max(took for _, took in figures if took is not None) if len(stale_rounds) < len(figures) else 0.0
+        print(f"\n[soak] {len(figures)} rounds, {len(stale_rounds)} stale, worst convergence {worst:.2f} s")
+        assert stale_rounds == [], f"stale after: {stale_rounds}"
     finally:
         proxy.close()
 

@@ -346,12 +346,14 @@ def triage(
     \b
     Exit codes: 0 in scope (InScope or ThirdParty), 1 not in scope (Excluded,
     ChangeRequest, NotCovered), 4 invalid input (unreadable files, invalid request,
-    engagement or matrix, or a request the operator would mark Ready=False), 2 usage error.
+    engagement or matrix, or a request the operator would mark Ready=False; never
+    a crash), 2 usage error.
     """
     import datetime as dt
 
     from . import request_triage as rt
     from .check_input import InputError, load_matrix_file
+    from .check_report import printable
     from .core.evaluation import Platform
 
     request_path, *manifests = paths
@@ -365,13 +367,14 @@ def triage(
         status, problems = rt.triage_offline(
             request, view, compiled, manifests, Platform(kubernetes_version, openshift_version), when
         )
+        text = rt.render_json(status, problems) if output == "json" else rt.render_table(request, status, problems)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(rt.EXIT_INPUT_ERROR)
-    if output == "json":
-        click.echo(rt.render_json(status, problems))
-    else:
-        click.echo(rt.render_table(request, status, problems))
+    except Exception as exc:  # last resort: a crash must never read as a triage (exit 1 is "not in scope")
+        click.echo(f"error: internal error, no triage: {type(exc).__name__}: {printable(str(exc))}", err=True)
+        sys.exit(rt.EXIT_INPUT_ERROR)
+    click.echo(text)
     sys.exit(rt.exit_code(status, problems))
 
 

@@ -15,7 +15,6 @@ engagements or matrices either; the reconciler writes their status itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -285,7 +284,9 @@ async def run_operator(
         coalesce_seconds=coalesce_seconds,
         leadership=leadership,
         seen=reconciler.seen,
+        writer=reconciler.writer,
     )
+    leadership.on_change(triager.leadership_changed)
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
     registry = build_registry(reconciler, inactivity_timeout, triager)
@@ -335,8 +336,15 @@ async def _shut_down(
     if managed_configuration and fenced.leadership.may_write():
         # A configuration left behind keeps being called (and, with Ignore, only slows requests down).
         # The next leader writes its own.
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.to_thread(fenced.delete_webhook_configuration, managed_configuration)
+        except Exception as exc:
+            log.warning(
+                "could not remove ValidatingWebhookConfiguration %s at shutdown (the next leader rewrites it; "
+                "delete it by hand if no replica is left): %s",
+                managed_configuration,
+                describe_error(exc),
+            )
     if elector is not None:
         await asyncio.to_thread(elector.release)
     if drain > 0:

@@ -229,6 +229,8 @@ class LeaderElector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self.transitions = 0  # how often this replica became leader
+        # Changes whenever this replica may write again after a time it could not (see on_change).
+        self.term = 0
 
     # ---------------------------------------------------------------- asking
 
@@ -239,17 +241,28 @@ class LeaderElector:
         return self.leading and self.clock() < self._valid_until
 
     def on_change(self, callback: Callable[[bool], None]) -> None:
-        """Call ``callback(leading)`` whenever this replica starts or stops leading."""
+        """Call ``callback(leading)`` whenever this replica stops leading, and ``callback(True)`` at the
+        start of every *term*: whenever it may write again after any moment it could not (became leader,
+        or renewed only after its deadline). Whatever was refused meanwhile is to be redone then."""
         self._callbacks.append(callback)
 
-    def _set_leading(self, leading: bool) -> None:
-        if leading == self.leading:
+    def _set_leading(self, leading: bool, *, new_term: bool = False) -> None:
+        if leading == self.leading and not (leading and new_term):
             return
-        self.leading = leading
         if leading:
-            self.transitions += 1
-            log.info("leader election: %s is now the leader", self.identity)
-        else:
+            self.term += 1
+            if self.leading:
+                log.warning(
+                    "leader election: %s renewed its Lease only after its renew deadline; what it could not "
+                    "write meanwhile is redone (term %d)",
+                    self.identity,
+                    self.term,
+                )
+            else:
+                self.transitions += 1
+                log.info("leader election: %s is now the leader (term %d)", self.identity, self.term)
+        self.leading = leading
+        if not leading:
             self._valid_until = float("-inf")
             log.warning("leader election: %s stopped leading; it writes nothing until it leads again", self.identity)
         loop = self._loop
@@ -312,9 +325,13 @@ class LeaderElector:
             self._observed = None  # read it again next round, and start its expiry clock afresh
             self._follow()
             return False
-        self._observed, self._observed_at, self.leader = written, self.clock(), self.identity
+        finished = self.clock()
+        self._observed, self._observed_at, self.leader = written, finished, self.identity
+        # A renewal that started before the deadline and returned after it leaves a gap in which writes
+        # were refused: the work refused then must be redone, so that is a new term, announced like any.
+        lapsed = not self.leading or finished >= self._valid_until
         self._valid_until = started + self.timing.renew_deadline
-        self._set_leading(True)
+        self._set_leading(True, new_term=lapsed)
         return True
 
     def _expired(self, current: LeaseRecord, seen_at: float) -> bool:
@@ -378,6 +395,7 @@ class Leadership(Protocol):
     """What the rest of the operator asks of leader election."""
 
     identity: str
+    term: int  # changes whenever writing is allowed again after a time it was not
 
     def may_write(self) -> bool: ...
 
@@ -391,6 +409,7 @@ class AlwaysLeader:
         self.identity = identity
         self.leading = True
         self.leader = identity
+        self.term = 1
 
     def may_write(self) -> bool:
         return True

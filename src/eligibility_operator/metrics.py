@@ -44,6 +44,9 @@ ADMISSION_OUTCOMES = ("allowed", "warned", "denied")
 ADMISSION_TROUBLE = ("admission_deadline", "admission_busy", "admission_refused")
 
 
+AUDIT_WITHHELD = ("duplicate", "rate_limited", "overflow")
+
+
 class OperatorMetrics:
     """The operator's own counters and histograms, in a private registry.
 
@@ -92,6 +95,15 @@ class OperatorMetrics:
             "Engagements whose last status write failed; retried with exponential backoff.",
             registry=self.registry,
         )
+        self.audit_withheld = Counter(
+            f"{PREFIX}_admission_audit_events_withheld",
+            "Admission audit findings not posted as Events: repeats within the window (duplicate), over an "
+            "engagement's rate (rate_limited), or too many waiting to be posted (overflow).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in AUDIT_WITHHELD:
+            self.audit_withheld.labels(reason)
         for resource in ("supportengagements", "compatibilitymatrices", "supportrequests"):
             self.status_patches.labels(resource)
         for operation in ("status_patch", "event", "platform", "admission", "sweep", *ADMISSION_TROUBLE):

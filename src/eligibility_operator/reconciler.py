@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .controller import Outcome, WorkQueue, drain_forever
 from .core import engagements as eng
 from .core.coverage import ANY_NAMESPACE, confined
 from .core.evaluation import Platform
@@ -67,13 +68,14 @@ class Reconciler:
         self.platform_seconds = platform_seconds
         self.sweep_seconds = sweep_seconds
         self.retry_seconds = retry_seconds  # first delay before a failed write or sweep is tried again
-        self._dirty: set[EngagementKey] = set()
-        self._dirty_matrices: set[str] = set()
-        self._wake = asyncio.Event()
+        self.queue: WorkQueue[EngagementKey] = WorkQueue(
+            self.tasks, coalesce_seconds=coalesce_seconds, retry_seconds=retry_seconds, name="engagement-status"
+        )
+        self.matrix_queue: WorkQueue[str] = WorkQueue(
+            self.tasks, coalesce_seconds=coalesce_seconds, retry_seconds=retry_seconds, name="matrix-status"
+        )
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
-        self._status_backoff: dict[EngagementKey, Backoff] = {}  # engagements whose status write failed
-        self._matrix_backoff: dict[str, Backoff] = {}
         self._confined: set[EngagementKey] = set()  # engagements whose coverage was cut to their namespace
         self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
@@ -88,8 +90,7 @@ class Reconciler:
 
     def _mark(self, keys: set[EngagementKey] | list[EngagementKey]) -> None:
         if keys:
-            self._dirty.update(keys)
-            self._wake.set()
+            self.queue.add(keys)
             if self.on_marked is not None:
                 self.on_marked(list(keys))
 
@@ -175,9 +176,8 @@ class Reconciler:
         self.metrics.watch_events.labels("SupportEngagement").inc()
         self.seen.gone(engagement_key(namespace, name))
         self.state.engagements.pop((namespace, name), None)
-        self._status_backoff.pop((namespace, name), None)
+        self.queue.forget((namespace, name))
         self._confined.discard((namespace, name))
-        self._dirty.discard((namespace, name))
         if self.on_marked is not None:
             self.on_marked([(namespace, name)])
 
@@ -204,14 +204,14 @@ class Reconciler:
             self.state.inventory.set_matrix_error(name, str(exc))
         else:
             self.state.inventory.set_matrix(compiled)
-        self._dirty_matrices.add(name)
-        self._wake.set()  # the matrix's own status, even when no engagement uses it
+        self.matrix_queue.add([name])  # the matrix's own status, even when no engagement uses it
         self.mark_matrix(name)
 
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()
         self.seen.gone(matrix_key(name))
         self.state.inventory.remove_matrix(name)
+        self.matrix_queue.forget(name)
         self.mark_matrix(name)
 
     # ------------------------------------------------------------- priming
@@ -292,26 +292,30 @@ class Reconciler:
     # ---------------------------------------------------------------- loop
 
     async def run(self) -> None:
-        """Evaluate dirty engagements forever, one coalesced batch at a time."""
-        await self.state.ready.wait()
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.coalesce_seconds)
-            self._wake.clear()
-            matrices, self._dirty_matrices = self._dirty_matrices, set()
-            batch, self._dirty = self._dirty, set()
-            if not self.leadership.may_write():
-                continue  # a follower writes nothing; leadership_changed() marks everything on taking over
-            await asyncio.gather(*(self._write_matrix_status(name) for name in matrices))
-            await asyncio.gather(*(self._reconcile(key) for key in batch))
+        """Evaluate dirty engagements (and write matrix statuses) forever, one coalesced batch at a time."""
+        ready, leadership = self.state.ready, self.leadership
+        await asyncio.gather(
+            drain_forever(self.matrix_queue, self._write_matrix_status, leadership, ready),
+            drain_forever(self.queue, self._reconcile, leadership, ready, after_batch=self._count_failing),
+        )
+
+    def _count_failing(self) -> None:
+        self.metrics.status_writes_failing.set(self.queue.failing)
+
+    @property
+    def idle(self) -> bool:
+        """No batch pending (for tests and benchmarks)."""
+        return self.queue.idle and self.matrix_queue.idle
 
     def leadership_changed(self, leading: bool) -> None:
-        """On taking over, re-evaluate everything: the old leader may have died with work not written.
-        Only statuses that differ from the server's are written."""
+        """A new term (this replica leads, after not being allowed to write): re-evaluate everything, as the
+        old leader, or this replica before the lapse, may have left work unwritten. Only statuses that
+        differ from the server's are written."""
         if leading:
-            self._dirty_matrices.update(self.state.inventory.matrices)
+            self.matrix_queue.add(self.state.inventory.matrices)
             self.mark_all()
-            self._wake.set()
+            self.matrix_queue.wake()
+            self.queue.wake()  # held keys, even when there is no engagement to mark
 
     async def resync_forever(self) -> None:
         """Re-evaluate everything periodically: lifecycles move with the calendar, not only with objects."""
@@ -328,10 +332,10 @@ class Reconciler:
                 log.warning("could not read the platform version: %s", describe_error(exc))
             await asyncio.sleep(self.platform_seconds)
 
-    async def _reconcile(self, key: EngagementKey) -> None:
+    async def _reconcile(self, key: EngagementKey) -> Outcome:
         record = self.state.engagements.get(key)
         if record is None:
-            return
+            return Outcome.DONE
         started = time.perf_counter()
         status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
         if key in self._confined:
@@ -343,20 +347,10 @@ class Reconciler:
         self.metrics.evaluation_seconds.observe(time.perf_counter() - started)
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
-        if await self.writer.engagement(record, status):
-            self._status_backoff.pop(key, None)
-        else:  # exponential: a status the server refuses (too large, invalid) is not retried every 2 s forever
-            delay = self._status_backoff.setdefault(key, Backoff(self.retry_seconds, 300.0)).delay()
-            self.tasks.call_later(delay, lambda: self._mark([key]), name="retry-status")
-        self.metrics.status_writes_failing.set(len(self._status_backoff))
+        return await self.writer.engagement(record, status)
 
-    async def _write_matrix_status(self, name: str) -> None:
+    async def _write_matrix_status(self, name: str) -> Outcome:
         record = self.state.matrix(name)
         if record is None:
-            return
-        if await self.writer.matrix(record):
-            self._matrix_backoff.pop(name, None)
-        else:
-            self._dirty_matrices.add(name)
-            delay = self._matrix_backoff.setdefault(name, Backoff(self.retry_seconds, 300.0)).delay()
-            self.tasks.call_later(delay, self._wake.set, name="retry-matrix-status")
+            return Outcome.DONE
+        return await self.writer.matrix(record)

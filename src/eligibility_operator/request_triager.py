@@ -13,13 +13,13 @@ request's status when it changed, and posts an Event when the triage changed.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .api.requests import Diagnostics, SupportRequestStatus
+from .controller import Outcome, WorkQueue, drain_forever
 from .core import request_records as rr
 from .core.coverage import covers
 from .core.detection import Detection
@@ -30,6 +30,7 @@ from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
 from .priming import SeenObjects, request_key
 from .state import EngagementKey, OperatorState
+from .status_writer import StatusWriter
 from .tasks import BackgroundTasks
 
 log = logging.getLogger("eligibility_operator")
@@ -64,6 +65,7 @@ class RequestTriager:
         diagnostics_seconds: float = 600.0,
         leadership: Leadership | None = None,
         seen: SeenObjects | None = None,
+        writer: StatusWriter | None = None,
     ) -> None:
         self.seen = seen  # the reconciler's: primes and sweeps requests with the other objects
         self.state = state
@@ -76,9 +78,10 @@ class RequestTriager:
         self.coalesce_seconds = coalesce_seconds
         self.retry_seconds = retry_seconds
         self.diagnostics_seconds = diagnostics_seconds  # diagnostics are refreshed at most this often
-        self._dirty: set[rr.RequestKey] = set()
-        self._wake = asyncio.Event()
-        self._writes = asyncio.Semaphore(4)
+        self.queue: WorkQueue[rr.RequestKey] = WorkQueue(
+            tasks, coalesce_seconds=coalesce_seconds, retry_seconds=retry_seconds, name="request-status"
+        )
+        self.writer = writer or StatusWriter(kube, metrics, concurrency=4)
         self._reads = asyncio.Semaphore(4)
         # requests by the engagement they fell under at their last triage (None: none)
         self._by_engagement: dict[EngagementKey | None, set[rr.RequestKey]] = {}
@@ -86,10 +89,7 @@ class RequestTriager:
     # ------------------------------------------------------------- feeding
 
     def _mark(self, keys: Iterable[rr.RequestKey]) -> None:
-        before = len(self._dirty)
-        self._dirty.update(keys)
-        if len(self._dirty) != before:
-            self._wake.set()
+        self.queue.add(keys)
 
     def engagements_marked(self, keys: Iterable[EngagementKey]) -> None:
         """The reconciler re-evaluates these engagements: re-triage their requests (and the unplaced ones)."""
@@ -129,7 +129,7 @@ class RequestTriager:
         if self.seen is not None:
             self.seen.gone(request_key(namespace, name))
         record = self.state.requests.pop((namespace, name), None)
-        self._dirty.discard((namespace, name))
+        self.queue.forget((namespace, name))
         if record is not None:
             self._by_engagement.get(record.engagement, set()).discard(record.key)
 
@@ -145,15 +145,13 @@ class RequestTriager:
 
     async def run(self) -> None:
         """Triage dirty requests forever, one coalesced batch at a time (after the initial listing)."""
-        await self.state.ready.wait()
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.coalesce_seconds)
-            self._wake.clear()
-            batch, self._dirty = self._dirty, set()
-            if not self.leadership.may_write():
-                continue
-            await asyncio.gather(*(self._triage(key) for key in sorted(batch)))
+        await drain_forever(self.queue, self._triage, self.leadership, self.state.ready, order=sorted)
+
+    def leadership_changed(self, leading: bool) -> None:
+        """A new term: requests held while this replica could not write go out now (the reconciler's
+        mark_all re-triages the others through engagements_marked)."""
+        if leading:
+            self.queue.wake()
 
     def assess(self, record: rr.RequestRecord, diagnostics: Diagnostics | None) -> SupportRequestStatus:
         """The status ``record`` should have now, from the operator's state. Indexes its engagement."""
@@ -252,32 +250,20 @@ class RequestTriager:
         products = [f"{p.product} {p.version} ({p.lifecycle})" for p in status.products]
         return summary(self.state.platform, products, parts)
 
-    async def _triage(self, key: rr.RequestKey) -> None:
+    async def _triage(self, key: rr.RequestKey) -> Outcome:
         record = self.state.requests.get(key)
         if record is None:
-            return
+            return Outcome.DONE
         status = self.assess(record, None)
         if record.spec is not None and status.engagement is not None:
             diagnostics = await self._diagnostics(record, status)
             status = status.model_copy(update={"diagnostics": diagnostics})
-        wire = rr.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return
-        before = rr.triage_summary(record.written)
-        try:
-            async with self._writes:
-                exists = await asyncio.to_thread(self.kube.replace_status, PLURAL, *key, wire)
-        except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
-            log.warning("status patch of SupportRequest %s/%s failed, will retry: %s", *key, describe_error(exc))
-            self.tasks.call_later(self.retry_seconds, lambda: self._mark([key]), name="retry-request-status")
-            return
-        if not exists or self.state.requests.get(key) is not record:
-            return
-        self.metrics.status_patches.labels(PLURAL).inc()
-        record.written = wire
-        if rr.triage_summary(wire) != before:
+        if self.state.requests.get(key) is not record:  # deleted or replaced while diagnostics were read
+            return Outcome.DONE
+        outcome, changed = await self.writer.request(record, status)
+        if changed:
             await self._announce(record, status)
+        return outcome
 
     async def _announce(self, record: rr.RequestRecord, status: SupportRequestStatus) -> None:
         eligible = next((c for c in status.conditions if c.type == "Eligible"), None)
@@ -293,18 +279,5 @@ class RequestTriager:
         warning = (ready is not None and ready.status != "True") or (
             eligible is not None and eligible.reason == "UpgradeFirst"
         )
-        try:
-            await asyncio.to_thread(
-                self.kube.emit_event,
-                namespace=record.namespace,
-                name=record.name,
-                uid=record.uid,
-                kind=KIND,
-                reason="Triaged" if ready is None or ready.status == "True" else "TriageFailed",
-                message="; ".join(parts),
-                warning=warning,
-            )
-            self.metrics.events_posted.inc()
-        except Exception as exc:
-            self.metrics.errors.labels("event").inc()
-            log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
+        reason = "Triaged" if ready is None or ready.status == "True" else "TriageFailed"
+        await self.writer.event(record, KIND, reason, "; ".join(parts), warning)

@@ -1,9 +1,14 @@
-"""Writes to the operator's own objects: engagement and matrix status, Events about engagements.
+"""The one writer of the operator's own objects: status of engagements, SupportRequests and matrices,
+and the Events about them. One policy for all kinds:
 
-A status is written only when its content differs from what the server holds (one JSON
-patch of the whole status); an Event is posted only when an engagement's eligibility
-changes, or (Premium) when a product version or the agreement enters the upgrade horizon.
-Failures are counted and logged here; the caller decides when to try again.
+* a status is written only when its content differs from what the server holds (one replace of the
+  whole status subresource);
+* a write fenced by leadership (:class:`~.leadership.NotLeading`) is :attr:`Outcome.NOT_LEADING`: the
+  caller holds the key until this replica may write again, it is never treated as done;
+* any other failure is :attr:`Outcome.FAILED` (counted, logged; the caller retries with backoff). When
+  the API server *answered* and refused (too large, invalid), a small status without the lists is
+  written in its place, with ``Ready=False/StatusWriteFailed`` saying so;
+* Events follow transitions only (eligibility, the triage summary, Premium's horizon notices).
 """
 
 from __future__ import annotations
@@ -11,16 +16,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
+from .api.requests import SupportRequestStatus
+from .controller import Outcome
 from .core import engagements as eng
+from .core import request_records as rr
 from .core.inventory import MatrixRecord
 from .kubeapi import KubeApi, describe_error
 from .leadership import NotLeading
 from .metrics import OperatorMetrics
 
 log = logging.getLogger("eligibility_operator")
+ENGAGEMENTS, REQUESTS, MATRICES = "supportengagements", "supportrequests", "compatibilitymatrices"
 
 
 def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
@@ -48,101 +58,147 @@ def _answered(exc: BaseException) -> bool:
     return isinstance(status, int) and status >= 400 and status not in (404, 409, 429)
 
 
+def write_failed(exc: BaseException, generation: int | None) -> Condition:
+    """``Ready=False/StatusWriteFailed``: the evaluated status was refused, a reduced one stands in."""
+    return Condition(
+        type=ConditionType.READY,
+        status=ConditionStatus.FALSE,
+        reason="StatusWriteFailed",
+        message=(
+            f"the evaluated status could not be written ({describe_error(exc)}); "
+            "it is retried with exponential backoff, and the lists are left out until it can be"
+        )[:1024],
+        observed_generation=generation,
+    )
+
+
+@dataclass(frozen=True)
+class _Written:
+    outcome: Outcome
+    exists: bool = True  # False: the object was deleted meanwhile (nothing to retry)
+    error: BaseException | None = None
+
+
 class StatusWriter:
     def __init__(self, kube: KubeApi, metrics: OperatorMetrics, concurrency: int = 8) -> None:
         self.kube = kube
         self.metrics = metrics
         self._writes = asyncio.Semaphore(concurrency)
 
-    async def engagement(self, record: eng.EngagementRecord, status: SupportEngagementStatus) -> bool:
-        """Write ``status`` if it changed, and announce an eligibility transition; False if the write failed."""
-        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return True
-        before = record.announced
-        notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
+    async def _replace(self, plural: str, namespace: str | None, name: str, wire: dict[str, Any]) -> _Written:
+        """Replace one status; never raises."""
         try:
             async with self._writes:
-                exists = await asyncio.to_thread(
-                    self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
-                )
-        except NotLeading as exc:  # not retried: whoever leads next re-evaluates everything
+                exists = await asyncio.to_thread(self.kube.replace_status, plural, namespace, name, wire)
+        except NotLeading as exc:
             log.debug("%s", exc)
-            return True
+            return _Written(Outcome.NOT_LEADING)
         except Exception as exc:
             self.metrics.errors.labels("status_patch").inc()
             log.warning(
-                "status patch of SupportEngagement %s/%s failed, will retry: %s",
-                record.namespace,
-                record.name,
-                describe_error(exc),
+                "status write of %s %s/%s failed, will retry: %s", plural, namespace or "", name, describe_error(exc)
             )
-            if _answered(exc):
-                await self._write_failure(record, status, exc)
-            return False
-        if not exists:
-            return True
-        self.metrics.status_patches.labels("supportengagements").inc()
+            return _Written(Outcome.FAILED, error=exc)
+        if exists:
+            self.metrics.status_patches.labels(plural).inc()
+        return _Written(Outcome.DONE, exists=exists)
+
+    # ------------------------------------------------------------ engagements
+
+    async def engagement(self, record: eng.EngagementRecord, status: SupportEngagementStatus) -> Outcome:
+        """Write ``status`` if it changed, and announce an eligibility transition."""
+        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
+        if wire is None:
+            return Outcome.DONE
+        before = record.announced
+        notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
+        result = await self._replace(ENGAGEMENTS, record.namespace, record.name, wire)
+        if result.outcome is Outcome.FAILED:
+            if result.error is not None and _answered(result.error):
+                small = status.model_copy(
+                    update={
+                        "products": [],
+                        "uncovered_products": [],
+                        "conditions": _replace_ready(status.conditions, write_failed(result.error, record.generation)),
+                    }
+                )
+                await self._fallback(ENGAGEMENTS, record, eng.status_to_write(small, record.written, _now()))
+            return Outcome.FAILED
+        if result.outcome is Outcome.NOT_LEADING or not result.exists:
+            return result.outcome
         record.written = wire
         after = Eligibility(status.eligibility)
         if after not in (before, Eligibility.UNKNOWN):
             record.announced = after
-            await self._announce(record, before, after, wire)
+            conditions = wire.get("conditions", [])
+            message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
+            prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
+            warning = after != Eligibility.ELIGIBLE
+            await self.event(record, "SupportEngagement", f"Eligibility{after}", f"{prefix}: {message}", warning)
         for notice in notices:
-            await self._emit(record, notice.reason, notice.message, notice.warning)
-        return True
+            await self.event(record, "SupportEngagement", notice.reason, notice.message, notice.warning)
+        return Outcome.DONE
 
-    async def _write_failure(
-        self, record: eng.EngagementRecord, status: SupportEngagementStatus, exc: BaseException
-    ) -> None:
-        """The server refused the status (too large, invalid): say so in a small one, without the product lists."""
-        failed = Condition(
-            type=ConditionType.READY,
-            status=ConditionStatus.FALSE,
-            reason="StatusWriteFailed",
-            message=(
-                f"the evaluated status could not be written ({describe_error(exc)}); "
-                "it is retried with exponential backoff, and the product lists are left out until it can be"
-            )[:1024],
-            observed_generation=record.generation,
-        )
-        small = status.model_copy(
-            update={
-                "products": [],
-                "uncovered_products": [],
-                "conditions": [failed, *(c for c in status.conditions if c.type != ConditionType.READY)],
-            }
-        )
-        wire = eng.status_to_write(small, record.written, dt.datetime.now(dt.UTC))
+    async def _fallback(self, plural: str, record: Any, wire: dict[str, Any] | None) -> None:
+        """Write the reduced status that says the real one was refused (best effort; the caller retries)."""
         if wire is None:
             return
-        try:
-            async with self._writes:
-                if await asyncio.to_thread(
-                    self.kube.replace_status, "supportengagements", record.namespace, record.name, wire
-                ):
-                    self.metrics.status_patches.labels("supportengagements").inc()
-                    record.written = wire
-        except Exception as again:
-            self.metrics.errors.labels("status_patch").inc()
-            log.warning("could not write the failure either: %s", describe_error(again))
+        result = await self._replace(plural, record.namespace, record.name, wire)
+        if result.outcome is Outcome.DONE and result.exists:
+            record.written = wire
 
-    async def _announce(
-        self, record: eng.EngagementRecord, before: Eligibility | None, after: Eligibility, wire: dict[str, Any]
-    ) -> None:
-        conditions = wire.get("conditions", [])
-        message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
-        prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
-        await self._emit(record, f"Eligibility{after}", f"{prefix}: {message}", after != Eligibility.ELIGIBLE)
+    # ---------------------------------------------------------- SupportRequests
 
-    async def _emit(self, record: eng.EngagementRecord, reason: str, message: str, warning: bool) -> None:
+    async def request(self, record: rr.RequestRecord, status: SupportRequestStatus) -> tuple[Outcome, bool]:
+        """Write a SupportRequest's ``status`` if it changed; also whether its triage summary changed (the
+        caller announces it: the Event's text is the triage's)."""
+        wire = rr.status_to_write(status, record.written, _now())
+        if wire is None:
+            return Outcome.DONE, False
+        before = rr.triage_summary(record.written)
+        result = await self._replace(REQUESTS, record.namespace, record.name, wire)
+        if result.outcome is Outcome.FAILED:
+            if result.error is not None and _answered(result.error):
+                small = status.model_copy(
+                    update={
+                        "products": [],
+                        "diagnostics": None,
+                        "conditions": _replace_ready(status.conditions, write_failed(result.error, record.generation)),
+                    }
+                )
+                await self._fallback(REQUESTS, record, rr.status_to_write(small, record.written, _now()))
+            return Outcome.FAILED, False
+        if result.outcome is Outcome.NOT_LEADING or not result.exists:
+            return result.outcome, False
+        record.written = wire
+        return Outcome.DONE, rr.triage_summary(wire) != before
+
+    # ----------------------------------------------------------------- matrices
+
+    async def matrix(self, record: MatrixRecord) -> Outcome:
+        """Write a CompatibilityMatrix's status if it changed."""
+        ready = matrix_ready(record, record.error)
+        products = len(record.compiled.products) if record.compiled and not record.error else 0
+        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, _now())
+        if wire is None:
+            return Outcome.DONE
+        result = await self._replace(MATRICES, None, record.name, wire)
+        if result.outcome is Outcome.DONE and result.exists:
+            record.written = wire
+        return result.outcome
+
+    # ------------------------------------------------------------------- Events
+
+    async def event(self, record: Any, kind: str, reason: str, message: str, warning: bool) -> None:
+        """Post an Event about one of our objects. Not retried: the status says the same, and the next
+        transition posts again."""
         try:
             await asyncio.to_thread(
                 self.kube.emit_event,
                 namespace=record.namespace,
                 name=record.name,
                 uid=record.uid,
-                kind="SupportEngagement",
+                kind=kind,
                 reason=reason,
                 message=message,
                 warning=warning,
@@ -150,27 +206,14 @@ class StatusWriter:
             self.metrics.events_posted.inc()
         except NotLeading as exc:
             log.debug("%s", exc)
-        except Exception as exc:  # not retried: the status says the same, and the next transition posts again
+        except Exception as exc:
             self.metrics.errors.labels("event").inc()
             log.warning("could not post an Event for %s/%s: %s", record.namespace, record.name, describe_error(exc))
 
-    async def matrix(self, record: MatrixRecord) -> bool:
-        """Write a CompatibilityMatrix's status if it changed; False if the write failed."""
-        ready = matrix_ready(record, record.error)
-        products = len(record.compiled.products) if record.compiled and not record.error else 0
-        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return True
-        try:
-            if await asyncio.to_thread(self.kube.replace_status, "compatibilitymatrices", None, record.name, wire):
-                self.metrics.status_patches.labels("compatibilitymatrices").inc()
-                record.written = wire
-        except NotLeading as exc:
-            log.debug("%s", exc)
-        except Exception as exc:
-            self.metrics.errors.labels("status_patch").inc()
-            log.warning(
-                "status patch of CompatibilityMatrix %s failed, will retry: %s", record.name, describe_error(exc)
-            )
-            return False
-        return True
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _replace_ready(conditions: list[Condition], ready: Condition) -> list[Condition]:
+    return [ready, *(c for c in conditions if c.type != ConditionType.READY)]

@@ -14,7 +14,10 @@ import datetime as dt
 import ipaddress
 import logging
 import multiprocessing
+import os
+import select
 import ssl
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -170,6 +173,7 @@ class AdmissionHandler:
         self.limits = limits
         self.deadline = deadline
         self.audit = AuditLimiter()
+        self._audit_exported: dict[str, int] = {}  # what the withheld counters already counted
         self._parser = _parser_process()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="admission")
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -247,11 +251,16 @@ class AdmissionHandler:
     def _audit(self, decision: Decision) -> None:
         """Hand the findings to the limiter; post the Events it lets through (few, whatever the flood)."""
         now = time.monotonic()
+        self.audit.retain(self.state.engagements.keys())  # deleted engagements' rate state goes
         events = [
             event
             for guard, message in decision.audit
             if (event := self.audit.admit((guard.namespace, guard.name, message), message, now)) is not None
         ]
+        for reason, total in self.audit.withheld().items():
+            counter = self.metrics.audit_withheld.labels(reason)
+            counter.inc(total - self._audit_exported.get(reason, 0))
+            self._audit_exported[reason] = total
         if events:
             self.tasks.start(self._record(events), name="admission-audit")
 
@@ -281,7 +290,36 @@ class AdmissionHandler:
 
 def _parser_process() -> ProcessPoolExecutor:
     # spawn, not fork: the operator has threads, and the parser needs nothing of its memory
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_operator,
+        initargs=(os.getpid(),),
+    )
+
+
+def _die_with_operator(operator_pid: int) -> None:
+    """Runs in the parser process: end it when the operator ends, however it ends (SIGKILL included).
+
+    A pool worker outlives a killed parent: it holds both ends of its own pipes, so it never sees EOF,
+    and outside a container nothing else ends it. PR_SET_PDEATHSIG is no fix, as it fires when the
+    *thread* that started the process exits, not the process. So a daemon thread here waits on a pidfd
+    of the operator (Linux 5.3+: readable when that process exits), or polls the parent's pid elsewhere.
+    """
+    threading.Thread(target=_watch_operator, args=(operator_pid,), name="operator-watch", daemon=True).start()
+
+
+def _watch_operator(operator_pid: int) -> None:
+    try:
+        pidfd = os.pidfd_open(operator_pid)
+    except (AttributeError, OSError):  # no pidfds here: poll
+        while os.getppid() == operator_pid:
+            time.sleep(1.0)
+        os._exit(0)
+    if os.getppid() != operator_pid:  # the operator was gone before the pidfd was opened
+        os._exit(0)
+    select.select([pidfd], [], [])
+    os._exit(0)
 
 
 def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:

@@ -112,6 +112,21 @@ def test_pending_events_and_remembered_keys_are_bounded() -> None:
     assert len(limiter._seen) == 100
 
 
+def test_deleted_engagements_lose_their_rate_state_and_withheld_counts_by_reason() -> None:
+    limiter = AuditLimiter(burst=1, max_pending=1)
+    for name in ("kept", "deleted"):
+        assert limiter.admit(("ns", name, "w reloader 1.2.0"), "m", now=0) is not None or name == "deleted"
+        limiter.done()
+    assert limiter.admit(("ns", "kept", "w reloader 1.2.0"), "m", now=1) is None  # repeat
+    assert limiter.admit(("ns", "kept", "other"), "m", now=1) is None  # over the burst of 1
+    assert limiter.engagements == 2
+    limiter.retain({("ns", "kept")})
+    assert limiter.engagements == 1
+    assert limiter.withheld() == {"duplicate": 1, "rate_limited": 1, "overflow": 0}
+    # a new engagement of the same name starts with a full bucket, not the deleted one's
+    assert limiter.admit(("ns", "deleted", "fresh"), "m", now=2) is not None
+
+
 def test_control_characters_cannot_fake_lines() -> None:
     text = clean_text("reloader 1.2.0\n\x1b[2J\rFAKE: all good\u2028\u202eevil\x00\x85", limit=1024)
     assert "\n" not in text and "\x1b" not in text and "\r" not in text

@@ -29,6 +29,7 @@ class Switch:
 
     def __init__(self, leading: bool) -> None:
         self.leading = leading
+        self.term = int(leading)
         self.callbacks: list[Callable[[bool], None]] = []
 
     def may_write(self) -> bool:
@@ -39,6 +40,7 @@ class Switch:
 
     def set(self, leading: bool) -> None:
         self.leading = leading
+        self.term += int(leading)
         for callback in self.callbacks:
             callback(leading)
 

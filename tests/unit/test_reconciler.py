@@ -80,7 +80,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 3.0, what: str =
 async def settle(h: Harness) -> None:
     """Let the reconciler finish the batch it has (several coalescing periods without work)."""
     await asyncio.sleep(h.reconciler.coalesce_seconds * 4)
-    await until(lambda: not h.reconciler._dirty and not h.reconciler._wake.is_set(), what="an idle reconciler")
+    await until(lambda: h.reconciler.idle, what="an idle reconciler")
     await asyncio.sleep(h.reconciler.coalesce_seconds * 2)
 
 

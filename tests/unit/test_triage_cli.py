@@ -84,3 +84,17 @@ def test_a_file_of_several_requests_needs_name() -> None:
     assert code == 1 and "Scope:          Excluded -> ProfessionalServices" in out
     code, out = run("-f", requests, "--name", "nope")
     assert code == 4 and "expected a SupportRequest named 'nope'" in out
+
+
+def test_an_internal_error_exits_4_never_a_triage(tmp_path: Path, monkeypatch: Any) -> None:
+    from eligibility_operator import request_triage
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("a bug in the triage")
+
+    monkeypatch.setattr(request_triage, "triage_offline", broken)
+    result = CliRunner().invoke(
+        main, ["triage", "-f", str(write_request(tmp_path)), "--engagement", str(SAMPLES / "engagement.yaml")]
+    )
+    assert result.exit_code == 4, result.output  # 1 would read as "not in scope"
+    assert "internal error, no triage: KeyError" in result.output

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # C0 and C1 control characters, DEL, and the Unicode line/paragraph separators and bidi controls:
@@ -106,9 +107,24 @@ class AuditLimiter:
         """One Event handed out by :meth:`admit` was posted (or failed)."""
         self.pending = max(0, self.pending - 1)
 
-    def forget(self, engagement: Engagement) -> None:
-        """The engagement is gone: drop its rate state (its keys age out of the bounded table)."""
-        self._buckets.pop(engagement, None)
+    def retain(self, live: Collection[Engagement]) -> None:
+        """Drop the rate state of engagements not in ``live`` (deleted ones; their keys age out of the
+        bounded table). Linear in the engagements with rate state, at most the covering ones."""
+        for engagement in [e for e in self._buckets if e not in live]:
+            del self._buckets[engagement]
+
+    def withheld(self) -> dict[str, int]:
+        """Findings not posted so far, by reason (the metric's labels)."""
+        return {
+            "duplicate": self.suppressed_total,
+            "rate_limited": self.held_back_total,
+            "overflow": self.dropped_total,
+        }
+
+    @property
+    def engagements(self) -> int:
+        """How many engagements have rate state."""
+        return len(self._buckets)
 
     def _bucket(self, engagement: Engagement, now: float) -> _Bucket:
         bucket = self._buckets.get(engagement)

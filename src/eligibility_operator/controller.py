@@ -1,0 +1,147 @@
+"""The one controller skeleton: a coalescing work queue and the loop that drains it, for every kind.
+
+Both controllers (engagements in :mod:`reconciler`, SupportRequests in :mod:`request_triager`) and the
+CompatibilityMatrix status use it, so that they share one policy for what happens to a key:
+
+* **done** (written, unchanged, or the object is gone): forgotten until it is marked again;
+* **failed** (the API server was away or refused): tried again after an exponential backoff per key
+  (``retry_seconds`` doubling to 5 minutes), never every few seconds forever;
+* **not leading** (the write was fenced, :class:`~.leadership.NotLeading`): *held*, never dropped. A
+  held key is processed in the next batch after this replica may write again; the leadership callback
+  that announces each new term (:meth:`~.leadership.LeaderElector.on_change`) wakes the queue.
+
+A whole batch that comes up while this replica may not write is held the same way, so a Lease that
+lapses for a moment (a renewal that started before its deadline and succeeded after it) loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Generic, TypeVar
+
+from .leadership import Leadership
+from .tasks import BackgroundTasks, Backoff
+
+log = logging.getLogger("eligibility_operator")
+K = TypeVar("K", bound=Hashable)
+
+
+class Outcome(enum.Enum):
+    """What became of one key's processing."""
+
+    DONE = "done"
+    FAILED = "failed"  # retry with backoff
+    NOT_LEADING = "not-leading"  # hold until this replica may write again
+
+
+class WorkQueue(Generic[K]):
+    """Keys waiting to be processed, coalesced: marking a key ten times before its batch starts
+    processes it once. ``coalesce_seconds`` after the first mark, everything marked so far is one batch."""
+
+    def __init__(self, tasks: BackgroundTasks, *, coalesce_seconds: float, retry_seconds: float, name: str) -> None:
+        self.tasks = tasks
+        self.coalesce_seconds = coalesce_seconds
+        self.retry_seconds = retry_seconds
+        self.name = name
+        self._dirty: set[K] = set()
+        self._held: set[K] = set()  # refused for lack of leadership: wait for the next term
+        self._wake = asyncio.Event()
+        self._backoff: dict[K, Backoff] = {}
+
+    # ------------------------------------------------------------ marking
+
+    def add(self, keys: Iterable[K]) -> None:
+        """Process these keys in the next batch."""
+        before = len(self._dirty)
+        self._dirty.update(keys)
+        if len(self._dirty) != before:
+            self._wake.set()
+
+    def wake(self) -> None:
+        """Start a batch now with whatever is marked or held (a new leadership term)."""
+        self._wake.set()
+
+    def hold(self, keys: Iterable[K]) -> None:
+        """Keep these keys for the first batch after this replica may write again (no wake-up now)."""
+        self._held.update(keys)
+
+    def forget(self, key: K) -> None:
+        """The object is gone: drop it and its backoff."""
+        self._dirty.discard(key)
+        self._held.discard(key)
+        self._backoff.pop(key, None)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing marked and no batch about to start (held and backed-off keys wait for something else)."""
+        return not self._dirty and not self._wake.is_set()
+
+    @property
+    def failing(self) -> int:
+        """How many keys are waiting out a backoff after a failure."""
+        return len(self._backoff)
+
+    @property
+    def held(self) -> frozenset[K]:
+        return frozenset(self._held)
+
+    # ----------------------------------------------------------- draining
+
+    async def next_batch(self) -> set[K]:
+        """Wait for a mark (or a wake-up), let the burst coalesce, and take everything marked or held."""
+        await self._wake.wait()
+        await asyncio.sleep(self.coalesce_seconds)
+        self._wake.clear()
+        batch = self._dirty | self._held
+        self._dirty, self._held = set(), set()
+        return batch
+
+    def settle(self, key: K, outcome: Outcome) -> None:
+        """Record what became of ``key`` in a batch."""
+        if outcome is Outcome.DONE:
+            self._backoff.pop(key, None)
+        elif outcome is Outcome.NOT_LEADING:
+            self._held.add(key)
+        else:
+            delay = self._backoff.setdefault(key, Backoff(self.retry_seconds, 300.0)).delay()
+            self.tasks.call_later(delay, lambda: self.add([key]), name=f"retry-{self.name}")
+
+
+async def _guarded(process: Callable[[K], Awaitable[Outcome]], key: K, name: str) -> Outcome:
+    """A bug in one key's processing is that key's failure (logged, retried), never the loop's end."""
+    try:
+        return await process(key)
+    except Exception:
+        log.exception("%s: processing %s failed", name, key)
+        return Outcome.FAILED
+
+
+async def drain_forever(
+    queue: WorkQueue[K],
+    process: Callable[[K], Awaitable[Outcome]],
+    leadership: Leadership,
+    ready: asyncio.Event,
+    *,
+    order: Callable[[set[K]], list[K]] = list,
+    after_batch: Callable[[], None] | None = None,
+) -> None:
+    """Process ``queue`` one coalesced batch at a time, forever, after the initial listing (``ready``).
+
+    Only a replica that may write processes anything: a follower's batches are held whole, and the next
+    term's callback wakes the queue. Keys of one batch are processed concurrently (the writer bounds how
+    many requests are in flight)."""
+    await ready.wait()
+    while True:
+        batch = await queue.next_batch()
+        if not leadership.may_write():
+            queue.hold(batch)
+            continue
+        keys = order(batch)
+        outcomes = await asyncio.gather(*(_guarded(process, key, queue.name) for key in keys))
+        for key, outcome in zip(keys, outcomes, strict=True):
+            queue.settle(key, outcome)
+        if after_batch is not None:
+            after_batch()
