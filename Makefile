@@ -84,7 +84,7 @@ lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
 	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
-	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring
+	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring scripts/generate_docs.py
 	$(BIN)/lint-imports
 
 .PHONY: fmt
@@ -98,8 +98,18 @@ crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
 
 .PHONY: generate
-generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards, docs/reference/
 	$(BIN)/python scripts/generate_monitoring.py
+	$(BIN)/python scripts/generate_docs.py --output-dir docs/reference
+
+.PHONY: docs-reference
+docs-reference: install ## Regenerate docs/reference/ (CRD fields, command line, metrics) from the code
+	$(BIN)/python scripts/generate_docs.py --output-dir docs/reference
+
+.PHONY: docs
+docs: install ## Build the docs site into site/ with mkdocs --strict (material theme)
+	$(BIN)/pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 .PHONY: cluster-up
 cluster-up: control-plane ## Start the local control plane, apply CRDs and the default matrix

@@ -327,6 +327,7 @@ SOAK_ROUNDS = int(os.environ.get("FAULT_SOAK_ROUNDS", "20"))
 # Around the Lease's renew deadline (7 s) and duration (10 s): a renewal in flight across the deadline,
 # a lapse the leader wins back, and a lapse long enough for the Lease to expire.
 SOAK_OUTAGES = (5.5, 6.8, 7.3, 9.5, 10.5)
+TIMING_PHASE = 2.0  # the retry period: renewals happen this often
 
 
 def soak_requests() -> list[dict[str, Any]]:
@@ -405,9 +406,13 @@ def test_randomized_fault_soak(
         assert settled("initial") is not None
         apps, rng = client.AppsV1Api(api), random.Random(23)
         figures: list[tuple[str, float | None]] = []
-        for round_ in range(SOAK_ROUNDS):
-            fault = rng.choice(["freeze", "cut-off", "kill", "expire"])
-            outage = rng.choice(SOAK_OUTAGES)
+        # Every outage for both kinds of outage, as many kills and expiries, in a random order.
+        schedule = [(f, o) for f in ("freeze", "cut-off") for o in SOAK_OUTAGES]
+        schedule += [(f, 0.0) for f in ("kill", "expire") for _ in SOAK_OUTAGES]
+        schedule = (schedule * (1 + SOAK_ROUNDS // len(schedule)))[:SOAK_ROUNDS]
+        rng.shuffle(schedule)
+        for round_, (fault, outage) in enumerate(schedule):
+            time.sleep(rng.uniform(0, TIMING_PHASE))  # a random phase against the Lease's renewals
             flip_images(apps, estate, rng)  # a change in flight when the fault starts
             if fault == "freeze":
                 plane.signal("kube-apiserver", signal.SIGSTOP)

@@ -24,7 +24,7 @@ from .core import request_records as rr
 from .core.coverage import covers
 from .core.detection import Detection
 from .core.diagnostics import summary, workload_diagnostics
-from .core.triage import EngagementView, TriageInput, not_ready, resolve_engagement, triage
+from .core.triage import EngagementView, TriageInput, not_ready, one_per_version, resolve_engagement, triage
 from .kubeapi import KubeApi, describe_error
 from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
@@ -194,11 +194,7 @@ class RequestTriager:
                 for ns in state.inventory.product_namespaces(matrix_name)
                 if covers(coverage, ns, state.namespace_labels(ns))
             ]
-            product_found = [
-                (ref_text, d)
-                for ref_text, d in state.inventory.found_in(matrix_name, iter(namespaces))
-                if d.product == spec.product
-            ][:20]
+            product_found = one_per_version(state.inventory.found_in(matrix_name, iter(namespaces)), spec.product)
         return triage(
             TriageInput(
                 request=spec,

@@ -410,3 +410,23 @@ def test_engagement_resolution() -> None:
     assert resolve_engagement(None, None, "team-x", [c], {}) == (None, None)
     ambiguous = resolve_engagement(None, None, "team-c", [a, c], {})
     assert ambiguous[0] is None and "2 engagements cover namespace 'team-c'" in str(ambiguous[1])
+
+
+def test_a_product_installed_many_times_lists_every_version_whatever_the_order() -> None:
+    from eligibility_operator.core.triage import one_per_version
+
+    def found(version: str, i: int) -> tuple[str, Detection]:
+        return f"ns/Deployment/w{i:02d}", Detection("reloader", None, parse_version(version), "image")
+
+    # 30 installations: 1.4.21 and 1.10.0 first, the only 1.2.0 ones last (a workload cap of 20 dropped it)
+    listed = [found("1.4.21", i) for i in range(15)] + [found("1.10.0", i) for i in range(15, 25)]
+    listed += [found("1.2.0", i) for i in range(25, 30)]
+    listed.append(("ns/Deployment/other", Detection("forecastle", None, parse_version("1.0.0"), "image")))
+    forwards, backwards = one_per_version(listed, "reloader"), one_per_version(reversed(listed), "reloader")
+    assert forwards == backwards
+    assert [(ref, str(d.version)) for ref, d in forwards] == [
+        ("ns/Deployment/w25", "1.2.0"),
+        ("ns/Deployment/w00", "1.4.21"),
+        ("ns/Deployment/w15", "1.10.0"),
+    ]
+    assert len(one_per_version([found(f"1.{i}.0", i) for i in range(40)], "reloader")) == 20

@@ -139,6 +139,30 @@ class TriageInput:
     diagnostics: Diagnostics | None = None
 
 
+PRODUCT_VERSIONS_LIMIT = 20  # distinct versions of a product named by spec.product that a triage lists
+
+
+def one_per_version(
+    found: Iterable[tuple[str, Detection]], product: str, limit: int = PRODUCT_VERSIONS_LIMIT
+) -> list[tuple[str, Detection]]:
+    """The detections of ``product`` with one workload per distinct version (the first by name), in version
+    order, at most ``limit``. Capping workloads instead would drop versions at random: a request about a
+    product installed in 30 places must list all of its versions, whichever order they were found in."""
+    first: dict[tuple[str, str], tuple[str, Detection]] = {}
+    for ref, d in found:
+        if d.product != product:
+            continue
+        key = (d.version_text, d.edition or "")
+        if key not in first or ref < first[key][0]:
+            first[key] = (ref, d)
+
+    def order(item: tuple[str, Detection]) -> tuple[bool, tuple[int, ...], str, str]:
+        d = item[1]
+        return (d.version is None, d.version.core if d.version else (), d.version_text, d.edition or "")
+
+    return sorted(first.values(), key=order)[:limit]
+
+
 # ----------------------------------------------------------- engagement choice
 
 
@@ -361,7 +385,7 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
         if stated is not None:
             found.append(("", Detection(req.product, None, stated, "request")))
         else:
-            found.extend((ref, d) for ref, d in inp.product_found if d.product == req.product)
+            found.extend(one_per_version(inp.product_found, req.product))
             if not any(d.product == req.product for _, d in found):
                 found.append(
                     ("", Detection(req.product, None, None, "request", "no workload or spec.version shows it"))
