@@ -102,7 +102,7 @@ def _command_lines(command: click.Command, name: str) -> Iterator[str]:
             record = option.get_help_record(ctx)
             flags = record[0] if record else ", ".join(option.opts)
             default = option.default if option.show_default or isinstance(option.default, bool | int | float) else ""
-            if callable(default) or default is None or option.is_flag and not option.secondary_opts:
+            if callable(default) or default is None or (option.is_flag and not option.secondary_opts):
                 default = ""
             yield f"| `{_cell(flags)}` | {_cell(default)} | {_cell(option.help or '')} |\n"
         yield "\n"
@@ -134,10 +134,8 @@ def metrics_reference() -> str:
     table = "| metric | type | labels | meaning |\n|---|---|---|---|\n"
     table += "".join(f"| `{name}` | {kind} | {labels} | {doc} |\n" for name, kind, labels, doc in rows)
     return (
-        HEADER
-        + "# Metrics\n\nEvery series the operator exports on `/metrics` (with `--cluster-name`, each also has a "
-        "`cluster` label). Per-engagement families are computed from the operator's state at scrape time.\n\n"
-        + table
+        HEADER + "# Metrics\n\nEvery series the operator exports on `/metrics` (with `--cluster-name`, each also has a "
+        "`cluster` label). Per-engagement families are computed from the operator's state at scrape time.\n\n" + table
     )
 
 
