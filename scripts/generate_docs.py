@@ -17,6 +17,7 @@ import click
 
 from eligibility_operator.api import crdgen
 from eligibility_operator.cli import main as cli_main
+from eligibility_operator.config import RUN_OPTIONS
 from eligibility_operator.metrics import OperatorMetrics, build_registry
 from eligibility_operator.state import OperatorState
 
@@ -96,15 +97,18 @@ def _command_lines(command: click.Command, name: str) -> Iterator[str]:
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
     if arguments:
         yield "Arguments: " + ", ".join(f"`{a.human_readable_name}`" for a in arguments) + "\n\n"
+    sets = {option.flags[0].split("/")[0]: option.sets for option in RUN_OPTIONS} if name.endswith(" run") else {}
     if params:
-        yield "| option | default | description |\n|---|---|---|\n"
+        yield "| option | default | " + ("sets | " if sets else "") + "description |\n"
+        yield "|---|---|---|" + ("---|" if sets else "") + "\n"
         for option in params:
             record = option.get_help_record(ctx)
             flags = record[0] if record else ", ".join(option.opts)
             default = option.default if option.show_default or isinstance(option.default, bool | int | float) else ""
             if callable(default) or default is None or (option.is_flag and not option.secondary_opts):
                 default = ""
-            yield f"| `{_cell(flags)}` | {_cell(default)} | {_cell(option.help or '')} |\n"
+            field = f" `{sets[option.opts[0]]}` |" if sets else ""
+            yield f"| `{_cell(flags)}` | {_cell(default)} |{field} {_cell(option.help or '')} |\n"
         yield "\n"
     if isinstance(command, click.Group):
         for sub_name in command.list_commands(ctx):

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .config import run_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,199 +24,38 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--namespace",
-    "-n",
-    "namespaces",
-    multiple=True,
-    help="Watch only these namespaces (repeatable). Default: the whole cluster.",
-)
-@click.option(
-    "--metrics-port",
-    default=8080,
-    show_default=True,
-    help="Port serving /metrics, /healthz (liveness) and /readyz (initial listing done).",
-)
-@click.option("--metrics-host", default="0.0.0.0", show_default=True, help="Address to serve metrics on.")
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, exists=True),
-    envvar="KUBECONFIG",
-    help="Kubeconfig to use outside a cluster (default: in-cluster, then $KUBECONFIG).",
-)
-@click.option(
-    "--coalesce",
-    default=0.05,
-    show_default=True,
-    help="Seconds to gather workload changes before re-evaluating engagements.",
-)
-@click.option(
-    "--webhook-port",
-    default=0,
-    show_default=True,
-    help="Serve the validating admission webhook over TLS on this port (0: no webhook).",
-)
-@click.option(
-    "--webhook-cert-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory with tls.crt and tls.key (e.g. a cert-manager Secret).",
-)
-@click.option(
-    "--webhook-self-signed",
-    "self_signed",
-    multiple=True,
-    help="Generate a CA and serving certificate for this host or IP at start (repeatable).",
-)
-@click.option(
-    "--webhook-manage-config",
-    default=None,
-    help="Create this ValidatingWebhookConfiguration with the CA bundle; delete it on exit.",
-)
-@click.option(
-    "--webhook-url", default=None, help="URL the API server uses to reach the webhook (default https://127.0.0.1:PORT)."
-)
-@click.option(
-    "--exempt-namespace",
-    "exempt",
-    multiple=True,
-    help="Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
-)
-@click.option(
-    "--webhook-client-ca",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Mutual TLS: accept only clients (the API server) with a certificate signed by this CA.",
-)
-@click.option(
-    "--cross-namespace-engagements",
-    "cross_namespace",
-    default="*",
-    show_default=True,
-    help="Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
-    "Engagements elsewhere cover at most their own namespace.",
-)
-@click.option(
-    "--watch-inactivity-timeout",
-    "inactivity",
-    default=70.0,
-    show_default=True,
-    help="Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
-)
-@click.option(
-    "--leader-election/--no-leader-election",
-    default=True,
-    show_default=True,
-    help="Hold a Lease to write; replicas without it only watch and serve admission and metrics.",
-)
-@click.option(
-    "--leader-election-namespace",
-    default=None,
-    help="Namespace of the Lease `eligibility-operator` (default: $POD_NAMESPACE, else the service account's).",
-)
-@click.option("--lease-duration", default=10.0, show_default=True, help="Seconds others wait for a silent leader.")
-@click.option(
-    "--renew-deadline", default=7.0, show_default=True, help="Seconds a leader writes without a successful renewal."
-)
-@click.option("--retry-period", default=2.0, show_default=True, help="Seconds between renewals and attempts.")
-@click.option(
-    "--shutdown-drain",
-    default=5.0,
-    show_default=True,
-    help="After SIGTERM, fail /readyz but keep answering admission this many seconds (with --webhook-port).",
-)
-@click.option(
-    "--cluster-name",
-    envvar="ELIGIBILITY_OPERATOR_CLUSTER_NAME",
-    default="",
-    help="Add cluster=NAME to every metric series, for many clusters in one Prometheus. Leave empty when "
-    "Prometheus adds the cluster label itself (external_labels); never both.",
-)
-@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def run(
-    namespaces: tuple[str, ...],
-    metrics_port: int,
-    metrics_host: str,
-    kubeconfig: str | None,
-    coalesce: float,
-    webhook_port: int,
-    webhook_cert_dir: Path | None,
-    self_signed: tuple[str, ...],
-    webhook_manage_config: str | None,
-    webhook_url: str | None,
-    exempt: tuple[str, ...],
-    webhook_client_ca: Path | None,
-    cross_namespace: str,
-    inactivity: float,
-    leader_election: bool,
-    leader_election_namespace: str | None,
-    lease_duration: float,
-    renew_deadline: float,
-    retry_period: float,
-    shutdown_drain: float,
-    cluster_name: str,
-    verbose: bool,
-) -> None:
-    """Run the operator (and, with --webhook-port, the admission webhook)."""
+@run_options
+def run(**values: Any) -> None:
+    """Run the operator (and, with --webhook-port, the admission webhook).
+
+    Every option sets one field of the operator's configuration (eligibility_operator.config)."""
     import asyncio
     import logging
 
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = kubeconfig
+    if values["kubeconfig"]:
+        os.environ["KUBECONFIG"] = values["kubeconfig"]
     import kopf
 
-    from .kopf_app import WebhookOptions, run_operator
+    from .config import from_options
+    from .kopf_app import run_operator
     from .kubeapi import KubeClient
+    from .leadership import default_identity
 
-    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
-    logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not verbose:
-        # Kopf logs every handler call at INFO: with thousands of workloads that is noise.
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-
-    webhook = None
-    if webhook_port:
-        if not (webhook_cert_dir or self_signed):
-            raise click.UsageError("--webhook-port needs --webhook-cert-dir or --webhook-self-signed")
-        webhook = WebhookOptions(
-            port=webhook_port,
-            cert_dir=webhook_cert_dir,
-            self_signed_hosts=self_signed,
-            manage_configuration=webhook_manage_config,
-            url=webhook_url,
-            exempt_namespaces=frozenset({"kube-system", _own_namespace(), *exempt}),
-            client_ca=webhook_client_ca,
-        )
-
-    from . import __version__
-    from .leadership import ElectionOptions, LeaseTiming, default_identity
-
+    identity = default_identity()
     try:
-        timing = LeaseTiming(lease_duration, renew_deadline, retry_period)
+        config = from_options(values, identity)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    identity = default_identity()
-    election = (
-        ElectionOptions(leader_election_namespace or _own_namespace(), identity, timing) if leader_election else None
-    )
+    kopf.configure(verbose=config.verbose, log_format=kopf.LogFormat.PLAIN)
+    logging.getLogger("eligibility_operator").setLevel(logging.DEBUG if config.verbose else logging.INFO)
+    if not config.verbose:
+        # Kopf logs every handler call at INFO: with thousands of workloads that is noise.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     async def _main() -> None:
         kube = KubeClient()
         kube.api.user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
-        await run_operator(
-            kube,
-            election=election,
-            identity=identity,
-            shutdown_drain=shutdown_drain,
-            namespaces=list(namespaces) or None,
-            coalesce_seconds=coalesce,
-            metrics_host=metrics_host,
-            metrics_port=metrics_port,
-            inactivity_timeout=inactivity,
-            cluster_name=cluster_name,
-            webhook=webhook,
-            cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
-        )
+        await run_operator(kube, config)
 
     asyncio.run(_main())
 
@@ -407,16 +247,6 @@ def default_matrix() -> None:
     from .default_matrix import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
-
-
-def _own_namespace() -> str:
-    """The namespace the operator runs in: $POD_NAMESPACE, the service account's, else the default."""
-    if os.environ.get("POD_NAMESPACE"):
-        return os.environ["POD_NAMESPACE"]
-    try:
-        return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
-    except OSError:
-        return "eligibility-operator"
 
 
 if __name__ == "__main__":

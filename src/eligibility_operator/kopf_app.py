@@ -18,18 +18,17 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import kopf
 
 from .api.models import GROUP, VERSION
+from .config import OperatorConfig, WebhookConfig
 from .core.workloads import WATCHED_RESOURCES
 from .kubeapi import KubeApi, describe_error
 from .leadership import (
     AlwaysLeader,
-    ElectionOptions,
     FencedKubeApi,
     KubeLeaseStore,
     LeaderElector,
@@ -157,25 +156,12 @@ def _register_workload(
                 reconciler.relisted()
 
 
-@dataclass(frozen=True)
-class WebhookOptions:
-    port: int
-    host: str = "0.0.0.0"  # a pod serves on all its interfaces
-    cert_dir: Path | None = None  # tls.crt and tls.key, e.g. from cert-manager
-    self_signed_hosts: tuple[str, ...] = ()  # generate a CA and certificate for these at start
-    manage_configuration: str | None = None  # name of a ValidatingWebhookConfiguration to create and remove
-    url: str | None = None  # how the API server reaches us, for a managed configuration
-    exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
-    timeout_seconds: int = 5
-    client_ca: Path | None = None  # mutual TLS: only clients with a certificate signed by this CA
-
-
 async def _run_webhook(
     state: OperatorState,
     kube: KubeApi,
     metrics: OperatorMetrics,
     tasks: BackgroundTasks,
-    options: WebhookOptions,
+    options: WebhookConfig,
     fenced: KubeApi,
     leadership: Leadership,
 ) -> None:
@@ -228,34 +214,20 @@ async def _run_webhook(
         server.cancel()  # a managed configuration is removed by _shut_down, before the Lease is released
 
 
-async def run_operator(
-    kube: KubeApi,
-    *,
-    namespaces: list[str] | None = None,
-    coalesce_seconds: float = 0.05,
-    metrics_host: str = "0.0.0.0",  # a pod serves probes and metrics on all its interfaces
-    metrics_port: int = 8080,
-    inactivity_timeout: float = 70.0,
-    webhook: WebhookOptions | None = None,
-    stop_flag: asyncio.Event | None = None,
-    cross_namespace: frozenset[str] = frozenset({"*"}),
-    cluster_name: str = "",
-    election: ElectionOptions | None = None,
-    identity: str = "standalone",
-    shutdown_drain: float = 0.0,
-) -> None:
+async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
-    ``cluster_name``: label every metric series with ``cluster`` (empty: no such label). With
-    ``election``, writes wait for the Lease (:mod:`leadership`); without, this process always writes.
-    """
+    With ``config.election``, writes wait for the Lease (:mod:`leadership`); without, this process always
+    writes. Each component gets its part of ``config``."""
     from . import http_server, kopf_patches
 
-    state = OperatorState(namespaces=frozenset(namespaces or ()))
-    metrics = OperatorMetrics(cluster=cluster_name)
+    watch, webhook, election = config.watch, config.webhook, config.election
+    namespaces = list(watch.namespaces)
+    state = OperatorState(namespaces=frozenset(namespaces))
+    metrics = OperatorMetrics(cluster=config.serving.cluster_name)
     tasks = BackgroundTasks(lambda operation: metrics.errors.labels(operation).inc())
     elector: LeaderElector | None = None
-    leadership: Leadership = AlwaysLeader(identity)
+    leadership: Leadership = AlwaysLeader(config.identity)
     if election is not None:
         api_client = getattr(kube, "api", None)
         elector = LeaderElector(
@@ -269,9 +241,9 @@ async def run_operator(
         state,
         fenced,
         metrics,
-        coalesce_seconds=coalesce_seconds,
+        coalesce_seconds=watch.coalesce_seconds,
         tasks=tasks,
-        cross_namespace=cross_namespace,
+        cross_namespace=watch.cross_namespace,
         leadership=leadership,
     )
     leadership.on_change(reconciler.leadership_changed)
@@ -281,7 +253,7 @@ async def run_operator(
         fenced,
         metrics,
         tasks=tasks,
-        coalesce_seconds=coalesce_seconds,
+        coalesce_seconds=watch.coalesce_seconds,
         leadership=leadership,
         seen=reconciler.seen,
         writer=reconciler.writer,
@@ -289,7 +261,7 @@ async def run_operator(
     leadership.on_change(triager.leadership_changed)
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
-    registry = build_registry(reconciler, inactivity_timeout, triager)
+    registry = build_registry(reconciler, watch.inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
     tasks.start(triager.run(), name="request-triager", forever=True)
@@ -303,7 +275,7 @@ async def run_operator(
         )
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
-    tasks.start(http_server.serve(app, metrics_host, metrics_port), name="http", forever=True)
+    tasks.start(http_server.serve(app, config.serving.host, config.serving.port), name="http", forever=True)
     try:
         await kopf.operator(
             registry=registry,
@@ -314,7 +286,7 @@ async def run_operator(
         )
     finally:
         managed = webhook.manage_configuration if webhook else None
-        await _shut_down(state, tasks, fenced, elector, campaign, managed, shutdown_drain if webhook else 0.0)
+        await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
 
 
 async def _shut_down(

@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -420,16 +420,6 @@ class AlwaysLeader:
 
 class NotLeading(Exception):
     """A write was refused because this replica does not (or no longer surely) hold the Lease."""
-
-
-@dataclass(frozen=True)
-class ElectionOptions:
-    """Leader election as configured on the command line."""
-
-    namespace: str
-    identity: str
-    timing: LeaseTiming = field(default_factory=LeaseTiming)
-    name: str = LEASE_NAME
 
 
 def _describe(exc: BaseException) -> str:

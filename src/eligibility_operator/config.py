@@ -1,0 +1,266 @@
+"""The operator's configuration: one frozen tree, built once from the command line.
+
+Each component takes its own part (the watches :class:`WatchConfig`, the metrics server
+:class:`ServingConfig`, the admission webhook :class:`WebhookConfig`, leader election
+:class:`ElectionConfig`). The options of ``eligibility-operator run`` are declared here, once, in
+:data:`RUN_OPTIONS`, each with the field it sets: the command line is built from that table, and so is the
+options reference in ``docs/reference/cli.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .leadership import LEASE_NAME, LeaseTiming
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    namespaces: tuple[str, ...] = ()  # empty: the whole cluster
+    coalesce_seconds: float = 0.05
+    inactivity_timeout: float = 70.0
+    cross_namespace: frozenset[str] = frozenset({"*"})
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    host: str = "0.0.0.0"  # a pod serves probes and metrics on all its interfaces
+    port: int = 8080
+    cluster_name: str = ""  # label every series with cluster=NAME (empty: no such label)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    port: int
+    host: str = "0.0.0.0"  # a pod serves on all its interfaces
+    cert_dir: Path | None = None  # tls.crt and tls.key, e.g. from cert-manager
+    self_signed_hosts: tuple[str, ...] = ()  # generate a CA and certificate for these at start
+    manage_configuration: str | None = None  # name of a ValidatingWebhookConfiguration to create and remove
+    url: str | None = None  # how the API server reaches us, for a managed configuration
+    exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    timeout_seconds: int = 5
+    client_ca: Path | None = None  # mutual TLS: only clients with a certificate signed by this CA
+
+
+@dataclass(frozen=True)
+class ElectionConfig:
+    namespace: str
+    identity: str
+    timing: LeaseTiming = field(default_factory=LeaseTiming)
+    name: str = LEASE_NAME
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    identity: str = "standalone"  # names this replica in the Lease and in audit logs
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    webhook: WebhookConfig | None = None  # None: no admission webhook
+    election: ElectionConfig | None = None  # None: always write (--no-leader-election)
+    shutdown_drain: float = 0.0  # after SIGTERM, keep answering admission this long
+    verbose: bool = False
+
+
+# ---------------------------------------------------------------------- the options of `run`
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of ``run``: its flags, the configuration field it sets, and click's settings."""
+
+    flags: tuple[str, ...]
+    sets: str  # the OperatorConfig field, as documented ("watch.coalesce_seconds")
+    help: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def decorator(self) -> Callable[[Any], Any]:
+        return click.option(*self.flags, help=self.help, **self.settings)
+
+
+RUN_OPTIONS: tuple[Option, ...] = (
+    Option(
+        ("--namespace", "-n", "namespaces"),
+        "watch.namespaces",
+        "Watch only these namespaces (repeatable). Default: the whole cluster.",
+        {"multiple": True},
+    ),
+    Option(
+        ("--metrics-port",),
+        "serving.port",
+        "Port serving /metrics, /healthz (liveness) and /readyz (initial listing done).",
+        {"default": 8080, "show_default": True},
+    ),
+    Option(
+        ("--metrics-host",),
+        "serving.host",
+        "Address to serve metrics on.",
+        {"default": "0.0.0.0", "show_default": True},
+    ),
+    Option(
+        ("--kubeconfig",),
+        "(environment)",
+        "Kubeconfig to use outside a cluster (default: in-cluster, then $KUBECONFIG).",
+        {"type": click.Path(dir_okay=False, exists=True), "envvar": "KUBECONFIG"},
+    ),
+    Option(
+        ("--coalesce",),
+        "watch.coalesce_seconds",
+        "Seconds to gather workload changes before re-evaluating engagements.",
+        {"default": 0.05, "show_default": True},
+    ),
+    Option(
+        ("--webhook-port",),
+        "webhook.port",
+        "Serve the validating admission webhook over TLS on this port (0: no webhook).",
+        {"default": 0, "show_default": True},
+    ),
+    Option(
+        ("--webhook-cert-dir",),
+        "webhook.cert_dir",
+        "Directory with tls.crt and tls.key (e.g. a cert-manager Secret).",
+        {"type": click.Path(file_okay=False, path_type=Path), "default": None},
+    ),
+    Option(
+        ("--webhook-self-signed", "self_signed"),
+        "webhook.self_signed_hosts",
+        "Generate a CA and serving certificate for this host or IP at start (repeatable).",
+        {"multiple": True},
+    ),
+    Option(
+        ("--webhook-manage-config",),
+        "webhook.manage_configuration",
+        "Create this ValidatingWebhookConfiguration with the CA bundle; delete it on exit.",
+        {"default": None},
+    ),
+    Option(
+        ("--webhook-url",),
+        "webhook.url",
+        "URL the API server uses to reach the webhook (default https://127.0.0.1:PORT).",
+        {"default": None},
+    ),
+    Option(
+        ("--exempt-namespace", "exempt"),
+        "webhook.exempt_namespaces",
+        "Namespace the webhook never judges (repeatable; kube-system and the operator's own always).",
+        {"multiple": True},
+    ),
+    Option(
+        ("--webhook-client-ca",),
+        "webhook.client_ca",
+        "Mutual TLS: accept only clients (the API server) with a certificate signed by this CA.",
+        {"type": click.Path(dir_okay=False, exists=True, path_type=Path), "default": None},
+    ),
+    Option(
+        ("--cross-namespace-engagements", "cross_namespace"),
+        "watch.cross_namespace",
+        "Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
+        "Engagements elsewhere cover at most their own namespace.",
+        {"default": "*", "show_default": True},
+    ),
+    Option(
+        ("--watch-inactivity-timeout", "inactivity"),
+        "watch.inactivity_timeout",
+        "Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
+        {"default": 70.0, "show_default": True},
+    ),
+    Option(
+        ("--leader-election/--no-leader-election",),
+        "election",
+        "Hold a Lease to write; replicas without it only watch and serve admission and metrics.",
+        {"default": True, "show_default": True},
+    ),
+    Option(
+        ("--leader-election-namespace",),
+        "election.namespace",
+        "Namespace of the Lease `eligibility-operator` (default: $POD_NAMESPACE, else the service account's).",
+        {"default": None},
+    ),
+    Option(
+        ("--lease-duration",),
+        "election.timing.duration",
+        "Seconds others wait for a silent leader.",
+        {"default": 10.0, "show_default": True},
+    ),
+    Option(
+        ("--renew-deadline",),
+        "election.timing.renew_deadline",
+        "Seconds a leader writes without a successful renewal.",
+        {"default": 7.0, "show_default": True},
+    ),
+    Option(
+        ("--retry-period",),
+        "election.timing.retry_period",
+        "Seconds between renewals and attempts.",
+        {"default": 2.0, "show_default": True},
+    ),
+    Option(
+        ("--shutdown-drain",),
+        "shutdown_drain",
+        "After SIGTERM, fail /readyz but keep answering admission this many seconds (with --webhook-port).",
+        {"default": 5.0, "show_default": True},
+    ),
+    Option(
+        ("--cluster-name",),
+        "serving.cluster_name",
+        "Add cluster=NAME to every metric series, for many clusters in one Prometheus. Leave empty when "
+        "Prometheus adds the cluster label itself (external_labels); never both.",
+        {"envvar": "ELIGIBILITY_OPERATOR_CLUSTER_NAME", "default": ""},
+    ),
+    Option(("--verbose", "-v"), "verbose", "Debug logging.", {"is_flag": True}),
+)
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def run_options(command: _Command) -> _Command:
+    """Decorate ``run`` with every option of :data:`RUN_OPTIONS`, in the table's order."""
+    for option in reversed(RUN_OPTIONS):
+        command = option.decorator()(command)
+    return command
+
+
+def own_namespace() -> str:
+    """The namespace the operator runs in: $POD_NAMESPACE, the service account's, else the default."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    except OSError:
+        return "eligibility-operator"
+
+
+def from_options(values: Mapping[str, Any], identity: str) -> OperatorConfig:
+    """The configuration from ``run``'s parsed options; ValueError names what is inconsistent."""
+    webhook = None
+    if values["webhook_port"]:
+        if not (values["webhook_cert_dir"] or values["self_signed"]):
+            raise ValueError("--webhook-port needs --webhook-cert-dir or --webhook-self-signed")
+        webhook = WebhookConfig(
+            port=values["webhook_port"],
+            cert_dir=values["webhook_cert_dir"],
+            self_signed_hosts=tuple(values["self_signed"]),
+            manage_configuration=values["webhook_manage_config"],
+            url=values["webhook_url"],
+            exempt_namespaces=frozenset({"kube-system", own_namespace(), *values["exempt"]}),
+            client_ca=values["webhook_client_ca"],
+        )
+    election = None
+    if values["leader_election"]:
+        timing = LeaseTiming(values["lease_duration"], values["renew_deadline"], values["retry_period"])
+        election = ElectionConfig(values["leader_election_namespace"] or own_namespace(), identity, timing)
+    cross = frozenset(n.strip() for n in values["cross_namespace"].split(",") if n.strip())
+    return OperatorConfig(
+        identity=identity,
+        watch=WatchConfig(tuple(values["namespaces"]), values["coalesce"], values["inactivity"], cross),
+        serving=ServingConfig(values["metrics_host"], values["metrics_port"], values["cluster_name"]),
+        webhook=webhook,
+        election=election,
+        shutdown_drain=values["shutdown_drain"],
+        verbose=values["verbose"],
+    )
