@@ -363,6 +363,7 @@ def soak_requests() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.timeout(60 * SOAK_ROUNDS)
 def test_randomized_fault_soak(
     plane: ControlPlane,
     api: client.ApiClient,
