@@ -8,6 +8,7 @@ read from a cluster, so workload conditions and Events are not in the diagnostic
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -22,13 +23,13 @@ from .api.models import SupportEngagementSpec
 from .api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from .check_input import InputError, decode, read_bytes, read_manifests
 from .check_report import printable
-from .core.coverage import covers
-from .core.detection import Detection, detect
 from .core.diagnostics import summary
 from .core.engagements import to_wire
 from .core.evaluation import Platform
+from .core.inventory import Inventory
 from .core.matrix import CompiledMatrix, describe_validation_error
-from .core.triage import EngagementView, TriageInput, contracted_services_of, triage
+from .core.triage import EngagementView, contracted_services_of, triage
+from .core.triage_inputs import InventorySource, gather
 
 EXIT_IN_SCOPE, EXIT_OUT_OF_SCOPE, EXIT_INPUT_ERROR = 0, 1, 4
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -102,40 +103,36 @@ def triage_offline(
     platform: Platform | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[SupportRequestStatus, list[str]]:
-    """The triage, and the problems met reading the manifests (file: document: error)."""
+    """The triage, and the problems met reading the manifests (file: document: error).
+
+    The manifests become an inventory as the operator's watches would fill it, and the inputs are gathered
+    from it by the operator's own :func:`~.core.triage_inputs.gather`; the request falls under
+    ``engagement``, as the caller says."""
     manifests = read_manifests(manifest_paths) if manifest_paths else None
     problems = [f"{p.file}: document {p.document}: {p.error}" for p in manifests.problems] if manifests else []
-    facts_by_ref = {item.facts.ref: item.facts for item in manifests.workloads} if manifests else {}
-    labels = manifests.namespace_labels if manifests else {}
-    workloads: dict[str, list[Detection] | None] = {}
-    for ref in request.spec.workloads:
-        facts = facts_by_ref.get(ref)
-        workloads[ref] = detect(matrix, facts) if facts is not None else None
-    product_found: list[tuple[str, Detection]] = []
-    spec = engagement.spec
-    if request.spec.product and spec is not None:
-        for ref, facts in facts_by_ref.items():
-            if covers(spec.coverage, facts.namespace, labels.get(facts.namespace)):
-                product_found.extend((ref, d) for d in detect(matrix, facts) if d.product == request.spec.product)
+    inventory = Inventory()
+    for namespace, labels in (manifests.namespace_labels if manifests else {}).items():
+        inventory.set_namespace(namespace, labels)
+    for item in manifests.workloads if manifests else ():
+        inventory.upsert(item.facts)
+    # --matrix is the matrix, whatever the engagement's matrixRef calls it
+    matrix_name = engagement.spec.matrix_name if engagement.spec is not None else matrix.name
+    inventory.set_matrix(dataclasses.replace(matrix, name=matrix_name))
+
     platform = platform or Platform()
     opened = request.spec.ticket.opened_at or request.created or now or dt.datetime.now(dt.UTC)
     if opened.tzinfo is None:
         opened = opened.replace(tzinfo=dt.UTC)
-    status = triage(
-        TriageInput(
-            request=request.spec,
-            namespace=request.namespace,
-            engagement=engagement,
-            engagement_problem=None,
-            matrix=matrix,
-            workloads=workloads,
-            product_found=product_found,
-            namespace_labels=labels,
-            platform=platform,
-            opened_at=opened,
-            today=(now or dt.datetime.now(dt.UTC)).date(),
-        )
+    inputs = gather(
+        request.spec,
+        request.namespace,
+        InventorySource(inventory, lambda _namespace, _ref: [engagement]),
+        platform=platform,
+        opened_at=opened,
+        today=(now or dt.datetime.now(dt.UTC)).date(),
+        given=engagement,
     )
+    status = triage(inputs)
     diagnostics = summary(platform, [f"{p.product} {p.version} ({p.lifecycle})" for p in status.products], [])
     return status.model_copy(update={"diagnostics": diagnostics}), problems
 

@@ -13,6 +13,7 @@ request's status when it changed, and posts an Event when the triage changed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -21,10 +22,9 @@ from typing import Any
 from .api.requests import Diagnostics, SupportRequestStatus
 from .controller import Outcome, WorkQueue, drain_forever
 from .core import request_records as rr
-from .core.coverage import covers
-from .core.detection import Detection
 from .core.diagnostics import summary, workload_diagnostics
-from .core.triage import EngagementView, TriageInput, not_ready, one_per_version, resolve_engagement, triage
+from .core.triage import EngagementView, not_ready, triage
+from .core.triage_inputs import InventorySource, gather
 from .kubeapi import KubeApi, describe_error
 from .leadership import AlwaysLeader, Leadership
 from .metrics import OperatorMetrics
@@ -158,60 +158,23 @@ class RequestTriager:
         if record.spec is None:
             self._index(record.key, None)
             return not_ready("InvalidSpec", f"spec is invalid: {record.spec_error}", record.generation)
-        spec = record.spec
         state = self.state
-        if spec.engagement_ref is not None:
-            ref_ns = spec.engagement_ref.namespace or record.namespace
-            candidates = [(ref_ns, spec.engagement_ref.name)]
-        else:
-            candidates = state.engagements_covering(record.namespace)
-        views = [v for v in (engagement_view(state, k) for k in candidates) if v is not None]
-        labels = {record.namespace: state.namespace_labels(record.namespace) or {}}
-        ref = spec.engagement_ref
-        view, problem = resolve_engagement(
-            ref.name if ref else None, ref.namespace if ref else None, record.namespace, views, labels
+        inputs = gather(
+            record.spec,
+            record.namespace,
+            InventorySource(state.inventory, self._candidates),
+            platform=state.platform,
+            opened_at=record.opened_at,
+            today=state.today(),
+            generation=record.generation,
         )
+        view = inputs.engagement
         self._index(record.key, (view.namespace, view.name) if view else None)
-        matrix_name = view.spec.matrix_name if view and view.spec else None
-        matrix = state.compiled_matrix(matrix_name) if matrix_name else None
-        detections = state.inventory.matrices.get(matrix_name) if matrix_name else None
-        workloads: dict[str, list[Detection] | None] = {}
-        namespace_labels: dict[str, Mapping[str, str]] = dict(labels)
-        for ref_text in spec.workloads:
-            namespace, kind, name = ref_text.split("/", 2)
-            namespace_labels[namespace] = state.namespace_labels(namespace) or {}
-            if (namespace, kind, name) not in state.inventory.workloads:
-                workloads[ref_text] = None
-                continue
-            by_key = detections.detections.get(namespace, {}) if detections else {}
-            workloads[ref_text] = list(by_key.get((namespace, kind, name), []))
-        product_found: list[tuple[str, Detection]] = []
-        listed_products = {d.product for found in workloads.values() for d in found or ()}
-        if spec.product and spec.product not in listed_products and view and view.spec and matrix_name:
-            coverage = view.spec.coverage
-            namespaces = [
-                ns
-                for ns in state.inventory.product_namespaces(matrix_name)
-                if covers(coverage, ns, state.namespace_labels(ns))
-            ]
-            product_found = one_per_version(state.inventory.found_in(matrix_name, iter(namespaces)), spec.product)
-        return triage(
-            TriageInput(
-                request=spec,
-                namespace=record.namespace,
-                engagement=view,
-                engagement_problem=problem,
-                matrix=matrix,
-                workloads=workloads,
-                product_found=product_found,
-                namespace_labels=namespace_labels,
-                platform=state.platform,
-                opened_at=record.opened_at,
-                today=state.today(),
-                generation=record.generation,
-                diagnostics=diagnostics,
-            )
-        )
+        return triage(dataclasses.replace(inputs, diagnostics=diagnostics))
+
+    def _candidates(self, namespace: str, ref: tuple[str, str] | None) -> list[EngagementView]:
+        keys = [ref] if ref is not None else self.state.engagements_covering(namespace)
+        return [v for v in (engagement_view(self.state, k) for k in keys) if v is not None]
 
     async def _diagnostics(self, record: rr.RequestRecord, status: SupportRequestStatus) -> Diagnostics | None:
         """Fresh diagnostics when the spec changed or the last ones are old; else the ones written."""
