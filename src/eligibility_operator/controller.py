@@ -19,14 +19,46 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable, MutableMapping
+from typing import Any, Generic, Protocol, TypeVar
 
 from .leadership import Leadership
 from .tasks import BackgroundTasks, Backoff
 
 log = logging.getLogger("eligibility_operator")
 K = TypeVar("K", bound=Hashable)
+
+
+class Record(Protocol):
+    """What the controllers keep of one of our objects (an engagement or a SupportRequest)."""
+
+    uid: str
+    generation: int | None
+    spec: Any
+    spec_error: str | None
+
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+
+R = TypeVar("R", bound=Record)
+
+
+def merge_seen(records: MutableMapping[tuple[str, str], R], fresh: R) -> tuple[R, bool, bool]:
+    """Merge a watch event's ``fresh`` record into ``records``: (the record kept, whether it is new or
+    replaced — another uid —, whether its spec changed). The kept record keeps what the operator learned
+    of it (what it wrote, announced, indexed)."""
+    current = records.get(fresh.key)
+    if current is None or current.uid != fresh.uid:
+        records[fresh.key] = fresh
+        return fresh, True, False
+    changed = (current.generation, current.spec, current.spec_error) != (
+        fresh.generation,
+        fresh.spec,
+        fresh.spec_error,
+    )
+    current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
+    return current, False, changed
 
 
 class Outcome(enum.Enum):

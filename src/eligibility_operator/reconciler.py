@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .controller import Outcome, WorkQueue, drain_forever
+from .controller import Outcome, WorkQueue, drain_forever, merge_seen
 from .core import engagements as eng
 from .core.coverage import ANY_NAMESPACE, confined
 from .core.evaluation import Platform
@@ -147,17 +147,10 @@ class Reconciler:
                 self._confined.discard(fresh.key)
             fresh.spec = fresh.spec.model_copy(update={"coverage": coverage})
         self.seen.seen(engagement_key(*fresh.key))
-        current = self.state.engagements.get(fresh.key)
-        if current is None or current.uid != fresh.uid:
-            self.state.engagements[fresh.key] = fresh
+        current, new, changed = merge_seen(self.state.engagements, fresh)
+        if new:
             self._mark([fresh.key])
             return
-        changed = (current.generation, current.spec, current.spec_error) != (
-            fresh.generation,
-            fresh.spec,
-            fresh.spec_error,
-        )
-        current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
         if eng.status_differs(current.written, fresh.written):
             # The server holds another status than we think: someone edited it, a patch that timed out
             # was applied after all, or this is a late echo of an older write of ours. Believe the

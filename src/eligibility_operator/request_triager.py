@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .api.requests import Diagnostics, SupportRequestStatus
-from .controller import Outcome, WorkQueue, drain_forever
+from .controller import Outcome, WorkQueue, drain_forever, merge_seen
 from .core import request_records as rr
 from .core.diagnostics import summary, workload_diagnostics
 from .core.triage import EngagementView, not_ready, triage
@@ -105,18 +105,11 @@ class RequestTriager:
         fresh = rr.record_from_body(body)
         if self.seen is not None:
             self.seen.seen(request_key(*fresh.key))
-        current = self.state.requests.get(fresh.key)
-        if current is None or current.uid != fresh.uid:
-            self.state.requests[fresh.key] = fresh
+        current, new, changed = merge_seen(self.state.requests, fresh)
+        if new:
             self._index(fresh.key, None)
             self._mark([fresh.key])
             return
-        changed = (current.generation, current.spec, current.spec_error) != (
-            fresh.generation,
-            fresh.spec,
-            fresh.spec_error,
-        )
-        current.generation, current.spec, current.spec_error = fresh.generation, fresh.spec, fresh.spec_error
         current.created = fresh.created
         if rr.status_differs(current.written, fresh.written):
             current.written = fresh.written  # believe the server; a stale echo costs one idempotent write

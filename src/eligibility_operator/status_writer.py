@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from .metrics import OperatorMetrics
 
 log = logging.getLogger("eligibility_operator")
 ENGAGEMENTS, REQUESTS, MATRICES = "supportengagements", "supportrequests", "compatibilitymatrices"
+# (new status, status on the server, now) -> what to write, or None when the server says the same
+ToWrite = Callable[[Any, Mapping[str, Any] | None, dt.datetime], dict[str, Any] | None]
 
 
 def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
@@ -103,30 +106,42 @@ class StatusWriter:
             self.metrics.status_patches.labels(plural).inc()
         return _Written(Outcome.DONE, exists=exists)
 
-    # ------------------------------------------------------------ engagements
+    async def _write(
+        self, plural: str, record: Any, status: Any, to_write: ToWrite, left_out: Mapping[str, Any]
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        """Write ``status`` if it changed: (outcome, what was written, or None when nothing was). A status
+        the server refused is replaced by a small one, without the fields in ``left_out``, that says so."""
+        wire = to_write(status, record.written, _now())
+        if wire is None:
+            return Outcome.DONE, None
+        result = await self._replace(plural, record.namespace, record.name, wire)
+        if result.outcome is Outcome.FAILED:
+            if result.error is not None and _answered(result.error):
+                ready = write_failed(result.error, record.generation)
+                small = status.model_copy(update={**left_out, "conditions": _replace_ready(status.conditions, ready)})
+                await self._fallback(plural, record, to_write(small, record.written, _now()))
+            return Outcome.FAILED, None
+        if result.outcome is Outcome.NOT_LEADING or not result.exists:
+            return result.outcome, None
+        record.written = wire
+        return Outcome.DONE, wire
+
+    async def _fallback(self, plural: str, record: Any, wire: dict[str, Any] | None) -> None:
+        """Write the reduced status that says the real one was refused (best effort; the caller retries)."""
+        if wire is None:
+            return
+        result = await self._replace(plural, record.namespace, record.name, wire)
+        if result.outcome is Outcome.DONE and result.exists:
+            record.written = wire
 
     async def engagement(self, record: eng.EngagementRecord, status: SupportEngagementStatus) -> Outcome:
         """Write ``status`` if it changed, and announce an eligibility transition."""
-        wire = eng.status_to_write(status, record.written, dt.datetime.now(dt.UTC))
-        if wire is None:
-            return Outcome.DONE
         before = record.announced
         notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
-        result = await self._replace(ENGAGEMENTS, record.namespace, record.name, wire)
-        if result.outcome is Outcome.FAILED:
-            if result.error is not None and _answered(result.error):
-                small = status.model_copy(
-                    update={
-                        "products": [],
-                        "uncovered_products": [],
-                        "conditions": _replace_ready(status.conditions, write_failed(result.error, record.generation)),
-                    }
-                )
-                await self._fallback(ENGAGEMENTS, record, eng.status_to_write(small, record.written, _now()))
-            return Outcome.FAILED
-        if result.outcome is Outcome.NOT_LEADING or not result.exists:
-            return result.outcome
-        record.written = wire
+        left_out: dict[str, Any] = {"products": [], "uncovered_products": []}
+        outcome, wire = await self._write(ENGAGEMENTS, record, status, eng.status_to_write, left_out)
+        if wire is None:
+            return outcome
         after = Eligibility(status.eligibility)
         if after not in (before, Eligibility.UNKNOWN):
             record.announced = after
@@ -139,39 +154,13 @@ class StatusWriter:
             await self.event(record, "SupportEngagement", notice.reason, notice.message, notice.warning)
         return Outcome.DONE
 
-    async def _fallback(self, plural: str, record: Any, wire: dict[str, Any] | None) -> None:
-        """Write the reduced status that says the real one was refused (best effort; the caller retries)."""
-        if wire is None:
-            return
-        result = await self._replace(plural, record.namespace, record.name, wire)
-        if result.outcome is Outcome.DONE and result.exists:
-            record.written = wire
-
-    # ---------------------------------------------------------- SupportRequests
-
     async def request(self, record: rr.RequestRecord, status: SupportRequestStatus) -> tuple[Outcome, bool]:
         """Write a SupportRequest's ``status`` if it changed; also whether its triage summary changed (the
         caller announces it: the Event's text is the triage's)."""
-        wire = rr.status_to_write(status, record.written, _now())
-        if wire is None:
-            return Outcome.DONE, False
         before = rr.triage_summary(record.written)
-        result = await self._replace(REQUESTS, record.namespace, record.name, wire)
-        if result.outcome is Outcome.FAILED:
-            if result.error is not None and _answered(result.error):
-                small = status.model_copy(
-                    update={
-                        "products": [],
-                        "diagnostics": None,
-                        "conditions": _replace_ready(status.conditions, write_failed(result.error, record.generation)),
-                    }
-                )
-                await self._fallback(REQUESTS, record, rr.status_to_write(small, record.written, _now()))
-            return Outcome.FAILED, False
-        if result.outcome is Outcome.NOT_LEADING or not result.exists:
-            return result.outcome, False
-        record.written = wire
-        return Outcome.DONE, rr.triage_summary(wire) != before
+        left_out: dict[str, Any] = {"products": [], "diagnostics": None}
+        outcome, wire = await self._write(REQUESTS, record, status, rr.status_to_write, left_out)
+        return outcome, wire is not None and rr.triage_summary(wire) != before
 
     # ----------------------------------------------------------------- matrices
 

@@ -51,6 +51,7 @@ async def post(mode: str, *bodies: Any) -> tuple[list[tuple[int, Any]], FakeKube
     kube, metrics = FakeKubeApi(), OperatorMetrics()
     tasks = BackgroundTasks()
     handler = AdmissionHandler(operator_state(mode), kube, metrics, tasks, frozenset({"kube-system"}))
+    await handler.start()  # as the operator does: a parser spawned by the first review may miss its deadline
     app = web.Application()
     app.add_routes([web.post(PATH, handler.handle)])
     answers = []
