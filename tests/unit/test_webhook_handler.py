@@ -99,6 +99,7 @@ def test_an_audit_event_that_fails_is_counted() -> None:
         kube.fail("emit_event")
         tasks = BackgroundTasks()
         handler = AdmissionHandler(operator_state("Audit"), kube, metrics, tasks, frozenset())
+        await handler.start()
         app = web.Application()
         app.add_routes([web.post(PATH, handler.handle)])
         async with TestClient(TestServer(app)) as client:

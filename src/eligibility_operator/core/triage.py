@@ -46,30 +46,12 @@ from .detection import Detection
 from .engagements import evaluate_engagement
 from .evaluation import Platform
 from .matrix import CompiledMatrix
+from .scope_rules import decide_scope
 from .versions import parse_version
 
 READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
 CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)
 _C = RequestCategory
-
-# The values of SupportEngagement spec.contractedServices that bring an otherwise excluded category into scope.
-CONTRACTED_SERVICE = {
-    _C.INFRASTRUCTURE: "InfrastructureManagement",
-    _C.APPLICATION_CODE: "ApplicationCode",
-    _C.SECURITY_ASSESSMENT: "SecurityAssessment",
-    _C.PERFORMANCE_TUNING: "PerformanceTuning",
-    _C.ARCHITECTURE_DESIGN: "ArchitectureDesign",
-    _C.CHANGE_REQUEST: "EnvironmentDesign",
-    _C.FEATURE_REQUEST: "CustomDevelopment",
-}
-
-# Section 2 lines, for the reason of an Excluded request.
-_EXCLUSION = {
-    _C.APPLICATION_CODE: "customer application debugging (unless directly caused by Stakater platform issues)",
-    _C.SECURITY_ASSESSMENT: "security assessments or audits (unless separately contracted)",
-    _C.PERFORMANCE_TUNING: "performance tuning of customer workloads beyond platform-level guidance",
-    _C.ARCHITECTURE_DESIGN: "major architectural redesign projects",
-}
 
 # What the policy asks a request to carry (section 3: timely and complete information), per category.
 WORKLOADS, VERSIONS, IMPACT, WORKAROUND, REPRODUCTION, VENDOR, DESCRIPTION, PRODUCT = (
@@ -394,131 +376,6 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
     return _Affected(found, products, customer_apps), []
 
 
-def _not_covered(inp: TriageInput, view: EngagementView, affected: _Affected) -> str | None:
-    spec = view.spec
-    assert spec is not None
-    for ref in inp.request.workloads:
-        namespace = ref.split("/", 1)[0]
-        if not covers(spec.coverage, namespace, inp.namespace_labels.get(namespace)):
-            return f"namespace {namespace!r} of {ref} is not covered by engagement {view.ref} (spec.coverage)"
-    if spec.products:
-        contracted = {p.name for p in spec.products}
-        for product in sorted(affected.products):
-            if product not in contracted:
-                return f"product {product!r} is not in engagement {view.ref}'s spec.products"
-    return None
-
-
-def _scope(inp: TriageInput, view: EngagementView, affected: _Affected) -> tuple[Scope, Route, str]:
-    """Scope and route of a request under a resolved engagement (sections 1, 2, 4, 5, 6)."""
-    req = inp.request
-    spec = view.spec
-    assert spec is not None
-    category = RequestCategory(req.category)
-    managed = spec.type == EngagementType.MANAGED_SERVICE
-    contracted = CONTRACTED_SERVICE.get(category)
-    has_contract = contracted is not None and contracted in view.contracted_services
-    contract_note = f"contracted in the engagement's spec.contractedServices ({contracted})"
-    why = _not_covered(inp, view, affected)
-    if why:
-        return (
-            Scope.NOT_COVERED,
-            Route.COMMERCIAL_APPROVAL,
-            (
-                why
-                + "; extend the agreement (commercial approval) or file the request under the engagement that covers it"
-            ),
-        )
-    if category in (_C.INCIDENT, _C.QUESTION, _C.UPGRADE_GUIDANCE):
-        if req.vendor and category == _C.INCIDENT:
-            return (
-                Scope.THIRD_PARTY,
-                Route.SHARED,
-                (
-                    f"section 5: an incident involving {req.vendor}: Stakater assists with diagnosis and coordination; "
-                    f"timelines depend on the vendor; no guaranteed resolution time"
-                ),
-            )
-        if affected.customer_apps and not affected.products and not managed:
-            if "ApplicationCode" in view.contracted_services:
-                return Scope.IN_SCOPE, Route.SUPPORT, "customer application support is " + contract_note
-            return (
-                Scope.EXCLUDED,
-                Route.PROFESSIONAL_SERVICES,
-                (
-                    f"section 2: {', '.join(affected.customer_apps[:3])} runs no Stakater product: "
-                    "customer application debugging is excluded unless directly caused by a Stakater platform "
-                    "issue (then set spec.product)"
-                ),
-            )
-        what = {_C.INCIDENT: "incident investigation and remediation", _C.QUESTION: "configuration guidance"}
-        return Scope.IN_SCOPE, Route.SUPPORT, "section 1: " + what.get(category, "upgrade and lifecycle guidance")
-    if category == _C.THIRD_PARTY:
-        if affected.products or managed:
-            related = ", ".join(sorted(affected.products)) or "the managed platform"
-            deps = {
-                dep
-                for p in affected.products
-                if inp.matrix and p in inp.matrix.products
-                for dep in inp.matrix.products[p].spec.third_party_dependencies
-            }
-            listed = f" ({req.vendor} is a documented dependency)" if req.vendor and req.vendor in deps else ""
-            return (
-                Scope.THIRD_PARTY,
-                Route.SHARED,
-                (
-                    f"section 5: third-party issue related to {related}{listed}: diagnosis and coordination only; "
-                    f"timelines depend on the vendor; no guaranteed resolution time"
-                ),
-            )
-        return (
-            Scope.EXCLUDED,
-            Route.PROFESSIONAL_SERVICES,
-            (
-                "section 5: Stakater coordinates with vendors only for supported components; name the affected "
-                "product (spec.product or spec.workloads), or it falls under Professional Services"
-            ),
-        )
-    if category == _C.INFRASTRUCTURE:
-        if managed:
-            return Scope.IN_SCOPE, Route.SUPPORT, "section 4: managed infrastructure components are covered"
-        if has_contract:
-            return Scope.IN_SCOPE, Route.SUPPORT, "infrastructure management is " + contract_note
-        return (
-            Scope.EXCLUDED,
-            Route.PROFESSIONAL_SERVICES,
-            ("section 4: product support does not cover full infrastructure management unless explicitly contracted"),
-        )
-    if category in (_C.CHANGE_REQUEST, _C.FEATURE_REQUEST):
-        scoped = has_contract or (category == _C.CHANGE_REQUEST and managed)
-        kind = "structural design change, custom automation or platform expansion"
-        if category == _C.FEATURE_REQUEST:
-            kind = "new capability (custom feature development)"
-        if scoped:
-            basis = contract_note if has_contract else "the managed-service agreement"
-            return (
-                Scope.CHANGE_REQUEST,
-                Route.SCOPED_ENGAGEMENT,
-                (f"section 6: a {kind} is evaluated separately, as a scoped engagement under {basis}"),
-            )
-        return (
-            Scope.CHANGE_REQUEST,
-            Route.COMMERCIAL_APPROVAL,
-            (f"section 6: a {kind} is evaluated separately and needs commercial approval"),
-        )
-    # Section 2 exclusions: ApplicationCode, SecurityAssessment, PerformanceTuning, ArchitectureDesign.
-    if has_contract:
-        return Scope.IN_SCOPE, Route.SUPPORT, _EXCLUSION[category].split(" (", 1)[0] + " is " + contract_note
-    return (
-        Scope.EXCLUDED,
-        Route.PROFESSIONAL_SERVICES,
-        (
-            f"section 2: {_EXCLUSION[category]} is not included; it may be delivered under a Professional Services "
-            f"agreement"
-        ),
-    )
-
-
 def missing_information(req: SupportRequestSpec, products: Sequence[AffectedProduct]) -> list[str]:
     """What the policy asks for (section 3) that the request does not carry."""
     needs = _NEEDS.get(RequestCategory(req.category), (DESCRIPTION,))
@@ -674,7 +531,7 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
     affected, problems = _affected(inp)
     if affected is None:
         return not_ready("InvalidSpec", "; ".join(problems), gen, view.ref)
-    scope, route, reason = _scope(inp, view, affected)
+    scope, route, reason = decide_scope(inp, view, affected)
 
     today = inp.today or inp.opened_at.astimezone(dt.UTC).date()
     # The engagement's own evaluation, through the one entry point: an engagement the operator cannot
