@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import re
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from eligibility_operator import webhook
 from eligibility_operator.cli import main
 from eligibility_operator.core.matrix import load_matrix, parse_spec
 from eligibility_operator.core.matrix_diff import diff_matrices
@@ -210,20 +213,73 @@ def test_an_oversized_input_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.exit_code == 4 and "1024-byte limit" in result.stderr
 
 
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/index.yaml: the real index; /stream: an endless body without Content-Length; /http: a redirect
+    to plain http; /big: a Content-Length above any cap; anything else 404."""
+
+    def do_GET(self) -> None:
+        if self.path == "/index.yaml":
+            body = INDEX.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/stream":
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(64):
+                    self.wfile.write(b"#" * 65536)
+            except OSError:
+                pass  # the client stopped reading at its cap
+        elif self.path == "/http":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/index.yaml")
+            self.end_headers()
+        elif self.path == "/big":
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**12))
+            self.end_headers()
+        else:
+            self.send_error(404)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture
-def https_server(tmp_path: Path) -> Iterator[str]:
-    """A local plain-HTTP server: the URL path must still be refused unless it is https."""
-    handler = http.server.SimpleHTTPRequestHandler
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(tmp_path)))
+def https_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """A real TLS server on loopback with its own CA, and a client context that trusts that CA."""
+    cert = webhook.self_signed(tmp_path / "tls", ["127.0.0.1"])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.socket = webhook.tls_context(cert).wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    client = ssl.create_default_context(cadata=cert.ca_pem.decode())
+    yield f"https://127.0.0.1:{server.server_address[1]}", client
     server.shutdown()
+    server.server_close()
 
 
-def test_plain_http_is_refused_even_when_it_would_answer(https_server: str) -> None:
+def test_an_https_index_is_read_and_bounded(https_server: tuple[str, ssl.SSLContext]) -> None:
+    url, tls = https_server
+    assert sources.read_bytes(f"{url}/index.yaml", tls=tls) == INDEX.read_bytes()
+    with pytest.raises(SourceError, match="more than the 100000-byte limit"):
+        sources.read_bytes(f"{url}/stream", limit=100_000, tls=tls)  # no Content-Length: counted while read
+    with pytest.raises(SourceError, match="1000000000000 bytes, more than"):
+        sources.read_bytes(f"{url}/big", tls=tls)
+    with pytest.raises(SourceError, match=re.escape("redirected to http://127.0.0.1:9/index.yaml, which is not https")):
+        sources.read_bytes(f"{url}/http", tls=tls)
+    with pytest.raises(SourceError, match="HTTP 404"):
+        sources.read_bytes(f"{url}/nope.yaml", tls=tls)
+    # without trusting the test CA, the certificate is refused (the system trust store is the default)
+    with pytest.raises(SourceError, match=r"cannot fetch: .*CERTIFICATE_VERIFY_FAILED"):
+        sources.read_bytes(f"{url}/index.yaml")
+
+
+def test_plain_http_is_refused() -> None:
     with pytest.raises(SourceError, match="only https:// URLs"):
-        sources.read_bytes(f"{https_server}/index.yaml")
+        sources.read_bytes("http://127.0.0.1:9/index.yaml")
 
 
 def test_an_unreachable_https_url_is_an_input_error() -> None:

@@ -7,10 +7,12 @@ never-ending response is an input error, not a hang or an out-of-memory kill.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
+from http.client import HTTPMessage
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -23,13 +25,17 @@ class SourceError(Exception):
     """An input cannot be read or is not what it should be; the message names it (exit 4)."""
 
 
-def read_bytes(source: str, limit: int | None = None, timeout: float = TIMEOUT_SECONDS) -> bytes:
-    """The content of a local file or an https:// URL, at most ``limit`` bytes (default MAX_INPUT_BYTES)."""
+def read_bytes(
+    source: str, limit: int | None = None, timeout: float = TIMEOUT_SECONDS, tls: ssl.SSLContext | None = None
+) -> bytes:
+    """The content of a local file or an https:// URL, at most ``limit`` bytes (default MAX_INPUT_BYTES).
+
+    ``tls``: the client context for URLs (default: the system's trust store, hostnames checked)."""
     limit = MAX_INPUT_BYTES if limit is None else limit
     if "://" in source:
         if not source.startswith("https://"):
             raise SourceError(f"{source}: only https:// URLs are read (or give a local file)")
-        return _fetch(source, limit, timeout)
+        return _fetch(source, limit, timeout, tls)
     path = Path(source)
     try:
         size = path.stat().st_size
@@ -48,18 +54,34 @@ def read_bytes(source: str, limit: int | None = None, timeout: float = TIMEOUT_S
     return data
 
 
-def _fetch(url: str, limit: int, timeout: float) -> bytes:
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to https only: a redirect to http is refused before it is requested."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not newurl.startswith("https://"):
+            raise SourceError(f"{req.full_url}: redirected to {newurl}, which is not https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, limit: int, timeout: float, tls: ssl.SSLContext | None) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "eligibility-operator matrix build"})
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls), _HttpsOnlyRedirects())
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # https only, checked above
-            if not response.geturl().startswith("https://"):
-                raise SourceError(f"{url}: redirected to {response.geturl()}, which is not https")
+        with opener.open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise SourceError(f"{url}: {declared} bytes, more than the {limit}-byte limit")
             chunks: list[bytes] = []
             total = 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read(min(_CHUNK, limit - total + 1)):
                 total += len(chunk)
                 if total > limit:
                     raise SourceError(f"{url}: more than the {limit}-byte limit")
