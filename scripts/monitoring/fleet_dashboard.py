@@ -147,6 +147,29 @@ def _backlog() -> table.Panel:
     )
 
 
+def _matrix_behind() -> table.Panel:
+    per_engagement = f"max by ({KEY}, product, edition, version) ({PREFIX}_product_not_in_matrix{{{SEL}}})"
+    queries = [
+        query(
+            f"count by (product, edition, version) (max by (cluster, product, edition, version) ({per_engagement}))",
+            table=True,
+        ),
+        query(f"count by (product, edition, version) ({per_engagement})", table=True),
+    ]
+    columns = {"Value #A": "Clusters", "Value #B": "Engagements"}
+    return (
+        table_of(14, "Versions newer than the matrix (Stakater: list them)", grid(0, 53, 24, 6), queries)
+        .description(
+            "Versions customers run that are newer than the newest release line the CompatibilityMatrix lists. "
+            "They stay eligible (upgrading is never punished); Stakater publishes a matrix that lists them "
+            "(`eligibility-operator matrix build`). Alert: StakaterProductNotInMatrix."
+        )
+        .no_value("the matrix lists every version running")
+        .with_transformation(MERGE)
+        .with_transformation(organize(rename=columns, order=("product", "edition", "version", *columns.values())))
+    )
+
+
 def _backlog_by_owner() -> bargauge.Panel:
     expr = f"sum by (action_owner, lifecycle) (max by ({KEY}, {VERSION}) {TO_UPGRADE})"
     return bar_counts(6, "Workloads to upgrade, by owner", grid(16, 13, 8, 9), expr, "{{action_owner}}: {{lifecycle}}")
@@ -320,4 +343,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_clusters_reporting())
         .with_panel(_agreements_expiring())
         .with_panel(_support_requests())
+        .with_panel(_matrix_behind())
     )
