@@ -42,8 +42,9 @@ SILENT = "EligibilityOperatorClusterSilent"
 def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
     """Same namespace and engagement name in both clusters, different contracts and findings.
 
-    east: the customer runs an end-of-life Reloader next to a Deprecated one and a current Forecastle
-    (ProductSupport, Premium: customer's findings), and a P1 SupportRequest against that Reloader; an
+    east: the customer runs an end-of-life Reloader next to a Deprecated one, one newer than the matrix lists
+    (the matrix is behind: Stakater's item, not a finding) and a current Forecastle (ProductSupport, Premium:
+    customer's findings), and a P1 SupportRequest against that Reloader; an
     engagement covering only an end-of-life Reloader in a second namespace (Ineligible); an engagement
     whose matrix is missing (Ready=False).
     west: a managed service (versionManagement Stakater) on a platform Reloader does not support, with a
@@ -57,6 +58,7 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
             workload(namespace, "reloader-old", "stakater/reloader:v1.1.0"),
             workload(namespace, "reloader-soon", "stakater/reloader:v1.2.0"),
             workload(namespace, "forecastle", "stakater/forecastle:v2.0.1"),
+            workload(namespace, "reloader-new", "stakater/reloader:v1.5.0"),  # newer than the matrix: Stakater's
             engagement(
                 namespace,
                 "acme",

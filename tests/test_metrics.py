@@ -265,8 +265,13 @@ def test_alert_rules_check_and_unit_tests() -> None:
     assert "SUCCESS" in unit.stdout
 
 
+# Support alerts only Stakater can act on: a version newer than the matrix lists (the matrix is behind).
+STAKATER_ONLY = {"StakaterProductNotInMatrix"}
+
+
 def test_every_support_alert_has_owner_routing_cases() -> None:
-    """Each support alert is unit-tested firing for the customer and for Stakater; operator alerts by component."""
+    """Each support alert is unit-tested firing for the customer and for Stakater (only for Stakater when only
+    Stakater can act); operator alerts by component."""
     rules = yaml.safe_load(RULES.read_text())
     cases = yaml.safe_load((REPO / "tests/prometheus/rules_test.yaml").read_text())
     owners: dict[str, set[str]] = {}
@@ -282,6 +287,8 @@ def test_every_support_alert_has_owner_routing_cases() -> None:
                 if group["name"] == "stakater-support-eligibility"
                 else {"eligibility-operator"}
             )
+            if rule["alert"] in STAKATER_ONLY:
+                want = {"Stakater"}
             assert owners.get(rule["alert"], set()) >= want, (rule["alert"], owners.get(rule["alert"]))
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from eligibility_operator.core.versions import parse_version
+from eligibility_operator.default_matrix import default_matrix
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
@@ -80,10 +85,11 @@ ROWS = {
         "Limited",
         conditions={"VersionsSupported": ("False", "UnknownVersions")},
     ),
-    "newer-than-matrix": Row(
+    "newer-than-matrix": Row(  # upgrading is never punished: the matrix is behind, Stakater's item
         {"r": "stakater/reloader:v1.5.0", "f": FORECASTLE},
-        {("reloader", "1.5.0"): ("Limited", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
-        "Limited",
+        {("reloader", "1.5.0"): ("Eligible", "Stakater"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Eligible",
+        conditions={"VersionsSupported": ("True", "MatrixBehind")},
     ),
     "community-under-enterprise-contract": Row(
         {"r": OK, "f": FORECASTLE},
@@ -267,3 +273,70 @@ def test_rule_engagement_unknown(
     )
     assert out.returncode == 4, (out.stdout, out.stderr)
     assert "spec.products[0].name: 'relaoder'" in out.stdout + out.stderr
+
+
+def test_newer_than_the_shipped_default_matrix_keeps_the_engagement_eligible(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    """Issue 22 against the default matrix as shipped: a Reloader one minor line newer than its newest line
+    (v1.5.0 today) was Ineligible "customer action"; now the engagement stays Eligible, the version is
+    Unknown with owner Stakater ("matrix behind"), and the operator exports it for Stakater's alert."""
+    lines = [parse_version(r["version"]) for r in default_matrix()["spec"]["products"][0]["releases"]]
+    newest = max((v for v in lines if v is not None), key=lambda v: v.core)
+    version = f"{newest.major}.{newest.minor + 1}.0"
+    objects = [workload(namespace, "reloader", f"ghcr.io/stakater/reloader:v{version}")]
+    se = engagement(namespace)  # the matrix named default, as shipped
+    kubectl.apply(*objects, se)
+
+    def evaluated() -> dict[str, Any] | None:
+        status = kubectl.get("se", "contract", "-n", namespace).get("status") or {}
+        return status if status.get("products") else None
+
+    status = wait_for(evaluated, what="the engagement evaluated")
+    assert status["eligibility"] == "Eligible", status["reason"]
+    [product] = status["products"]
+    assert (product["version"], product["lifecycle"], product["eligibility"], product["actionOwner"]) == (
+        version,
+        "Unknown",
+        "Eligible",
+        "Stakater",
+    )
+    assert product["matrixBehind"] is True
+    assert product["reason"].startswith(f"matrix behind: reloader {version} is not listed yet")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (conditions["Eligible"]["status"], conditions["Eligible"]["reason"]) == ("True", "Eligible")
+    assert (
+        f"Stakater action item: list reloader {version} in the CompatibilityMatrix"
+        in (conditions["Eligible"]["message"])
+    )
+    assert (conditions["VersionsSupported"]["status"], conditions["VersionsSupported"]["reason"]) == (
+        "True",
+        "MatrixBehind",
+    )
+    assert status["productsOutOfSupport"] == 0
+
+    def exported() -> str | None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        line = (
+            f'stakater_support_product_not_in_matrix{{edition="Community",engagement="contract",'
+            f'namespace="{namespace}",product="reloader",version="{version}"}} 1.0'
+        )
+        return text if line in text else None
+
+    text = wait_for(exported, what="the matrix-behind series")
+    # not a product finding (the test cluster's Kubernetes 1.20 is an unmaintained platform: that one is)
+    assert not re.search(rf'stakater_support_engagement_findings\{{[^}}]*kind="product",namespace="{namespace}"', text)
+
+    # check, offline over the same objects and the shipped matrix, agrees (exit 0: Eligible)
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    (tmp_path / "se.yaml").write_text(yaml.safe_dump(se))
+    args = ["-f", str(tmp_path / "all.yaml"), "--engagement", str(tmp_path / "se.yaml"), "-o", "json"]
+    out = subprocess.run(
+        [sys.executable, "-m", "eligibility_operator.cli", "check", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert verdicts(json.loads(out.stdout))["products"] == {("reloader", version): ("Eligible", "Stakater")}

@@ -22,6 +22,7 @@ WHO = '{{ if eq $labels.owner "Stakater" }}Stakater action item{{ else }}Custome
 DESCRIBE = "`kubectl describe se {{ $labels.engagement }} -n {{ $labels.namespace }}`"
 CONTRACT = "{{ $labels.customer }}, {{ $labels.type }} {{ $labels.plan }}, agreement {{ $labels.agreement }}"
 OPERATOR = {"component": "eligibility-operator"}
+BEHIND = f"{P}_product_not_in_matrix"
 
 
 def _state(state: str) -> str:
@@ -70,10 +71,10 @@ def rules() -> dict[str, Any]:
                 "summary": f"Limited Support for {WHERE} ({{{{ $labels.customer }}}})",
                 "description": (
                     f"{WHO}. Engagement ({CONTRACT}) is in Limited Support: at least one covered product version is "
-                    "Limited (version unknown or newer than the matrix, Community image under an Enterprise "
-                    "contract) or Ineligible (end of life, platform not supported), while the other products stay "
-                    "fully supported. No SLA applies to the affected products and service credits are denied unless "
-                    "the agreement grants them. {{ $value }} finding(s) for {{ $labels.owner }}: "
+                    "Limited (version unknown, Community image under an Enterprise contract) or Ineligible (end of "
+                    "life, platform not supported), while the other products stay fully supported. No SLA applies to "
+                    "the affected products and service credits are denied unless the agreement grants them. "
+                    "{{ $value }} finding(s) for {{ $labels.owner }}: "
                     f"the Eligible condition of {DESCRIBE} lists them."
                 ),
             },
@@ -131,17 +132,39 @@ def rules() -> dict[str, Any]:
         },
         {
             "alert": "StakaterProductVersionUnknown",
-            "expr": _product_owner('lifecycle="Unknown"'),
+            "expr": _product_owner('lifecycle="Unknown"') + f"\nunless on ({KEY}, product, edition, version) {BEHIND}",
             "for": "1h",
             "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "{{ $labels.product }} {{ $labels.version }}: support cannot be confirmed in " + WHERE,
                 "description": (
                     f"{WHO}: {{{{ $value }}}} workload(s) run {{{{ $labels.product }}}} at a version the compatibility "
-                    "matrix does not list (a tag such as latest, a digest without a trusted version label, or a "
-                    "version newer than the matrix knows): support for it cannot be confirmed (Limited Support, "
-                    "unless Stakater maintains the versions under the agreement). Run a listed version, or update "
-                    "the CompatibilityMatrix; status.products[].reason says which."
+                    "matrix cannot judge (a tag such as latest, a digest without a trusted version label, a "
+                    "version between listed lines): support for it cannot be confirmed (Limited Support, unless "
+                    "Stakater maintains the versions under the agreement). Run a listed version; "
+                    "status.products[].reason says why. (A version newer than the matrix lists is "
+                    "StakaterProductNotInMatrix instead.)"
+                ),
+            },
+        },
+        {
+            "alert": "StakaterProductNotInMatrix",
+            "expr": (
+                f"label_replace(max by ({KEY}, product, edition, version) ({BEHIND}) > 0, "
+                f'"owner", "Stakater", "", "")\n{WITH_TERMS}'
+            ),
+            "for": "1h",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "{{ $labels.product }} {{ $labels.version }} is newer than the compatibility matrix lists ("
+                + WHERE
+                + ")",
+                "description": (
+                    f"{WHO}: the CompatibilityMatrix is behind. {{{{ $labels.product }}}} {{{{ $labels.edition }}}} "
+                    "{{ $labels.version }} runs in the engagement but is newer than the newest release line the "
+                    "matrix lists. The customer upgraded, which never lowers eligibility: the version is reported "
+                    "with lifecycle Unknown and stays eligible until Stakater lists it (publish a new matrix: "
+                    f"`eligibility-operator matrix build`, then apply it). {CONTRACT}."
                 ),
             },
         },

@@ -110,9 +110,17 @@ def _not_evaluated() -> table.Panel:
     )
 
 
+# Versions to upgrade: not Supported, and not newer than the matrix lists (the matrix is behind there,
+# Stakater's item with an alert of its own: nobody must upgrade).
+TO_UPGRADE = (
+    f'({PREFIX}_product_workloads{{{SEL}, lifecycle!="Supported"}} '
+    f"unless on ({KEY}, product, edition, version) {PREFIX}_product_not_in_matrix{{{SEL}}})"
+)
+
+
 def _backlog() -> table.Panel:
-    per_cluster = f'max by (cluster, {VERSION}) ({PREFIX}_product_workloads{{{SEL}, lifecycle!="Supported"}})'
-    per_engagement = f'max by ({KEY}, {VERSION}) ({PREFIX}_product_workloads{{{SEL}, lifecycle!="Supported"}})'
+    per_cluster = f"max by (cluster, {VERSION}) {TO_UPGRADE}"
+    per_engagement = f"max by ({KEY}, {VERSION}) {TO_UPGRADE}"
     queries = [
         query(f"count by ({VERSION}) ({per_cluster})", table=True),
         query(f"count by ({VERSION}) ({per_engagement})", table=True),
@@ -122,7 +130,8 @@ def _backlog() -> table.Panel:
     return (
         table_of(5, "Upgrade backlog per product and version, by owner", grid(0, 13, 16, 9), queries)
         .description(
-            "Versions that are not Supported (EndOfLife, Deprecated inside a Premium horizon, Unknown), how many "
+            "Versions that are not Supported (EndOfLife, Deprecated inside a Premium horizon, Unknown; not those "
+            "newer than the matrix lists), how many "
             "clusters, engagements and workloads run each, and who must upgrade (action_owner). A workload "
             "covered by two engagements counts twice."
         )
@@ -138,11 +147,31 @@ def _backlog() -> table.Panel:
     )
 
 
-def _backlog_by_owner() -> bargauge.Panel:
-    expr = (
-        f"sum by (action_owner, lifecycle) (max by ({KEY}, {VERSION}) "
-        f'({PREFIX}_product_workloads{{{SEL}, lifecycle!="Supported"}}))'
+def _matrix_behind() -> table.Panel:
+    per_engagement = f"max by ({KEY}, product, edition, version) ({PREFIX}_product_not_in_matrix{{{SEL}}})"
+    queries = [
+        query(
+            f"count by (product, edition, version) (max by (cluster, product, edition, version) ({per_engagement}))",
+            table=True,
+        ),
+        query(f"count by (product, edition, version) ({per_engagement})", table=True),
+    ]
+    columns = {"Value #A": "Clusters", "Value #B": "Engagements"}
+    return (
+        table_of(14, "Versions newer than the matrix (Stakater: list them)", grid(0, 53, 24, 6), queries)
+        .description(
+            "Versions customers run that are newer than the newest release line the CompatibilityMatrix lists. "
+            "They stay eligible (upgrading is never punished); Stakater publishes a matrix that lists them "
+            "(`eligibility-operator matrix build`). Alert: StakaterProductNotInMatrix."
+        )
+        .no_value("the matrix lists every version running")
+        .with_transformation(MERGE)
+        .with_transformation(organize(rename=columns, order=("product", "edition", "version", *columns.values())))
     )
+
+
+def _backlog_by_owner() -> bargauge.Panel:
+    expr = f"sum by (action_owner, lifecycle) (max by ({KEY}, {VERSION}) {TO_UPGRADE})"
     return bar_counts(6, "Workloads to upgrade, by owner", grid(16, 13, 8, 9), expr, "{{action_owner}}: {{lifecycle}}")
 
 
@@ -314,4 +343,5 @@ def dashboard() -> db.Dashboard:
         .with_panel(_clusters_reporting())
         .with_panel(_agreements_expiring())
         .with_panel(_support_requests())
+        .with_panel(_matrix_behind())
     )

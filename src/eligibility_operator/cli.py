@@ -1,4 +1,4 @@
-"""Command line: ``eligibility-operator run | check | crds | default-matrix``."""
+"""Command line: ``eligibility-operator run | check | triage | crds | default-matrix | matrix build|diff``."""
 
 from __future__ import annotations
 
@@ -247,6 +247,92 @@ def default_matrix() -> None:
     from .default_matrix import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
+
+
+# ---------------------------------------------------------------------- matrix
+
+
+@main.group()
+def matrix() -> None:
+    """Build and compare CompatibilityMatrix documents (Stakater's release pipeline)."""
+
+
+def _matrix_exit(run: Callable[[], Any]) -> None:
+    """Print a matrix command's output; exit 4 on any input or internal error (never a verdict)."""
+    from .matrix_tools import commands
+    from .matrix_tools.sources import SourceError
+
+    try:
+        output = run()
+    except SourceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(commands.EXIT_INPUT_ERROR)
+    except Exception as exc:  # last resort: exit 1 would mean "different"
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(commands.EXIT_INPUT_ERROR)
+    for note in output.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(output.text)
+    sys.exit(output.exit_code)
+
+
+@matrix.command("build")
+@click.option(
+    "--chart-index",
+    required=True,
+    help="Helm repository index.yaml: a file or an https:// URL "
+    "(e.g. https://stakater.github.io/stakater-charts/index.yaml).",
+)
+@click.option(
+    "--repository",
+    default=None,
+    help="Chart repository the index belongs to; only charts the base lists under it are read. "
+    "Default: the --chart-index URL without /index.yaml, for a file https://stakater.github.io/stakater-charts.",
+)
+@click.option("--base", default=None, help="CompatibilityMatrix to start from. Default: the shipped default matrix.")
+@click.option(
+    "--product", "products", multiple=True, help="Rebuild only this product (repeatable). Default: every product."
+)
+@click.option(
+    "--platform-eol",
+    "platform_eol",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Replace spec.platforms.NAME (kubernetes, openshift) from endoflife.date JSON "
+    "([{cycle, releaseDate, eol, latest}]); repeatable.",
+)
+def matrix_build(
+    chart_index: str,
+    repository: str | None,
+    base: str | None,
+    products: tuple[str, ...],
+    platform_eol: tuple[str, ...],
+) -> None:
+    """Print a CompatibilityMatrix with release lines derived from a chart index.
+
+    \b
+    Release lines are the charts' appVersion major.minor; a line is released when its first chart
+    was published; an older line ends support 12 months after the line that replaced it. Images,
+    labels, OLM packages and charts come from the base. The output is validated as an applied
+    matrix is. Exit codes: 0 written, 4 invalid input (nothing written to stdout).
+    """
+    from .matrix_tools import commands
+
+    _matrix_exit(lambda: commands.build(chart_index, base, products, platform_eol, repository))
+
+
+@matrix.command("diff")
+@click.argument("old")
+@click.argument("new")
+def matrix_diff(old: str, new: str) -> None:
+    """Print what changed from matrix OLD to matrix NEW, product by product.
+
+    \b
+    Exit codes: 0 no differences, 1 different, 4 invalid input.
+    """
+    from .matrix_tools import commands
+
+    _matrix_exit(lambda: commands.diff(old, new))
 
 
 if __name__ == "__main__":

@@ -131,15 +131,17 @@ def _findings(status: dict[str, Any], managed: bool) -> Counter_[tuple[str, str]
 
     A product version counts when its eligibility is Limited or Ineligible, or when it is Stakater's
     action item (EndOfLife or Unknown under ``versionManagement: Stakater``, which does not reduce
-    eligibility); the platform when it is incompatible or past its end of maintenance; the agreement
-    when it is not in force. Without a recorded owner the customer acts, except for the platform of a
-    managed service, which is Stakater's.
+    eligibility; a version newer than the matrix lists is ``product_not_in_matrix`` instead); the platform
+    when it is incompatible or past its end of maintenance; the agreement when it is not in force.
+    Without a recorded owner the customer acts, except for the platform of a managed service, which is
+    Stakater's.
     """
     found: Counter_[tuple[str, str]] = Counter_()
     for product in status.get("products", []):
         owner = product.get("actionOwner") or Party.CUSTOMER.value
         limiting = product.get("eligibility") in (Eligibility.LIMITED.value, Eligibility.INELIGIBLE.value)
         out_of_support = product.get("lifecycle") in (Lifecycle.END_OF_LIFE.value, Lifecycle.UNKNOWN.value)
+        out_of_support = out_of_support and not product.get("matrixBehind")
         if limiting or (out_of_support and owner == Party.STAKATER.value):
             found["product", owner] += 1
     platform = status.get("platform") or {}
@@ -233,6 +235,12 @@ class StateCollector(Collector):
             "Time until the agreement's expiresOn day ends (UTC); negative when past; absent without an expiry.",
             labels=key_labels,
         )
+        behind = GaugeMetricFamily(
+            f"{PREFIX}_product_not_in_matrix",
+            "1 for a covered product version newer than the newest release line the matrix lists (the matrix is "
+            "behind: Stakater's action item; eligibility is not lowered).",
+            labels=product_labels,
+        )
         owner = GaugeMetricFamily(
             f"{PREFIX}_responsibility_owner",
             "Owner of each responsibility as a state set.",
@@ -276,6 +284,8 @@ class StateCollector(Collector):
                     ],
                     float(product.get("workloadCount", 0)),
                 )
+                if product.get("matrixBehind"):
+                    behind.add_metric(labels, 1.0)
                 left = _seconds_until_end_of(product["endOfSupport"], now) if product.get("endOfSupport") else None
                 if left is not None:
                     remaining.add_metric(labels, left)
@@ -296,6 +306,7 @@ class StateCollector(Collector):
             expiry,
             workloads,
             remaining,
+            behind,
             owner,
         ]
 

@@ -43,7 +43,8 @@ def review(image: str, *guards: Guard, old_image: str | None = None) -> Decision
         ("stakater/reloader:v1.1.0", {}, Platform(kubernetes="v1.30.1"), False, "denied"),  # EndOfLife
         ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.34.0"), False, "denied"),  # platform > 1.33
         ("stakater/reloader:latest", {}, Platform(kubernetes="v1.30.1"), True, "warned"),  # Limited
-        ("stakater/reloader:v1.5.0", {}, Platform(kubernetes="v1.30.1"), True, "warned"),  # Limited (newer)
+        # newer than the matrix lists: the matrix is behind (Stakater's item); never refused nor warned
+        ("stakater/reloader:v1.5.0", {}, Platform(kubernetes="v1.30.1"), True, "allowed"),
         (
             "stakater/reloader:v1.4.21",
             {"products": [{"name": "reloader", "edition": "Enterprise"}]},
@@ -102,3 +103,28 @@ def test_an_update_that_keeps_an_ineligible_version_is_allowed_with_a_warning() 
 
 def test_supported_version_under_audit_records_nothing() -> None:
     assert review("stakater/reloader:v1.4.21", guard("Audit")).audit == []
+
+
+@pytest.mark.parametrize("mode", ["Enforce", "Warn", "Audit"])
+def test_a_version_newer_than_the_matrix_is_never_refused_warned_or_audited(mode: str) -> None:
+    for image in ("stakater/reloader:v1.5.0", "stakater/reloader:v2.0.0", "stakater/reloader-enterprise:v1.5.3-ubi"):
+        decision = review(image, guard(mode))
+        assert (decision.allowed, decision.outcome, decision.warnings, decision.audit) == (True, "allowed", [], [])
+        # an upgrade from an end-of-life version to it is allowed too
+        upgrade = review(image, guard(mode), old_image="stakater/reloader:v1.1.0")
+        assert (upgrade.allowed, upgrade.warnings) == (True, [])
+
+
+def test_older_than_the_oldest_line_is_still_refused() -> None:
+    decision = review("stakater/reloader:v1.0.3", guard())
+    assert (decision.allowed, decision.outcome) == (False, "denied")
+
+
+def test_newer_version_warned_for_another_reason_names_that_reason() -> None:
+    decision = review(
+        "stakater/reloader:v1.5.0", guard("Warn", products=[{"name": "reloader", "edition": "Enterprise"}])
+    )
+    assert decision.warnings == [
+        "reloader 1.5.0 has Limited Support (the contract covers Enterprise, the cluster runs the Community image) "
+        "[team-a/Deployment/x; SupportEngagement platform/contract]"
+    ]

@@ -412,18 +412,41 @@ def test_cli_eligible_json(tmp_path: Path) -> None:
     assert (doc["documents"], doc["workloads"]) == (2, 1)
 
 
-def test_cli_limited_for_unknown_version(tmp_path: Path) -> None:
+def test_cli_eligible_for_a_version_newer_than_the_matrix(tmp_path: Path) -> None:
+    """Upgrading is never punished: 9.0.0 is newer than the matrix lists (Stakater's item), exit 0."""
     files = {"r.yaml": dump(workload("ghcr.io/stakater/reloader:v9.0.0", namespace="tools")), "ok.yaml": HELM_RELOADER}
+    root = manifests_dir(tmp_path, files)
+    result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["eligibility"] == "Eligible"
+    assert [
+        (p["product"], p["version"], p["lifecycle"], p["eligibility"], p.get("actionOwner"), p.get("matrixBehind"))
+        for p in doc["products"]
+    ] == [
+        ("reloader", "1.4.21", "Supported", "Eligible", None, None),
+        ("reloader", "9.0.0", "Unknown", "Eligible", "Stakater", True),
+    ]
+    assert "recommendedVersion" not in doc["products"][1]  # never a downgrade
+    assert doc["products"][1]["reason"].startswith("matrix behind: reloader 9.0.0 is not listed yet")
+    table = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)))
+    assert (
+        table.exit_code == 0 and "Stakater action item: list reloader 9.0.0 in the CompatibilityMatrix" in table.stdout
+    )
+
+
+def test_cli_limited_for_unknown_version(tmp_path: Path) -> None:
+    files = {"r.yaml": dump(workload("ghcr.io/stakater/reloader:latest", namespace="tools")), "ok.yaml": HELM_RELOADER}
     root = manifests_dir(tmp_path, files)
     result = cli("-f", str(root), "--engagement", str(engagement_file(tmp_path)), "-o", "json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Limited"
     assert [(p["product"], p["version"], p["lifecycle"], p["eligibility"]) for p in doc["products"]] == [
+        ("reloader", "Unknown", "Unknown", "Limited"),
         ("reloader", "1.4.21", "Supported", "Eligible"),
-        ("reloader", "9.0.0", "Unknown", "Limited"),
     ]
-    assert "recommendedVersion" not in doc["products"][1]  # never a downgrade
+    assert doc["products"][0]["recommendedVersion"] == "1.4.21"
 
 
 def test_cli_ineligible_for_platform(tmp_path: Path) -> None:

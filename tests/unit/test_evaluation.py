@@ -510,23 +510,90 @@ def test_product_not_in_matrix_is_uncovered_even_without_product_list() -> None:
 # --------------------------------------------------------- unknown versions
 
 
-def test_version_newer_than_newest_line_is_limited_and_never_told_to_downgrade() -> None:
+def test_version_newer_than_newest_line_is_eligible_with_a_stakater_item_and_never_told_to_downgrade() -> None:
+    """Issue 22: upgrading must never be punished. Before, reloader 1.5.0 made the version Limited and, as the
+    only product, the engagement Ineligible ("no covered product version is eligible: ... (customer action)")."""
     result = run(spec(), [(WL, det("reloader", "1.5.0")), FC])
     p = product(result, "reloader")
-    assert (p.lifecycle, p.eligibility, p.action_owner) == (Lifecycle.UNKNOWN, Eligibility.LIMITED, Party.CUSTOMER)
-    assert p.reason == "1.5.0 is newer than any release listed in the matrix (newest: 1.4); the matrix needs updating"
+    assert (p.lifecycle, p.eligibility, p.action_owner, p.matrix_behind) == (
+        Lifecycle.UNKNOWN,
+        Eligibility.ELIGIBLE,
+        Party.STAKATER,
+        True,
+    )
+    assert p.reason == "matrix behind: reloader 1.5.0 is not listed yet (newest listed release line: 1.4)"
     assert p.recommended_version is None
-    assert result.status.eligibility == Eligibility.LIMITED
+    assert product(result, "forecastle").matrix_behind is None
+    assert result.status.eligibility == Eligibility.ELIGIBLE
     assert "1.4.21" not in " ".join(c.message for c in result.status.conditions)
-    assert result.reasons[0].startswith("customer action: list reloader 1.5.0 in the CompatibilityMatrix")
-    assert result.status.products_out_of_support == 1
+    assert result.reasons == ()
+    assert result.status.products_out_of_support == 0
+    assert result.status.products_not_eligible == 0
     conds = conditions(result)
     assert (conds["VersionsSupported"].status, conds["VersionsSupported"].reason) == (
-        ConditionStatus.FALSE,
-        "UnknownVersions",
+        ConditionStatus.TRUE,
+        "MatrixBehind",
     )
+    assert "matrix behind: reloader 1.5.0 is not listed yet" in conds["VersionsSupported"].message
+    assert "[Stakater action item]" in conds["VersionsSupported"].message
     assert conds["UpgradeRecommended"].status == ConditionStatus.FALSE
-    assert conds["Eligible"].reason == "Limited"
+    assert (conds["Eligible"].status, conds["Eligible"].reason) == (ConditionStatus.TRUE, "Eligible")
+    assert result.status.reason == "all covered product versions are eligible; 1 Stakater action item(s)"
+    assert (
+        "Stakater action item: list reloader 1.5.0 in the CompatibilityMatrix (matrix behind: reloader 1.5.0 is "
+        "not listed yet (newest listed release line: 1.4)) in team-a/Deployment/reloader"
+    ) in conds["Eligible"].message
+    assert "customer action" not in conds["Eligible"].message
+
+
+def test_only_product_newer_than_the_matrix_keeps_the_engagement_eligible() -> None:
+    for version in ("1.5.0", "2.0.0", "1.10.3"):
+        result = run(spec(), [("shop/Deployment/reloader", det("reloader", version))])
+        assert result.status.eligibility == Eligibility.ELIGIBLE, version
+        assert product(result, "reloader").action_owner == Party.STAKATER
+
+
+def test_older_than_the_oldest_line_stays_end_of_life() -> None:
+    result = run(spec(), [("shop/Deployment/reloader", det("reloader", "1.0.3"))])
+    p = product(result, "reloader")
+    assert (p.lifecycle, p.eligibility, p.action_owner, p.matrix_behind) == (
+        Lifecycle.END_OF_LIFE,
+        Eligibility.INELIGIBLE,
+        Party.CUSTOMER,
+        None,
+    )
+    assert result.status.eligibility == Eligibility.INELIGIBLE
+
+
+def test_unparseable_version_keeps_limited_for_the_customer() -> None:
+    latest = Detection("reloader", Edition.COMMUNITY, None, "image", "image tag 'latest' is not a version")
+    result = run(spec(), [("shop/Deployment/reloader", latest), FC])
+    p = product(result, "reloader")
+    assert (p.lifecycle, p.eligibility, p.action_owner, p.matrix_behind) == (
+        Lifecycle.UNKNOWN,
+        Eligibility.LIMITED,
+        Party.CUSTOMER,
+        None,
+    )
+    assert result.status.eligibility == Eligibility.LIMITED
+
+
+def test_newer_version_under_an_enterprise_contract_is_still_limited_for_the_edition() -> None:
+    contract = spec(products=[{"name": "reloader", "edition": "Enterprise"}, {"name": "forecastle"}])
+    result = run(contract, [(WL, det("reloader", "1.5.0")), FC])
+    p = product(result, "reloader")
+    assert (p.eligibility, p.action_owner, p.matrix_behind) == (Eligibility.LIMITED, Party.CUSTOMER, True)
+    message = conditions(result)["Eligible"].message
+    assert "customer action: run the Enterprise image of reloader" in message
+    assert "Stakater action item: list reloader 1.5.0 in the CompatibilityMatrix" in message
+
+
+def test_newer_version_under_stakater_version_management_is_stakaters_item_once() -> None:
+    managed = spec(type="ManagedService", versionManagement="Stakater")
+    result = run(managed, [("shop/Deployment/reloader", det("reloader", "1.5.0"))])
+    assert result.status.eligibility == Eligibility.ELIGIBLE
+    message = conditions(result)["Eligible"].message
+    assert message.count("list reloader 1.5.0 in the CompatibilityMatrix") == 1
 
 
 def test_undetermined_version_carries_the_detection_reason() -> None:
@@ -831,11 +898,13 @@ def test_judge_gap_between_lines_and_product_without_releases() -> None:
     matrix = load_matrix("gaps", 1, raw)
     gap = judge(matrix.products["reloader"], parse_version("1.2.0"), TODAY, 0)
     assert (gap.lifecycle, gap.reason) == (Lifecycle.UNKNOWN, "1.2.0 is not a release listed in the matrix")
+    assert not gap.matrix_behind  # a gap is not an upgrade: the customer runs a version nobody released
     empty = judge(matrix.products["forecastle"], parse_version("2.0.1"), TODAY, 0)
-    assert (empty.lifecycle, empty.reason, empty.recommended) == (
+    assert (empty.lifecycle, empty.reason, empty.recommended, empty.matrix_behind) == (
         Lifecycle.UNKNOWN,
-        "matrix lists no releases of forecastle",
+        "matrix behind: forecastle 2.0.1 is not listed yet (the matrix lists no releases of forecastle)",
         None,
+        True,
     )
 
 

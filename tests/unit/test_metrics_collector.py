@@ -199,6 +199,27 @@ def test_findings_count_what_limits_eligibility_by_the_party_that_acts() -> None
     )
 
 
+def test_a_version_newer_than_the_matrix_is_its_own_series_not_a_finding() -> None:
+    newer = {"product": "reloader", "edition": "Community", "version": "1.5.0", "lifecycle": "Unknown"}
+    newer |= {"eligibility": "Eligible", "actionOwner": "Stakater", "matrixBehind": True, "workloadCount": 2}
+    # a newer version that is also Limited for another reason (Community image under an Enterprise contract)
+    edition = newer | {"edition": "Enterprise", "eligibility": "Limited", "actionOwner": "Customer"}
+    state = state_with("acme", {"eligibility": "Limited", "products": [*PRODUCTS[:1], newer, edition]})
+    found = samples(state)
+    behind = by_name(found, "product_not_in_matrix")
+    assert sorted((labels["edition"], labels["version"], value) for labels, value in behind) == [
+        ("Community", "1.5.0", 1.0),
+        ("Enterprise", "1.5.0", 1.0),
+    ]
+    assert all(set(labels) == {"namespace", "engagement", "product", "edition", "version"} for labels, _ in behind)
+    findings = {(labels["kind"], labels["owner"]): value for labels, value in by_name(found, "engagement_findings")}
+    assert findings == {("product", "Customer"): 1.0}  # only the edition finding; the matrix is not one
+    assert (
+        by_name(samples(state_with("ok", {"eligibility": "Eligible", "products": PRODUCTS})), "product_not_in_matrix")
+        == []
+    )
+
+
 def test_cluster_name_labels_every_series_of_the_operator() -> None:
     metrics = OperatorMetrics(cluster="prod-eu-1")
     metrics.evaluations.inc()

@@ -414,11 +414,20 @@ def test_engagement_verdict_is_the_documented_reduction_of_the_product_verdicts(
             assert p.eligibility == Eligibility.ELIGIBLE
         elif p.lifecycle == Lifecycle.END_OF_LIFE:
             assert p.eligibility == Eligibility.INELIGIBLE
+        elif p.matrix_behind:
+            # newer than the matrix lists: never lowers eligibility (upgrading is never punished) unless
+            # another finding does (a Community image under an Enterprise contract, the platform)
+            running, newest = parse_version(p.version), SMALL.products[p.product].lines
+            assert running and (not newest or running.core > newest[-1].line.core)
+            assert p.lifecycle == Lifecycle.UNKNOWN and p.reason.startswith("matrix behind: ")
+            assert p.eligibility == Eligibility.ELIGIBLE or p.action_owner == Party.CUSTOMER
         elif p.lifecycle == Lifecycle.UNKNOWN:
             assert p.eligibility in (Eligibility.LIMITED, Eligibility.INELIGIBLE)
         if p.eligibility != Eligibility.ELIGIBLE:
             assert p.action_owner == Party.CUSTOMER
-        if p.action_owner is not None:
+        if p.matrix_behind and p.eligibility == Eligibility.ELIGIBLE:
+            assert p.action_owner == Party.STAKATER  # the matrix is Stakater's to update
+        elif p.action_owner is not None:
             assert p.action_owner == (Party.STAKATER if stakater else Party.CUSTOMER)
     # credits never apply unless the agreement defines them and the engagement is Eligible
     # (or Limited, where the agreement grants them under Limited Support too)
@@ -433,7 +442,7 @@ def test_engagement_verdict_is_the_documented_reduction_of_the_product_verdicts(
     if not terms["applyUnderLimitedSupport"]:
         assert credits.applicable == (terms["definedInAgreement"] and status.eligibility == Eligibility.ELIGIBLE)
     assert status.products_out_of_support == sum(
-        p.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) for p in status.products
+        p.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN) and not p.matrix_behind for p in status.products
     )
     assert status.products_not_eligible == sum(p.eligibility != Eligibility.ELIGIBLE for p in status.products)
     # a workload reported twice for the same product version (an OLM install's CSV and Deployments) counts once

@@ -255,6 +255,30 @@ def test_end_of_life_product_says_upgrade_first_and_who_acts() -> None:
     assert (first.owner, first.item) == (Party.CUSTOMER, "Upgrade reloader 1.1.0 to 1.4.21 first")
 
 
+@pytest.mark.parametrize("stated", [False, True])
+def test_a_version_newer_than_the_matrix_is_never_told_to_upgrade_first(stated: bool) -> None:
+    """Issue 22: a request about a newer version (running, or only stated) is eligible, Stakater's item."""
+    if stated:
+        req = request(**{**COMPLETE_INCIDENT, "workloads": [], "product": "reloader", "version": "1.5.0"})
+        status = run(req, workloads={})
+    else:
+        status = run(request(**COMPLETE_INCIDENT), workloads={RELOADER: [reloader("1.5.0")]})
+    assert status.scope == Scope.IN_SCOPE
+    product = status.products[0]
+    assert (product.version, product.lifecycle, product.eligibility, product.action_owner) == (
+        "1.5.0",
+        Lifecycle.UNKNOWN,
+        Eligibility.ELIGIBLE,
+        Party.STAKATER,
+    )
+    assert product.note.startswith("matrix behind: reloader 1.5.0 is not listed yet")
+    assert "upgrade first" not in product.note
+    ok, reason, message = cond(status, ELIGIBLE)
+    assert (ok, reason) == ("True", "Eligible")
+    assert message.startswith("eligible; Stakater's action items: matrix behind: reloader 1.5.0")
+    assert all("Upgrade" not in r.item for r in status.responsibilities)
+
+
 def test_end_of_life_under_stakater_version_management_is_stakaters_item() -> None:
     engagement = view(type="ManagedService", versionManagement="Stakater")
     status = run(request(**COMPLETE_INCIDENT), engagement, workloads={RELOADER: [reloader("1.1.0")]})

@@ -324,14 +324,20 @@ class ProductStatus(_Model):
     eligibility: Eligibility | None = Field(
         default=None,
         description="Eligible (Supported or Deprecated), Ineligible (EndOfLife, or the platform is not supported), "
-        "Limited (version unknown or newer than the matrix, Community image under an Enterprise contract); "
-        "Eligible under a ManagedService with versionManagement Stakater (the findings are Stakater's action "
-        "items); absent for uncovered products.",
+        "Limited (version unknown, Community image under an Enterprise contract); Eligible for a version newer "
+        "than the matrix lists (matrixBehind: Stakater's action item) and under a ManagedService with "
+        "versionManagement Stakater (the findings are Stakater's action items); absent for uncovered products.",
     )
     action_owner: Party | None = Field(
         default=None, description="Who must act on this version's findings (Customer or Stakater); absent if none."
     )
     reason: str = Field(default="", description="Why this lifecycle and eligibility were given, and what to do.")
+    matrix_behind: bool | None = Field(
+        default=None,
+        description="True when the version is newer than the newest release line the matrix lists (or the matrix "
+        "lists no release of the product): the matrix is behind. Lifecycle Unknown, owner Stakater (it updates "
+        "the matrix); it never lowers eligibility. Absent otherwise.",
+    )
     version_source: str | None = Field(
         default=None,
         description="What gave the version: image tag, ClusterServiceVersion, main container image tag, "
@@ -416,7 +422,9 @@ class SupportEngagementStatus(_Model):
     )
     reason: str = Field(default="", description="Short reason for the eligibility, shown by kubectl get.")
     products_out_of_support: int = Field(
-        default=0, description="Covered product versions whose lifecycle is EndOfLife or Unknown."
+        default=0,
+        description="Covered product versions whose lifecycle is EndOfLife or Unknown, not counting versions newer "
+        "than the matrix lists (matrixBehind).",
     )
     products_not_eligible: int = Field(
         default=0, description="Covered product versions whose eligibility is Limited or Ineligible."

@@ -89,6 +89,7 @@ class Finding:
     introduced: bool  # False when the old object already ran the same product version
     eligibility: Eligibility = Eligibility.ELIGIBLE  # the version's eligibility under the guard's engagement
     platform: tuple[str, ...] = ()  # platform incompatibilities
+    matrix_behind: bool = False  # newer than the matrix lists: never the reason for a warning or refusal
 
     def text(self, workload: str) -> str:
         """Product, version, end of support and upgrade target first: warnings get cut at 256 characters."""
@@ -99,7 +100,7 @@ class Finding:
             state = f"is end of life {since}"
         elif self.lifecycle == Lifecycle.DEPRECATED:
             state = f"reaches end of support on {self.end_of_support}"
-        elif self.lifecycle == Lifecycle.SUPPORTED:
+        elif self.lifecycle == Lifecycle.SUPPORTED or self.matrix_behind:
             state = f"has Limited Support ({self.reason})"
         else:
             state = f"has an unknown support lifecycle ({self.reason})"
@@ -140,7 +141,10 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         j = verdict.judgement
         if not verdict.findings and not verdict.advice:
             continue
-        reason = j.reason if j.lifecycle != Lifecycle.SUPPORTED else "; ".join(verdict.notes[1:])
+        # A version newer than the matrix lists has no finding of its own (the matrix is behind, Stakater's
+        # item): it reaches here only with another finding (edition, platform), which is then the reason.
+        own = j.lifecycle != Lifecycle.SUPPORTED and not j.matrix_behind
+        reason = j.reason if own else "; ".join(verdict.notes[1:])
         found.append(
             Finding(
                 guard,
@@ -153,6 +157,7 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
                 (detection.product, detection.version_text) not in before,
                 verdict.eligibility,
                 verdict.platform,
+                j.matrix_behind,
             )
         )
     return found

@@ -61,6 +61,9 @@ class Judgement:
     end_of_support: dt.date | None
     recommended: str | None  # never lower than the version judged
     reason: str
+    # The version is newer than the newest line the matrix lists (or the matrix lists no line of the
+    # product): the matrix is behind, which is Stakater's to fix; upgrading must never lower eligibility.
+    matrix_behind: bool = False
 
 
 def horizon_days(spec: SupportEngagementSpec) -> int:
@@ -99,7 +102,14 @@ def judge(
     line = entry.line_for(version)
     if line is None:
         if not entry.lines:
-            return Judgement(Lifecycle.UNKNOWN, None, recommended, f"matrix lists no releases of {entry.name}")
+            return Judgement(
+                Lifecycle.UNKNOWN,
+                None,
+                recommended,
+                f"matrix behind: {entry.name} {version} is not listed yet "
+                f"(the matrix lists no releases of {entry.name})",
+                matrix_behind=True,
+            )
         oldest, newest = entry.lines[0], entry.lines[-1]
         if version.core < oldest.line.core:
             return Judgement(
@@ -113,8 +123,8 @@ def judge(
                 Lifecycle.UNKNOWN,
                 None,
                 recommended,
-                f"{version} is newer than any release listed in the matrix (newest: {newest.label}); "
-                "the matrix needs updating",
+                f"matrix behind: {entry.name} {version} is not listed yet (newest listed release line: {newest.label})",
+                matrix_behind=True,
             )
         return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is not a release listed in the matrix")
     eos = line.end_of_support
@@ -165,6 +175,8 @@ class VersionVerdict:
     notes: tuple[str, ...]  # the product's status reason
     platform: tuple[str, ...]  # platform incompatibilities among the findings
     counted: bool  # False when the findings are Stakater's items and do not reduce eligibility
+    # Stakater's action items that never reduce eligibility, whoever maintains versions (matrix behind)
+    stakater_items: tuple[str, ...] = ()
 
 
 def _enterprise_image(entry: ProductEntry) -> str:
@@ -199,12 +211,11 @@ def judge_version(
         advice.append(f"{upgrade} before {j.end_of_support} ({j.reason})")
         if j.recommended:
             notes.append(f"upgrade to {j.recommended}")
+    elif j.matrix_behind:
+        pass  # Stakater's item (below), never the customer's finding
     elif j.lifecycle == Lifecycle.UNKNOWN:
-        if j.reason.endswith("the matrix needs updating"):
-            limited.append(f"list {subject} in the CompatibilityMatrix ({j.reason})")
-        else:
-            target = f" (recommended: {j.recommended})" if j.recommended else ""
-            limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
+        target = f" (recommended: {j.recommended})" if j.recommended else ""
+        limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
     problems = platform_problems(entry, platform)
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
     notes.extend(problems)
@@ -221,9 +232,20 @@ def judge_version(
     else:
         eligibility = Eligibility.ELIGIBLE
     findings = (*ineligible, *limited)
+    stakater_items = (f"list {subject} in the CompatibilityMatrix ({j.reason})",) if j.matrix_behind else ()
     owner = (Party.STAKATER if stakater else Party.CUSTOMER) if findings or advice else None
+    if owner is None and stakater_items:
+        owner = Party.STAKATER
     return VersionVerdict(
-        j, eligibility, owner, findings, tuple(advice), tuple(notes), tuple(problems), counted=not stakater
+        j,
+        eligibility,
+        owner,
+        findings,
+        tuple(advice),
+        tuple(notes),
+        tuple(problems),
+        counted=not stakater,
+        stakater_items=stakater_items,
     )
 
 
@@ -391,6 +413,7 @@ def _judge_groups(
             action_owner=verdict.owner,
             reason=shorten(reason),
             version_source=", ".join(sorted(g.sources)) or None,
+            matrix_behind=True if j.matrix_behind else None,
             **common,
         )
         judged.append(_Judged(status, verdict, _workload_text(listed)))
@@ -440,12 +463,14 @@ def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: in
 
 def _finding_lines(judged: Sequence[_Judged], counted: bool) -> list[str]:
     """'<owner>: <finding> in <workloads>' for the findings that do (or, Stakater's, do not) count."""
-    return [
-        f"{owner_words(item.verdict.owner)}: {finding} in {item.where}"
-        for item in judged
-        if item.verdict.counted == counted
-        for finding in item.verdict.findings
-    ]
+    lines: list[str] = []
+    for item in judged:
+        verdict = item.verdict
+        if verdict.counted == counted:
+            lines.extend(f"{owner_words(verdict.owner)}: {finding} in {item.where}" for finding in verdict.findings)
+        if not counted:
+            lines.extend(f"{owner_words(Party.STAKATER)}: {task} in {item.where}" for task in verdict.stakater_items)
+    return lines
 
 
 def _subject(item: _Judged) -> str:
@@ -489,11 +514,21 @@ def _eligible_message(
     return short, message + stakater_note, reducing
 
 
+def _out_of_support(j: Judgement) -> bool:
+    """EndOfLife or Unknown; a version newer than the matrix lists is neither (the matrix is behind)."""
+    return j.lifecycle in OUT_OF_SUPPORT and not j.matrix_behind
+
+
 def _versions_condition(judged: Sequence[_Judged], stakater: bool, generation: int | None) -> Condition:
     lines = []
+    behind = [
+        f"{item.verdict.judgement.reason} in {item.where} [{owner_words(Party.STAKATER)}]"
+        for item in judged
+        if item.verdict.judgement.matrix_behind
+    ]
     for item in judged:
         j = item.verdict.judgement
-        if j.lifecycle in OUT_OF_SUPPORT:
+        if _out_of_support(j):
             state = "is end of life" if j.lifecycle == Lifecycle.END_OF_LIFE else "has an unknown lifecycle"
             lines.append(f"{_subject(item)} {state} ({j.reason}) in {item.where} [{owner_words(item.verdict.owner)}]")
     reason = "AllVersionsSupported"
@@ -504,6 +539,12 @@ def _versions_condition(judged: Sequence[_Judged], stakater: bool, generation: i
     message = "; ".join(lines) or "all covered product versions are supported"
     if lines and stakater:
         message += " (version maintenance is Stakater's under this managed-service agreement)"
+    if behind:
+        # Newer than the matrix lists: not a finding against the versions (upgrading is never punished).
+        reason = "MatrixBehind" if not lines else reason
+        message = "; ".join(
+            (*lines, *behind) if lines else ("covered versions are supported or newer than the matrix lists", *behind)
+        )
     return _cond(VERSIONS, not lines, reason, message, generation)
 
 
@@ -585,7 +626,7 @@ def evaluate(
         observed_generation=generation,
         eligibility=eligibility,
         reason=short[:256],
-        products_out_of_support=sum(1 for j in judged if j.verdict.judgement.lifecycle in OUT_OF_SUPPORT),
+        products_out_of_support=sum(1 for j in judged if _out_of_support(j.verdict.judgement)),
         products_not_eligible=sum(1 for j in judged if j.status.eligibility != Eligibility.ELIGIBLE),
         conditions=conditions,
         products=_worst_first([j.status for j in judged]),

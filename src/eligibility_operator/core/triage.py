@@ -298,6 +298,8 @@ def _snapshot(p: ProductStatus) -> AffectedProduct:
         target = f" to {p.recommended_version}" if p.recommended_version else ""
         reason = p.reason.split("; upgrade to ", 1)[0]  # the target is named once, below
         note = f"upgrade first: {p.product} {p.version} is end of life ({reason}); {who} must upgrade{target}"
+    elif p.matrix_behind:
+        note = f"{p.reason}; eligibility is not lowered: Stakater lists the version in the matrix"
     elif p.lifecycle == Lifecycle.UNKNOWN:
         note = f"support cannot be confirmed: {p.reason}"
     return AffectedProduct(
@@ -561,7 +563,12 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
         notes = "; ".join(p.note for p in products if p.eligibility == Eligibility.LIMITED)
         eligible = _cond(ELIGIBLE, False, "Limited", notes, gen)
     else:
-        stakater = "; ".join(p.note for p in products if p.lifecycle == Lifecycle.END_OF_LIFE)
+        stakater = "; ".join(
+            p.note
+            for p in products
+            if p.lifecycle == Lifecycle.END_OF_LIFE
+            or (p.lifecycle == Lifecycle.UNKNOWN and p.action_owner == Party.STAKATER)
+        )
         message = "every affected product version is supported"
         if stakater:
             message = "eligible; Stakater's action items: " + stakater
