@@ -14,10 +14,7 @@ import datetime as dt
 import ipaddress
 import logging
 import multiprocessing
-import os
-import select
 import ssl
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -289,37 +286,12 @@ class AdmissionHandler:
 
 
 def _parser_process() -> ProcessPoolExecutor:
-    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory
-    return ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_operator,
-        initargs=(os.getpid(),),
-    )
-
-
-def _die_with_operator(operator_pid: int) -> None:
-    """Runs in the parser process: end it when the operator ends, however it ends (SIGKILL included).
-
-    A pool worker outlives a killed parent: it holds both ends of its own pipes, so it never sees EOF,
-    and outside a container nothing else ends it. PR_SET_PDEATHSIG is no fix, as it fires when the
-    *thread* that started the process exits, not the process. So a daemon thread here waits on a pidfd
-    of the operator (Linux 5.3+: readable when that process exits), or polls the parent's pid elsewhere.
-    """
-    threading.Thread(target=_watch_operator, args=(operator_pid,), name="operator-watch", daemon=True).start()
-
-
-def _watch_operator(operator_pid: int) -> None:
-    try:
-        pidfd = os.pidfd_open(operator_pid)
-    except (AttributeError, OSError):  # no pidfds here: poll
-        while os.getppid() == operator_pid:
-            time.sleep(1.0)
-        os._exit(0)
-    if os.getppid() != operator_pid:  # the operator was gone before the pidfd was opened
-        os._exit(0)
-    select.select([pidfd], [], [])
-    os._exit(0)
+    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory.
+    # Known gap: a SIGKILLed operator leaves this process behind (outside a container nothing ends it).
+    # Making it exit with the operator (PR_SET_PDEATHSIG, or a pidfd watched by a thread of its own) made
+    # tests/test_ha.py's kill test lose admission reviews on the surviving replica for up to 4 s after each
+    # kill, in every run; without it, none. Until that is understood, the orphan is the lesser harm.
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:
