@@ -19,7 +19,7 @@ from eligibility_operator.core.engagements import evaluate_engagement
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import facts_from_object
-from eligibility_operator.default_matrix import default_matrix
+from eligibility_operator.offline.loading import default_matrix
 
 from .fixture import ENGAGEMENT_NS, Fixture
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from eligibility_operator.api import crdgen
-from eligibility_operator.default_matrix import default_matrix_text
+from eligibility_operator.offline.loading import default_matrix_text
 
 from .controlplane import ensure_binaries
 

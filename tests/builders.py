@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
-from eligibility_operator.default_matrix import default_matrix
+from eligibility_operator.offline.loading import default_matrix
 
 API = "support.stakater.com/v1alpha1"
 

@@ -1,4 +1,4 @@
-"""An in-memory :class:`~eligibility_operator.kubeapi.KubeApi` for fast runtime tests.
+"""An in-memory :class:`~eligibility_operator.runtime.kube.api.KubeApi` for fast runtime tests.
 
 It holds objects per resource (what ``count`` and ``list_keys`` see), records every status
 write and Event, and fails calls on request, so that the reconciler's retries, priming and

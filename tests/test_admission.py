@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.webhook import PATH, webhook_configuration
+from eligibility_operator.runtime.serving.webhook import PATH, webhook_configuration
 from eligibility_operator_dev.controlplane import free_port
 
 from .builders import engagement, matrix, workload

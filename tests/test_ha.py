@@ -30,8 +30,8 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from eligibility_operator.leadership import KubeLeaseStore, LeaderElector, LeaseTiming
-from eligibility_operator.webhook import PATH, self_signed
+from eligibility_operator.runtime.leadership import KubeLeaseStore, LeaderElector, LeaseTiming
+from eligibility_operator.runtime.serving.webhook import PATH, self_signed
 from eligibility_operator_dev.cluster import apply_defaults
 from eligibility_operator_dev.controlplane import ControlPlane, free_port
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from eligibility_operator.api import crdgen
-from eligibility_operator.default_matrix import default_matrix_text
+from eligibility_operator.offline.loading import default_matrix_text
 
 from .conftest import Kubectl
 

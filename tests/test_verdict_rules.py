@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from eligibility_operator.core.versions import parse_version
-from eligibility_operator.default_matrix import default_matrix
+from eligibility_operator.offline.loading import default_matrix
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for

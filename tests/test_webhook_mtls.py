@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.webhook import PATH, self_signed
+from eligibility_operator.runtime.serving.webhook import PATH, self_signed
 from eligibility_operator_dev.cluster import apply_defaults
 from eligibility_operator_dev.controlplane import ControlPlane, free_port
 

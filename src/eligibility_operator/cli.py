@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .config import run_options
+from .runtime.config import run_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +28,7 @@ def main() -> None:
 def run(**values: Any) -> None:
     """Run the operator (and, with --webhook-port, the admission webhook).
 
-    Every option sets one field of the operator's configuration (eligibility_operator.config)."""
+    Every option sets one field of the operator's configuration (eligibility_operator.runtime.config)."""
     import asyncio
     import logging
 
@@ -36,10 +36,10 @@ def run(**values: Any) -> None:
         os.environ["KUBECONFIG"] = values["kubeconfig"]
     import kopf
 
-    from .config import from_options
-    from .kopf_app import run_operator
-    from .kubeapi import KubeClient
-    from .leadership import default_identity
+    from .runtime.app import run_operator
+    from .runtime.config import from_options
+    from .runtime.kube.api import KubeClient
+    from .runtime.leadership import default_identity
 
     identity = default_identity()
     try:
@@ -132,8 +132,8 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
-    from . import check_report
     from .core.evaluation import Platform
+    from .offline import check as check_report
 
     try:
         spec = check_report.load_engagement(engagement)
@@ -191,10 +191,10 @@ def triage(
     """
     import datetime as dt
 
-    from . import request_triage as rt
-    from .check_input import InputError, load_matrix_file
-    from .check_report import printable
     from .core.evaluation import Platform
+    from .offline import triage as rt
+    from .offline.check import printable
+    from .offline.manifests import InputError, load_matrix_file
 
     request_path, *manifests = paths
     when = None
@@ -244,7 +244,7 @@ def crds(output_dir: Path | None) -> None:
 @main.command("default-matrix")
 def default_matrix() -> None:
     """Print the default CompatibilityMatrix shipped with the package."""
-    from .default_matrix import default_matrix_text
+    from .offline.loading import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
 
@@ -259,8 +259,8 @@ def matrix() -> None:
 
 def _matrix_exit(run: Callable[[], Any]) -> None:
     """Print a matrix command's output; exit 4 on any input or internal error (never a verdict)."""
-    from .matrix_tools import commands
-    from .matrix_tools.sources import SourceError
+    from .offline.matrix_tools import commands
+    from .offline.matrix_tools.sources import SourceError
 
     try:
         output = run()
@@ -316,7 +316,7 @@ def matrix_build(
     labels, OLM packages and charts come from the base. The output is validated as an applied
     matrix is. Exit codes: 0 written, 4 invalid input (nothing written to stdout).
     """
-    from .matrix_tools import commands
+    from .offline.matrix_tools import commands
 
     _matrix_exit(lambda: commands.build(chart_index, base, products, platform_eol, repository))
 
@@ -330,7 +330,7 @@ def matrix_diff(old: str, new: str) -> None:
     \b
     Exit codes: 0 no differences, 1 different, 4 invalid input.
     """
-    from .matrix_tools import commands
+    from .offline.matrix_tools import commands
 
     _matrix_exit(lambda: commands.diff(old, new))
 

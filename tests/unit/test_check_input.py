@@ -12,15 +12,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from eligibility_operator.check_input import (
+from eligibility_operator.cli import main
+from eligibility_operator.offline.check import check, printable, render_table
+from eligibility_operator.offline.manifests import (
     HELM_TEMPLATE_REASON,
     MAX_LIST_DEPTH,
     TEMPLATE_REASON,
     decode,
     read_manifests,
 )
-from eligibility_operator.check_report import check, printable, render_table
-from eligibility_operator.cli import main
 
 from ..builders import TODAY, default_compiled, engagement_spec
 from ..builders import manifest as workload
@@ -361,7 +361,7 @@ def test_engagement_and_matrix_files_never_crash(
 def test_a_large_file_read_in_parallel_chunks_gives_what_reading_it_whole_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from eligibility_operator import check_input
+    from eligibility_operator.offline import manifests as check_input
 
     docs = []
     for i in range(300):

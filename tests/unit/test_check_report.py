@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.api.models import Eligibility, Lifecycle, SupportEngagementSpec
-from eligibility_operator.check_input import Manifests
-from eligibility_operator.check_report import (
+from eligibility_operator.cli import main
+from eligibility_operator.offline.check import (
     EXIT_INPUT_ERROR,
     CheckResult,
     InputError,
@@ -24,7 +24,7 @@ from eligibility_operator.check_report import (
     render_json,
     render_table,
 )
-from eligibility_operator.cli import main
+from eligibility_operator.offline.manifests import Manifests
 
 from ..builders import TODAY, default_compiled, engagement_spec
 from ..builders import manifest as workload

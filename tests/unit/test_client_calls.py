@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 from urllib3.exceptions import HTTPError
 
-from eligibility_operator.kubeapi import KubeClient
+from eligibility_operator.runtime.kube.api import KubeClient
 
 
 def _closed_port() -> int:

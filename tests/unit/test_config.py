@@ -11,8 +11,8 @@ import click
 import pytest
 
 from eligibility_operator.cli import run
-from eligibility_operator.config import RUN_OPTIONS, OperatorConfig, from_options
-from eligibility_operator.leadership import LeaseTiming
+from eligibility_operator.runtime.config import RUN_OPTIONS, OperatorConfig, from_options
+from eligibility_operator.runtime.leadership import LeaseTiming
 
 
 def parsed(*args: str) -> dict[str, Any]:

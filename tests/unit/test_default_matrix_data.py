@@ -12,7 +12,7 @@ from eligibility_operator.api.models import Lifecycle, SupportEngagementSpec
 from eligibility_operator.core.detection import Detection
 from eligibility_operator.core.evaluation import Platform, evaluate
 from eligibility_operator.core.versions import parse_version
-from eligibility_operator.default_matrix import default_matrix
+from eligibility_operator.offline.loading import default_matrix
 
 from ..builders import default_compiled, engagement_spec
 

@@ -8,12 +8,12 @@ from typing import Any
 import yaml
 
 from eligibility_operator.api.models import SupportEngagementSpec
-from eligibility_operator.check_input import read_manifests
-from eligibility_operator.check_report import check
 from eligibility_operator.core.detection import chart_app_version, detect
 from eligibility_operator.core.evaluation import Platform, evaluate
 from eligibility_operator.core.gitops import gitops_facts, resolve_sources
 from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.offline.check import check
+from eligibility_operator.offline.manifests import read_manifests
 
 from ..builders import TODAY, default_compiled, engagement_spec
 from ..builders import manifest as workload

@@ -11,7 +11,7 @@ import pytest
 from kopf._cogs.structs.references import Resource
 from kopf._core.reactor import processing
 
-from eligibility_operator import kopf_patches
+from eligibility_operator.runtime.kube import kopf_patches
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", namespaced=True)
 DAEMONIZED = Resource("example.com", "v1", "things", namespaced=True)

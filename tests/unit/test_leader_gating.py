@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from eligibility_operator.leadership import FencedKubeApi, NotLeading
-from eligibility_operator.metrics import OperatorMetrics
-from eligibility_operator.reconciler import Reconciler
-from eligibility_operator.state import OperatorState
-from eligibility_operator.tasks import BackgroundTasks
+from eligibility_operator.runtime.controllers.engagements import Reconciler
+from eligibility_operator.runtime.leadership import FencedKubeApi, NotLeading
+from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.state import OperatorState
+from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..fake_kube import FakeKubeApi
 from .test_reconciler import Harness, eligibility, run, settle, until

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from eligibility_operator.leadership import LeaderElector, LeaseConflict, LeaseRecord, LeaseTiming
+from eligibility_operator.runtime.leadership import LeaderElector, LeaseConflict, LeaseRecord, LeaseTiming
 
 TIMING = LeaseTiming(duration=10, renew_deadline=7, retry_period=2)
 

@@ -19,14 +19,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from eligibility_operator import webhook
 from eligibility_operator.cli import main
 from eligibility_operator.core.matrix import load_matrix, parse_spec
 from eligibility_operator.core.matrix_diff import diff_matrices
-from eligibility_operator.default_matrix import default_matrix
-from eligibility_operator.matrix_tools import sources
-from eligibility_operator.matrix_tools.chart_index import add_months, chart_releases, derive_lines
-from eligibility_operator.matrix_tools.sources import SourceError
+from eligibility_operator.offline.loading import default_matrix
+from eligibility_operator.offline.matrix_tools import sources
+from eligibility_operator.offline.matrix_tools.chart_index import add_months, chart_releases, derive_lines
+from eligibility_operator.offline.matrix_tools.sources import SourceError
+from eligibility_operator.runtime.serving import webhook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "matrix"
 INDEX = FIXTURES / "stakater-charts-index.yaml"

@@ -18,7 +18,7 @@ from eligibility_operator.core.matrix import (
     validate,
 )
 from eligibility_operator.core.versions import parse_version
-from eligibility_operator.default_matrix import default_matrix
+from eligibility_operator.offline.loading import default_matrix
 
 from ..builders import small_matrix_spec
 

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from eligibility_operator.core.engagements import record_from_body
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.workloads import facts_from_object
-from eligibility_operator.metrics import OperatorMetrics, build_registry
-from eligibility_operator.state import OperatorState
+from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
+from eligibility_operator.runtime.state import OperatorState
 
 from ..builders import engagement, workload
 

@@ -18,12 +18,12 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.api.models import SupportEngagementSpec
-from eligibility_operator.check_input import read_manifests
-from eligibility_operator.check_report import check
 from eligibility_operator.cli import main
 from eligibility_operator.core.detection import detect
 from eligibility_operator.core.gitops import resolve_sources
 from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.offline.check import check
+from eligibility_operator.offline.manifests import read_manifests
 
 from ..builders import TODAY, default_compiled, engagement_spec
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from eligibility_operator.api.models import GROUP, VERSION
 from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.metrics import OperatorMetrics
-from eligibility_operator.reconciler import Reconciler
-from eligibility_operator.state import OperatorState
-from eligibility_operator.tasks import BackgroundTasks
+from eligibility_operator.runtime.controllers.engagements import Reconciler
+from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.state import OperatorState
+from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..builders import engagement, matrix, workload
 from ..fake_kube import FakeKubeApi

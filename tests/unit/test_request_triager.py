@@ -12,11 +12,11 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from eligibility_operator.metrics import OperatorMetrics, build_registry
-from eligibility_operator.reconciler import Reconciler
-from eligibility_operator.request_triager import RequestTriager
-from eligibility_operator.state import OperatorState
-from eligibility_operator.tasks import BackgroundTasks
+from eligibility_operator.runtime.controllers.engagements import Reconciler
+from eligibility_operator.runtime.controllers.requests import RequestTriager
+from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
+from eligibility_operator.runtime.state import OperatorState
+from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..builders import API, engagement, matrix, workload
 from ..fake_kube import FakeKubeApi

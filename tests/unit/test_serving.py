@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from eligibility_operator import serving
 from eligibility_operator.core.reviews import ReviewError, parse_review
+from eligibility_operator.runtime.serving import limits as serving
 
 LIMITS = serving.Limits(
     max_connections=4, handshake_timeout=1.0, header_timeout=0.5, body_timeout=0.5, max_body_bytes=1000

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from eligibility_operator.tasks import BackgroundTasks, Backoff, retry
+from eligibility_operator.runtime.tasks import BackgroundTasks, Backoff, retry
 
 
 def test_backoff_doubles_up_to_the_maximum_and_resets() -> None:

@@ -87,7 +87,7 @@ def test_a_file_of_several_requests_needs_name() -> None:
 
 
 def test_an_internal_error_exits_4_never_a_triage(tmp_path: Path, monkeypatch: Any) -> None:
-    from eligibility_operator import request_triage
+    from eligibility_operator.offline import triage as request_triage
 
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("a bug in the triage")

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from eligibility_operator.core.engagements import record_from_body
 from eligibility_operator.core.matrix import load_matrix
-from eligibility_operator.metrics import OperatorMetrics
-from eligibility_operator.state import OperatorState
-from eligibility_operator.tasks import BackgroundTasks
-from eligibility_operator.webhook import PATH, AdmissionHandler
+from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.serving.webhook import PATH, AdmissionHandler
+from eligibility_operator.runtime.state import OperatorState
+from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..builders import engagement, matrix, workload
 from ..fake_kube import FakeKubeApi

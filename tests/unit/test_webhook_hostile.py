@@ -21,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from eligibility_operator import webhook
-from eligibility_operator.serving import Limits
+from eligibility_operator.runtime.serving import webhook
+from eligibility_operator.runtime.serving.limits import Limits
 
 from ..builders import workload
 from .test_reconciler import Harness, harness, run, settle

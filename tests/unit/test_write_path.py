@@ -9,12 +9,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from eligibility_operator.leadership import FencedKubeApi, LeaderElector, LeaseRecord
-from eligibility_operator.metrics import OperatorMetrics
-from eligibility_operator.reconciler import Reconciler
-from eligibility_operator.request_triager import RequestTriager
-from eligibility_operator.state import OperatorState
-from eligibility_operator.tasks import BackgroundTasks
+from eligibility_operator.runtime.controllers.engagements import Reconciler
+from eligibility_operator.runtime.controllers.requests import RequestTriager
+from eligibility_operator.runtime.leadership import FencedKubeApi, LeaderElector, LeaseRecord
+from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.state import OperatorState
+from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..fake_kube import FakeKubeApi
 from .test_hostile_runtime import Refused

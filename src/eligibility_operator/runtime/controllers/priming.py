@@ -20,9 +20,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from .api.models import GROUP, VERSION
-from .core.workloads import WATCHED_RESOURCES
-from .kubeapi import KubeApi, describe_error
+from ...api.models import GROUP, VERSION
+from ...core.workloads import WATCHED_RESOURCES
+from ..kube.api import KubeApi, describe_error
 
 log = logging.getLogger("eligibility_operator")
 

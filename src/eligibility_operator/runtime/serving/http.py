@@ -14,8 +14,8 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from . import serving
-from .state import OperatorState
+from ..state import OperatorState
+from . import limits as serving
 
 
 def make_app(state: OperatorState, registry: CollectorRegistry, stopped: Callable[[], list[str]]) -> web.Application:

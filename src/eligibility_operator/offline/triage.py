@@ -19,17 +19,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .api.models import SupportEngagementSpec
-from .api.requests import Scope, SupportRequestSpec, SupportRequestStatus
-from .check_input import InputError, decode, read_bytes, read_manifests
-from .check_report import printable
-from .core.diagnostics import summary
-from .core.engagements import to_wire
-from .core.evaluation import Platform
-from .core.inventory import Inventory
-from .core.matrix import CompiledMatrix, describe_validation_error
-from .core.triage import EngagementView, contracted_services_of, triage
-from .core.triage_inputs import InventorySource, gather
+from ..api.models import SupportEngagementSpec
+from ..api.requests import Scope, SupportRequestSpec, SupportRequestStatus
+from ..core.diagnostics import summary
+from ..core.engagements import to_wire
+from ..core.evaluation import Platform
+from ..core.inventory import Inventory
+from ..core.matrix import CompiledMatrix, describe_validation_error
+from ..core.triage import EngagementView, contracted_services_of, triage
+from ..core.triage_inputs import InventorySource, gather
+from .check import printable
+from .manifests import InputError, decode, read_bytes, read_manifests
 
 EXIT_IN_SCOPE, EXIT_OUT_OF_SCOPE, EXIT_INPUT_ERROR = 0, 1, 4
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -40,8 +40,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .core.evaluation import Platform
-    from .kubeapi import KubeApi
+    from ..core.evaluation import Platform
+    from .kube.api import KubeApi
 
 log = logging.getLogger("eligibility_operator")
 LEASE_NAME = "eligibility-operator"
@@ -423,7 +423,7 @@ class NotLeading(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    from .kubeapi import describe_error
+    from .kube.api import describe_error
 
     return describe_error(exc)
 

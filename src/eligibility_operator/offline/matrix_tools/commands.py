@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from ..core.matrix_diff import diff_matrices
-from ..default_matrix import default_matrix
+from ...core.matrix_diff import diff_matrices
+from ..loading import default_matrix
 from .build import STAKATER_CHARTS, build_matrix, matrix_spec
 from .sources import SourceError, read_json, read_yaml
 

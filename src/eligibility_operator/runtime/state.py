@@ -12,13 +12,13 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 
-from .api.models import SupportEngagementSpec
-from .core.coverage import covers
-from .core.engagements import EngagementRecord
-from .core.evaluation import Platform
-from .core.inventory import Inventory, MatrixRecord
-from .core.matrix import CompiledMatrix
-from .core.request_records import RequestKey, RequestRecord
+from ..api.models import SupportEngagementSpec
+from ..core.coverage import covers
+from ..core.engagements import EngagementRecord
+from ..core.evaluation import Platform
+from ..core.inventory import Inventory, MatrixRecord
+from ..core.matrix import CompiledMatrix
+from ..core.request_records import RequestKey, RequestRecord
 
 EngagementKey = tuple[str, str]  # namespace, name
 

@@ -30,10 +30,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .api.models import SupportEngagementSpec
-from .core.gitops import SourceKey, flux_source, gitops_facts
-from .core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
-from .core.workloads import WorkloadFacts, facts_from_object
+from ..api.models import SupportEngagementSpec
+from ..core.gitops import SourceKey, flux_source, gitops_facts
+from ..core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
+from ..core.workloads import WorkloadFacts, facts_from_object
 
 # libyaml is an order of magnitude faster on 10,000 manifests; both loaders are safe.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -596,7 +596,7 @@ def load_engagement(path: Path) -> SupportEngagementSpec:
 
 
 def load_matrix_file(path: Path | None) -> CompiledMatrix:
-    from .default_matrix import default_matrix
+    from .loading import default_matrix
 
     doc = default_matrix() if path is None else _load_single(path, "matrix")
     if not isinstance(doc, dict) or doc.get("kind") != "CompatibilityMatrix":

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from .kubeapi import describe_error
+from .kube.api import describe_error
 
 log = logging.getLogger("eligibility_operator")
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """``eligibility-operator check``: the operator's evaluation, offline, over manifests.
 
 For CI pipelines and GitOps repositories. Reading the input (files, documents,
-engagement, matrix) is :mod:`.check_input`; this module evaluates and renders.
+engagement, matrix) is :mod:`.manifests`; this module evaluates and renders.
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
-from .check_input import (
+from ..api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from ..core.coverage import covers
+from ..core.detection import Detection, detect, installation_ref
+from ..core.engagements import evaluate_engagement, spec_problems, to_wire
+from ..core.evaluation import Platform
+from ..core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
+from ..core.matrix import CompiledMatrix
+from ..core.workloads import WorkloadFacts
+from .manifests import (
     HELM_TEMPLATE_REASON,
     TEMPLATE_REASON,
     InputError,
@@ -24,13 +31,6 @@ from .check_input import (
     load_matrix_file,
     read_manifests,
 )
-from .core.coverage import covers
-from .core.detection import Detection, detect, installation_ref
-from .core.engagements import evaluate_engagement, spec_problems, to_wire
-from .core.evaluation import Platform
-from .core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
-from .core.matrix import CompiledMatrix
-from .core.workloads import WorkloadFacts
 
 __all__ = ["InputError", "Problem", "load_engagement", "load_matrix_file", "read_manifests"]  # re-exported
 

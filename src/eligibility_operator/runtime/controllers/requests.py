@@ -1,7 +1,7 @@
 """The runtime side of SupportRequest triage: keeps the requests, re-triages them, writes their status.
 
-Kopf handlers (see :mod:`kopf_app`) feed :meth:`RequestTriager.request_seen` /
-:meth:`request_gone`; the :class:`~eligibility_operator.reconciler.Reconciler` tells
+Kopf handlers (see :mod:`..handlers`) feed :meth:`RequestTriager.request_seen` /
+:meth:`request_gone`; the :class:`~eligibility_operator.runtime.controllers.engagements.Reconciler` tells
 which engagements it re-evaluates (their spec, matrix, platform or a workload in their
 namespaces changed, and hourly), and every request under those engagements is triaged
 again, in coalesced batches like the engagements. The triage itself is pure
@@ -19,19 +19,19 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .api.requests import Diagnostics, SupportRequestStatus
-from .controller import Outcome, WorkQueue, drain_forever, merge_seen
-from .core import request_records as rr
-from .core.diagnostics import summary, workload_diagnostics
-from .core.triage import EngagementView, not_ready, triage
-from .core.triage_inputs import InventorySource, gather
-from .kubeapi import KubeApi, describe_error
-from .leadership import AlwaysLeader, Leadership
-from .metrics import OperatorMetrics
+from ...api.requests import Diagnostics, SupportRequestStatus
+from ...core import request_records as rr
+from ...core.diagnostics import summary, workload_diagnostics
+from ...core.triage import EngagementView, not_ready, triage
+from ...core.triage_inputs import InventorySource, gather
+from ..kube.api import KubeApi, describe_error
+from ..leadership import AlwaysLeader, Leadership
+from ..metrics import OperatorMetrics
+from ..state import EngagementKey, OperatorState
+from ..tasks import BackgroundTasks
 from .priming import SeenObjects, request_key
-from .state import EngagementKey, OperatorState
-from .status_writer import StatusWriter
-from .tasks import BackgroundTasks
+from .queue import Outcome, WorkQueue, drain_forever, merge_seen
+from .writer import StatusWriter
 
 log = logging.getLogger("eligibility_operator")
 PLURAL = "supportrequests"

@@ -1,6 +1,6 @@
 """The one controller skeleton: a coalescing work queue and the loop that drains it, for every kind.
 
-Both controllers (engagements in :mod:`reconciler`, SupportRequests in :mod:`request_triager`) and the
+Both controllers (engagements in :mod:`.engagements`, SupportRequests in :mod:`.requests`) and the
 CompatibilityMatrix status use it, so that they share one policy for what happens to a key:
 
 * **done** (written, unchanged, or the object is gone): forgotten until it is marked again;
@@ -22,8 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable, MutableMapping
 from typing import Any, Generic, Protocol, TypeVar
 
-from .leadership import Leadership
-from .tasks import BackgroundTasks, Backoff
+from ..leadership import Leadership
+from ..tasks import BackgroundTasks, Backoff
 
 log = logging.getLogger("eligibility_operator")
 K = TypeVar("K", bound=Hashable)

@@ -18,8 +18,8 @@ from typing import Any, Protocol, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from .api.models import GROUP, VERSION
-from .core.evaluation import Platform
+from ...api.models import GROUP, VERSION
+from ...core.evaluation import Platform
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"

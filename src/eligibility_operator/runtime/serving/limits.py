@@ -76,7 +76,7 @@ class _Idle:
             self.since[request.protocol] = asyncio.get_running_loop().time()
 
 
-_IDLE = web.AppKey("eligibility_operator.serving.idle", _Idle)
+_IDLE = web.AppKey("eligibility_operator.runtime.serving.limits.idle", _Idle)
 
 
 def runner(app: web.Application, limits: Limits) -> web.AppRunner:

@@ -24,16 +24,16 @@ from typing import Any
 
 from aiohttp import web
 
-from . import serving
-from .api.models import GROUP
-from .core.admission import Decision, Guard, decide, guards_for, response
-from .core.audit import AuditEvent, AuditLimiter
-from .core.reviews import ReviewError, read_review
-from .core.workloads import OPT_OUT_LABEL
-from .kubeapi import KubeApi, describe_error
-from .metrics import OperatorMetrics
-from .state import OperatorState
-from .tasks import BackgroundTasks
+from ...api.models import GROUP
+from ...core.admission import Decision, Guard, decide, guards_for, response
+from ...core.audit import AuditEvent, AuditLimiter
+from ...core.reviews import ReviewError, read_review
+from ...core.workloads import OPT_OUT_LABEL
+from ..kube.api import KubeApi, describe_error
+from ..metrics import OperatorMetrics
+from ..state import OperatorState
+from ..tasks import BackgroundTasks
+from . import limits as serving
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"

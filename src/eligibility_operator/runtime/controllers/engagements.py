@@ -1,9 +1,9 @@
 """The operator's engine: updates the state from watch events, decides what to re-evaluate, writes status.
 
-Kopf handlers (see :mod:`kopf_app`) only feed this object; it is given the state
-(:mod:`state`), the API client and the metrics it uses. All evaluation happens in
+Kopf handlers (see :mod:`..handlers`) only feed this object; it is given the state
+(:mod:`..state`), the API client and the metrics it uses. All evaluation happens in
 :meth:`Reconciler.run`, one coalesced batch at a time, and all writes through its
-:class:`~.status_writer.StatusWriter`:
+:class:`~.writer.StatusWriter`:
 
 * a workload change marks only the engagements that cover its namespace, and only
   when the workload's detected products changed;
@@ -20,21 +20,21 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .controller import Outcome, WorkQueue, drain_forever, merge_seen
-from .core import engagements as eng
-from .core.coverage import ANY_NAMESPACE, confined
-from .core.evaluation import Platform
-from .core.gitops import gitops_facts
-from .core.inventory import Key
-from .core.matrix import MatrixError, load_matrix
-from .core.workloads import facts_from_object
-from .kubeapi import KubeApi, describe_error
-from .leadership import AlwaysLeader, Leadership
-from .metrics import OperatorMetrics
+from ...core import engagements as eng
+from ...core.coverage import ANY_NAMESPACE, confined
+from ...core.evaluation import Platform
+from ...core.gitops import gitops_facts
+from ...core.inventory import Key
+from ...core.matrix import MatrixError, load_matrix
+from ...core.workloads import facts_from_object
+from ..kube.api import KubeApi, describe_error
+from ..leadership import AlwaysLeader, Leadership
+from ..metrics import OperatorMetrics
+from ..state import EngagementKey, OperatorState
+from ..tasks import BackgroundTasks, Backoff, retry
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
-from .state import EngagementKey, OperatorState
-from .status_writer import StatusWriter
-from .tasks import BackgroundTasks, Backoff, retry
+from .queue import Outcome, WorkQueue, drain_forever, merge_seen
+from .writer import StatusWriter
 
 log = logging.getLogger("eligibility_operator")
 

@@ -20,15 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
-from .api.requests import SupportRequestStatus
-from .controller import Outcome
-from .core import engagements as eng
-from .core import request_records as rr
-from .core.inventory import MatrixRecord
-from .kubeapi import KubeApi, describe_error
-from .leadership import NotLeading
-from .metrics import OperatorMetrics
+from ...api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
+from ...api.requests import SupportRequestStatus
+from ...core import engagements as eng
+from ...core import request_records as rr
+from ...core.inventory import MatrixRecord
+from ..kube.api import KubeApi, describe_error
+from ..leadership import NotLeading
+from ..metrics import OperatorMetrics
+from .queue import Outcome
 
 log = logging.getLogger("eligibility_operator")
 ENGAGEMENTS, REQUESTS, MATRICES = "supportengagements", "supportrequests", "compatibilitymatrices"

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from . import __version__
-from .api.models import (
+from .. import __version__
+from ..api.models import (
     ConditionStatus,
     ConditionType,
     Eligibility,
@@ -29,7 +29,7 @@ from .api.models import (
     Lifecycle,
     Party,
 )
-from .core.engagements import EngagementRecord
+from ..core.engagements import EngagementRecord
 from .state import OperatorState
 
 # `_created` series double every counter for no use to dashboards or alerts.

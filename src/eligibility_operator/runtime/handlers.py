@@ -1,0 +1,138 @@
+"""The thin Kopf shell: watches that feed the controllers (engagements, SupportRequests, matrices,
+namespaces, workloads).
+
+Customer workloads are only read, through Kopf's low-level ``on.event`` handlers,
+which keep no state on the object: no annotation, finalizer or status is ever
+written to a workload (``tests/test_operator.py`` checks that). Kopf's index
+handlers are not used: their start-up gating costs O(N²) wake-ups with N objects
+(5,000 Deployments took minutes); the reconciler primes itself instead (see
+``Reconciler.prime``).
+
+Our own resources are watched with ``on.event`` too: the operator keeps no
+per-object handler progress, so Kopf never writes annotations or finalizers to
+engagements or matrices either; the reconciler writes their status itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from ..api.models import GROUP, VERSION
+from ..core.workloads import WATCHED_RESOURCES
+from .controllers.engagements import Reconciler
+from .controllers.requests import RequestTriager
+
+
+class NoEssenceDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """Kopf builds an object's "essence" (a deep copy of it) on every event to detect changes for
+    high-level handlers. This operator has none, so the essence is empty: that deep copy was a fifth of
+    the CPU of a cold start with 10,000 workloads. Nothing is ever stored (``store`` is never called
+    without change-detecting handlers)."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+
+def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def build_registry(
+    reconciler: Reconciler, inactivity_timeout: float = 70.0, triager: RequestTriager | None = None
+) -> kopf.OperatorRegistry:
+    """Register every handler on a private registry bound to ``reconciler`` (and ``triager``)."""
+    registry = kopf.OperatorRegistry()
+
+    if triager is not None:
+
+        @kopf.on.event(GROUP, VERSION, "supportrequests", registry=registry)
+        async def request_event(event: kopf.RawEvent, **_: Any) -> None:
+            body = event["object"]
+            if event["type"] == "DELETED":
+                triager.request_gone(*_meta(body))
+            else:
+                triager.request_seen(body)
+                if event["type"] is None:
+                    reconciler.relisted()
+
+    for group, version, plural, kind in WATCHED_RESOURCES:
+        _register_workload(registry, reconciler, group, version, plural, kind)
+
+    @kopf.on.event("", "v1", "namespaces", registry=registry)
+    async def namespace_event(event: kopf.RawEvent, name: str, **_: Any) -> None:
+        if event["type"] == "DELETED":
+            reconciler.namespace_gone(name)
+        else:
+            reconciler.namespace_seen(name, dict((event["object"].get("metadata") or {}).get("labels") or {}))
+            if event["type"] is None:
+                reconciler.relisted()
+
+    @kopf.on.event(GROUP, VERSION, "supportengagements", registry=registry)
+    async def engagement_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            reconciler.engagement_gone(*_meta(body))
+        else:
+            reconciler.engagement_seen(body)
+            if event["type"] is None:
+                reconciler.relisted()
+
+    @kopf.on.event(GROUP, VERSION, "compatibilitymatrices", registry=registry)
+    async def matrix_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            reconciler.matrix_gone(_meta(body)[1])
+        else:
+            reconciler.matrix_seen(body)
+            if event["type"] is None:
+                reconciler.relisted()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In-cluster service account, else $KUBECONFIG, as the kubernetes client resolves them.
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # Kopf posts Events for its own log lines; they would be about customer workloads. Ours go
+        # through the reconciler, about engagements only.
+        settings.posting.enabled = False
+        settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
+        settings.persistence.diffbase_storage = NoEssenceDiffBase()
+        # The server ends each watch after 5 minutes and Kopf resumes it from the last resource version;
+        # the client gives up 30 s later if the server did not (a half-open connection).
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.watching.connect_timeout = 15
+        # A watch that delivers nothing (not even a bookmark) for this long is presumed dead and reopened:
+        # this is what notices a frozen API server or a silently dropped connection.
+        settings.watching.inactivity_timeout = inactivity_timeout
+        # Kopf's own API calls (listing, discovery) fail after a minute instead of five, and are retried.
+        settings.networking.request_timeout = 60
+        settings.networking.connect_timeout = 15
+        # List in pages: a single LIST of 10,000 Deployments is tens of MB of JSON parsed at once.
+        settings.watching.chunk_size = 500
+        # Kopf keeps a worker per object for this long after its last event, and an idle worker still
+        # references that event's full body: with the default 5 s, listing N objects holds N bodies.
+        settings.queueing.idle_timeout = 0.2
+
+    return registry
+
+
+def _register_workload(
+    registry: kopf.OperatorRegistry, reconciler: Reconciler, group: str, version: str, plural: str, kind: str
+) -> None:
+    @kopf.on.event(group, version, plural, registry=registry, id=f"{plural}_facts")
+    async def workload_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            namespace, name = _meta(body)
+            reconciler.workload_gone(namespace, kind, name)
+        else:
+            reconciler.workload_seen(kind, body)
+            if event["type"] is None:  # listed: at start, or again after a 410 Gone / reconnect
+                reconciler.relisted()
