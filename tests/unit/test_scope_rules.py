@@ -9,7 +9,8 @@ import pytest
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.api.requests import Route, Scope, SupportRequestSpec
 from eligibility_operator.core import scope_rules as rules
-from eligibility_operator.core.triage import EngagementView, TriageInput, _Affected
+from eligibility_operator.core.triage import _Affected
+from eligibility_operator.core.triage_inputs import EngagementView, TriageInput
 
 from ..builders import default_compiled, engagement
 

@@ -9,8 +9,7 @@ from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.api.requests import SupportRequestSpec
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.inventory import Inventory
-from eligibility_operator.core.triage import EngagementView
-from eligibility_operator.core.triage_inputs import InventorySource, gather
+from eligibility_operator.core.triage_inputs import EngagementView, InventorySource, gather
 from eligibility_operator.core.workloads import facts_from_object
 
 from ..builders import default_compiled, engagement, workload

@@ -16,7 +16,8 @@ from ..api.requests import RequestCategory, Route, Scope
 from .coverage import covers
 
 if TYPE_CHECKING:
-    from .triage import EngagementView, TriageInput, _Affected
+    from .triage import _Affected
+    from .triage_inputs import EngagementView, TriageInput
 
 _C = RequestCategory
 Decision = tuple[Scope, Route, str]

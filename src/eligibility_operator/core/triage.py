@@ -10,9 +10,8 @@ reads the cluster. The rules are tabled in the README ("SupportRequest").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..api.models import (
     Condition,
@@ -27,9 +26,7 @@ from ..api.models import (
 )
 from ..api.requests import (
     AffectedProduct,
-    Diagnostics,
     FirstResponse,
-    Impact,
     RequestCategory,
     Route,
     Scope,
@@ -37,222 +34,19 @@ from ..api.requests import (
     SeverityStatus,
     SupportRequestSpec,
     SupportRequestStatus,
-    Workaround,
 )
-from . import policy
-from .business_calendar import BusinessCalendar, CalendarError, check_calendar, parse_target
-from .coverage import covers
+from .business_calendar import check_calendar
 from .detection import Detection
 from .engagements import evaluate_engagement
-from .evaluation import Platform
-from .matrix import CompiledMatrix
+from .request_completeness import missing_information
+from .request_sla import calendar_of, first_response, severity_status
 from .scope_rules import decide_scope
+from .triage_inputs import TriageInput, one_per_version
 from .versions import parse_version
 
 READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
 CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)
 _C = RequestCategory
-
-# What the policy asks a request to carry (section 3: timely and complete information), per category.
-WORKLOADS, VERSIONS, IMPACT, WORKAROUND, REPRODUCTION, VENDOR, DESCRIPTION, PRODUCT = (
-    "affected workloads (spec.workloads)",
-    "versions of the affected products (no workload shows one; set spec.version)",
-    "impact (spec.impact)",
-    "workaround (spec.workaround)",
-    "steps to reproduce (spec.reproduction)",
-    "the third-party vendor (spec.vendor)",
-    "a description (spec.description)",
-    "the affected product or workloads (spec.product or spec.workloads)",
-)
-_INCIDENT_NEEDS = (WORKLOADS, VERSIONS, IMPACT, WORKAROUND, REPRODUCTION)
-_NEEDS: dict[RequestCategory, tuple[str, ...]] = {
-    _C.INCIDENT: _INCIDENT_NEEDS,
-    _C.THIRD_PARTY: (*_INCIDENT_NEEDS, VENDOR),
-    _C.QUESTION: (PRODUCT, VERSIONS),
-    _C.UPGRADE_GUIDANCE: (PRODUCT, VERSIONS),
-    _C.INFRASTRUCTURE: (IMPACT, WORKAROUND, DESCRIPTION),
-    _C.APPLICATION_CODE: (WORKLOADS, IMPACT, WORKAROUND, REPRODUCTION),
-    _C.PERFORMANCE_TUNING: (WORKLOADS, IMPACT, DESCRIPTION),
-}
-
-
-# -------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class EngagementView:
-    """The engagement a request falls under, as the shell read it."""
-
-    namespace: str
-    name: str
-    spec: SupportEngagementSpec | None
-    spec_error: str | None = None
-    contracted_services: frozenset[str] = frozenset()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-def contracted_services_of(raw_spec: Mapping[str, Any] | None) -> frozenset[str]:
-    """``spec.contractedServices`` of an engagement, read tolerantly (a list of strings; anything else: none)."""
-    value = (raw_spec or {}).get("contractedServices")
-    if not isinstance(value, list):
-        return frozenset()
-    return frozenset(str(v) for v in value if isinstance(v, str))
-
-
-@dataclass
-class TriageInput:
-    request: SupportRequestSpec
-    namespace: str  # the request's namespace
-    engagement: EngagementView | None
-    engagement_problem: str | None  # why no engagement was resolved (None with engagement None: none covers)
-    matrix: CompiledMatrix | None
-    # spec.workloads[i] -> its detections under the engagement's matrix; None when the workload does not exist
-    workloads: Mapping[str, Sequence[Detection] | None]
-    # when spec.product is set: (workload ref, detection) of that product in the engagement's covered namespaces
-    product_found: Sequence[tuple[str, Detection]] = ()
-    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    platform: Platform = field(default_factory=Platform)
-    opened_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    today: dt.date | None = None
-    generation: int | None = None
-    diagnostics: Diagnostics | None = None
-
-
-PRODUCT_VERSIONS_LIMIT = 20  # distinct versions of a product named by spec.product that a triage lists
-
-
-def one_per_version(
-    found: Iterable[tuple[str, Detection]], product: str, limit: int = PRODUCT_VERSIONS_LIMIT
-) -> list[tuple[str, Detection]]:
-    """The detections of ``product`` with one workload per distinct version (the first by name), in version
-    order, at most ``limit``. Capping workloads instead would drop versions at random: a request about a
-    product installed in 30 places must list all of its versions, whichever order they were found in."""
-    first: dict[tuple[str, str], tuple[str, Detection]] = {}
-    for ref, d in found:
-        if d.product != product:
-            continue
-        key = (d.version_text, d.edition or "")
-        if key not in first or ref < first[key][0]:
-            first[key] = (ref, d)
-
-    def order(item: tuple[str, Detection]) -> tuple[bool, tuple[int, ...], str, str]:
-        d = item[1]
-        return (d.version is None, d.version.core if d.version else (), d.version_text, d.edition or "")
-
-    return sorted(first.values(), key=order)[:limit]
-
-
-# ----------------------------------------------------------- engagement choice
-
-
-def resolve_engagement(
-    ref_name: str | None,
-    ref_namespace: str | None,
-    request_namespace: str,
-    engagements: Iterable[EngagementView],
-    namespace_labels: Mapping[str, Mapping[str, str]],
-) -> tuple[EngagementView | None, str | None]:
-    """The engagement a request falls under, or (None, problem). (None, None): no engagement covers it.
-
-    Without a reference: the engagement covering the request's namespace; if several do, the one in
-    that namespace, else the request must name one.
-    """
-    if ref_name:
-        namespace = ref_namespace or request_namespace
-        for view in engagements:
-            if view.namespace == namespace and view.name == ref_name:
-                return view, None
-        return None, (
-            f"spec.engagementRef: SupportEngagement {namespace}/{ref_name} not found; "
-            f"create it or name an existing engagement"
-        )
-    labels = namespace_labels.get(request_namespace)
-    covering = [v for v in engagements if v.spec is not None and covers(v.spec.coverage, request_namespace, labels)]
-    if len(covering) == 1:
-        return covering[0], None
-    local = [v for v in covering if v.namespace == request_namespace]
-    if len(local) == 1:
-        return local[0], None
-    if covering:
-        names = ", ".join(sorted(v.ref for v in covering)[:5])
-        return None, (
-            f"spec.engagementRef: {len(covering)} engagements cover namespace {request_namespace!r} ({names}); "
-            f"name one in spec.engagementRef"
-        )
-    return None, None
-
-
-# --------------------------------------------------------------- severity
-
-
-def suggest_severity(
-    category: RequestCategory, impact: Impact | None, workaround: Workaround | None
-) -> tuple[Severity, str]:
-    """The policy's definitions: P1 production outage, no workaround; P2 major degradation, workaround not
-    sustainable; P3 limited, reasonable workaround; P4 guidance, no production impact. Default P3."""
-    if impact is None:
-        if category in (_C.QUESTION, _C.UPGRADE_GUIDANCE):
-            return Severity.P4, "guidance with no stated production impact"
-        return Severity.P3, "the policy's default when the impact is not stated"
-    if impact == Impact.NO_PRODUCTION_IMPACT:
-        return Severity.P4, "no production impact"
-    if impact == Impact.LIMITED:
-        return Severity.P3, "limited, non-critical impact"
-    if workaround == Workaround.REASONABLE:
-        return Severity.P3, f"{impact} with a reasonable workaround"
-    if impact == Impact.PRODUCTION_OUTAGE and workaround in (Workaround.NONE, None):
-        return Severity.P1, "production outage with no workaround"
-    return Severity.P2, f"{impact}" + (" with a workaround that is not sustainable" if workaround else "")
-
-
-def severity_status(request: SupportRequestSpec) -> SeverityStatus:
-    suggested, basis = suggest_severity(RequestCategory(request.category), request.impact, request.workaround)
-    proposed = Severity(request.severity)
-    note = ""
-    if suggested != proposed:
-        note = (
-            f"proposed {proposed}, the policy's definitions suggest {suggested} ({basis}); accurate severity "
-            f"classification is the customer's duty and Stakater may reclassify (section 3)"
-        )
-    return SeverityStatus(proposed=proposed, suggested=suggested, note=note)
-
-
-# -------------------------------------------------------------- first response
-
-
-def calendar_of(spec: SupportEngagementSpec) -> BusinessCalendar:
-    agreement = spec.agreement
-    return BusinessCalendar(
-        getattr(agreement, "time_zone", "UTC") or "UTC", getattr(agreement, "holiday_calendar", None)
-    )
-
-
-def first_response(
-    spec: SupportEngagementSpec, severity: Severity, opened_at: dt.datetime, scope: Scope
-) -> FirstResponse:
-    """The first-response target for ``severity`` under the engagement's plan, and when it is due."""
-    targets = {t.severity: t.first_response for t in policy.response_targets(spec)}
-    text = targets[str(severity)]
-    calendar = calendar_of(spec)
-    note = "a first response (initial engagement), not a resolution time; the operator does not track replies"
-    if scope == Scope.THIRD_PARTY:
-        note = "diagnosis and coordination only; timelines depend on the vendor; no guaranteed resolution time"
-    try:
-        target = parse_target(text)
-        due: dt.datetime | None = calendar.due(opened_at, target)
-    except CalendarError as exc:
-        return FirstResponse(target=text[:64], due=None, calendar=calendar.describe()[:128], note=str(exc)[:1024])
-    return FirstResponse(
-        target=text[:64],
-        due=due,
-        business_hours=target.business,
-        calendar=(calendar.describe() if target.business else "elapsed time")[:128],
-        note=note,
-    )
-
 
 # ------------------------------------------------------------------- helpers
 
@@ -376,33 +170,6 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
                 )
         products.add(req.product)
     return _Affected(found, products, customer_apps), []
-
-
-def missing_information(req: SupportRequestSpec, products: Sequence[AffectedProduct]) -> list[str]:
-    """What the policy asks for (section 3) that the request does not carry."""
-    needs = _NEEDS.get(RequestCategory(req.category), (DESCRIPTION,))
-    missing = []
-    for need in needs:
-        if need == WORKLOADS and req.workloads:
-            continue
-        if need == PRODUCT and (req.workloads or req.product):
-            continue
-        if need == VERSIONS and (req.version or (products and all(p.version != "Unknown" for p in products))):
-            continue
-        if need == VERSIONS and not products and not req.product:
-            continue  # no product is involved: nothing to version
-        if need == IMPACT and req.impact is not None:
-            continue
-        if need == WORKAROUND and req.workaround is not None:
-            continue
-        if need == REPRODUCTION and req.reproduction:
-            continue
-        if need == VENDOR and req.vendor:
-            continue
-        if need == DESCRIPTION and req.description:
-            continue
-        missing.append(need)
-    return missing
 
 
 def _responsibilities(

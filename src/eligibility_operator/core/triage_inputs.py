@@ -9,16 +9,126 @@ would" is structural, not a promise kept by two copies.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from ..api.models import Coverage
-from ..api.requests import SupportRequestSpec
+from ..api.models import Coverage, SupportEngagementSpec
+from ..api.requests import Diagnostics, SupportRequestSpec
 from .coverage import covers
 from .detection import Detection
 from .evaluation import Platform
 from .inventory import Inventory
 from .matrix import CompiledMatrix
-from .triage import EngagementView, TriageInput, one_per_version, resolve_engagement
+
+
+@dataclass(frozen=True)
+class EngagementView:
+    """The engagement a request falls under, as the shell read it."""
+
+    namespace: str
+    name: str
+    spec: SupportEngagementSpec | None
+    spec_error: str | None = None
+    contracted_services: frozenset[str] = frozenset()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def contracted_services_of(raw_spec: Mapping[str, Any] | None) -> frozenset[str]:
+    """``spec.contractedServices`` of an engagement, read tolerantly (a list of strings; anything else: none)."""
+    value = (raw_spec or {}).get("contractedServices")
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(str(v) for v in value if isinstance(v, str))
+
+
+@dataclass
+class TriageInput:
+    request: SupportRequestSpec
+    namespace: str  # the request's namespace
+    engagement: EngagementView | None
+    engagement_problem: str | None  # why no engagement was resolved (None with engagement None: none covers)
+    matrix: CompiledMatrix | None
+    # spec.workloads[i] -> its detections under the engagement's matrix; None when the workload does not exist
+    workloads: Mapping[str, Sequence[Detection] | None]
+    # when spec.product is set: (workload ref, detection) of that product in the engagement's covered namespaces
+    product_found: Sequence[tuple[str, Detection]] = ()
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    platform: Platform = field(default_factory=Platform)
+    opened_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    today: dt.date | None = None
+    generation: int | None = None
+    diagnostics: Diagnostics | None = None
+
+
+PRODUCT_VERSIONS_LIMIT = 20  # distinct versions of a product named by spec.product that a triage lists
+
+
+def one_per_version(
+    found: Iterable[tuple[str, Detection]], product: str, limit: int = PRODUCT_VERSIONS_LIMIT
+) -> list[tuple[str, Detection]]:
+    """The detections of ``product`` with one workload per distinct version (the first by name), in version
+    order, at most ``limit``. Capping workloads instead would drop versions at random: a request about a
+    product installed in 30 places must list all of its versions, whichever order they were found in."""
+    first: dict[tuple[str, str], tuple[str, Detection]] = {}
+    for ref, d in found:
+        if d.product != product:
+            continue
+        key = (d.version_text, d.edition or "")
+        if key not in first or ref < first[key][0]:
+            first[key] = (ref, d)
+
+    def order(item: tuple[str, Detection]) -> tuple[bool, tuple[int, ...], str, str]:
+        d = item[1]
+        return (d.version is None, d.version.core if d.version else (), d.version_text, d.edition or "")
+
+    return sorted(first.values(), key=order)[:limit]
+
+
+# ----------------------------------------------------------- engagement choice
+
+
+def resolve_engagement(
+    ref_name: str | None,
+    ref_namespace: str | None,
+    request_namespace: str,
+    engagements: Iterable[EngagementView],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> tuple[EngagementView | None, str | None]:
+    """The engagement a request falls under, or (None, problem). (None, None): no engagement covers it.
+
+    Without a reference: the engagement covering the request's namespace; if several do, the one in
+    that namespace, else the request must name one.
+    """
+    if ref_name:
+        namespace = ref_namespace or request_namespace
+        for view in engagements:
+            if view.namespace == namespace and view.name == ref_name:
+                return view, None
+        return None, (
+            f"spec.engagementRef: SupportEngagement {namespace}/{ref_name} not found; "
+            f"create it or name an existing engagement"
+        )
+    labels = namespace_labels.get(request_namespace)
+    covering = [v for v in engagements if v.spec is not None and covers(v.spec.coverage, request_namespace, labels)]
+    if len(covering) == 1:
+        return covering[0], None
+    local = [v for v in covering if v.namespace == request_namespace]
+    if len(local) == 1:
+        return local[0], None
+    if covering:
+        names = ", ".join(sorted(v.ref for v in covering)[:5])
+        return None, (
+            f"spec.engagementRef: {len(covering)} engagements cover namespace {request_namespace!r} ({names}); "
+            f"name one in spec.engagementRef"
+        )
+    return None, None
+
+
+# ------------------------------------------------------------------ gathering
 
 EngagementCandidates = Callable[[str, tuple[str, str] | None], list[EngagementView]]
 

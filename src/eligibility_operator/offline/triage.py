@@ -26,8 +26,8 @@ from ..core.engagements import to_wire
 from ..core.evaluation import Platform
 from ..core.inventory import Inventory
 from ..core.matrix import CompiledMatrix, describe_validation_error
-from ..core.triage import EngagementView, contracted_services_of, triage
-from ..core.triage_inputs import InventorySource, gather
+from ..core.triage import triage
+from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather
 from .check import printable
 from .manifests import InputError, decode, read_bytes, read_manifests
 

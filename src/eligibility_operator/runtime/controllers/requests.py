@@ -22,8 +22,8 @@ from typing import Any
 from ...api.requests import Diagnostics, SupportRequestStatus
 from ...core import request_records as rr
 from ...core.diagnostics import summary, workload_diagnostics
-from ...core.triage import EngagementView, not_ready, triage
-from ...core.triage_inputs import InventorySource, gather
+from ...core.triage import not_ready, triage
+from ...core.triage_inputs import EngagementView, InventorySource, gather
 from ..kube.api import KubeApi, describe_error
 from ..leadership import AlwaysLeader, Leadership
 from ..metrics import OperatorMetrics
