@@ -3,6 +3,9 @@ Debian's docker-registry (OCI, TLS), with every fault the issue names."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +156,101 @@ def test_oci_untrusted_registry_and_registry_down(registry: Registry) -> None:
     assert reason == Reason.SOURCE_UNREACHABLE and "TLS" in message
     reason, _ = _reason(lambda: fetch(f"oci://127.0.0.1:{free_port()}/stakater/matrix:1", timeout=5))
     assert reason == Reason.SOURCE_UNREACHABLE
+
+
+# -------------------------------------------------------------------- CLI
+
+SAMPLES = Path(__file__).resolve().parent.parent / "deploy/samples"
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eligibility_operator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+        env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
+    )
+
+
+def _check(*matrix_args: str) -> subprocess.CompletedProcess[str]:
+    return _cli(
+        "check",
+        "-f",
+        str(SAMPLES / "workloads.yaml"),
+        "-f",
+        str(SAMPLES / "namespaces.yaml"),
+        "--engagement",
+        str(SAMPLES / "engagement.yaml"),
+        *matrix_args,
+    )
+
+
+def test_cli_keygen_sign_verify_round_trip_and_tampering(tmp_path: Path) -> None:
+    doc = tmp_path / "matrix.yaml"
+    doc.write_bytes(DOC)
+    assert _cli("matrix", "keygen", "--private-key", "k.pem", "--public-key", "p.pem", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "k.pem").stat().st_mode & 0o077 == 0
+    again = _cli("matrix", "keygen", "--private-key", "k.pem", "--public-key", "p.pem", cwd=tmp_path)
+    assert again.returncode == 4 and "not overwriting" in again.stderr
+    signed = _cli("matrix", "sign", "--key", str(tmp_path / "k.pem"), str(doc))
+    assert signed.returncode == 0, signed.stderr
+    assert (tmp_path / "matrix.yaml.sig").exists()
+    ok = _cli("matrix", "verify", "--public-key", str(tmp_path / "p.pem"), str(doc))
+    assert ok.returncode == 0 and digest_of(DOC) in ok.stdout, ok.stderr
+    pinned = _cli("matrix", "verify", "--digest", digest_of(DOC), str(doc))
+    assert pinned.returncode == 0, pinned.stderr
+    doc.write_bytes(DOC.replace(b"reloader", b"reloaderx", 1))
+    bad = _cli("matrix", "verify", "--public-key", str(tmp_path / "p.pem"), str(doc))
+    assert bad.returncode == 4 and "SignatureInvalid" in bad.stderr
+
+
+def test_cli_refuses_to_sign_an_invalid_matrix(tmp_path: Path) -> None:
+    (tmp_path / "k.pem").write_bytes(PRIVATE)
+    doc = tmp_path / "bad.yaml"
+    doc.write_bytes(b"kind: CompatibilityMatrix\nspec: {products: 3}\n")
+    result = _cli("matrix", "sign", "--key", str(tmp_path / "k.pem"), str(doc))
+    assert result.returncode == 4 and "Invalid" in result.stderr
+    assert not (tmp_path / "bad.yaml.sig").exists()
+
+
+def test_check_with_a_verified_remote_matrix_gives_the_same_verdict(files: FileServer, tmp_path: Path) -> None:
+    key = tmp_path / "p.pem"
+    key.write_bytes(PUBLIC)
+    ca = tmp_path / "ca.pem"
+    ca.write_text(files.ca_pem)
+    local = _check()
+    remote = _check(
+        "--matrix", files.url("/matrix.yaml"), "--matrix-public-key", str(key), "--matrix-ca-bundle", str(ca)
+    )
+    assert local.returncode == remote.returncode == 1, remote.stderr  # Limited, judged against the same matrix
+    assert remote.stdout == local.stdout
+
+
+def test_check_exits_4_without_a_verdict_when_the_remote_matrix_fails(
+    files: FileServer, registry: Registry, tmp_path: Path
+) -> None:
+    key = tmp_path / "p.pem"
+    key.write_bytes(PUBLIC)
+    ca = tmp_path / "ca.pem"
+    ca.write_text(files.ca_pem)
+    other, _ = generate_key()
+    files.files["/forged.yaml"] = DOC
+    files.files["/forged.yaml.sig"] = sign(DOC, other)
+    oci_forged = registry.push("stakater/matrix:cli-forged", DOC, sign(DOC, other))
+    cases = {
+        "SignatureInvalid": ["--matrix", files.url("/forged.yaml"), "--matrix-public-key", str(key)],
+        "HTTP 404": ["--matrix", files.url("/missing.yaml"), "--matrix-public-key", str(key)],
+        "digest mismatch": ["--matrix", files.url("/matrix.yaml"), "--matrix-digest", "sha256:" + "0" * 64],
+        "does not match": ["--matrix", oci_forged, "--matrix-public-key", str(key)],
+    }
+    for words, args in cases.items():
+        result = _check(*args, "--matrix-ca-bundle", str(ca))
+        assert result.returncode == 4, (words, result.stderr)
+        assert words in result.stderr and result.stdout == "", (words, result.stderr)
+    tls = _check("--matrix", files.url("/matrix.yaml"), "--matrix-public-key", str(key))  # no CA: untrusted
+    assert tls.returncode == 4 and "TLS failure" in tls.stderr
+    unverified = _check("--matrix", files.url("/matrix.yaml"))
+    assert unverified.returncode == 4 and "needs --matrix-digest or --matrix-public-key" in unverified.stderr

@@ -11,12 +11,17 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .matrix_cli import matrix as matrix_commands
+from .matrix_cli import matrix_reference
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="eligibility-operator")
 def main() -> None:
     """Support eligibility for Stakater products, checked in the cluster."""
+
+
+main.add_command(matrix_commands)  # matrix keygen | sign | verify (matrix_cli.py)
 
 
 # ------------------------------------------------------------------------ run
@@ -245,9 +250,10 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
         ),
         click.option(
             "--matrix",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
             default=None,
-            help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+            callback=matrix_reference,
+            help="CompatibilityMatrix manifest, or (check) an https:// or oci:// reference verified with "
+            "--matrix-digest / --matrix-public-key. Default: the matrix shipped in the package.",
         ),
         click.option("--kubernetes-version", default=None, help=kubernetes),
         click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3."),
@@ -274,14 +280,30 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
 )
+@click.option("--matrix-digest", default=None, help="Pinned sha256:<hex> of a remote --matrix document.")
+@click.option(
+    "--matrix-public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Ed25519 public key (PEM) that signed a remote --matrix (signature: URL.sig, or the OCI signature layer).",
+)
+@click.option(
+    "--matrix-ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM CA certificates to trust for a remote --matrix instead of the system's.",
+)
 def check(
     paths: tuple[Path, ...],
     engagement: Path,
-    matrix: Path | None,
+    matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
     strict: bool,
+    matrix_digest: str | None,
+    matrix_public_key: Path | None,
+    matrix_ca_bundle: Path | None,
 ) -> None:
     """Evaluate manifests offline, as the operator would.
 
@@ -292,12 +314,12 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
-    from . import check_report
+    from . import check_report, matrix_cli
     from .core.evaluation import Platform
 
     try:
         spec = check_report.load_engagement(engagement)
-        compiled = check_report.load_matrix_file(matrix)
+        compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle)
         result = check_report.check(
             paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
         )
@@ -334,7 +356,7 @@ def check(
 def triage(
     paths: tuple[Path, ...],
     engagement: Path,
-    matrix: Path | None,
+    matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     now: Any,
@@ -350,6 +372,7 @@ def triage(
     """
     import datetime as dt
 
+    from . import matrix_cli
     from . import request_triage as rt
     from .check_input import InputError, load_matrix_file
     from .core.evaluation import Platform
@@ -361,7 +384,9 @@ def triage(
     try:
         request = rt.load_request(request_path, request_name)
         view = rt.load_engagement_view(engagement)
-        compiled = load_matrix_file(matrix)
+        if matrix is not None and matrix_cli.is_remote(matrix):
+            raise click.UsageError("triage takes a matrix file; fetch and verify it with check --matrix URL")
+        compiled = load_matrix_file(Path(matrix) if matrix else None)
         status, problems = rt.triage_offline(
             request, view, compiled, manifests, Platform(kubernetes_version, openshift_version), when
         )
