@@ -116,6 +116,7 @@ class Registry:
 @contextlib.contextmanager
 def oci_registry(cert: ServingCert, workdir: Path) -> Iterator[Registry]:
     assert REGISTRY, "docker-registry not installed (make system-deps)"
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
         "version": 0.1,

@@ -220,6 +220,7 @@ def run(
             cluster_name=cluster_name,
             webhook=webhook,
             cross_namespace=frozenset(n.strip() for n in cross_namespace.split(",") if n.strip()),
+            matrix_store_namespace=leader_election_namespace or _own_namespace(),
         )
 
     asyncio.run(_main())

@@ -36,6 +36,8 @@ from .leadership import (
     LeaderElector,
     Leadership,
 )
+from .matrix_refresher import MatrixRefresher
+from .matrix_store import ConfigMapStore, MatrixStore, MemoryStore
 from .metrics import OperatorMetrics
 from .metrics import build_registry as build_metrics_registry
 from .reconciler import Reconciler
@@ -244,6 +246,7 @@ async def run_operator(
     election: ElectionOptions | None = None,
     identity: str = "standalone",
     shutdown_drain: float = 0.0,
+    matrix_store_namespace: str = "eligibility-operator",
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
@@ -288,6 +291,10 @@ async def run_operator(
     )
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
+    refresher = _matrix_refresher(state, kube, fenced, reconciler, leadership, metrics, matrix_store_namespace)
+    with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
+        await asyncio.wait_for(refresher.load_store(), 15)
+    tasks.start(refresher.run(), name="matrix-refresher", forever=True)
     registry = build_registry(reconciler, inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
@@ -314,6 +321,25 @@ async def run_operator(
     finally:
         managed = webhook.manage_configuration if webhook else None
         await _shut_down(state, tasks, fenced, elector, campaign, managed, shutdown_drain if webhook else 0.0)
+
+
+def _matrix_refresher(
+    state: OperatorState,
+    kube: KubeApi,
+    fenced: FencedKubeApi,
+    reconciler: Reconciler,
+    leadership: Leadership,
+    metrics: OperatorMetrics,
+    namespace: str,
+) -> MatrixRefresher:
+    """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
+    api_client = getattr(kube, "api", None)
+    store: MatrixStore = ConfigMapStore(api_client, namespace, leadership) if api_client else MemoryStore()
+    refresher = MatrixRefresher(state, fenced, store, leadership, metrics)
+    refresher.on_changed = reconciler.matrix_changed
+    reconciler.on_matrix_source = refresher.source_seen
+    reconciler.writer.matrix_extra = refresher.status_extra
+    return refresher
 
 
 async def _shut_down(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
@@ -53,6 +54,8 @@ class StatusWriter:
         self.kube = kube
         self.metrics = metrics
         self._writes = asyncio.Semaphore(concurrency)
+        # Extra conditions and fields of a matrix with spec.source (matrix_refresher.MatrixRefresher.status_extra).
+        self.matrix_extra: Callable[[str], tuple[list[Condition], dict[str, Any]] | None] = lambda name: None
 
     async def engagement(self, record: eng.EngagementRecord, status: SupportEngagementStatus) -> bool:
         """Write ``status`` if it changed, and announce an eligibility transition; False if the write failed."""
@@ -158,7 +161,10 @@ class StatusWriter:
         """Write a CompatibilityMatrix's status if it changed; False if the write failed."""
         ready = matrix_ready(record, record.error)
         products = len(record.compiled.products) if record.compiled and not record.error else 0
-        wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, dt.datetime.now(dt.UTC))
+        extra = self.matrix_extra(record.name)
+        wire = eng.matrix_status_to_write(
+            record.generation, products, ready, record.written, dt.datetime.now(dt.UTC), extra
+        )
         if wire is None:
             return True
         try:
