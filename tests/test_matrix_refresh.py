@@ -4,6 +4,9 @@ through every fault and through a restart with the source down, and says why in 
 
 from __future__ import annotations
 
+import re
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +75,12 @@ def _engaged(kubectl: Kubectl, namespace: str, matrix_name: str) -> None:
     )
 
 
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text: str = response.read().decode()
+    return text
+
+
 def _status(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
     return (kubectl.get("se", "contract", "-n", namespace).get("status")) or {}
 
@@ -133,6 +142,15 @@ def test_https_source_applied_changed_and_every_fault_keeps_the_last_good_copy(
             assert _condition({"status": now}, "Ready")["status"] == "True", now["conditions"]
         files.files[path], files.files[path + ".sig"] = newer, sign(newer, PRIVATE)
         wait_for(lambda: _condition(kubectl.get("cmx", name), "Current").get("status") == "True", what="recovered")
+        exposition = _scrape(operator.metrics_port)
+        assert f'stakater_support_matrix_max_age_seconds{{matrix="{name}"}} 604800.0' in exposition
+        stamp = re.search(
+            rf'stakater_support_matrix_last_refresh_timestamp_seconds{{matrix="{name}"}} (\S+)', exposition
+        )
+        assert stamp and abs(float(stamp.group(1)) - time.time()) < 30, exposition
+        for reason in ("SourceUnreachable", "SignatureInvalid", "TooLarge", "Invalid"):
+            errors = re.search(rf'stakater_support_matrix_refresh_errors_total{{reason="{reason}"}} (\S+)', exposition)
+            assert errors and float(errors.group(1)) >= 1, reason
     finally:
         kubectl.run("delete", "cmx", name, check=False)
 
