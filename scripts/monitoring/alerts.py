@@ -287,7 +287,8 @@ def rules() -> dict[str, Any]:
                 f"(\n  time() - max by (cluster, matrix) ({P}_matrix_last_refresh_timestamp_seconds)\n"
                 f"    > on (cluster, matrix) max by (cluster, matrix) ({P}_matrix_max_age_seconds)\n"
                 f"  or on (cluster, matrix)\n  max by (cluster, matrix) ({P}_matrix_max_age_seconds)\n"
-                f"    unless on (cluster, matrix) max by (cluster, matrix) ({P}_matrix_last_refresh_timestamp_seconds)\n"
+                f"    unless on (cluster, matrix)\n"
+                f"      max by (cluster, matrix) ({P}_matrix_last_refresh_timestamp_seconds)\n"
                 ")"
             ),
             "for": "30m",
