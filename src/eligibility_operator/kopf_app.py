@@ -293,7 +293,7 @@ async def run_operator(
     reconciler.on_request_gone = triager.request_gone
     refresher = _matrix_refresher(state, kube, fenced, reconciler, leadership, metrics, matrix_store_namespace)
     with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
-        await asyncio.wait_for(refresher.load_store(), 15)
+        await asyncio.wait_for(refresher.load_store(), 5)
     tasks.start(refresher.run(), name="matrix-refresher", forever=True)
     registry = build_registry(reconciler, inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.

@@ -372,19 +372,20 @@ class MatrixRefresher:
     # --------------------------------------------------------------- loop
 
     async def run(self, tick: float = 1.0) -> None:
-        backoff = Backoff(2.0, 60.0)
-        while not self.loaded and not await self.load_store():
-            await asyncio.sleep(backoff.delay())
+        """Fetch what is due (leader) or re-read the leader's copies (followers, and anyone whose first
+        read of the store failed: fetching goes on meanwhile, and a save never drops other matrices)."""
+        if not self.loaded:
+            await self.load_store()
         next_reload = time.monotonic() + self.reload_seconds
         while True:
             now = time.monotonic()
+            if now >= next_reload and not (self.loaded and self.leadership.may_write()):
+                next_reload = now + self.reload_seconds
+                await self.load_store()  # the leader's latest copies
             if self.leadership.may_write():
                 for s in list(self.sources.values()):
                     if s.due <= now and self.sources.get(s.name) is s:
                         await self.refresh(s)
-            elif now >= next_reload:
-                next_reload = now + self.reload_seconds
-                await self.load_store()  # the leader's latest copies
             self._wake.clear()
             waits = [s.due - time.monotonic() for s in self.sources.values()]
             delay = max(0.05, min([tick * 60, *waits])) if self.leadership.may_write() else tick * 5
