@@ -254,3 +254,47 @@ def test_check_exits_4_without_a_verdict_when_the_remote_matrix_fails(
     assert tls.returncode == 4 and "TLS failure" in tls.stderr
     unverified = _check("--matrix", files.url("/matrix.yaml"))
     assert unverified.returncode == 4 and "needs --matrix-digest or --matrix-public-key" in unverified.stderr
+
+
+# -------------------------------------------------------- the refresher, in memory
+
+
+def test_refresher_applies_keeps_and_forgets_a_deleted_matrix(files: FileServer) -> None:
+    import asyncio
+
+    from eligibility_operator.leadership import AlwaysLeader
+    from eligibility_operator.matrix_refresher import MatrixRefresher
+    from eligibility_operator.matrix_store import MemoryStore
+    from eligibility_operator.metrics import OperatorMetrics
+    from eligibility_operator.state import OperatorState
+
+    from .fake_kube import FakeKubeApi
+
+    state, store, kube = OperatorState(), MemoryStore(), FakeKubeApi()
+    refresher = MatrixRefresher(state, kube, store, AlwaysLeader(), OperatorMetrics())  # type: ignore[arg-type]
+    body = {
+        "metadata": {"name": "m", "uid": "u1", "generation": 1},
+        "spec": {"source": {"url": files.url("/matrix.yaml"), "publicKey": PUBLIC.decode(), "caBundle": files.ca_pem}},
+    }
+    state.inventory.matrix_record("m")  # as the reconciler does before offering it
+    assert refresher.source_seen("m", body)
+
+    async def scenario() -> None:
+        await refresher.refresh(refresher.sources["m"])
+        assert state.compiled_matrix("m") is not None and state.compiled_matrix("m").revision == digest_of(DOC)  # type: ignore[union-attr]
+        assert store.load()["m"].revision == digest_of(DOC)
+        assert [e.reason for e in kube.events] == ["MatrixChanged"]
+        # A forged document later: not applied, the good one stays.
+        other, _ = generate_key()
+        files.files["/matrix.yaml.sig"] = sign(DOC + b"#", other)
+        files.files["/matrix.yaml"] = DOC + b"#"
+        await refresher.refresh(refresher.sources["m"])
+        assert state.compiled_matrix("m").revision == digest_of(DOC)  # type: ignore[union-attr]
+        assert refresher.sources["m"].failure is not None
+        # Deleted while fetching: nothing comes back.
+        state.inventory.remove_matrix("m")
+        files.files["/matrix.yaml"], files.files["/matrix.yaml.sig"] = DOC, sign(DOC, PRIVATE)
+        await refresher.refresh(refresher.sources["m"])
+        assert state.matrix("m") is None
+
+    asyncio.run(scenario())

@@ -311,6 +311,8 @@ class MatrixRefresher:
                 timeout=self.timeout,
                 with_signature=s.source.public_key is not None,
             )
+            if self.sources.get(s.name) is not s or self.state.matrix(s.name) is None:
+                return  # deleted or changed while fetching: nothing to apply
             before = s.revision
             revision, changes = self._apply(s, fetched.document, fetched.signature, s.source.url)
         except SourceError as exc:
@@ -382,6 +384,8 @@ class MatrixRefresher:
             if now >= next_reload and not (self.loaded and self.leadership.may_write()):
                 next_reload = now + self.reload_seconds
                 await self.load_store()  # the leader's latest copies
+            for name in [n for n in self.sources if self.state.matrix(n) is None]:
+                self._forget(name)  # the matrix was deleted
             if self.leadership.may_write():
                 for s in list(self.sources.values()):
                     if s.due <= now and self.sources.get(s.name) is s:
