@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 # Development tooling (control plane, cluster, demo): outside src/, never in the wheel or the image.
 DEV := $(BIN)/python -m eligibility_operator_dev
 # Debian packages the tests and the demo need (kubectl is usually present already; amtool, from
-# prometheus-alertmanager, checks the example alert routes).
-APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager
+# prometheus-alertmanager, checks the example alert routes; docker-registry, the OCI registry the matrix
+# source tests push to).
+APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager docker-registry
 # For the image tests (tests/test_image.py): installed when possible, else those tests are skipped.
 IMAGE_APT_PACKAGES := buildah debootstrap
 

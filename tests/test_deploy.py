@@ -152,6 +152,9 @@ def test_service_account_holds_what_it_needs(kubectl: Kubectl, deployed: str) ->
         ("create", "leases.coordination.k8s.io", "-n", "eligibility-operator"),
         ("get", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
         ("update", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
+        ("create", "configmaps", "-n", "eligibility-operator"),
+        ("get", "configmaps/eligibility-operator-matrices", "-n", "eligibility-operator"),
+        ("update", "configmaps/eligibility-operator-matrices", "-n", "eligibility-operator"),
     ):
         assert can_i(kubectl, *args), args
 
@@ -182,6 +185,10 @@ def test_service_account_cannot_do_more(kubectl: Kubectl, deployed: str) -> None
         ("list", "leases.coordination.k8s.io", "-A"),
         ("update", "leases.coordination.k8s.io/someone-else", "-n", "eligibility-operator"),
         ("delete", "leases.coordination.k8s.io/eligibility-operator", "-n", "eligibility-operator"),
+        # The matrix store: only its own ConfigMap, only in its own namespace.
+        ("get", "configmaps/someone-else", "-n", "eligibility-operator"),
+        ("list", "configmaps", "-n", "eligibility-operator"),
+        ("delete", "configmaps/eligibility-operator-matrices", "-n", "eligibility-operator"),
     ]
     for kind in ("deployments", "statefulsets", "daemonsets"):
         forbidden += [(verb, kind, "-n", "default") for verb in ("get", "create", "update", "patch", "delete")]

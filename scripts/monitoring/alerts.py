@@ -286,9 +286,53 @@ def rules() -> dict[str, Any]:
             },
         },
     ]
+    operator.append(
+        {
+            "alert": "EligibilityOperatorMatrixRefreshFailing",
+            "expr": f"sum by (cluster, reason) (increase({P}_matrix_refresh_errors_total[1h])) > 0",
+            "for": "2h",
+            "labels": {"severity": "info", **OPERATOR},
+            "annotations": {
+                "summary": "CompatibilityMatrix sources keep failing to refresh ({{ $labels.reason }})",
+                "description": (
+                    "Fetches of a CompatibilityMatrix spec.source have failed for 2 hours (SourceUnreachable: "
+                    "network, TLS, 404; SignatureInvalid; TooLarge; Invalid). Nothing was applied: the last good "
+                    "copy stays in use. For the team running the operator: the Fetched condition of `kubectl get "
+                    "cmx -o yaml` names the URL and the error; in an air gap, check the mirror."
+                ),
+            },
+        }
+    )
+    matrix = [
+        {
+            "alert": "StakaterSupportMatrixStale",
+            "expr": (
+                f"(\n  time() - max by (cluster, matrix) ({P}_matrix_last_refresh_timestamp_seconds)\n"
+                f"    > on (cluster, matrix) max by (cluster, matrix) ({P}_matrix_max_age_seconds)\n"
+                f"  or on (cluster, matrix)\n  max by (cluster, matrix) ({P}_matrix_max_age_seconds)\n"
+                f"    unless on (cluster, matrix)\n"
+                f"      max by (cluster, matrix) ({P}_matrix_last_refresh_timestamp_seconds)\n"
+                ")"
+            ),
+            "for": "30m",
+            "labels": {"severity": "warning", "owner": "Stakater"},
+            "annotations": {
+                "summary": "CompatibilityMatrix {{ $labels.matrix }}{{ with $labels.cluster }} in {{ . }}{{ end }} "
+                "is stale",
+                "description": (
+                    "Stakater action item: the matrix has not been refreshed from its spec.source within its "
+                    "maxAge (or never was), so new releases and end-of-support dates are not known to the cluster. "
+                    "Engagements are still judged with the last good copy. Check that the published document and "
+                    "its signature are current and reachable; the Current condition of `kubectl get cmx "
+                    "{{ $labels.matrix }} -o yaml` says why (SourceUnreachable, SignatureInvalid, Invalid, Stale)."
+                ),
+            },
+        }
+    ]
     return {
         "groups": [
             {"name": "stakater-support-eligibility", "rules": support},
             {"name": "stakater-support-operator", "rules": operator},
+            {"name": "stakater-support-matrix", "rules": matrix},
         ]
     }

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .matrix_cli import matrix as matrix_commands
+from .matrix_cli import matrix_reference
 from .runtime.config import run_options
 
 
@@ -18,6 +20,9 @@ from .runtime.config import run_options
 @click.version_option(__version__, prog_name="eligibility-operator")
 def main() -> None:
     """Support eligibility for Stakater products, checked in the cluster."""
+
+
+main.add_command(matrix_commands)  # matrix build | diff | keygen | sign | verify (matrix_cli.py)
 
 
 # ------------------------------------------------------------------------ run
@@ -85,9 +90,10 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
         ),
         click.option(
             "--matrix",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
             default=None,
-            help="CompatibilityMatrix manifest. Default: the matrix shipped in the package.",
+            callback=matrix_reference,
+            help="CompatibilityMatrix manifest, or (check) an https:// or oci:// reference verified with "
+            "--matrix-digest / --matrix-public-key. Default: the matrix shipped in the package.",
         ),
         click.option("--kubernetes-version", default=None, help=kubernetes),
         click.option("--openshift-version", default=None, help="OpenShift version, e.g. 4.18.3."),
@@ -114,14 +120,30 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
 )
+@click.option("--matrix-digest", default=None, help="Pinned sha256:<hex> of a remote --matrix document.")
+@click.option(
+    "--matrix-public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Ed25519 public key (PEM) that signed a remote --matrix (signature: URL.sig, or the OCI signature layer).",
+)
+@click.option(
+    "--matrix-ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM CA certificates to trust for a remote --matrix instead of the system's.",
+)
 def check(
     paths: tuple[Path, ...],
     engagement: Path,
-    matrix: Path | None,
+    matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
     strict: bool,
+    matrix_digest: str | None,
+    matrix_public_key: Path | None,
+    matrix_ca_bundle: Path | None,
 ) -> None:
     """Evaluate manifests offline, as the operator would.
 
@@ -132,12 +154,13 @@ def check(
     (values files, kustomize patches, CI configs, Helm templates) are skipped and
     counted.
     """
+    from . import matrix_cli
     from .core.evaluation import Platform
     from .offline import check as check_report
 
     try:
         spec = check_report.load_engagement(engagement)
-        compiled = check_report.load_matrix_file(matrix)
+        compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle)
         result = check_report.check(
             paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
         )
@@ -174,7 +197,7 @@ def check(
 def triage(
     paths: tuple[Path, ...],
     engagement: Path,
-    matrix: Path | None,
+    matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     now: Any,
@@ -191,6 +214,7 @@ def triage(
     """
     import datetime as dt
 
+    from . import matrix_cli
     from .core.evaluation import Platform
     from .offline import triage as rt
     from .offline.check import printable
@@ -203,7 +227,9 @@ def triage(
     try:
         request = rt.load_request(request_path, request_name)
         view = rt.load_engagement_view(engagement)
-        compiled = load_matrix_file(matrix)
+        if matrix is not None and matrix_cli.is_remote(matrix):
+            raise click.UsageError("triage takes a matrix file; fetch and verify it with check --matrix URL")
+        compiled = load_matrix_file(Path(matrix) if matrix else None)
         status, problems = rt.triage_offline(
             request, view, compiled, manifests, Platform(kubernetes_version, openshift_version), when
         )
@@ -247,92 +273,6 @@ def default_matrix() -> None:
     from .offline.loading import default_matrix_text
 
     click.echo(default_matrix_text(), nl=False)
-
-
-# ---------------------------------------------------------------------- matrix
-
-
-@main.group()
-def matrix() -> None:
-    """Build and compare CompatibilityMatrix documents (Stakater's release pipeline)."""
-
-
-def _matrix_exit(run: Callable[[], Any]) -> None:
-    """Print a matrix command's output; exit 4 on any input or internal error (never a verdict)."""
-    from .offline.matrix_tools import commands
-    from .offline.matrix_tools.sources import SourceError
-
-    try:
-        output = run()
-    except SourceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(commands.EXIT_INPUT_ERROR)
-    except Exception as exc:  # last resort: exit 1 would mean "different"
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(commands.EXIT_INPUT_ERROR)
-    for note in output.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(output.text)
-    sys.exit(output.exit_code)
-
-
-@matrix.command("build")
-@click.option(
-    "--chart-index",
-    required=True,
-    help="Helm repository index.yaml: a file or an https:// URL "
-    "(e.g. https://stakater.github.io/stakater-charts/index.yaml).",
-)
-@click.option(
-    "--repository",
-    default=None,
-    help="Chart repository the index belongs to; only charts the base lists under it are read. "
-    "Default: the --chart-index URL without /index.yaml, for a file https://stakater.github.io/stakater-charts.",
-)
-@click.option("--base", default=None, help="CompatibilityMatrix to start from. Default: the shipped default matrix.")
-@click.option(
-    "--product", "products", multiple=True, help="Rebuild only this product (repeatable). Default: every product."
-)
-@click.option(
-    "--platform-eol",
-    "platform_eol",
-    multiple=True,
-    metavar="NAME=FILE",
-    help="Replace spec.platforms.NAME (kubernetes, openshift) from endoflife.date JSON "
-    "([{cycle, releaseDate, eol, latest}]); repeatable.",
-)
-def matrix_build(
-    chart_index: str,
-    repository: str | None,
-    base: str | None,
-    products: tuple[str, ...],
-    platform_eol: tuple[str, ...],
-) -> None:
-    """Print a CompatibilityMatrix with release lines derived from a chart index.
-
-    \b
-    Release lines are the charts' appVersion major.minor; a line is released when its first chart
-    was published; an older line ends support 12 months after the line that replaced it. Images,
-    labels, OLM packages and charts come from the base. The output is validated as an applied
-    matrix is. Exit codes: 0 written, 4 invalid input (nothing written to stdout).
-    """
-    from .offline.matrix_tools import commands
-
-    _matrix_exit(lambda: commands.build(chart_index, base, products, platform_eol, repository))
-
-
-@matrix.command("diff")
-@click.argument("old")
-@click.argument("new")
-def matrix_diff(old: str, new: str) -> None:
-    """Print what changed from matrix OLD to matrix NEW, product by product.
-
-    \b
-    Exit codes: 0 no differences, 1 different, 4 invalid input.
-    """
-    from .offline.matrix_tools import commands
-
-    _matrix_exit(lambda: commands.diff(old, new))
 
 
 if __name__ == "__main__":

@@ -188,13 +188,16 @@ def compatibility_matrix_crd() -> dict[str, Any]:
         plural="compatibilitymatrices",
         scope="Cluster",
         short_names=["cmx"],
-        spec=m.CompatibilityMatrixSpec,
+        spec=m.CompatibilityMatrixObjectSpec,
         status=m.CompatibilityMatrixStatus,
         description="Stakater products, how to recognise them, their releases with lifecycle dates, "
         "and the platforms they support. Data that a support team maintains.",
         columns=[
             {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
             {"name": "Products", "type": "integer", "jsonPath": ".status.products"},
+            {"name": "Current", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Current")].status'},
+            {"name": "Revision", "type": "string", "jsonPath": ".status.revision", "priority": 1},
+            {"name": "Source", "type": "string", "jsonPath": ".spec.source.url", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )

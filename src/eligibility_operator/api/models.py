@@ -456,6 +456,9 @@ class SupportEngagementStatus(_Model):
         default=None, description="Coverage hours, channels and benefits of the plan."
     )
     matrix: str | None = Field(default=None, description="CompatibilityMatrix used.")
+    matrix_revision: str | None = Field(
+        default=None, description="Revision (sha256) of the fetched matrix document used (matrices with spec.source)."
+    )
     last_evaluation_time: dt.datetime | None = Field(
         default=None,
         description="Time of the evaluation that produced this status (status is written only when it changes).",
@@ -605,7 +608,57 @@ class CompatibilityMatrixSpec(_Model):
     )
 
 
+# Durations such as 30s, 15m, 6h, 7d or 1h30m (spec.source.interval, maxAge).
+DURATION_PATTERN = r"^([0-9]{1,6}(s|m|h|d)){1,4}$"
+
+
+class MatrixSource(_Model):
+    """Where the operator fetches this matrix's document, and what the document must satisfy."""
+
+    url: Annotated[str, Field(pattern=r"^(https|oci)://[^\s]+$", max_length=1024)] = Field(
+        description="https://host/path/matrix.yaml (signature at the same URL + .sig) or "
+        "oci://registry/repository:tag (document and signature as layers of one artifact)."
+    )
+    interval: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] = Field(
+        default="6h", description="How often to fetch, e.g. 6h, 30m."
+    )
+    max_age: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] = Field(
+        default="7d", description="The matrix is Stale (condition Current=False) when the last good fetch is older."
+    )
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = Field(
+        default=None, description="Pinned sha256:<hex> of the document: only that exact document is applied."
+    )
+    public_key: Annotated[str, Field(pattern=r"-----BEGIN PUBLIC KEY-----", max_length=4096)] | None = Field(
+        default=None,
+        description="Ed25519 public key (PEM) whose detached signature the document must carry. "
+        "A source needs digest or publicKey; a document failing either is never applied.",
+    )
+    ca_bundle: Annotated[str, Field(max_length=65536)] | None = Field(
+        default=None, description="PEM CA certificates to trust for this source instead of the system's."
+    )
+
+
+class CompatibilityMatrixObjectSpec(CompatibilityMatrixSpec):
+    """The applied spec: the matrix itself, or (with ``source``) only where to fetch it."""
+
+    products: list[MatrixProduct] = Field(
+        default_factory=list, description="Products this matrix knows; required unless spec.source is set."
+    )
+    source: MatrixSource | None = Field(
+        default=None,
+        description="Fetch the matrix document from here instead (then products, platforms and "
+        "customerApplications must be empty: the fetched document supplies them).",
+    )
+
+
 class CompatibilityMatrixStatus(_Model):
     observed_generation: int | None = Field(default=None, description="Spec generation last validated.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready tells whether the matrix is valid.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready tells whether the matrix is valid; with spec.source also Fetched (the last attempt) "
+        "and Current (the copy in use is the source's latest and younger than maxAge).",
+    )
     products: int = Field(default=0, description="Number of products in the matrix.")
+    revision: str | None = Field(default=None, description="sha256 digest of the fetched document in use.")
+    last_fetched: dt.datetime | None = Field(default=None, description="Last successful fetch of spec.source.")
+    last_changed: dt.datetime | None = Field(default=None, description="When the fetched document last changed.")

@@ -254,15 +254,29 @@ def status_differs(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> 
 
 
 def matrix_status_to_write(
-    generation: int | None, products: int, ready: Condition, written: Mapping[str, Any] | None, now: dt.datetime
+    generation: int | None,
+    products: int,
+    ready: Condition,
+    written: Mapping[str, Any] | None,
+    now: dt.datetime,
+    source: tuple[list[Condition], dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """A CompatibilityMatrix's status, or None when ``written`` already says the same."""
-    wire = to_wire(CompatibilityMatrixStatus(observed_generation=generation, products=products, conditions=[ready]))
+    """A CompatibilityMatrix's status, or None when ``written`` already says the same.
+
+    ``source``: the conditions and fields of a matrix with spec.source (revision, lastFetched, ...)."""
+    conditions, fields = source or ([], {})
+    wire = to_wire(
+        CompatibilityMatrixStatus(
+            observed_generation=generation, products=products, conditions=[ready, *conditions], **fields
+        )
+    )
     if _comparable(wire) == _comparable(written):
         return None
-    old = next((c for c in (written or {}).get("conditions") or [] if c.get("type") == ready.type), None)
-    keep = old is not None and old.get("status") == ready.status and old.get("lastTransitionTime")
-    wire["conditions"][0]["lastTransitionTime"] = old["lastTransitionTime"] if keep and old else _timestamp(now)
+    before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
+    for condition in wire["conditions"]:
+        old = before.get(condition["type"])
+        keep = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
+        condition["lastTransitionTime"] = old["lastTransitionTime"] if keep and old else _timestamp(now)
     return wire
 
 

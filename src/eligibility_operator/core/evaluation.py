@@ -641,6 +641,7 @@ def evaluate(
         agreement=term.status,
         support_terms=policy.support_terms(spec),
         matrix=matrix.name,
+        matrix_revision=matrix.revision,
     )
     return Evaluation(status=status, reasons=reasons)
 

@@ -90,6 +90,7 @@ class CompiledMatrix:
     # product -> repositories of other vendors' look-alikes
     foreign_images: dict[str, tuple[str, ...]] = field(default_factory=dict)
     platforms: PlatformLifecycles = field(default_factory=PlatformLifecycles)
+    revision: str | None = None  # sha256 of the fetched document (spec.source); None for an applied matrix
 
     @property
     def fingerprint(self) -> tuple[str, int]:

@@ -5,6 +5,7 @@ shuts down without leaving a gap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -14,6 +15,8 @@ import kopf
 
 from .config import OperatorConfig, WebhookConfig
 from .controllers.engagements import Reconciler
+from .controllers.matrices import MatrixRefresher
+from .controllers.matrix_store import ConfigMapStore, MatrixStore, MemoryStore
 from .controllers.requests import RequestTriager
 from .handlers import build_registry
 from .kube.api import KubeApi, describe_error
@@ -138,6 +141,10 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     leadership.on_change(triager.leadership_changed)
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
+    refresher = _matrix_refresher(state, kube, fenced, reconciler, leadership, metrics, config.matrix_store_namespace)
+    with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
+        await asyncio.wait_for(refresher.load_store(), 5)
+    tasks.start(refresher.run(), name="matrix-refresher", forever=True)
     registry = build_registry(reconciler, watch.inactivity_timeout, triager)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
@@ -164,6 +171,25 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     finally:
         managed = webhook.manage_configuration if webhook else None
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
+
+
+def _matrix_refresher(
+    state: OperatorState,
+    kube: KubeApi,
+    fenced: FencedKubeApi,
+    reconciler: Reconciler,
+    leadership: Leadership,
+    metrics: OperatorMetrics,
+    namespace: str,
+) -> MatrixRefresher:
+    """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
+    api_client = getattr(kube, "api", None)
+    store: MatrixStore = ConfigMapStore(api_client, namespace, leadership) if api_client else MemoryStore()
+    refresher = MatrixRefresher(state, fenced, store, leadership, metrics)
+    refresher.on_changed = reconciler.matrix_changed
+    reconciler.on_matrix_source = refresher.source_seen
+    reconciler.writer.matrix_extra = refresher.status_extra
+    return refresher
 
 
 async def _shut_down(

@@ -64,6 +64,8 @@ class OperatorConfig:
     webhook: WebhookConfig | None = None  # None: no admission webhook
     election: ElectionConfig | None = None  # None: always write (--no-leader-election)
     shutdown_drain: float = 0.0  # after SIGTERM, keep answering admission this long
+    # where the last good copies of sourced matrices are kept (a ConfigMap), the Lease's namespace
+    matrix_store_namespace: str = "eligibility-operator"
     verbose: bool = False
 
 
@@ -263,4 +265,5 @@ def from_options(values: Mapping[str, Any], identity: str) -> OperatorConfig:
         election=election,
         shutdown_drain=values["shutdown_drain"],
         verbose=values["verbose"],
+        matrix_store_namespace=values["leader_election_namespace"] or own_namespace(),
     )

@@ -82,6 +82,9 @@ class Reconciler:
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
         # Told of SupportRequests that a sweep found deleted while the watches were interrupted.
         self.on_request_gone: Callable[[str, str], None] | None = None
+        # Offered each new matrix generation; True when it has spec.source, and then it compiles the fetched
+        # document and calls matrix_changed (matrix_refresher.py).
+        self.on_matrix_source: Callable[[str, Mapping[str, Any]], bool] | None = None
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -190,6 +193,8 @@ class Reconciler:
         if record.generation == generation:
             return
         record.generation = generation
+        if self.on_matrix_source is not None and self.on_matrix_source(name, body):
+            return
         try:
             compiled = load_matrix(name, generation or 0, body.get("spec"))
         except MatrixError as exc:
@@ -197,8 +202,13 @@ class Reconciler:
             self.state.inventory.set_matrix_error(name, str(exc))
         else:
             self.state.inventory.set_matrix(compiled)
+        self.matrix_changed(name)
+
+    def matrix_changed(self, name: str, engagements: bool = True) -> None:
+        """Write matrix ``name``'s status and (``engagements``) re-evaluate the engagements using it."""
         self.matrix_queue.add([name])  # the matrix's own status, even when no engagement uses it
-        self.mark_matrix(name)
+        if engagements:
+            self.mark_matrix(name)
 
     def matrix_gone(self, name: str) -> None:
         self.metrics.watch_events.labels("CompatibilityMatrix").inc()

@@ -1,0 +1,401 @@
+"""Keeps matrices with ``spec.source`` current: fetch every ``interval``, verify, validate, and only then apply.
+
+* Only the leader fetches, writes the last good copy (:mod:`matrix_store`) and posts Events; every replica
+  loads the stored copies at start and re-reads them every minute, so a restart or failover with the
+  source down evaluates with the last good copy (verified again against spec.source before use).
+* A document that fails the fetch, the digest/signature or the validation is never applied: the copy in
+  use stays, the matrix's ``Fetched``/``Current`` conditions say why, ``refresh_errors_total{reason}``
+  counts it, and no engagement's verdict changes.
+* The reconciler hands sourced matrices over through two hooks (``on_matrix_source`` and
+  ``matrix_changed``); the status writer asks :meth:`status_extra` for the source's status fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from ...api.models import (
+    CompatibilityMatrixObjectSpec,
+    CompatibilityMatrixSpec,
+    Condition,
+    ConditionStatus,
+    MatrixSource,
+)
+from ...core.matrix import describe_validation_error
+from ...matrix_source import Fetched, Integrity, Reason, SourceError, compile_document, fetch, parse_document, verified
+from ...matrix_source.changes import matrix_changes
+from ...matrix_source.duration import seconds
+from ..kube.api import KubeApi, describe_error
+from ..leadership import Leadership, NotLeading
+from ..metrics import PREFIX, OperatorMetrics
+from ..state import OperatorState
+from ..tasks import Backoff
+from .matrix_store import MatrixStore, StoredCopy
+
+log = logging.getLogger("eligibility_operator")
+EVENT_NAMESPACE = "default"  # Events about cluster-scoped objects
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_stamp(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class Sourced:
+    """One matrix with spec.source: its settings, the copy in use and the last attempt."""
+
+    name: str
+    uid: str
+    generation: int | None
+    source: MatrixSource
+    interval: float
+    max_age: float
+    revision: str | None = None
+    spec: CompatibilityMatrixSpec | None = None  # of the copy in use, for the change Events
+    last_fetched: dt.datetime | None = None
+    last_changed: dt.datetime | None = None
+    failure: SourceError | None = None
+    attempted: bool = False
+    due: float = 0.0  # monotonic
+
+    @property
+    def integrity(self) -> Integrity:
+        return Integrity(digest=self.source.digest, public_key=self.source.public_key)
+
+
+def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
+    if spec.products or spec.customer_applications or spec.platforms.kubernetes or spec.platforms.openshift:
+        return "spec.source is set: products, platforms and customerApplications come from the fetched document"
+    source = spec.source
+    if source is not None and not (source.digest or source.public_key):
+        return "spec.source needs digest or publicKey: an unverified document is never applied"
+    return None
+
+
+def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
+    """``Fetched`` (the last attempt) and ``Current`` (the copy in use is the latest, younger than maxAge)."""
+    gen = s.generation
+    if not s.attempted:
+        fetched = Condition(type="Fetched", status=ConditionStatus.UNKNOWN, reason="Pending", observed_generation=gen)
+    elif s.failure is None:
+        msg = f"fetched {s.source.url}: {s.revision}"
+        fetched = Condition(type="Fetched", status=ConditionStatus.TRUE, reason="Fetched", message=msg)
+        fetched = fetched.model_copy(update={"observed_generation": gen})
+    else:
+        fetched = Condition(
+            type="Fetched",
+            status=ConditionStatus.FALSE,
+            reason=s.failure.reason,
+            message=f"{s.source.url}: {s.failure.message}"[:1024],
+            observed_generation=gen,
+        )
+    if s.revision is None:
+        reason = s.failure.reason if s.failure else "Pending"
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason=reason,
+            message="no verified copy of the source yet; engagements using this matrix cannot be evaluated",
+            observed_generation=gen,
+        )
+    elif s.last_fetched is None or (now - s.last_fetched).total_seconds() > s.max_age:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason="Stale",
+            message=f"last good fetch {_stamp(s.last_fetched) if s.last_fetched else 'never'} is older than maxAge "
+            f"{s.source.max_age}; still using revision {s.revision}",
+            observed_generation=gen,
+        )
+    elif s.failure is not None:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason=s.failure.reason,
+            message=f"the last fetch failed; using the last good revision {s.revision} fetched "
+            f"{_stamp(s.last_fetched)}",
+            observed_generation=gen,
+        )
+    else:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.TRUE,
+            reason="UpToDate",
+            message=f"revision {s.revision} is the source's current document",
+            observed_generation=gen,
+        )
+    return [fetched, current]
+
+
+class MatrixRefresher:
+    def __init__(
+        self,
+        state: OperatorState,
+        kube: KubeApi,
+        store: MatrixStore,
+        leadership: Leadership,
+        metrics: OperatorMetrics,
+        *,
+        reload_seconds: float = 60.0,
+        timeout: float = 30.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.state = state
+        self.kube = kube
+        self.store = store
+        self.leadership = leadership
+        self.reload_seconds = reload_seconds
+        self.timeout = timeout
+        self.clock = clock
+        self.sources: dict[str, Sourced] = {}
+        self.stored: dict[str, StoredCopy] = {}
+        self.loaded = False
+        self.on_changed: Callable[[str, bool], None] = lambda name, content: None  # set by the wiring
+        self._wake = asyncio.Event()
+        self._backoff: dict[str, Backoff] = {}
+        self.last_refresh = Gauge(
+            f"{PREFIX}_matrix_last_refresh_timestamp_seconds",
+            "Unix time of the last successful fetch of a CompatibilityMatrix's spec.source.",
+            ["matrix"],
+            registry=metrics.registry,
+        )
+        self.max_age = Gauge(
+            f"{PREFIX}_matrix_max_age_seconds",
+            "spec.source.maxAge of a CompatibilityMatrix: stale when the last refresh is older.",
+            ["matrix"],
+            registry=metrics.registry,
+        )
+        self.refresh_errors = Counter(
+            f"{PREFIX}_matrix_refresh_errors",
+            "Fetches of a spec.source that were not applied, by reason.",
+            ["reason"],
+            registry=metrics.registry,
+        )
+        for reason in Reason:
+            self.refresh_errors.labels(reason.value)
+        leadership.on_change(lambda leading: self._wake.set())
+
+    # ----------------------------------------------------------- hooks
+
+    def source_seen(self, name: str, body: Mapping[str, Any]) -> bool:
+        """The reconciler's hook: True when the matrix has spec.source (then it is ours to compile)."""
+        raw = body.get("spec")
+        if not isinstance(raw, Mapping) or raw.get("source") is None:
+            self._forget(name)
+            return False
+        meta = body.get("metadata") or {}
+        uid, generation = str(meta.get("uid") or ""), meta.get("generation")
+        source: MatrixSource | None = None
+        try:
+            spec = CompatibilityMatrixObjectSpec.model_validate(raw)
+            problem = settings_problem(spec)
+            source = spec.source
+            interval = seconds(source.interval) if source else 0.0
+            max_age = seconds(source.max_age) if source else 0.0
+        except (ValidationError, ValueError) as exc:
+            problem = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        if problem or source is None:
+            problem = problem or "spec.source is missing"
+            self._forget(name)
+            self.state.inventory.set_matrix_error(name, problem)
+            self.on_changed(name, True)
+            return True
+        old = self.sources.get(name)
+        fresh = Sourced(name, uid, generation, source, interval, max_age)
+        if old is not None and old.uid == uid and old.source == fresh.source:
+            old.generation, old.interval, old.max_age = generation, interval, max_age
+            return True
+        self.sources[name] = fresh
+        self.max_age.labels(name).set(max_age)
+        stored = self.stored.get(name)
+        if stored is not None:
+            self._install_stored(fresh, stored)
+        if fresh.revision is None:
+            self.state.inventory.set_matrix_error(name, f"waiting for the first verified fetch of {fresh.source.url}")
+        self.on_changed(name, True)
+        self._wake.set()
+        return True
+
+    def _forget(self, name: str) -> None:
+        if self.sources.pop(name, None) is not None:
+            for family in (self.last_refresh, self.max_age):
+                with contextlib.suppress(KeyError):
+                    family.remove(name)
+
+    def status_extra(self, name: str) -> tuple[list[Condition], dict[str, Any]] | None:
+        """The status writer's hook: source conditions and fields for matrix ``name`` (None: not sourced)."""
+        s = self.sources.get(name)
+        if s is None:
+            return None
+        fields: dict[str, Any] = {
+            "revision": s.revision,
+            "last_fetched": s.last_fetched,
+            "last_changed": s.last_changed,
+        }
+        return source_conditions(s, self.clock()), fields
+
+    # --------------------------------------------------------- applying
+
+    def _apply(self, s: Sourced, document: bytes, signature: bytes | None, where: str) -> tuple[str, list[str]]:
+        """Verify and compile ``document``; install it. Returns (revision, changes). SourceError: nothing applied."""
+        revision = verified(Fetched(document, signature), s.integrity)
+        compiled = compile_document(document, s.name, s.generation or 0, where)
+        compiled.revision = revision
+        spec = CompatibilityMatrixSpec.model_validate(parse_document(document, where)[1])
+        changes = matrix_changes(s.spec, spec) if revision != s.revision else []
+        if revision != s.revision:
+            self.state.inventory.set_matrix(compiled)
+            s.revision, s.spec = revision, spec
+        return revision, changes
+
+    def _install_stored(self, s: Sourced, stored: StoredCopy) -> None:
+        if stored.url != s.source.url:
+            return  # the source moved: wait for a fetch from the new one
+        try:
+            self._apply(s, stored.document, stored.signature, f"stored copy of {s.name}")
+        except SourceError as exc:
+            log.warning("the stored copy of CompatibilityMatrix %s is not used: %s", s.name, exc)
+            return
+        s.last_fetched, s.last_changed = _parse_stamp(stored.fetched), _parse_stamp(stored.changed)
+        if s.last_fetched is not None:
+            self.last_refresh.labels(s.name).set(s.last_fetched.timestamp())
+        log.info("CompatibilityMatrix %s: using the stored copy %s (fetched %s)", s.name, s.revision, stored.fetched)
+
+    async def load_store(self) -> bool:
+        try:
+            self.stored = await asyncio.to_thread(self.store.load)
+        except Exception as exc:
+            self.refresh_errors.labels("StoreUnreadable").inc()
+            log.warning("could not read the stored matrix copies: %s", describe_error(exc))
+            return False
+        self.loaded = True
+        for name, s in self.sources.items():
+            stored = self.stored.get(name)
+            if stored is None:
+                continue
+            if stored.revision != s.revision:
+                self._install_stored(s, stored)
+                self.on_changed(name, True)
+            elif stored.url == s.source.url:  # the leader fetched it again: as fresh as that
+                s.last_fetched = _parse_stamp(stored.fetched) or s.last_fetched
+                if s.last_fetched is not None:
+                    self.last_refresh.labels(name).set(s.last_fetched.timestamp())
+        return True
+
+    async def refresh(self, s: Sourced) -> None:
+        """One fetch of ``s`` (leader only)."""
+        now = self.clock()
+        s.attempted = True
+        try:
+            fetched = await asyncio.to_thread(
+                fetch,
+                s.source.url,
+                ca_bundle=s.source.ca_bundle,
+                timeout=self.timeout,
+                with_signature=s.source.public_key is not None,
+            )
+            if self.sources.get(s.name) is not s or self.state.matrix(s.name) is None:
+                return  # deleted or changed while fetching: nothing to apply
+            before = s.revision
+            revision, changes = self._apply(s, fetched.document, fetched.signature, s.source.url)
+        except SourceError as exc:
+            s.failure = exc
+            self.refresh_errors.labels(exc.reason.value).inc()
+            delay = min(self._backoff.setdefault(s.name, Backoff(30.0, s.interval)).delay(), s.interval)
+            s.due = time.monotonic() + delay
+            log.warning(
+                "CompatibilityMatrix %s: %s not applied, retrying in %.0f s: %s", s.name, s.source.url, delay, exc
+            )
+            if s.revision is None:
+                self.state.inventory.set_matrix_error(s.name, f"spec.source: {exc}; no verified copy yet")
+            self.on_changed(s.name, s.revision is None)
+            return
+        self._backoff.pop(s.name, None)
+        s.failure, s.last_fetched, s.due = None, now, time.monotonic() + s.interval
+        self.last_refresh.labels(s.name).set(now.timestamp())
+        if revision != before:
+            s.last_changed = now
+            log.info("CompatibilityMatrix %s: applied %s from %s: %s", s.name, revision, s.source.url, changes)
+            await self._announce(s, before, revision, changes)
+        copy = StoredCopy(
+            fetched.document,
+            fetched.signature,
+            revision,
+            s.source.url,
+            _stamp(now),
+            _stamp(s.last_changed or now),
+        )
+        try:
+            await asyncio.to_thread(self.store.save, s.name, copy)
+            self.stored[s.name] = copy
+        except NotLeading:
+            pass
+        except Exception as exc:  # applied in memory; the next refresh tries to keep it again
+            self.refresh_errors.labels("StoreUnwritable").inc()
+            log.warning(
+                "CompatibilityMatrix %s: could not keep the copy in the cluster: %s", s.name, describe_error(exc)
+            )
+        self.on_changed(s.name, revision != before)
+
+    async def _announce(self, s: Sourced, before: str | None, after: str, changes: list[str]) -> None:
+        what = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")
+        prefix = f"revision {before} -> {after}" if before else f"first revision {after}"
+        try:
+            await asyncio.to_thread(
+                self.kube.emit_event,
+                namespace=EVENT_NAMESPACE,
+                name=s.name,
+                uid=s.uid,
+                kind="CompatibilityMatrix",
+                reason="MatrixChanged",
+                message=f"{prefix} from {s.source.url}: {what or 'no product changes'}",
+                warning=False,
+            )
+        except Exception as exc:
+            log.warning("could not post an Event for CompatibilityMatrix %s: %s", s.name, describe_error(exc))
+
+    # --------------------------------------------------------------- loop
+
+    async def run(self, tick: float = 1.0) -> None:
+        """Fetch what is due (leader) or re-read the leader's copies (followers, and anyone whose first
+        read of the store failed: fetching goes on meanwhile, and a save never drops other matrices)."""
+        if not self.loaded:
+            await self.load_store()
+        next_reload = time.monotonic() + self.reload_seconds
+        while True:
+            now = time.monotonic()
+            if now >= next_reload and not (self.loaded and self.leadership.may_write()):
+                next_reload = now + self.reload_seconds
+                await self.load_store()  # the leader's latest copies
+            for name in [n for n in self.sources if self.state.matrix(n) is None]:
+                self._forget(name)  # the matrix was deleted
+            if self.leadership.may_write():
+                for s in list(self.sources.values()):
+                    if s.due <= now and self.sources.get(s.name) is s:
+                        await self.refresh(s)
+            self._wake.clear()
+            waits = [s.due - time.monotonic() for s in self.sources.values()]
+            delay = max(0.05, min([tick * 60, *waits])) if self.leadership.may_write() else tick * 5
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            if self._wake.is_set() and self.leadership.may_write():
+                for s in self.sources.values():  # on taking over (or a new source): fetch now
+                    if not s.attempted:
+                        s.due = 0.0

@@ -1,0 +1,139 @@
+"""The last good copy of every fetched matrix, kept in the cluster: one ConfigMap in the operator's
+namespace (``eligibility-operator-matrices``), so that a restart or a failover with the source down still
+evaluates with it.
+
+Per matrix NAME it holds ``NAME.yaml.gz`` (the document, gzip), ``NAME.sig`` (its signature, if any) and
+``NAME.json`` (revision, URL, fetch and change times). A copy read back is verified again against the
+matrix's spec.source before it is used, so a ConfigMap edited by hand cannot inject a matrix. Only the
+leader writes (fenced by ``may_write``); every replica reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..leadership import Leadership, NotLeading
+
+CONFIGMAP = "eligibility-operator-matrices"
+TIMEOUT = (5, 15)
+MAX_STORED_BYTES = 900 * 1024  # a ConfigMap holds at most 1 MiB
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    document: bytes
+    signature: bytes | None
+    revision: str
+    url: str
+    fetched: str  # RFC 3339
+    changed: str
+
+
+class MatrixStore(Protocol):
+    def load(self) -> dict[str, StoredCopy]: ...
+
+    def save(self, name: str, copy: StoredCopy) -> None: ...
+
+
+def encode(name: str, copy: StoredCopy) -> dict[str, dict[str, str]]:
+    binary = {f"{name}.yaml.gz": base64.b64encode(gzip.compress(copy.document, mtime=0)).decode()}
+    if copy.signature is not None:
+        binary[f"{name}.sig"] = base64.b64encode(copy.signature).decode()
+    meta = {"revision": copy.revision, "url": copy.url, "fetched": copy.fetched, "changed": copy.changed}
+    return {"binaryData": binary, "data": {f"{name}.json": json.dumps(meta, sort_keys=True)}}
+
+
+def _keys(name: str) -> set[str]:
+    return {f"{name}.yaml.gz", f"{name}.sig", f"{name}.json"}
+
+
+def decode(data: dict[str, str], binary: dict[str, str]) -> dict[str, StoredCopy]:
+    """Every complete entry; a damaged one is left out (it is fetched again)."""
+    out: dict[str, StoredCopy] = {}
+    for key, text in data.items():
+        if not key.endswith(".json"):
+            continue
+        name = key[: -len(".json")]
+        try:
+            meta = json.loads(text)
+            document = gzip.decompress(base64.b64decode(binary[f"{name}.yaml.gz"]))
+            sig = binary.get(f"{name}.sig")
+            out[name] = StoredCopy(
+                document,
+                base64.b64decode(sig) if sig else None,
+                str(meta["revision"]),
+                str(meta["url"]),
+                str(meta["fetched"]),
+                str(meta["changed"]),
+            )
+        except (ValueError, KeyError, TypeError, OSError, EOFError):
+            continue
+    return out
+
+
+class ConfigMapStore:
+    def __init__(self, api_client: Any, namespace: str, leadership: Leadership) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.namespace = namespace
+        self.leadership = leadership
+
+    def _read(self) -> Any | None:
+        try:
+            return self.core.read_namespaced_config_map(CONFIGMAP, self.namespace, _request_timeout=TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def load(self) -> dict[str, StoredCopy]:
+        current = self._read()
+        if current is None:
+            return {}
+        return decode(dict(current.data or {}), dict(current.binary_data or {}))
+
+    def save(self, name: str, copy: StoredCopy) -> None:
+        """Replace NAME's entry (optimistic concurrency: a conflict raises, the caller tries again)."""
+        body = encode(name, copy)
+        if sum(len(v) for part in body.values() for v in part.values()) > MAX_STORED_BYTES:
+            raise ValueError(f"the compressed document of {name} is too large to keep in a ConfigMap")
+        if not self.leadership.may_write():
+            raise NotLeading(f"{self.leadership.identity} is not the leader: ConfigMap {CONFIGMAP} not written")
+        current = self._read()
+        if current is None:
+            fresh = client.V1ConfigMap(
+                metadata=client.V1ObjectMeta(
+                    name=CONFIGMAP, namespace=self.namespace, labels={"app.kubernetes.io/name": "eligibility-operator"}
+                ),
+                data=body["data"],
+                binary_data=body["binaryData"],
+            )
+            self.core.create_namespaced_config_map(self.namespace, fresh, _request_timeout=TIMEOUT)
+            return
+        data = {k: v for k, v in (current.data or {}).items() if k not in _keys(name)}
+        binary = {k: v for k, v in (current.binary_data or {}).items() if k not in _keys(name)}
+        current.data = {**data, **body["data"]}
+        current.binary_data = {**binary, **body["binaryData"]}
+        self.core.replace_namespaced_config_map(CONFIGMAP, self.namespace, current, _request_timeout=TIMEOUT)
+
+
+class MemoryStore:
+    """For the fast tests: the same encoding, in memory."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.binary: dict[str, str] = {}
+
+    def load(self) -> dict[str, StoredCopy]:
+        return decode(self.data, self.binary)
+
+    def save(self, name: str, copy: StoredCopy) -> None:
+        body = encode(name, copy)
+        self.data = {k: v for k, v in self.data.items() if k not in _keys(name)} | body["data"]
+        self.binary = {k: v for k, v in self.binary.items() if k not in _keys(name)} | body["binaryData"]

@@ -1,0 +1,158 @@
+"""Real servers for the matrix source tests, on 127.0.0.1: an HTTPS file server (stdlib, a CA made with
+``cryptography``) and an OCI registry (Debian's ``docker-registry``, with TLS from the same CA)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eligibility_operator.matrix_source.oci import MATRIX_MEDIA_TYPE, SIGNATURE_MEDIA_TYPE
+from eligibility_operator.runtime.serving.webhook import ServingCert, self_signed
+from eligibility_operator_dev.controlplane import die_with_parent, free_port
+
+REGISTRY = shutil.which("docker-registry")
+
+
+@dataclass
+class FileServer:
+    """Serves ``files`` (path -> bytes) over HTTPS; anything else is a 404. ``hits`` counts requests."""
+
+    cert: ServingCert
+    files: dict[str, bytes] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+
+    @property
+    def ca_pem(self) -> str:
+        return self.cert.ca_pem.decode()
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+
+def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server.hits[self.path] = server.hits.get(self.path, 0) + 1
+            body = server.files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/yaml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # refused handshakes (the TLS failure tests) are expected
+
+
+@contextlib.contextmanager
+def https_server(cert: ServingCert) -> Iterator[FileServer]:
+    state = FileServer(cert)
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.certfile), str(cert.keyfile))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    state.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@dataclass
+class Registry:
+    host: str
+    ca_pem: str
+    ca_file: Path
+    proc: subprocess.Popen[bytes]
+
+    def ref(self, repository: str) -> str:
+        return f"oci://{self.host}/{repository}"
+
+    def push(self, repository: str, document: bytes, signature: bytes | None = None) -> str:
+        """Push the artifact as ``oras push`` would (document + optional signature layer); its oci:// URL."""
+        import oras.provider
+
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            path = Path(tmp) / "matrix.yaml"
+            path.write_bytes(document)
+            files.append(f"{path}:{MATRIX_MEDIA_TYPE}")
+            if signature is not None:
+                sig = Path(tmp) / "matrix.yaml.sig"
+                sig.write_bytes(signature)
+                files.append(f"{sig}:{SIGNATURE_MEDIA_TYPE}")
+            client = oras.provider.Registry(hostname=self.host, tls_verify=str(self.ca_file))
+            client.push(f"{self.host}/{repository}", files=files, disable_path_validation=True, quiet=True)
+        return self.ref(repository)
+
+
+@contextlib.contextmanager
+def oci_registry(cert: ServingCert, workdir: Path) -> Iterator[Registry]:
+    assert REGISTRY, "docker-registry not installed (make system-deps)"
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(workdir / "storage")}, "delete": {"enabled": True}},
+        "http": {
+            "addr": f"127.0.0.1:{port}",
+            "tls": {"certificate": str(cert.certfile), "key": str(cert.keyfile)},
+        },
+    }
+    config_file = workdir / "registry.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    ca_file = workdir / "ca.pem"
+    ca_file.write_bytes(cert.ca_pem)
+    log = open(workdir / "registry.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [REGISTRY, "serve", str(config_file)], stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+    )
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/v2/", context=context, timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((workdir / "registry.log").read_text()) from None
+                time.sleep(0.1)
+        yield Registry(f"127.0.0.1:{port}", cert.ca_pem.decode(), ca_file, proc)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def serving_cert(directory: Path) -> ServingCert:
+    directory.mkdir(parents=True, exist_ok=True)
+    return self_signed(directory, ["127.0.0.1"])
