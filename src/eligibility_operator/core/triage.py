@@ -10,28 +10,23 @@ reads the cluster. The rules are tabled in the README ("SupportRequest").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..api.models import (
     Condition,
     ConditionStatus,
     Eligibility,
-    EngagementType,
     Lifecycle,
     Party,
     ProductStatus,
     ResponsibilityStatus,
-    SupportEngagementSpec,
 )
 from ..api.requests import (
     AffectedProduct,
-    FirstResponse,
     RequestCategory,
     Route,
     Scope,
     Severity,
-    SeverityStatus,
     SupportRequestSpec,
     SupportRequestStatus,
 )
@@ -40,9 +35,10 @@ from .detection import Detection
 from .engagements import evaluate_engagement
 from .request_completeness import missing_information
 from .request_sla import calendar_of, first_response, severity_status
+from .request_steps import next_steps
 from .scope_rules import decide_scope
 from .triage_inputs import TriageInput, one_per_version
-from .versions import parse_version
+from .versions import Version, parse_version
 
 READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
 CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)
@@ -115,38 +111,32 @@ class _Affected:
     customer_apps: list[str]  # listed workloads that run no product
 
 
-def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
-    """Detections of the affected workloads (and product), or the problems that stop triage."""
+def _listed_workloads(inp: TriageInput, problems: list[str]) -> tuple[list[tuple[str, Detection]], list[str]]:
+    """(workload ref, detection) of spec.workloads, and the listed workloads that run no product; what
+    is wrong with the list goes to ``problems``."""
     req = inp.request
-    problems: list[str] = []
     found: list[tuple[str, Detection]] = []
     customer_apps: list[str] = []
-    matrix = inp.matrix
-    assert matrix is not None
-    if req.product and req.product not in matrix.products:
-        known = ", ".join(sorted(matrix.products))
-        problems.append(f"spec.product: {req.product!r} is not in CompatibilityMatrix {matrix.name!r} (known: {known})")
     seen: set[str] = set()
     for i, ref in enumerate(req.workloads):
+        detections = inp.workloads.get(ref)
         if ref in seen:
             problems.append(f"spec.workloads[{i}]: {ref} is listed twice")
-            continue
-        seen.add(ref)
-        detections = inp.workloads.get(ref)
-        if detections is None:
+        elif detections is None:
             problems.append(f"spec.workloads[{i}]: workload {ref} does not exist")
-            continue
-        if not detections:
+        elif not detections:
             customer_apps.append(ref)
-            continue
-        if req.product and all(d.product != req.product for d in detections):
+        elif req.product and all(d.product != req.product for d in detections):
             runs = ", ".join(sorted({d.product for d in detections}))
             problems.append(f"spec.workloads[{i}]: {ref} runs {runs}, not spec.product {req.product!r}")
-            continue
-        for d in detections:
-            if req.product and d.product != req.product:
-                continue
-            found.append((ref, d))
+        else:
+            found.extend((ref, d) for d in detections if not req.product or d.product == req.product)
+        seen.add(ref)
+    return found, customer_apps
+
+
+def _stated_version(req: SupportRequestSpec, found: list[tuple[str, Detection]], problems: list[str]) -> Version | None:
+    """spec.version, when it is a version and no listed workload contradicts it."""
     stated = parse_version(req.version) if req.version else None
     if req.version and stated is None:
         problems.append(f"spec.version: {req.version!r} is not a version")
@@ -155,6 +145,20 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
             if d.version is not None and d.version.core[: stated.parts] != stated.core[: stated.parts]:
                 problems.append(f"spec.version: {req.version} contradicts {ref}, which runs {d.product} {d.version}")
                 break
+    return stated
+
+
+def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
+    """Detections of the affected workloads (and product), or the problems that stop triage."""
+    req = inp.request
+    problems: list[str] = []
+    matrix = inp.matrix
+    assert matrix is not None
+    if req.product and req.product not in matrix.products:
+        known = ", ".join(sorted(matrix.products))
+        problems.append(f"spec.product: {req.product!r} is not in CompatibilityMatrix {matrix.name!r} (known: {known})")
+    found, customer_apps = _listed_workloads(inp, problems)
+    stated = _stated_version(req, found, problems)
     if problems:
         return None, problems
     products = {d.product for _, d in found}
@@ -164,82 +168,10 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
             found.append(("", Detection(req.product, None, stated, "request")))
         else:
             found.extend(one_per_version(inp.product_found, req.product))
-            if not any(d.product == req.product for _, d in found):
-                found.append(
-                    ("", Detection(req.product, None, None, "request", "no workload or spec.version shows it"))
-                )
+        if not any(d.product == req.product for _, d in found):
+            found.append(("", Detection(req.product, None, None, "request", "no workload or spec.version shows it")))
         products.add(req.product)
     return _Affected(found, products, customer_apps), []
-
-
-def _responsibilities(
-    req: SupportRequestSpec,
-    scope: Scope,
-    route: Route,
-    reason: str,
-    severity: SeverityStatus,
-    response: FirstResponse | None,
-    products: Sequence[AffectedProduct],
-    missing: Sequence[str],
-    spec: SupportEngagementSpec,
-) -> list[ResponsibilityStatus]:
-    """Who does what next for this request, in the order it should happen."""
-    out: list[ResponsibilityStatus] = []
-
-    def add(owner: Party, item: str, note: str = "") -> None:
-        out.append(ResponsibilityStatus(item=item[:256], owner=owner, note=note[:512]))
-
-    if scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
-        for p in products:
-            if p.lifecycle == Lifecycle.END_OF_LIFE:
-                target = f" to {p.recommended_version}" if p.recommended_version else ""
-                owner = p.action_owner or Party.CUSTOMER
-                add(
-                    Party(owner),
-                    f"Upgrade {p.product} {p.version}{target} first",
-                    "section 7: end-of-life versions may limit support eligibility; Stakater may require the "
-                    "upgrade before full assistance",
-                )
-        if not req.ticket.reference:
-            add(
-                Party.CUSTOMER,
-                f"Open a ticket in Stakater's support portal as {severity.proposed} and set spec.ticket.reference",
-                "the operator neither opens tickets nor tracks replies",
-            )
-        if severity.note:
-            add(Party.CUSTOMER, "Accurate severity classification", severity.note)
-        if missing:
-            add(
-                Party.CUSTOMER,
-                "Provide timely and complete information: " + "; ".join(missing),
-                "section 3: delays in providing required information may impact resolution timelines",
-            )
-        if response is not None:
-            due = f", due {response.due:%Y-%m-%d %H:%M} UTC" if response.due else ""
-            add(Party.STAKATER, f"First response within {response.target}{due}", response.note)
-        if scope == Scope.THIRD_PARTY:
-            vendor = req.vendor or "the vendor"
-            add(Party.STAKATER, f"Diagnosis and coordination with {vendor}", "section 5")
-            add(
-                Party.SHARED, f"Resolution by {vendor}", "timelines depend on the vendor; no guaranteed resolution time"
-            )
-            add(Party.CUSTOMER, "Compliance with licensing obligations for third-party software", "section 3")
-        elif RequestCategory(req.category) == _C.INCIDENT:
-            add(Party.STAKATER, "Incident response and mitigation within the supported scope", "section 3")
-            if spec.type != EngagementType.MANAGED_SERVICE:
-                add(Party.CUSTOMER, "Application-level debugging and validation", "section 3")
-        return out
-    if route == Route.PROFESSIONAL_SERVICES:
-        add(Party.CUSTOMER, "Request a Professional Services agreement for this activity", reason)
-    elif route == Route.SCOPED_ENGAGEMENT:
-        add(Party.CUSTOMER, "Ask Stakater to scope the change", reason)
-        add(Party.STAKATER, "Evaluate the request separately and propose a scoped engagement", "section 6")
-    elif route == Route.COMMERCIAL_APPROVAL and scope == Scope.CHANGE_REQUEST:
-        add(Party.CUSTOMER, "Seek commercial approval from Stakater for the change", reason)
-        add(Party.STAKATER, "Evaluate the request separately", "section 6")
-    else:  # NotCovered
-        add(Party.CUSTOMER, "Extend the engagement to cover it, or file the request under the one that does", reason)
-    return out
 
 
 # --------------------------------------------------------------------- triage
@@ -317,7 +249,7 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
     if scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
         response = first_response(spec, Severity(req.severity), inp.opened_at, scope)
     missing = missing_information(req, products)
-    responsibilities = _responsibilities(req, scope, route, reason, severity, response, products, missing, spec)
+    responsibilities = next_steps(req, scope, route, reason, severity, response, products, missing, spec)
 
     in_scope = scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY)
     eligibilities = [p.eligibility for p in products]
