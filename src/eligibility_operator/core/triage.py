@@ -177,40 +177,46 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
 # --------------------------------------------------------------------- triage
 
 
+def _without_engagement(inp: TriageInput) -> SupportRequestStatus:
+    """A request no engagement covers (triaged: NotCovered), or whose named engagement is missing."""
+    gen, req = inp.generation, inp.request
+    if inp.engagement_problem:
+        return not_ready("EngagementNotFound", inp.engagement_problem, gen)
+    message = (
+        f"no SupportEngagement covers namespace {inp.namespace!r}; set spec.engagementRef or file the "
+        f"request under an engagement that covers it"
+    )
+    status = not_ready("NoEngagement", message, gen)
+    conditions = [_cond(READY, True, "Triaged", "triaged: no engagement covers the request", gen)]
+    conditions += [
+        _cond(IN_SCOPE, False, "NotCovered", message, gen),
+        _cond(COMPLETE, None, "NotCovered", "not assessed: the request is not covered", gen),
+        _cond(ELIGIBLE, None, "NotCovered", "not assessed: the request is not covered", gen),
+    ]
+    return status.model_copy(
+        update={
+            "scope": Scope.NOT_COVERED,
+            "route": Route.COMMERCIAL_APPROVAL,
+            "conditions": conditions,
+            "severity": severity_status(req),
+            "responsibilities": [
+                ResponsibilityStatus(
+                    item="Put the namespace under a SupportEngagement (commercial approval), or name one",
+                    owner=Party.CUSTOMER,
+                    note=message[:512],
+                )
+            ],
+        }
+    )
+
+
 def triage(inp: TriageInput) -> SupportRequestStatus:
     """The status a SupportRequest should have, given what the shell found."""
     gen = inp.generation
     req = inp.request
     view = inp.engagement
     if view is None:
-        if inp.engagement_problem:
-            return not_ready("EngagementNotFound", inp.engagement_problem, gen)
-        message = (
-            f"no SupportEngagement covers namespace {inp.namespace!r}; set spec.engagementRef or file the "
-            f"request under an engagement that covers it"
-        )
-        status = not_ready("NoEngagement", message, gen)
-        conditions = [_cond(READY, True, "Triaged", "triaged: no engagement covers the request", gen)]
-        conditions += [
-            _cond(IN_SCOPE, False, "NotCovered", message, gen),
-            _cond(COMPLETE, None, "NotCovered", "not assessed: the request is not covered", gen),
-            _cond(ELIGIBLE, None, "NotCovered", "not assessed: the request is not covered", gen),
-        ]
-        return status.model_copy(
-            update={
-                "scope": Scope.NOT_COVERED,
-                "route": Route.COMMERCIAL_APPROVAL,
-                "conditions": conditions,
-                "severity": severity_status(req),
-                "responsibilities": [
-                    ResponsibilityStatus(
-                        item="Put the namespace under a SupportEngagement (commercial approval), or name one",
-                        owner=Party.CUSTOMER,
-                        note=message[:512],
-                    )
-                ],
-            }
-        )
+        return _without_engagement(inp)
     if view.spec is None:
         return not_ready(
             "EngagementInvalid",

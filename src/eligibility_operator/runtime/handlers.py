@@ -15,7 +15,7 @@ engagements or matrices either; the reconciler writes their status itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -41,55 +41,96 @@ def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
+def _register(
+    registry: kopf.OperatorRegistry,
+    resource: tuple[str, str, str],
+    handler_id: str,
+    seen: Callable[[Mapping[str, Any]], None],
+    gone: Callable[[Mapping[str, Any]], None],
+    relisted: Callable[[], None],
+) -> None:
+    """One low-level watch handler: ``gone`` for a deletion, else ``seen``; a listing (event type None: at
+    start, or again after a 410 Gone or a reconnect) also tells ``relisted`` (a sweep follows)."""
+    group, version, plural = resource
+
+    @kopf.on.event(group, version, plural, registry=registry, id=handler_id)
+    async def on_event(event: kopf.RawEvent, **_: Any) -> None:
+        body = event["object"]
+        if event["type"] == "DELETED":
+            gone(body)
+        else:
+            seen(body)
+            if event["type"] is None:
+                relisted()
+
+
+def _workload_callbacks(
+    reconciler: Reconciler, kind: str
+) -> tuple[Callable[[Mapping[str, Any]], None], Callable[[Mapping[str, Any]], None]]:
+    """(seen, gone) for workloads of ``kind``: they are only read, never written."""
+
+    def seen(body: Mapping[str, Any]) -> None:
+        reconciler.workload_seen(kind, body)
+
+    def gone(body: Mapping[str, Any]) -> None:
+        namespace, name = _meta(body)
+        reconciler.workload_gone(namespace, kind, name)
+
+    return seen, gone
+
+
+def _labels(body: Mapping[str, Any]) -> dict[str, str]:
+    return dict((body.get("metadata") or {}).get("labels") or {})
+
+
 def build_registry(
     reconciler: Reconciler, inactivity_timeout: float = 70.0, triager: RequestTriager | None = None
 ) -> kopf.OperatorRegistry:
     """Register every handler on a private registry bound to ``reconciler`` (and ``triager``)."""
     registry = kopf.OperatorRegistry()
-
+    r = reconciler
     if triager is not None:
-
-        @kopf.on.event(GROUP, VERSION, "supportrequests", registry=registry)
-        async def request_event(event: kopf.RawEvent, **_: Any) -> None:
-            body = event["object"]
-            if event["type"] == "DELETED":
-                triager.request_gone(*_meta(body))
-            else:
-                triager.request_seen(body)
-                if event["type"] is None:
-                    reconciler.relisted()
-
+        resource = (GROUP, VERSION, "supportrequests")
+        _register(
+            registry,
+            resource,
+            "request_event",
+            triager.request_seen,
+            lambda body: triager.request_gone(*_meta(body)),
+            r.relisted,
+        )
     for group, version, plural, kind in WATCHED_RESOURCES:
-        _register_workload(registry, reconciler, group, version, plural, kind)
+        _register(registry, (group, version, plural), f"{plural}_facts", *_workload_callbacks(r, kind), r.relisted)
+    _register(
+        registry,
+        ("", "v1", "namespaces"),
+        "namespace_event",
+        lambda body: r.namespace_seen(_meta(body)[1], _labels(body)),
+        lambda body: r.namespace_gone(_meta(body)[1]),
+        r.relisted,
+    )
+    _register(
+        registry,
+        (GROUP, VERSION, "supportengagements"),
+        "engagement_event",
+        r.engagement_seen,
+        lambda body: r.engagement_gone(*_meta(body)),
+        r.relisted,
+    )
+    _register(
+        registry,
+        (GROUP, VERSION, "compatibilitymatrices"),
+        "matrix_event",
+        r.matrix_seen,
+        lambda body: r.matrix_gone(_meta(body)[1]),
+        r.relisted,
+    )
+    _settings(registry, inactivity_timeout)
+    return registry
 
-    @kopf.on.event("", "v1", "namespaces", registry=registry)
-    async def namespace_event(event: kopf.RawEvent, name: str, **_: Any) -> None:
-        if event["type"] == "DELETED":
-            reconciler.namespace_gone(name)
-        else:
-            reconciler.namespace_seen(name, dict((event["object"].get("metadata") or {}).get("labels") or {}))
-            if event["type"] is None:
-                reconciler.relisted()
 
-    @kopf.on.event(GROUP, VERSION, "supportengagements", registry=registry)
-    async def engagement_event(event: kopf.RawEvent, **_: Any) -> None:
-        body = event["object"]
-        if event["type"] == "DELETED":
-            reconciler.engagement_gone(*_meta(body))
-        else:
-            reconciler.engagement_seen(body)
-            if event["type"] is None:
-                reconciler.relisted()
-
-    @kopf.on.event(GROUP, VERSION, "compatibilitymatrices", registry=registry)
-    async def matrix_event(event: kopf.RawEvent, **_: Any) -> None:
-        body = event["object"]
-        if event["type"] == "DELETED":
-            reconciler.matrix_gone(_meta(body)[1])
-        else:
-            reconciler.matrix_seen(body)
-            if event["type"] is None:
-                reconciler.relisted()
+def _settings(registry: kopf.OperatorRegistry, inactivity_timeout: float) -> None:
+    """Kopf's login and settings (why each is set is said beside it)."""
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -119,20 +160,3 @@ def build_registry(
         # Kopf keeps a worker per object for this long after its last event, and an idle worker still
         # references that event's full body: with the default 5 s, listing N objects holds N bodies.
         settings.queueing.idle_timeout = 0.2
-
-    return registry
-
-
-def _register_workload(
-    registry: kopf.OperatorRegistry, reconciler: Reconciler, group: str, version: str, plural: str, kind: str
-) -> None:
-    @kopf.on.event(group, version, plural, registry=registry, id=f"{plural}_facts")
-    async def workload_event(event: kopf.RawEvent, **_: Any) -> None:
-        body = event["object"]
-        if event["type"] == "DELETED":
-            namespace, name = _meta(body)
-            reconciler.workload_gone(namespace, kind, name)
-        else:
-            reconciler.workload_seen(kind, body)
-            if event["type"] is None:  # listed: at start, or again after a 410 Gone / reconnect
-                reconciler.relisted()
