@@ -291,6 +291,10 @@ def dashboard() -> db.Dashboard:
                         f"sum by (mode, outcome) (rate({PREFIX}_admission_reviews_total{{{CLUSTER}}}[5m]))",
                         "admission {{mode}} {{outcome}}",
                     ),
+                    query(
+                        f"sum by (reason) (rate({PREFIX}_admission_audit_events_withheld_total{{{CLUSTER}}}[5m]))",
+                        "audit findings withheld {{reason}}",
+                    ),
                 ]
             )
         )
