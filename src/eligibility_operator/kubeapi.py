@@ -191,12 +191,15 @@ class KubeClient:
     def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
         """How many objects of a resource exist (in ``namespace``); None if the resource is not served.
 
-        One LIST with ``limit=1``: the server says how many items remain. Falls back to counting a full
-        metadata-only listing where it does not.
+        One LIST with ``limit=1`` as plain JSON: the server says how many items remain (a metadata-only
+        list, ``PartialObjectMetadataList``, does not carry ``remainingItemCount`` on Kubernetes 1.20).
+        Where the server omits it anyway (a label selector, an old server), counts a metadata-only
+        listing: the operator counts only its own resources and namespaces that way (the workloads'
+        watches list those themselves, see ``priming.SeenObjects.delegate``).
         """
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
-        data = self._get(path, [("limit", 1)])
+        data = self._get_json(path, [("limit", 1)])
         if data is None:
             return None
         meta = data.get("metadata") or {}
