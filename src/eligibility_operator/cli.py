@@ -201,9 +201,11 @@ def run(
 
     async def _main() -> None:
         kube = KubeClient()
-        kube.api.user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
+        user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
+        kube.api.user_agent = user_agent
         await run_operator(
             kube,
+            user_agent=user_agent,
             election=election,
             identity=identity,
             shutdown_drain=shutdown_drain,

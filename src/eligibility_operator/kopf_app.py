@@ -25,6 +25,7 @@ from typing import Any
 
 import kopf
 
+from . import kubeconn
 from .api.models import GROUP, VERSION
 from .core.workloads import WATCHED_RESOURCES
 from .kubeapi import KubeApi, describe_error
@@ -42,6 +43,7 @@ from .reconciler import Reconciler
 from .request_triager import RequestTriager
 from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
+from .workload_watch import WatchOptions, WorkloadWatches
 
 log = logging.getLogger("eligibility_operator")
 
@@ -79,8 +81,7 @@ def build_registry(
                 if event["type"] is None:
                     reconciler.relisted()
 
-    for group, version, plural, kind in WATCHED_RESOURCES:
-        _register_workload(registry, reconciler, group, version, plural, kind)
+    # The workload kinds are watched by workload_watch (read only), not by Kopf.
 
     @kopf.on.event("", "v1", "namespaces", registry=registry)
     async def namespace_event(event: kopf.RawEvent, name: str, **_: Any) -> None:
@@ -113,8 +114,8 @@ def build_registry(
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # In-cluster service account, else $KUBECONFIG, as the kubernetes client resolves them.
-        return kopf.login_via_client(**kwargs)
+        # In-cluster service account, else $KUBECONFIG: the same login as the workload watches'.
+        return kubeconn.login(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -141,21 +142,6 @@ def build_registry(
         settings.queueing.idle_timeout = 0.2
 
     return registry
-
-
-def _register_workload(
-    registry: kopf.OperatorRegistry, reconciler: Reconciler, group: str, version: str, plural: str, kind: str
-) -> None:
-    @kopf.on.event(group, version, plural, registry=registry, id=f"{plural}_facts")
-    async def workload_event(event: kopf.RawEvent, **_: Any) -> None:
-        body = event["object"]
-        if event["type"] == "DELETED":
-            namespace, name = _meta(body)
-            reconciler.workload_gone(namespace, kind, name)
-        else:
-            reconciler.workload_seen(kind, body)
-            if event["type"] is None:  # listed: at start, or again after a 410 Gone / reconnect
-                reconciler.relisted()
 
 
 @dataclass(frozen=True)
@@ -244,6 +230,7 @@ async def run_operator(
     election: ElectionOptions | None = None,
     identity: str = "standalone",
     shutdown_drain: float = 0.0,
+    user_agent: str = "eligibility-operator",
 ) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
@@ -289,6 +276,16 @@ async def run_operator(
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
     registry = build_registry(reconciler, inactivity_timeout, triager)
+    watches = WorkloadWatches(
+        lambda: kubeconn.Connection.from_info(kubeconn.login(), user_agent),
+        WATCHED_RESOURCES,
+        reconciler,
+        namespaces=state.namespaces,
+        options=WatchOptions(inactivity_timeout=inactivity_timeout),
+        count_error=reconciler.count_error,
+    )
+    reconciler.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
+    tasks.start(watches.run(), name="workload-watches", forever=True)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
     tasks.start(triager.run(), name="request-triager", forever=True)
