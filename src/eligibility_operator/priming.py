@@ -81,14 +81,20 @@ class SeenObjects:
         self._seen_at: dict[SeenKey, float] = {}
         self.resources = RESOURCES  # those counted at start and listed by sweeps
         self._listings: list[Callable[[], bool]] = []
+        self._delegated: set[str] = set()  # buckets whose watches keep track themselves: not recorded
 
     def delegate(self, buckets: set[str], listed: Callable[[], bool]) -> None:
         """Resources (buckets) whose watches list them themselves and forget what a relisting lacks
         (``workload_watch``): priming waits for ``listed()`` instead of counting them, sweeps skip them."""
         self.resources = tuple(r for r in self.resources if r[0] not in buckets)
         self._listings.append(listed)
+        self._delegated |= buckets
+        for key in [key for key in self._seen_at if _bucket(key) in buckets]:
+            del self._seen_at[key]
 
     def seen(self, key: SeenKey) -> None:
+        if self._delegated and _bucket(key) in self._delegated:
+            return
         self._seen_at[key] = self.clock()
 
     def gone(self, key: SeenKey) -> None:
