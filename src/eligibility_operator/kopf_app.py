@@ -1,13 +1,13 @@
 """The thin Kopf shell: watches that feed the :class:`Reconciler`, and the operator's entry point.
 
-Customer workloads are only read, through Kopf's low-level ``on.event`` handlers,
-which keep no state on the object: no annotation, finalizer or status is ever
-written to a workload (``tests/test_operator.py`` checks that). Kopf's index
-handlers are not used: their start-up gating costs O(N²) wake-ups with N objects
-(5,000 Deployments took minutes); the reconciler primes itself instead (see
-``Reconciler.prime``).
+Customer workloads are only read (LIST and WATCH), by the operator's own watches
+(:mod:`workload_watch`, started here): Kopf's per-event machinery was most of the
+start-up CPU for them. No annotation, finalizer or status is ever written to a
+workload (``tests/test_operator.py`` checks that). Kopf's index handlers are not
+used: their start-up gating costs O(N²) wake-ups with N objects (5,000 Deployments
+took minutes); the reconciler primes itself instead (see ``Reconciler.prime``).
 
-Our own resources are watched with ``on.event`` too: the operator keeps no
+Our own resources and namespaces are watched by Kopf with low-level ``on.event`` handlers: the operator keeps no
 per-object handler progress, so Kopf never writes annotations or finalizers to
 engagements or matrices either; the reconciler writes their status itself.
 """
