@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,6 +73,23 @@ def wait_ready(port: int, timeout: float) -> bool:
     return False
 
 
+def list_floor(plane: ControlPlane) -> float:
+    """Seconds to LIST every Deployment (pages of 500, as the operator does) and decode it with the
+    standard library's json: what any client must pay before it knows the cluster."""
+    context = ssl.create_default_context(cafile=str(plane.workdir / "certs" / "apiserver.crt"))
+    headers = {"Authorization": f"Bearer {plane.token}", "Accept": "application/json"}
+    started = time.monotonic()
+    token = ""
+    while True:
+        query = "limit=500" + (f"&continue={urllib.parse.quote(token)}" if token else "")
+        request = urllib.request.Request(f"{plane.url}/apis/apps/v1/deployments?{query}", headers=headers)
+        with urllib.request.urlopen(request, context=context, timeout=60) as response:
+            page = json.loads(response.read())
+        token = page["metadata"].get("continue") or ""
+        if not token:
+            return time.monotonic() - started
+
+
 def bench_check(n: int) -> float:
     """Seconds for `check` over n manifests (100 per file, a realistic mix)."""
     fixture = fx.build(n, engagements=10)
@@ -119,6 +139,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         fx.create(api_client, fixture)
         result["create_seconds"] = round(time.monotonic() - started, 1)
+        floors = [list_floor(plane) for _ in range(3)]
+        result["list_floor_seconds"] = round(min(floors), 2)  # the best of three: the floor
         kube_version = client.VersionApi(api_client).get_code().git_version
         expected = Expected(fixture, kube_version)
         want = expected.all()
@@ -137,6 +159,9 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
             result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
             result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
+            result["cold_start_cpu_seconds"] = round(stats.cpu_seconds(), 2)
+            if result["cold_start_seconds"] is not None:
+                result["cold_start_floor_ratio"] = round(result["cold_start_seconds"] / result["list_floor_seconds"], 1)
             if args.replicas > 1:
                 # High availability: a second replica joins as follower; it keeps its state warm and writes nothing.
                 follower_port = free_port()
@@ -264,7 +289,10 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
     head = (
         "workloads",
         "create s",
+        "list floor s",
         "cold start s",
+        "x floor",
+        "cold cpu s",
         "react p50",
         "p95",
         "p99",
@@ -289,7 +317,10 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
                 for x in (
                     r["workloads"],
                     r["create_seconds"],
+                    r.get("list_floor_seconds"),
                     r["cold_start_seconds"],
+                    r.get("cold_start_floor_ratio"),
+                    r.get("cold_start_cpu_seconds"),
                     re_["p50"],
                     re_["p95"],
                     re_["p99"],
@@ -318,6 +349,10 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
                 f"stakater_support_leader {f.get('leader_metric')}, RSS steady {f.get('rss_steady_mib')} MiB, "
                 f"peak {f.get('rss_peak_mib')} MiB, CPU {f.get('cpu_seconds')} s in all"
             )
+    sized = sorted((r["workloads"], r["rss_steady_mib"]) for r in results)
+    for (n0, rss0), (n1, rss1) in itertools.pairwise(sized):
+        per = (rss1 - rss0) * 1024 / (n1 - n0) if n1 > n0 else float("nan")
+        lines.append(f"\nRSS per extra workload from {n0} to {n1}: {per:.2f} KiB")
     if check_seconds is not None:
         lines.append(f"\ncheck over {check_n} manifests: {check_seconds:.2f} s")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 PRODUCT_ANNOTATION = "support.stakater.com/product"
@@ -97,14 +98,15 @@ def _containers(pod_spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
         for container in items[:budget]:
             image = _text(_mapping(container).get("image"))
             if image and image not in images:
-                images[image] = None
+                images[intern(image)] = None
         budget -= min(len(items), budget)
     return tuple(images), capped
 
 
 def _main_image(pod_spec: Mapping[str, Any]) -> str | None:
     items = pod_spec.get("containers")
-    return _text(_mapping(items[0]).get("image")) if isinstance(items, list) and items else None
+    image = _text(_mapping(items[0]).get("image")) if isinstance(items, list) and items else None
+    return intern(image) if image else None
 
 
 def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -113,7 +115,8 @@ def _labels(*sources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         for key, value in source.items():
             if isinstance(key, str) and isinstance(value, str) and len(merged) < _MAX_LABELS:
                 merged[key[:_MAX_TEXT]] = value[:_MAX_TEXT]
-    return tuple(sorted(merged.items()))
+    # Interned: the same few keys and values recur across thousands of workloads.
+    return tuple(sorted((intern(key), intern(value)) for key, value in merged.items()))
 
 
 def _first_labels(value: Any) -> dict[str, str]:
@@ -178,7 +181,8 @@ def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default"
     name = _text(meta.get("name"))
     if not isinstance(kind, str) or not name:
         return None
-    namespace = _text(meta.get("namespace")) or default_namespace
+    namespace = intern(_text(meta.get("namespace")) or default_namespace)
+    kind = intern(kind)
     annotations = _mapping(meta.get("annotations"))
     spec = _mapping(obj.get("spec"))
     if kind in WORKLOAD_KINDS:

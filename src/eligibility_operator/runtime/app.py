@@ -13,12 +13,14 @@ from typing import Any
 
 import kopf
 
+from ..core.workloads import WATCHED_RESOURCES
 from .config import OperatorConfig, WebhookConfig
 from .controllers.engagements import Reconciler
 from .controllers.matrices import MatrixRefresher
 from .controllers.matrix_store import ConfigMapStore, MatrixStore, MemoryStore
 from .controllers.requests import RequestTriager
 from .handlers import build_registry
+from .kube import connection as kubeconn
 from .kube.api import KubeApi, describe_error
 from .leadership import (
     AlwaysLeader,
@@ -31,6 +33,7 @@ from .metrics import OperatorMetrics
 from .metrics import build_registry as build_metrics_registry
 from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
+from .watches import WatchOptions, WorkloadWatches
 
 log = logging.getLogger("eligibility_operator")
 
@@ -146,6 +149,16 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await asyncio.wait_for(refresher.load_store(), 5)
     tasks.start(refresher.run(), name="matrix-refresher", forever=True)
     registry = build_registry(reconciler, watch.inactivity_timeout, triager)
+    watches = WorkloadWatches(
+        lambda: kubeconn.Connection.from_info(kubeconn.login(), config.user_agent),
+        WATCHED_RESOURCES,
+        reconciler,
+        namespaces=state.namespaces,
+        options=WatchOptions(inactivity_timeout=watch.inactivity_timeout),
+        count_error=reconciler.count_error,
+    )
+    reconciler.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
+    tasks.start(watches.run(), name="workload-watches", forever=True)
     # These must keep running (prime until it is done): /healthz fails if one has stopped.
     tasks.start(reconciler.run(), name="reconciler", forever=True)
     tasks.start(triager.run(), name="request-triager", forever=True)

@@ -68,6 +68,13 @@ class OperatorConfig:
     matrix_store_namespace: str = "eligibility-operator"
     verbose: bool = False
 
+    @property
+    def user_agent(self) -> str:
+        """Names this replica in the API server's audit log (which replica wrote what)."""
+        from .. import __version__
+
+        return f"eligibility-operator/{__version__} ({self.identity})"
+
 
 # ---------------------------------------------------------------------- the options of `run`
 

@@ -1,14 +1,14 @@
 """The thin Kopf shell: watches that feed the controllers (engagements, SupportRequests, matrices,
-namespaces, workloads).
+namespaces; workloads have watches of their own).
 
-Customer workloads are only read, through Kopf's low-level ``on.event`` handlers,
-which keep no state on the object: no annotation, finalizer or status is ever
-written to a workload (``tests/test_operator.py`` checks that). Kopf's index
-handlers are not used: their start-up gating costs O(N²) wake-ups with N objects
-(5,000 Deployments took minutes); the reconciler primes itself instead (see
-``Reconciler.prime``).
+Customer workloads are only read (LIST and WATCH), by the operator's own watches
+(:mod:`.watches`, started by :mod:`.app`): Kopf's per-event machinery was most of the
+start-up CPU for them. No annotation, finalizer or status is ever written to a
+workload (``tests/test_operator.py`` checks that). Kopf's index handlers are not
+used: their start-up gating costs O(N²) wake-ups with N objects (5,000 Deployments
+took minutes); the reconciler primes itself instead (see ``Reconciler.prime``).
 
-Our own resources are watched with ``on.event`` too: the operator keeps no
+Our own resources and namespaces are watched by Kopf with low-level ``on.event`` handlers: the operator keeps no
 per-object handler progress, so Kopf never writes annotations or finalizers to
 engagements or matrices either; the reconciler writes their status itself.
 """
@@ -21,9 +21,9 @@ from typing import Any
 import kopf
 
 from ..api.models import GROUP, VERSION
-from ..core.workloads import WATCHED_RESOURCES
 from .controllers.engagements import Reconciler
 from .controllers.requests import RequestTriager
+from .kube import connection as kubeconn
 
 
 class NoEssenceDiffBase(kopf.AnnotationsDiffBaseStorage):
@@ -64,21 +64,6 @@ def _register(
                 relisted()
 
 
-def _workload_callbacks(
-    reconciler: Reconciler, kind: str
-) -> tuple[Callable[[Mapping[str, Any]], None], Callable[[Mapping[str, Any]], None]]:
-    """(seen, gone) for workloads of ``kind``: they are only read, never written."""
-
-    def seen(body: Mapping[str, Any]) -> None:
-        reconciler.workload_seen(kind, body)
-
-    def gone(body: Mapping[str, Any]) -> None:
-        namespace, name = _meta(body)
-        reconciler.workload_gone(namespace, kind, name)
-
-    return seen, gone
-
-
 def _labels(body: Mapping[str, Any]) -> dict[str, str]:
     return dict((body.get("metadata") or {}).get("labels") or {})
 
@@ -99,8 +84,7 @@ def build_registry(
             lambda body: triager.request_gone(*_meta(body)),
             r.relisted,
         )
-    for group, version, plural, kind in WATCHED_RESOURCES:
-        _register(registry, (group, version, plural), f"{plural}_facts", *_workload_callbacks(r, kind), r.relisted)
+    # The workload kinds are watched by watches.py (read only), not by Kopf.
     _register(
         registry,
         ("", "v1", "namespaces"),
@@ -134,8 +118,8 @@ def _settings(registry: kopf.OperatorRegistry, inactivity_timeout: float) -> Non
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # In-cluster service account, else $KUBECONFIG, as the kubernetes client resolves them.
-        return kopf.login_via_client(**kwargs)
+        # In-cluster service account, else $KUBECONFIG: the same login as the workload watches'.
+        return kubeconn.login(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

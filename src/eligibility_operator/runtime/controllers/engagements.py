@@ -26,7 +26,7 @@ from ...core.evaluation import Platform
 from ...core.gitops import gitops_facts
 from ...core.inventory import Key
 from ...core.matrix import MatrixError, load_matrix
-from ...core.workloads import facts_from_object
+from ...core.workloads import WorkloadFacts, facts_from_object
 from ..kube.api import KubeApi, describe_error
 from ..leadership import AlwaysLeader, Leadership
 from ..metrics import OperatorMetrics
@@ -110,9 +110,13 @@ class Reconciler:
 
     def workload_seen(self, kind: str, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
-        self.seen.seen(workload_key(str(meta.get("namespace") or ""), kind, str(meta.get("name") or "")))
-        self.metrics.watch_events.labels(kind).inc()
         found = facts_from_object(body) or gitops_facts(body)
+        self.workload_facts_seen(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""), found)
+
+    def workload_facts_seen(self, kind: str, namespace: str, name: str, found: WorkloadFacts | None) -> None:
+        """A workload as the watches decoded it (``runtime.watches``): its facts, None if it has none."""
+        self.seen.seen(workload_key(namespace, kind, name))
+        self.metrics.watch_events.labels(kind).inc()
         if found is None:  # e.g. OLM's copies of a ClusterServiceVersion, an Application of no chart
             return
         if self.state.inventory.upsert(found):

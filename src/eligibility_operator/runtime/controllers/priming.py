@@ -79,8 +79,22 @@ class SeenObjects:
         self.namespaces = namespaces  # empty: the whole cluster
         self.clock = clock
         self._seen_at: dict[SeenKey, float] = {}
+        self.resources = RESOURCES  # those counted at start and listed by sweeps
+        self._listings: list[Callable[[], bool]] = []
+        self._delegated: set[str] = set()  # buckets whose watches keep track themselves: not recorded
+
+    def delegate(self, buckets: set[str], listed: Callable[[], bool]) -> None:
+        """Resources (buckets) whose watches list them themselves and forget what a relisting lacks
+        (``runtime.watches``): priming waits for ``listed()`` instead of counting them, sweeps skip them."""
+        self.resources = tuple(r for r in self.resources if r[0] not in buckets)
+        self._listings.append(listed)
+        self._delegated |= buckets
+        for key in [key for key in self._seen_at if _bucket(key) in buckets]:
+            del self._seen_at[key]
 
     def seen(self, key: SeenKey) -> None:
+        if self._delegated and _bucket(key) in self._delegated:
+            return
         self._seen_at[key] = self.clock()
 
     def gone(self, key: SeenKey) -> None:
@@ -96,10 +110,13 @@ class SeenObjects:
 
     # ------------------------------------------------------------- priming
 
-    async def counts(self) -> dict[str, int]:
-        """How many objects of each watched resource exist now (one small LIST per resource and scope)."""
+    async def counts(self, only: set[str] | None = None) -> dict[str, int]:
+        """How many objects of each watched resource (or of the buckets ``only``) exist now: one small
+        LIST per resource and scope."""
         counts: dict[str, int] = {}
-        for bucket, group, version, plural, namespaced in RESOURCES:
+        for bucket, group, version, plural, namespaced in self.resources:
+            if only is not None and bucket not in only:
+                continue
             total = 0
             for scope in self._scopes(namespaced):
                 found = await asyncio.to_thread(self.kube.count, group, version, plural, scope)
@@ -113,26 +130,32 @@ class SeenObjects:
     async def primed(
         self, expected: dict[str, int], recheck_seconds: float = 5.0, give_up_seconds: float = 300.0
     ) -> bool:
-        """Wait until the watches delivered ``expected`` objects of each resource; False if that took too long.
+        """Wait until the watches delivered ``expected`` objects of each resource (and the delegated
+        watches their first listing); False if that took too long.
 
-        The counts are refreshed every ``recheck_seconds``, so that objects deleted meanwhile (whose
-        listing events never come) do not block. (An object created while another is deleted can make
-        the counts match a moment early; the late one is then evaluated when it arrives.)
+        The counts of resources not complete yet are refreshed after ``recheck_seconds``, doubling each
+        time, so that objects deleted meanwhile (whose listing events never come) do not block, and a
+        server that makes counting expensive is not asked every few seconds. (An object created while
+        another is deleted can make the counts match a moment early; the late one is then evaluated
+        when it arrives.)
         """
         began = checked = self.clock()
+        wait = recheck_seconds
         while True:
             seen = self.seen_counts()
-            if all(seen[bucket] >= n for bucket, n in expected.items()):
+            behind = {bucket for bucket, n in expected.items() if seen[bucket] < n}
+            if not behind and all(listed() for listed in self._listings):
                 return True
             if self.clock() - began > give_up_seconds:
                 return False
             await asyncio.sleep(0.1)
-            if self.clock() - checked > recheck_seconds:
+            if behind and self.clock() - checked > wait:
                 try:
-                    expected = await self.counts()
+                    expected = {**expected, **await self.counts(behind)}
                 except Exception as exc:  # keep the last counts; the next recheck tries again
                     log.debug("recounting the objects at start failed: %s", describe_error(exc))
                 checked = self.clock()
+                wait *= 2
 
     # ------------------------------------------------------------ sweeping
 
@@ -143,7 +166,7 @@ class SeenObjects:
         """
         started = self.clock()
         listed: dict[str, set[tuple[str, str]] | None] = {}
-        for bucket, group, version, plural, namespaced in RESOURCES:
+        for bucket, group, version, plural, namespaced in self.resources:
             keys: set[tuple[str, str]] | None = None
             for scope in self._scopes(namespaced):
                 found = await asyncio.to_thread(self.kube.list_keys, group, version, plural, scope)

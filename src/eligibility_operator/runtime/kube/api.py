@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -100,7 +100,12 @@ class KubeApi(Protocol):
 
 
 class KubeClient:
-    """:class:`KubeApi` over the ``kubernetes`` client (in-cluster config, else $KUBECONFIG)."""
+    """:class:`KubeApi` over the ``kubernetes`` client (in-cluster config, else $KUBECONFIG).
+
+    Only its ``ApiClient`` (configuration, authentication, connection pool) is used, with raw API paths
+    and plain-dict bodies: its generated API classes and models would cost about 25 MiB of memory
+    (``CoreV1Api`` alone 20 MiB) for the handful of calls made here.
+    """
 
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
         if api_client is None:
@@ -110,9 +115,30 @@ class KubeClient:
                 config.load_kube_config()  # type: ignore[no-untyped-call]
             api_client = client.ApiClient()
         self.api = api_client
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
-        self.version = client.VersionApi(api_client)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: Any = TIMEOUT,
+    ) -> dict[str, Any]:
+        """One request; the answer's JSON. Raises :class:`ApiException` on an HTTP error status."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method, url, headers, body, _ = self.api.param_serialize(
+            method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+        response.read()  # type: ignore[no-untyped-call]
+        if response.status >= 400:
+            raise ApiException(http_resp=response)
+        data: dict[str, Any] = json.loads(response.data or b"{}")
+        return data
 
     # -------------------------------------------------------------- status
 
@@ -123,16 +149,14 @@ class KubeClient:
         False if the object is gone.
         """
         body = [{"op": "add", "path": "/status", "value": status}]
-        kind = "application/json-patch+json"
+        scope = f"/namespaces/{namespace}" if namespace else ""
         try:
-            if namespace:
-                self.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, plural, name, body, _content_type=kind, _request_timeout=TIMEOUT
-                )
-            else:
-                self.custom.patch_cluster_custom_object_status(
-                    GROUP, VERSION, plural, name, body, _content_type=kind, _request_timeout=TIMEOUT
-                )
+            self._call(
+                "PATCH",
+                f"/apis/{GROUP}/{VERSION}{scope}/{plural}/{name}/status",
+                body=body,
+                content_type="application/json-patch+json",
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return False
@@ -144,44 +168,48 @@ class KubeClient:
     def emit_event(
         self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
     ) -> None:
-        now = dt.datetime.now(dt.UTC)
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(name=f"{name}.{uuid.uuid4().hex[:12]}", namespace=namespace),
-            involved_object=client.V1ObjectReference(
-                api_version=f"{GROUP}/{VERSION}", kind=kind, name=name, namespace=namespace, uid=uid
-            ),
-            reason=reason,
-            message=message[:1024],
-            type="Warning" if warning else "Normal",
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-            source=client.V1EventSource(component=COMPONENT),
-            reporting_component=COMPONENT,
-        )
-        self.core.create_namespaced_event(namespace, event, _request_timeout=TIMEOUT)
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{name}.{uuid.uuid4().hex[:12]}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "uid": uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+        }
+        self._call("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
 
     # ------------------------------------------------------------- webhook
 
     def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
         """Create or replace a ValidatingWebhookConfiguration (local control plane only)."""
-        api = client.AdmissionregistrationV1Api(self.api)
+        path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
         name = body["metadata"]["name"]
         try:
-            current = api.read_validating_webhook_configuration(name, _request_timeout=TIMEOUT)
+            current = self._call("GET", f"{path}/{name}")
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            # the client takes plain dicts too
-            api.create_validating_webhook_configuration(cast(Any, body), _request_timeout=TIMEOUT)
+            self._call("POST", path, body=body)
             return
-        body["metadata"]["resourceVersion"] = current.metadata.resource_version if current.metadata else None
-        api.replace_validating_webhook_configuration(name, cast(Any, body), _request_timeout=TIMEOUT)
+        body["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
+        self._call("PUT", f"{path}/{name}", body=body)
 
     def delete_webhook_configuration(self, name: str) -> None:
-        api = client.AdmissionregistrationV1Api(self.api)
         try:
-            api.delete_validating_webhook_configuration(name, _request_timeout=TIMEOUT)
+            self._call("DELETE", f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}")
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -191,12 +219,15 @@ class KubeClient:
     def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
         """How many objects of a resource exist (in ``namespace``); None if the resource is not served.
 
-        One LIST with ``limit=1``: the server says how many items remain. Falls back to counting a full
-        metadata-only listing where it does not.
+        One LIST with ``limit=1`` as plain JSON: the server says how many items remain (a metadata-only
+        list, ``PartialObjectMetadataList``, does not carry ``remainingItemCount`` on Kubernetes 1.20).
+        Where the server omits it anyway (a label selector, an old server), counts a metadata-only
+        listing: the operator counts only its own resources and namespaces that way (the workloads'
+        watches list those themselves, see ``priming.SeenObjects.delegate``).
         """
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
-        data = self._get(path, [("limit", 1)])
+        data = self._get_json(path, [("limit", 1)])
         if data is None:
             return None
         meta = data.get("metadata") or {}
@@ -291,13 +322,11 @@ class KubeClient:
 
     def platform(self) -> Platform:
         """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``."""
-        kubernetes = self.version.get_code(_request_timeout=TIMEOUT).git_version
+        kubernetes = str(self._call("GET", "/version").get("gitVersion") or "")
         try:
-            cv = self.custom.get_cluster_custom_object(
-                "config.openshift.io", "v1", "clusterversions", "version", _request_timeout=TIMEOUT
-            )
+            cv = self._call("GET", "/apis/config.openshift.io/v1/clusterversions/version")
         except ApiException as exc:
             if exc.status not in (403, 404):
                 raise
             return Platform(kubernetes=kubernetes)
-        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv if isinstance(cv, dict) else {}))
+        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv))
