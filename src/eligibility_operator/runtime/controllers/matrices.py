@@ -35,9 +35,10 @@ from ...core.matrix import describe_validation_error
 from ...matrix_source import Fetched, Integrity, Reason, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.changes import matrix_changes
 from ...matrix_source.duration import seconds
+from ..collectors import PREFIX
 from ..kube.api import KubeApi, describe_error
 from ..leadership import Leadership, NotLeading
-from ..metrics import PREFIX, OperatorMetrics
+from ..metrics import OperatorMetrics
 from ..state import OperatorState
 from ..tasks import Backoff
 from .matrix_store import MatrixStore, StoredCopy
