@@ -32,8 +32,8 @@ from ...api.models import (
     MatrixSource,
 )
 from ...core.matrix import describe_validation_error
+from ...core.matrix_diff import diff_matrices
 from ...matrix_source import Fetched, Integrity, Reason, SourceError, compile_document, fetch, parse_document, verified
-from ...matrix_source.changes import matrix_changes
 from ...matrix_source.duration import seconds
 from ..collectors import PREFIX
 from ..kube.api import KubeApi, describe_error
@@ -400,3 +400,11 @@ class MatrixRefresher:
                 for s in self.sources.values():  # on taking over (or a new source): fetch now
                     if not s.attempted:
                         s.due = 0.0
+
+
+def matrix_changes(old: CompatibilityMatrixSpec | None, new: CompatibilityMatrixSpec) -> list[str]:
+    """What an Event says changed ("reloader 1.5 added"): ``matrix diff``'s own words; the first copy
+    names the products it brings."""
+    if old is None:
+        return [f"{len(new.products)} products: " + ", ".join(p.name for p in new.products)]
+    return diff_matrices(old, new)
