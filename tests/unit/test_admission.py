@@ -216,3 +216,43 @@ def test_enforce_refuses_a_workload_beyond_the_container_cap() -> None:
     assert decide(request, [guard("Warn")], TODAY, EXEMPT).allowed
     request["operation"], request["oldObject"] = "UPDATE", request["object"]  # already capped: stays operable
     assert decide(request, [guard("Enforce")], TODAY, EXEMPT).allowed
+
+
+# ------------------------------------------------------------- the rules, one by one
+
+
+def test_rule_judged_only_creates_and_updates_of_workloads_in_guarded_namespaces() -> None:
+    from eligibility_operator.core.admission import judged
+
+    guards = [guard("Enforce")]
+    assert judged(review(EOL), guards, EXEMPT) == EnforcementMode.ENFORCE
+    assert judged(review(EOL, operation="DELETE"), guards, EXEMPT) is None
+    assert judged(review(EOL, subResource="scale"), guards, EXEMPT) is None
+    assert judged(review(EOL, namespace="kube-system"), guards, EXEMPT) is None
+    assert judged(review(EOL), [], EXEMPT) is None
+    not_a_workload = review(EOL)
+    not_a_workload["object"]["kind"] = "ConfigMap"
+    assert judged(not_a_workload, guards, EXEMPT) is None
+
+
+def test_rule_opted_out_reads_only_the_workloads_own_label() -> None:
+    from eligibility_operator.core.admission import opted_out
+    from eligibility_operator.core.workloads import OPT_OUT_LABEL
+
+    assert not opted_out(workload("shop", "x", EOL))
+    assert opted_out(workload("shop", "x", EOL, labels={OPT_OUT_LABEL: "true"}))
+    assert not opted_out(workload("shop", "x", EOL, labels={OPT_OUT_LABEL: "yes"}))
+    assert not opted_out({"metadata": "not a mapping"})
+
+
+def test_rule_refusal_names_what_refuses_under_enforce_only() -> None:
+    from eligibility_operator.core.admission import _findings, refusal
+
+    obj = workload("shop", "x", EOL)
+    enforced = _findings(guard("Enforce"), obj, None, TODAY)
+    audited = _findings(guard("Audit"), obj, None, TODAY)
+    message = refusal(enforced, "shop/Deployment/x")
+    assert message is not None and message.startswith("end-of-life Stakater product version refused: ")
+    assert "shop/Deployment/x" in message
+    assert refusal(audited, "shop/Deployment/x") is None
+    assert refusal([], "shop/Deployment/x") is None

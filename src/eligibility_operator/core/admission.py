@@ -181,33 +181,65 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def judged(
+    request: Mapping[str, Any], guards: Sequence[Guard], exempt_namespaces: frozenset[str]
+) -> EnforcementMode | None:
+    """Rule 1: the mode a review is judged under, or None when it is not judged at all: not a CREATE or
+    UPDATE of a workload itself (subresources pass), an exempt namespace, or no engagement guards it."""
+    obj = _mapping(request.get("object"))
+    namespace = request.get("namespace") or _mapping(obj.get("metadata")).get("namespace") or ""
+    if request.get("operation") not in ("CREATE", "UPDATE") or request.get("subResource"):
+        return None
+    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces:
+        return None
+    return guarding_mode(guards)
+
+
+def opted_out(obj: Mapping[str, Any]) -> bool:
+    """Rule 2: the workload's opt-out label. Whoever may edit a workload may label it, so it only lowers
+    the treatment to Audit (recorded, never refused or warned); only the namespace label opts out."""
+    return _mapping(_mapping(obj.get("metadata")).get("labels")).get(OPT_OUT_LABEL) == "true"
+
+
+def refusal(findings: Sequence[Finding], workload: str) -> str | None:
+    """Rule 4: why the review is refused (the findings that refuse under their engagement's mode), or None."""
+    refusing = [f for f in findings if refuses(f)]
+    if not refusing:
+        return None
+    reasons = "; ".join(f.text(workload) for f in refusing)
+    what = (
+        "end-of-life Stakater product version"
+        if all(f.lifecycle == Lifecycle.END_OF_LIFE for f in refusing)
+        else "Stakater product version ineligible for support"
+    )
+    return _clip(
+        f"{what} refused: {reasons}. Use a supported version; the engagement's status lists what is supported.",
+        MAX_MESSAGE_CHARS,
+    )
+
+
 def decide(
     request: Mapping[str, Any], guards: Sequence[Guard], today: dt.date, exempt_namespaces: frozenset[str]
 ) -> Decision:
-    """Decide an AdmissionReview ``request`` for a workload; never raises on odd input."""
+    """Decide an AdmissionReview ``request`` for a workload by the rules above, in order; never raises on
+    odd input."""
     decision = Decision()
-    operation = request.get("operation")
+    mode = judged(request, guards, exempt_namespaces)
+    if mode is None:
+        return decision
     obj = _mapping(request.get("object"))
-    namespace = request.get("namespace") or _mapping(obj.get("metadata")).get("namespace") or ""
-    if operation not in ("CREATE", "UPDATE") or request.get("subResource"):
-        return decision
-    mode = guarding_mode(guards)
-    if obj.get("kind") not in WORKLOAD_KINDS or namespace in exempt_namespaces or mode is None:
-        return decision
-    labels = _mapping(_mapping(obj.get("metadata")).get("labels"))
-    opted_out = labels.get(OPT_OUT_LABEL) == "true"
-    if opted_out:
-        # Whoever may edit a workload may label it: the workload label only lowers the treatment to
-        # Audit (recorded, never refused or warned). Only the namespace label opts out entirely.
+    meta = _mapping(obj.get("metadata"))
+    namespace = request.get("namespace") or meta.get("namespace") or ""
+    labelled = opted_out(obj)
+    if labelled:
         guards = [audit_only(g) for g in guards]
         mode = EnforcementMode.AUDIT
-    old = _mapping(request.get("oldObject")) if operation == "UPDATE" else None
-    decision.mode = mode
-    decision.outcome = "allowed"
-    workload = f"{namespace}/{obj.get('kind')}/{_mapping(obj.get('metadata')).get('name', '')}"
+    old = _mapping(request.get("oldObject")) if request.get("operation") == "UPDATE" else None
+    decision.mode, decision.outcome = mode, "allowed"
+    workload = f"{namespace}/{obj.get('kind')}/{meta.get('name', '')}"
     if mode == EnforcementMode.ENFORCE and _newly_capped(obj, old):
-        # Only the first MAX_CONTAINERS containers are read; under Enforce, what cannot be judged is refused
-        # (a product image placed after them would otherwise pass unjudged).
+        # Rule 3: only the first MAX_CONTAINERS containers are read; under Enforce, what cannot be judged is
+        # refused (a product image placed after them would otherwise pass unjudged).
         decision.allowed, decision.outcome = False, "denied"
         decision.message = (
             f"{workload} has more than {MAX_CONTAINERS} containers, more than the webhook reads; "
@@ -215,29 +247,16 @@ def decide(
         )
         return decision
     findings = [f for guard in guards for f in _findings(guard, obj, old, today)]
-    if not findings:
-        return decision
-    refusing = [f for f in findings if refuses(f)]
-    if refusing:
-        decision.allowed = False
-        decision.outcome = "denied"
-        reasons = "; ".join(f.text(workload) for f in refusing)
-        what = (
-            "end-of-life Stakater product version"
-            if all(f.lifecycle == Lifecycle.END_OF_LIFE for f in refusing)
-            else "Stakater product version ineligible for support"
-        )
-        decision.message = _clip(
-            f"{what} refused: {reasons}. Use a supported version; the engagement's status lists what is supported.",
-            MAX_MESSAGE_CHARS,
-        )
-    others = [f for f in findings if f not in refusing]
-    if mode != EnforcementMode.AUDIT:
+    refused = refusal(findings, workload)
+    if refused is not None:
+        decision.allowed, decision.outcome, decision.message = False, "denied", refused
+    if mode != EnforcementMode.AUDIT:  # rule 5: the other findings warn
+        others = [f for f in findings if not refuses(f)]
         decision.warnings = [_clip(f.text(workload), MAX_WARNING_CHARS) for f in others[:MAX_WARNINGS]]
         if decision.allowed and decision.warnings:
             decision.outcome = "warned"
-    note = f" (audited only: the workload is labelled {OPT_OUT_LABEL}=true)" if opted_out else ""
-    for f in findings:
+    note = f" (audited only: the workload is labelled {OPT_OUT_LABEL}=true)" if labelled else ""
+    for f in findings:  # rule 6: Audit engagements record every finding
         if EnforcementMode(f.guard.spec.enforcement.mode) == EnforcementMode.AUDIT:
             decision.audit.append((f.guard, _clip(f.text(workload) + note, MAX_MESSAGE_CHARS)))
     return decision
