@@ -11,7 +11,7 @@ import yaml
 from eligibility_operator.api.models import CompatibilityMatrixObjectSpec, CompatibilityMatrixSpec, MatrixSource
 from eligibility_operator.matrix_source import Reason, SourceError
 from eligibility_operator.matrix_source.duration import seconds
-from eligibility_operator.runtime.controllers.matrices import (
+from eligibility_operator.runtime.controllers.matrix_status import (
     Sourced,
     matrix_changes,
     settings_problem,

@@ -18,7 +18,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -28,12 +27,10 @@ from ...api.models import (
     CompatibilityMatrixObjectSpec,
     CompatibilityMatrixSpec,
     Condition,
-    ConditionStatus,
     MatrixSource,
 )
 from ...core.matrix import describe_validation_error
-from ...core.matrix_diff import diff_matrices
-from ...matrix_source import Fetched, Integrity, Reason, SourceError, compile_document, fetch, parse_document, verified
+from ...matrix_source import Fetched, Reason, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
 from ..collectors import PREFIX
 from ..kube.api import KubeApi, describe_error
@@ -41,108 +38,11 @@ from ..leadership import Leadership, NotLeading
 from ..metrics import OperatorMetrics
 from ..state import OperatorState
 from ..tasks import Backoff
+from .matrix_status import Sourced, matrix_changes, parse_stamp, settings_problem, source_conditions, stamp
 from .matrix_store import MatrixStore, StoredCopy
 
 log = logging.getLogger("eligibility_operator")
 EVENT_NAMESPACE = "default"  # Events about cluster-scoped objects
-
-
-def _stamp(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_stamp(text: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-@dataclass
-class Sourced:
-    """One matrix with spec.source: its settings, the copy in use and the last attempt."""
-
-    name: str
-    uid: str
-    generation: int | None
-    source: MatrixSource
-    interval: float
-    max_age: float
-    revision: str | None = None
-    spec: CompatibilityMatrixSpec | None = None  # of the copy in use, for the change Events
-    last_fetched: dt.datetime | None = None
-    last_changed: dt.datetime | None = None
-    failure: SourceError | None = None
-    attempted: bool = False
-    due: float = 0.0  # monotonic
-
-    @property
-    def integrity(self) -> Integrity:
-        return Integrity(digest=self.source.digest, public_key=self.source.public_key)
-
-
-def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
-    if spec.products or spec.customer_applications or spec.platforms.kubernetes or spec.platforms.openshift:
-        return "spec.source is set: products, platforms and customerApplications come from the fetched document"
-    source = spec.source
-    if source is not None and not (source.digest or source.public_key):
-        return "spec.source needs digest or publicKey: an unverified document is never applied"
-    return None
-
-
-def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
-    """``Fetched`` (the last attempt) and ``Current`` (the copy in use is the latest, younger than maxAge)."""
-    gen = s.generation
-    if not s.attempted:
-        fetched = Condition(type="Fetched", status=ConditionStatus.UNKNOWN, reason="Pending", observed_generation=gen)
-    elif s.failure is None:
-        msg = f"fetched {s.source.url}: {s.revision}"
-        fetched = Condition(type="Fetched", status=ConditionStatus.TRUE, reason="Fetched", message=msg)
-        fetched = fetched.model_copy(update={"observed_generation": gen})
-    else:
-        fetched = Condition(
-            type="Fetched",
-            status=ConditionStatus.FALSE,
-            reason=s.failure.reason,
-            message=f"{s.source.url}: {s.failure.message}"[:1024],
-            observed_generation=gen,
-        )
-    if s.revision is None:
-        reason = s.failure.reason if s.failure else "Pending"
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason=reason,
-            message="no verified copy of the source yet; engagements using this matrix cannot be evaluated",
-            observed_generation=gen,
-        )
-    elif s.last_fetched is None or (now - s.last_fetched).total_seconds() > s.max_age:
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason="Stale",
-            message=f"last good fetch {_stamp(s.last_fetched) if s.last_fetched else 'never'} is older than maxAge "
-            f"{s.source.max_age}; still using revision {s.revision}",
-            observed_generation=gen,
-        )
-    elif s.failure is not None:
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason=s.failure.reason,
-            message=f"the last fetch failed; using the last good revision {s.revision} fetched "
-            f"{_stamp(s.last_fetched)}",
-            observed_generation=gen,
-        )
-    else:
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.TRUE,
-            reason="UpToDate",
-            message=f"revision {s.revision} is the source's current document",
-            observed_generation=gen,
-        )
-    return [fetched, current]
 
 
 class MatrixRefresher:
@@ -274,7 +174,7 @@ class MatrixRefresher:
         except SourceError as exc:
             log.warning("the stored copy of CompatibilityMatrix %s is not used: %s", s.name, exc)
             return
-        s.last_fetched, s.last_changed = _parse_stamp(stored.fetched), _parse_stamp(stored.changed)
+        s.last_fetched, s.last_changed = parse_stamp(stored.fetched), parse_stamp(stored.changed)
         if s.last_fetched is not None:
             self.last_refresh.labels(s.name).set(s.last_fetched.timestamp())
         log.info("CompatibilityMatrix %s: using the stored copy %s (fetched %s)", s.name, s.revision, stored.fetched)
@@ -295,7 +195,7 @@ class MatrixRefresher:
                 self._install_stored(s, stored)
                 self.on_changed(name, True)
             elif stored.url == s.source.url:  # the leader fetched it again: as fresh as that
-                s.last_fetched = _parse_stamp(stored.fetched) or s.last_fetched
+                s.last_fetched = parse_stamp(stored.fetched) or s.last_fetched
                 if s.last_fetched is not None:
                     self.last_refresh.labels(name).set(s.last_fetched.timestamp())
         return True
@@ -340,8 +240,8 @@ class MatrixRefresher:
             fetched.signature,
             revision,
             s.source.url,
-            _stamp(now),
-            _stamp(s.last_changed or now),
+            stamp(now),
+            stamp(s.last_changed or now),
         )
         try:
             await asyncio.to_thread(self.store.save, s.name, copy)
@@ -400,11 +300,3 @@ class MatrixRefresher:
                 for s in self.sources.values():  # on taking over (or a new source): fetch now
                     if not s.attempted:
                         s.due = 0.0
-
-
-def matrix_changes(old: CompatibilityMatrixSpec | None, new: CompatibilityMatrixSpec) -> list[str]:
-    """What an Event says changed ("reloader 1.5 added"): ``matrix diff``'s own words; the first copy
-    names the products it brings."""
-    if old is None:
-        return [f"{len(new.products)} products: " + ", ".join(p.name for p in new.products)]
-    return diff_matrices(old, new)

@@ -1,0 +1,122 @@
+"""What the refresher knows of one sourced matrix (:class:`Sourced`), the conditions and fields it adds to
+the matrix's status, and the words an Event uses for what changed. No I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ...api.models import (
+    CompatibilityMatrixObjectSpec,
+    CompatibilityMatrixSpec,
+    Condition,
+    ConditionStatus,
+    MatrixSource,
+)
+from ...core.matrix_diff import diff_matrices
+from ...matrix_source import Integrity, SourceError
+
+
+def stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class Sourced:
+    """One matrix with spec.source: its settings, the copy in use and the last attempt."""
+
+    name: str
+    uid: str
+    generation: int | None
+    source: MatrixSource
+    interval: float
+    max_age: float
+    revision: str | None = None
+    spec: CompatibilityMatrixSpec | None = None  # of the copy in use, for the change Events
+    last_fetched: dt.datetime | None = None
+    last_changed: dt.datetime | None = None
+    failure: SourceError | None = None
+    attempted: bool = False
+    due: float = 0.0  # monotonic
+
+    @property
+    def integrity(self) -> Integrity:
+        return Integrity(digest=self.source.digest, public_key=self.source.public_key)
+
+
+def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
+    if spec.products or spec.customer_applications or spec.platforms.kubernetes or spec.platforms.openshift:
+        return "spec.source is set: products, platforms and customerApplications come from the fetched document"
+    source = spec.source
+    if source is not None and not (source.digest or source.public_key):
+        return "spec.source needs digest or publicKey: an unverified document is never applied"
+    return None
+
+
+def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
+    """``Fetched`` (the last attempt) and ``Current`` (the copy in use is the latest, younger than maxAge)."""
+    gen = s.generation
+    if not s.attempted:
+        fetched = Condition(type="Fetched", status=ConditionStatus.UNKNOWN, reason="Pending", observed_generation=gen)
+    elif s.failure is None:
+        msg = f"fetched {s.source.url}: {s.revision}"
+        fetched = Condition(type="Fetched", status=ConditionStatus.TRUE, reason="Fetched", message=msg)
+        fetched = fetched.model_copy(update={"observed_generation": gen})
+    else:
+        fetched = Condition(
+            type="Fetched",
+            status=ConditionStatus.FALSE,
+            reason=s.failure.reason,
+            message=f"{s.source.url}: {s.failure.message}"[:1024],
+            observed_generation=gen,
+        )
+    if s.revision is None:
+        reason = s.failure.reason if s.failure else "Pending"
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason=reason,
+            message="no verified copy of the source yet; engagements using this matrix cannot be evaluated",
+            observed_generation=gen,
+        )
+    elif s.last_fetched is None or (now - s.last_fetched).total_seconds() > s.max_age:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason="Stale",
+            message=f"last good fetch {stamp(s.last_fetched) if s.last_fetched else 'never'} is older than maxAge "
+            f"{s.source.max_age}; still using revision {s.revision}",
+            observed_generation=gen,
+        )
+    elif s.failure is not None:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.FALSE,
+            reason=s.failure.reason,
+            message=f"the last fetch failed; using the last good revision {s.revision} fetched {stamp(s.last_fetched)}",
+            observed_generation=gen,
+        )
+    else:
+        current = Condition(
+            type="Current",
+            status=ConditionStatus.TRUE,
+            reason="UpToDate",
+            message=f"revision {s.revision} is the source's current document",
+            observed_generation=gen,
+        )
+    return [fetched, current]
+
+
+def matrix_changes(old: CompatibilityMatrixSpec | None, new: CompatibilityMatrixSpec) -> list[str]:
+    """What an Event says changed ("reloader 1.5 added"): ``matrix diff``'s own words; the first copy
+    names the products it brings."""
+    if old is None:
+        return [f"{len(new.products)} products: " + ", ".join(p.name for p in new.products)]
+    return diff_matrices(old, new)
