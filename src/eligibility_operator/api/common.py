@@ -1,0 +1,148 @@
+"""What every resource of support.stakater.com/v1alpha1 shares: the base model, enums, label selectors and
+status conditions (:mod:`.models` re-exports all of it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+GROUP = "support.stakater.com"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+DEFAULT_MATRIX_NAME = "default"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        use_enum_values=True,
+        frozen=True,
+    )
+
+
+# An object default, so that the API server fills in nested defaults when the field is omitted.
+_EMPTY_OBJECT_DEFAULT: JsonDict = {"default": {}}
+
+# --------------------------------------------------------------------------- enums
+
+
+class EngagementType(StrEnum):
+    PRODUCT_SUPPORT = "ProductSupport"
+    MANAGED_SERVICE = "ManagedService"
+
+
+class Plan(StrEnum):
+    STANDARD = "Standard"
+    PREMIUM = "Premium"
+
+
+class Edition(StrEnum):
+    COMMUNITY = "Community"
+    ENTERPRISE = "Enterprise"
+
+
+class Party(StrEnum):
+    STAKATER = "Stakater"
+    CUSTOMER = "Customer"
+    SHARED = "Shared"
+
+
+class VersionOwner(StrEnum):
+    CUSTOMER = "Customer"
+    STAKATER = "Stakater"
+
+
+class EnforcementMode(StrEnum):
+    AUDIT = "Audit"
+    WARN = "Warn"
+    ENFORCE = "Enforce"
+
+
+class Eligibility(StrEnum):
+    ELIGIBLE = "Eligible"
+    LIMITED = "Limited"
+    INELIGIBLE = "Ineligible"
+    UNKNOWN = "Unknown"
+
+
+class Lifecycle(StrEnum):
+    SUPPORTED = "Supported"
+    DEPRECATED = "Deprecated"
+    END_OF_LIFE = "EndOfLife"
+    UNKNOWN = "Unknown"
+
+
+class ContractedService(StrEnum):
+    """Services the policy excludes "unless separately contracted" (sections 2 and 4)."""
+
+    INFRASTRUCTURE_MANAGEMENT = "InfrastructureManagement"
+    APPLICATION_CODE = "ApplicationCode"
+    SECURITY_ASSESSMENT = "SecurityAssessment"
+    PERFORMANCE_TUNING = "PerformanceTuning"
+    ARCHITECTURE_DESIGN = "ArchitectureDesign"
+    ENVIRONMENT_DESIGN = "EnvironmentDesign"
+    CUSTOM_DEVELOPMENT = "CustomDevelopment"
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ConditionType(StrEnum):
+    """Condition types in status; a CompatibilityMatrix has only ``Ready``."""
+
+    READY = "Ready"
+    ELIGIBLE = "Eligible"
+    AGREEMENT_IN_FORCE = "AgreementInForce"
+    VERSIONS_SUPPORTED = "VersionsSupported"
+    PLATFORM_COMPATIBLE = "PlatformCompatible"
+    UPGRADE_RECOMMENDED = "UpgradeRecommended"
+
+
+# ------------------------------------------------------------------ shared pieces
+
+Name = Annotated[str, Field(min_length=1, max_length=253)]
+# Status lists the operator caps itself (worst first; the totals say how many there were).
+MAX_STATUS_PRODUCTS = 50
+MAX_STATUS_WORKLOADS = 20
+
+
+class LabelSelectorRequirement(_Model):
+    key: Name = Field(description="Label key the selector applies to.")
+    operator: Annotated[str, Field(pattern="^(In|NotIn|Exists|DoesNotExist)$")] = Field(
+        description="One of In, NotIn, Exists, DoesNotExist."
+    )
+    values: list[str] = Field(default_factory=list, description="Values for In/NotIn; empty for Exists/DoesNotExist.")
+
+
+class LabelSelector(_Model):
+    """A Kubernetes label selector (same semantics as metav1.LabelSelector)."""
+
+    match_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels that must all be present with these values."
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, description="Set-based requirements; all must hold."
+    )
+
+
+class Condition(_Model):
+    type: str = Field(
+        description="Ready, Eligible, AgreementInForce, VersionsSupported, PlatformCompatible or UpgradeRecommended."
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the status.")
+    message: str = Field(default="", description="Human-readable explanation.")
+    last_transition_time: dt.datetime | None = Field(default=None, description="When the status last changed.")
+    observed_generation: int | None = Field(
+        default=None, description="Spec generation the condition was computed from."
+    )
