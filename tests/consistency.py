@@ -91,7 +91,7 @@ def request_mismatches(
     whose two summaries differ. The offline side is ``eligibility-operator triage``'s own code, given the
     objects of a fresh LIST written to files in ``directory``, as a support portal would give them."""
     from eligibility_operator.offline import triage as rt
-    from eligibility_operator.offline.manifests import load_matrix_file
+    from eligibility_operator.offline.loading import load_matrix_file
 
     apps, custom = client.AppsV1Api(api_client), client.CustomObjectsApi(api_client)
     serialize = api_client.sanitize_for_serialization

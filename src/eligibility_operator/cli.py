@@ -218,7 +218,8 @@ def triage(
     from .core.evaluation import Platform
     from .offline import triage as rt
     from .offline.check import printable
-    from .offline.manifests import InputError, load_matrix_file
+    from .offline.files import InputError
+    from .offline.loading import load_matrix_file
 
     request_path, *manifests = paths
     when = None

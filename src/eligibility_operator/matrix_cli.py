@@ -137,7 +137,8 @@ def load_matrix(
     reference: str | None, digest: str | None, public_key_file: Path | None, ca_bundle_file: Path | None
 ) -> CompiledMatrix:
     """The matrix ``check`` judges against: the default, a file, or a verified remote document."""
-    from .offline.manifests import InputError, load_matrix_file
+    from .offline.files import InputError
+    from .offline.loading import load_matrix_file
 
     if reference is not None and is_remote(reference):
         return load_remote_matrix(reference, digest, public_key_file, ca_bundle_file)
@@ -151,7 +152,7 @@ def load_remote_matrix(
 ) -> CompiledMatrix:
     """Fetch, verify and compile a matrix for ``check``; any failure is an InputError (exit 4, no verdict)."""
     from .matrix_source import Integrity, SourceError, compile_document, fetch, verified
-    from .offline.manifests import InputError
+    from .offline.files import InputError
 
     if digest is None and public_key_file is None:
         raise InputError(f"matrix {reference} not used: a URL needs --matrix-digest or --matrix-public-key")

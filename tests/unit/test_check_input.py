@@ -14,13 +14,8 @@ from click.testing import CliRunner
 
 from eligibility_operator.cli import main
 from eligibility_operator.offline.check import check, printable, render_table
-from eligibility_operator.offline.manifests import (
-    HELM_TEMPLATE_REASON,
-    MAX_LIST_DEPTH,
-    TEMPLATE_REASON,
-    decode,
-    read_manifests,
-)
+from eligibility_operator.offline.files import decode
+from eligibility_operator.offline.manifests import HELM_TEMPLATE_REASON, MAX_LIST_DEPTH, TEMPLATE_REASON, read_manifests
 
 from ..builders import TODAY, default_compiled, engagement_spec
 from ..builders import manifest as workload

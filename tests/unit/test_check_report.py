@@ -24,7 +24,7 @@ from eligibility_operator.offline.check import (
     render_json,
     render_table,
 )
-from eligibility_operator.offline.manifests import Manifests
+from eligibility_operator.offline.files import Manifests
 
 from ..builders import TODAY, default_compiled, engagement_spec
 from ..builders import manifest as workload

@@ -21,16 +21,9 @@ from ..core.evaluation import Platform
 from ..core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
 from ..core.matrix import CompiledMatrix
 from ..core.workloads import WorkloadFacts
-from .manifests import (
-    HELM_TEMPLATE_REASON,
-    TEMPLATE_REASON,
-    InputError,
-    Problem,
-    Skipped,
-    load_engagement,
-    load_matrix_file,
-    read_manifests,
-)
+from .files import InputError, Problem, Skipped
+from .loading import load_engagement, load_matrix_file
+from .manifests import HELM_TEMPLATE_REASON, TEMPLATE_REASON, read_manifests
 
 __all__ = ["InputError", "Problem", "load_engagement", "load_matrix_file", "read_manifests"]  # re-exported
 

@@ -20,30 +20,32 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from ..api.models import SupportEngagementSpec
-from ..core.gitops import SourceKey, flux_source, gitops_facts
-from ..core.matrix import CompiledMatrix, MatrixError, describe_validation_error, load_matrix
-from ..core.workloads import WorkloadFacts, facts_from_object
+from ..core.gitops import flux_source, gitops_facts
+from ..core.workloads import facts_from_object
+from .files import (
+    Found,
+    Manifests,
+    Problem,
+    Skipped,
+    Unreadable,
+    decode,
+    files_to_read,
+    read_bytes,
+)
 
 # libyaml is an order of magnitude faster on 10,000 manifests; both loaders are safe.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+yaml_loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PARALLEL_FROM_FILES = 16
-MAX_FILE_BYTES = 256 * 1024 * 1024  # one file; larger ones are an error, not a partial read
 MAX_OBJECTS_PER_DOCUMENT = 100_000  # items of one `kind: List`, nested lists included
 MAX_LIST_DEPTH = 16  # Lists inside Lists
-_SUFFIXES = {".yaml", ".yml", ".json"}
-_SKIPPED_DIRECTORIES = {".git", ".hg", ".svn"}  # version-control internals, never manifests
 # Where the YAML parser must start a new document: `---` at column 0 followed by a blank or the end
 # of the line (YAML 1.2 "c-forbidden"; libyaml ends block and flow scalars there too).
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
@@ -53,180 +55,6 @@ _LOOKS_LIKE_OBJECT = (
 )
 HELM_TEMPLATE_REASON = "Helm chart template: render it first (helm template)"
 TEMPLATE_REASON = "template expressions ({{ }}) that do not parse: render it first (helm template)"
-
-
-class InputError(Exception):
-    """The engagement or the matrix given to ``check`` cannot be used."""
-
-
-@dataclass
-class Problem:
-    """Something that could hide a workload: ``check`` exits 4."""
-
-    file: str
-    document: int  # 1-based position in the file; 0 for the whole file
-    error: str
-
-
-@dataclass
-class Skipped:
-    """A file or document that is not a Kubernetes object; counted, an error only with ``--strict``."""
-
-    file: str
-    document: int  # 0 for the whole file
-    reason: str
-
-
-@dataclass(frozen=True)
-class Found:
-    """A workload (or GitOps object) read, with where it was read."""
-
-    facts: WorkloadFacts
-    file: str
-    document: int
-
-
-@dataclass
-class Manifests:
-    workloads: list[Found] = field(default_factory=list)
-    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
-    chart_sources: dict[SourceKey, tuple[str, str | None]] = field(default_factory=dict)  # Flux sources
-    problems: list[Problem] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    documents: int = 0  # documents read (blank ones excluded)
-    objects: int = 0  # Kubernetes objects among them, List items included
-    files: int = 0
-    numbered: int = 0  # documents numbered by the parser, blank ones included (to number the next chunk)
-
-    def extend(self, other: Manifests) -> None:
-        self.workloads.extend(other.workloads)
-        self.namespace_labels.update(other.namespace_labels)
-        self.chart_sources.update(other.chart_sources)
-        self.problems.extend(other.problems)
-        self.skipped.extend(other.skipped)
-        self.documents += other.documents
-        self.objects += other.objects
-        self.files += other.files
-
-
-# ------------------------------------------------------------------ files
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def _oserror(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The content of a regular file, at most ``limit`` bytes; raises _Unreadable with the reason.
-
-    Opened non-blocking and checked after opening, so a FIFO, a device (``/dev/zero``) or a socket is
-    refused at once instead of hanging or reading forever.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {_oserror(exc)}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Unreadable("not a regular file (a FIFO, device or socket is never read)")
-        if info.st_size > limit:
-            raise _Unreadable(f"larger than {limit // (1024 * 1024)} MiB: not read")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = os.read(fd, 1024 * 1024)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:  # grew while being read
-                raise _Unreadable(f"larger than {limit // (1024 * 1024)} MiB: not read")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read: {_oserror(exc)}") from None
-    finally:
-        os.close(fd)
-
-
-def decode(data: bytes) -> str:
-    """Text of a YAML/JSON file: UTF-8 (with or without BOM) or UTF-16/32 with a BOM, as YAML allows."""
-    codec = "utf-8"
-    for bom, name in (
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-    ):
-        if data.startswith(bom):
-            codec = name
-            break
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start : exc.start + 1].hex()
-        raise _Unreadable(f"not text: byte 0x{bad} at offset {exc.start} is not valid {codec.upper()}") from None
-
-
-def _files(paths: Iterable[Path], out: Manifests) -> list[str]:
-    """Files to read: paths given by name whatever their suffix, directories recursively."""
-    files: list[str] = []
-    seen_directories: set[tuple[int, int]] = set()
-    for path in paths:
-        try:
-            info = os.stat(path)
-        except OSError as exc:
-            out.problems.append(Problem(str(path), 0, f"cannot read: {_oserror(exc)}"))
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            files.extend(sorted(_walk(str(path), seen_directories, out)))
-        elif stat.S_ISREG(info.st_mode):
-            files.append(str(path))
-        else:
-            out.problems.append(Problem(str(path), 0, "not a regular file or directory: not read"))
-    return files
-
-
-def _walk(root: str, seen: set[tuple[int, int]], out: Manifests) -> Iterator[str]:
-    """Manifest files under ``root``; follows symbolic links to directories, reads each directory once."""
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        try:
-            info = os.stat(directory)
-            key = (info.st_dev, info.st_ino)
-            if key in seen:
-                out.skipped.append(
-                    Skipped(directory, 0, "directory already read (a symbolic link loop or a second link to it)")
-                )
-                continue
-            seen.add(key)
-            with os.scandir(directory) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
-        except OSError as exc:
-            out.problems.append(Problem(directory, 0, f"cannot read directory: {_oserror(exc)}"))
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir():  # follows symbolic links; loops end at `seen`
-                    if entry.name not in _SKIPPED_DIRECTORIES:
-                        stack.append(entry.path)
-                    continue
-                if os.path.splitext(entry.name)[1].lower() not in _SUFFIXES:
-                    continue
-                if entry.is_file():
-                    yield entry.path
-                elif entry.is_symlink() and not os.path.exists(entry.path):
-                    out.problems.append(Problem(entry.path, 0, "cannot read: broken symbolic link"))
-                else:
-                    out.skipped.append(Skipped(entry.path, 0, "not a regular file"))
-            except OSError as exc:
-                out.problems.append(Problem(entry.path, 0, f"cannot read: {_oserror(exc)}"))
 
 
 # -------------------------------------------------------------- documents
@@ -271,7 +99,7 @@ class _FileReader:
     def read(self) -> Manifests:
         try:
             text = decode(read_bytes(self.path))
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self.out.problems.append(Problem(self.path, 0, str(exc)))
             return self.out
         if _in_chart_templates(self.path):
@@ -298,7 +126,7 @@ class _FileReader:
             self.out.documents += 1
             self.out.objects += 1
             return
-        loader = _Loader(segment)
+        loader = yaml_loader(segment)
         try:
             while True:
                 try:
@@ -313,7 +141,7 @@ class _FileReader:
                 try:
                     obj = loader.construct_document(node)
                 except Exception as exc:  # invalid dates, unknown tags, recursion, ...
-                    self._unparsable(segment, f"cannot read this document: {_constructor_error(exc)}")
+                    self._unparsable(segment, f"cannot read this document: {constructor_error(exc)}")
                     continue
                 self._document(obj, segment)
         finally:
@@ -441,7 +269,7 @@ def _in_chart_templates(path: str) -> bool:
     return False
 
 
-def _constructor_error(exc: Exception) -> str:
+def constructor_error(exc: Exception) -> str:
     if isinstance(exc, yaml.YAMLError):
         return " ".join(str(exc).split())[:300]
     if isinstance(exc, RecursionError):
@@ -513,7 +341,7 @@ def _read_large(path: str, pool: ProcessPoolExecutor) -> Manifests:
     result = Manifests(files=1)
     try:
         text = decode(read_bytes(path))
-    except _Unreadable as exc:
+    except Unreadable as exc:
         result.problems.append(Problem(path, 0, str(exc)))
         return result
     chunks = _chunks(text)
@@ -540,7 +368,7 @@ def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FIL
     cut at document starts and its chunks parsed in parallel too.
     """
     out = Manifests()
-    files = _files(paths, out)
+    files = files_to_read(paths, out)
     cores = os.cpu_count() or 1
     large = {path for path in files if _is_large(path)} if cores > 1 else set()
     rest = [path for path in files if path not in large]
@@ -568,45 +396,3 @@ def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FIL
     for path in files:
         out.extend(results[path])
     return out
-
-
-# ---------------------------------------------------- engagement and matrix
-
-
-def _load_single(path: Path, what: str) -> Any:
-    try:
-        return yaml.load(decode(read_bytes(path, 16 * 1024 * 1024)), Loader=_Loader)
-    except _Unreadable as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc}") from None
-    except Exception as exc:  # YAML errors, invalid dates, unknown tags, recursion
-        raise InputError(f"{path}: cannot read the {what}: {_constructor_error(exc)}") from None
-
-
-def load_engagement(path: Path) -> SupportEngagementSpec:
-    doc = _load_single(path, "engagement")
-    if not isinstance(doc, dict) or doc.get("kind") != "SupportEngagement":
-        raise InputError(f"{path}: expected a SupportEngagement")
-    spec = doc.get("spec")
-    if spec is not None and not isinstance(spec, dict):
-        raise InputError(f"{path}: invalid SupportEngagement: spec must be a mapping")
-    try:
-        return SupportEngagementSpec.model_validate(spec or {})
-    except ValidationError as exc:
-        raise InputError(f"{path}: invalid SupportEngagement: {describe_validation_error(exc)}") from None
-
-
-def load_matrix_file(path: Path | None) -> CompiledMatrix:
-    from .loading import default_matrix
-
-    doc = default_matrix() if path is None else _load_single(path, "matrix")
-    if not isinstance(doc, dict) or doc.get("kind") != "CompatibilityMatrix":
-        raise InputError(f"{path}: expected a CompatibilityMatrix")
-    meta = doc.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
-    spec = doc.get("spec")
-    if spec is not None and not isinstance(spec, dict):
-        raise InputError(f"{path}: invalid CompatibilityMatrix: spec must be a mapping")
-    try:
-        return load_matrix(name if isinstance(name, str) and name else "default", 0, spec)
-    except MatrixError as exc:
-        raise InputError(f"{path or 'default matrix'}: invalid CompatibilityMatrix: {exc}") from None

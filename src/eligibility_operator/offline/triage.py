@@ -29,7 +29,8 @@ from ..core.matrix import CompiledMatrix, describe_validation_error
 from ..core.triage import triage
 from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather
 from .check import printable
-from .manifests import InputError, decode, read_bytes, read_manifests
+from .files import InputError, decode, read_bytes
+from .manifests import read_manifests
 
 EXIT_IN_SCOPE, EXIT_OUT_OF_SCOPE, EXIT_INPUT_ERROR = 0, 1, 4
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
