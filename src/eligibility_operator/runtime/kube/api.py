@@ -258,12 +258,14 @@ class KubeClient:
             if not token:
                 return keys
 
-    def _get(self, path: str, query: list[tuple[str, Any]]) -> dict[str, Any] | None:
-        """GET a list as partial object metadata; None on 404."""
+    def _get(
+        self, path: str, query: list[tuple[str, Any]], accept: str = PARTIAL_METADATA, timeout: Any = (5, 60)
+    ) -> dict[str, Any] | None:
+        """GET a list (as partial object metadata unless ``accept`` says otherwise); None on 404."""
         method, url, headers, _, _ = self.api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": PARTIAL_METADATA}, auth_settings=["BearerToken"]
+            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"]
         )
-        response = self.api.call_api(method, url, header_params=headers, _request_timeout=(5, 60))
+        response = self.api.call_api(method, url, header_params=headers, _request_timeout=timeout)
         response.read()  # type: ignore[no-untyped-call]
         if response.status == 404:
             return None
@@ -276,17 +278,7 @@ class KubeClient:
 
     def _get_json(self, path: str, query: list[tuple[str, Any]]) -> dict[str, Any] | None:
         """GET a list as JSON; None on 404 (resource not served)."""
-        method, url, headers, _, _ = self.api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
-        )
-        response = self.api.call_api(method, url, header_params=headers, _request_timeout=TIMEOUT)
-        response.read()  # type: ignore[no-untyped-call]
-        if response.status == 404:
-            return None
-        if response.status >= 400:
-            raise ApiException(status=response.status, reason=response.reason)
-        data: dict[str, Any] = json.loads(response.data or b"{}")
-        return data
+        return self._get(path, query, accept="application/json", timeout=TIMEOUT)
 
     def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
         """One LIST by name (the operator may list workloads, not get them); only ``status`` and
