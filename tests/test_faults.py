@@ -219,6 +219,15 @@ def test_frozen_api_server_is_noticed(
     assert op.proc.poll() is None
 
 
+def proxied_kubeconfig(plane: ControlPlane, proxy: ChaosProxy, tmp_path: Path) -> Path:
+    """The control plane's kubeconfig with the API server reached through ``proxy``."""
+    kubeconfig = yaml.safe_load(plane.kubeconfig.read_text())
+    kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path = tmp_path / "proxy-kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    return path
+
+
 class ChaosProxy:
     """A TCP proxy on loopback between the operator and the API server that adds latency, cuts
     connections at random, and can black-hole them (silent, never closed)."""
@@ -294,10 +303,7 @@ def test_flaky_network_and_silent_connections(
 ) -> None:
     proxy = ChaosProxy(plane.apiserver_port)
     try:
-        kubeconfig = yaml.safe_load(plane.kubeconfig.read_text())
-        kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-        through_proxy = tmp_path / "proxy-kubeconfig"
-        through_proxy.write_text(yaml.safe_dump(kubeconfig))
+        through_proxy = proxied_kubeconfig(plane, proxy, tmp_path)
         op = operator_factory(through_proxy)
         converge(api, 30, "initial, through the proxy")
         apps, rng = client.AppsV1Api(api), random.Random(6)
@@ -400,10 +406,7 @@ def test_randomized_fault_soak(
         return None
 
     try:
-        kubeconfig = yaml.safe_load(plane.kubeconfig.read_text())
-        kubeconfig["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-        through_proxy = tmp_path / "proxy-kubeconfig"
-        through_proxy.write_text(yaml.safe_dump(kubeconfig))
+        through_proxy = proxied_kubeconfig(plane, proxy, tmp_path)
         op = operator_factory(through_proxy)
         assert settled("initial") is not None
         apps, rng = client.AppsV1Api(api), random.Random(23)
