@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from ..api.models import (
     EnforcementMode,
 )
+from ..matrix_source import Reason
 from .collectors import PREFIX, ClusterLabel, RequestCollector, StateCollector
 from .state import OperatorState
 
@@ -83,6 +84,27 @@ class OperatorMetrics:
             ["reason"],
             registry=self.registry,
         )
+        # Matrices with spec.source (runtime/controllers/matrices.py sets them).
+        self.matrix_last_refresh = Gauge(
+            f"{PREFIX}_matrix_last_refresh_timestamp_seconds",
+            "Unix time of the last successful fetch of a CompatibilityMatrix's spec.source.",
+            ["matrix"],
+            registry=self.registry,
+        )
+        self.matrix_max_age = Gauge(
+            f"{PREFIX}_matrix_max_age_seconds",
+            "spec.source.maxAge of a CompatibilityMatrix: stale when the last refresh is older.",
+            ["matrix"],
+            registry=self.registry,
+        )
+        self.matrix_refresh_errors = Counter(
+            f"{PREFIX}_matrix_refresh_errors",
+            "Fetches of a spec.source that were not applied, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for source_reason in Reason:
+            self.matrix_refresh_errors.labels(source_reason.value)
         for reason in AUDIT_WITHHELD:
             self.audit_withheld.labels(reason)
         for resource in ("supportengagements", "compatibilitymatrices", "supportrequests"):

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from ...api.models import (
@@ -30,9 +29,8 @@ from ...api.models import (
     MatrixSource,
 )
 from ...core.matrix import describe_validation_error
-from ...matrix_source import Fetched, Reason, SourceError, compile_document, fetch, parse_document, verified
+from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
-from ..collectors import PREFIX
 from ..kube.api import KubeApi, describe_error
 from ..leadership import Leadership, NotLeading
 from ..metrics import OperatorMetrics
@@ -71,26 +69,9 @@ class MatrixRefresher:
         self.on_changed: Callable[[str, bool], None] = lambda name, content: None  # set by the wiring
         self._wake = asyncio.Event()
         self._backoff: dict[str, Backoff] = {}
-        self.last_refresh = Gauge(
-            f"{PREFIX}_matrix_last_refresh_timestamp_seconds",
-            "Unix time of the last successful fetch of a CompatibilityMatrix's spec.source.",
-            ["matrix"],
-            registry=metrics.registry,
-        )
-        self.max_age = Gauge(
-            f"{PREFIX}_matrix_max_age_seconds",
-            "spec.source.maxAge of a CompatibilityMatrix: stale when the last refresh is older.",
-            ["matrix"],
-            registry=metrics.registry,
-        )
-        self.refresh_errors = Counter(
-            f"{PREFIX}_matrix_refresh_errors",
-            "Fetches of a spec.source that were not applied, by reason.",
-            ["reason"],
-            registry=metrics.registry,
-        )
-        for reason in Reason:
-            self.refresh_errors.labels(reason.value)
+        self.last_refresh = metrics.matrix_last_refresh
+        self.max_age = metrics.matrix_max_age
+        self.refresh_errors = metrics.matrix_refresh_errors
         leadership.on_change(lambda leading: self._wake.set())
 
     # ----------------------------------------------------------- hooks
