@@ -38,6 +38,7 @@ from eligibility_operator_dev.controlplane import ControlPlane, free_port
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
 from .consistency import mismatches
+from .processes import children_of, gone_within
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 OK, EOL, SOON = "ghcr.io/stakater/reloader:v1.4.21", "stakater/reloader:v1.1.0", "stakater/reloader:v1.2.0"
@@ -507,12 +508,16 @@ def test_kill_leader_mid_burst_follower_takes_over(
             with ThreadPoolExecutor(8) as pool:
                 futures = [pool.submit(flip_images, apps, estate, rng) for _ in range(60)]
                 time.sleep(0.2)
+                helpers = children_of(leader.proc.pid)  # the webhook's review parser
+                assert helpers, "the leader has no review-parser process"
                 leader.proc.send_signal(signal.SIGKILL)
                 killed = time.monotonic()
                 kills.append(killed)
                 for f in futures:
                     f.result()
             leader.proc.wait()
+            orphans = [pid for pid in helpers if not gone_within(pid, 10)]
+            assert orphans == [], f"processes of the killed replica still running: {orphans}"
             flip_pivot(apps, round_)  # a change after the kill: only the new leader can write it
             wait_for(lambda: converged(api), timeout=FAILOVER_BOUND + 10, interval=0.1, what="takeover")
             took.append(time.monotonic() - killed)

@@ -13,10 +13,9 @@ import asyncio
 import datetime as dt
 import ipaddress
 import logging
-import multiprocessing
 import ssl
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from ..metrics import OperatorMetrics
 from ..state import OperatorState
 from ..tasks import BackgroundTasks
 from . import limits as serving
+from .parser import ParserProcess
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
@@ -171,16 +171,16 @@ class AdmissionHandler:
         self.deadline = deadline
         self.audit = AuditLimiter()
         self._audit_exported: dict[str, int] = {}  # what the withheld counters already counted
-        self._parser = _parser_process()
+        self._parser = ParserProcess()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="admission")
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def start(self) -> None:
         """Start the parser process now rather than on the first review (spawning takes a moment)."""
-        await asyncio.get_running_loop().run_in_executor(self._parser, len, b"")
+        await asyncio.wrap_future(self._parser.submit(len, b""))
 
     def close(self) -> None:
-        self._parser.shutdown(wait=False, cancel_futures=True)
+        self._parser.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def guards(self, namespace: str) -> list[Guard]:
@@ -210,17 +210,17 @@ class AdmissionHandler:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.deadline
         try:
-            # A review is parsed in a process of its own, which hands back only what the decision reads:
-            # parsing megabytes of JSON holds the GIL, and would stall the event loop that the reconciler,
-            # /healthz and other reviews share. The (small) decision runs in a thread.
+            # A review is parsed in a process of its own (see .parser), which hands back only what the
+            # decision reads. The (small) decision runs in a thread.
             async with asyncio.timeout_at(deadline):
-                uid, req = await loop.run_in_executor(self._parser, read_review, body)
+                uid, req = await asyncio.wrap_future(self._parser.submit(read_review, body))
         except ReviewError as exc:
             return web.Response(status=400, text=f"not an AdmissionReview: {exc}\n")
         except BrokenProcessPool:  # the parser died (e.g. out of memory): start another, answer this one 503
             log.warning("admission webhook: the review parser stopped; starting another")
             self.metrics.errors.labels("admission").inc()
-            self._parser = _parser_process()
+            self._parser.close()
+            self._parser = ParserProcess()
             return web.Response(status=503, text="review parser restarting\n")
         except TimeoutError:
             self.metrics.errors.labels("admission_deadline").inc()
@@ -283,15 +283,6 @@ class AdmissionHandler:
                 log.warning("could not record an admission audit Event: %s", describe_error(exc))
             finally:
                 self.audit.done()
-
-
-def _parser_process() -> ProcessPoolExecutor:
-    # spawn, not fork: the operator has threads, and the parser needs nothing of its memory.
-    # Known gap: a SIGKILLed operator leaves this process behind (outside a container nothing ends it).
-    # Making it exit with the operator (PR_SET_PDEATHSIG, or a pidfd watched by a thread of its own) made
-    # tests/test_ha.py's kill test lose admission reviews on the surviving replica for up to 4 s after each
-    # kill, in every run; without it, none. Until that is understood, the orphan is the lesser harm.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLContext:
