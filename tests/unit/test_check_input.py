@@ -306,6 +306,42 @@ def test_same_object_in_two_files_counts_once_and_names_both(tmp_path: Path) -> 
     assert "is defined in 2 files, counted once" in render_table(result)
 
 
+def test_different_definitions_of_one_object_are_each_judged(tmp_path: Path) -> None:
+    # Per-environment copies in a GitOps repository: one object, two contents. Keeping only the last one read
+    # (as one cluster would) would let the end-of-life copy pass the gate.
+    current = yaml.safe_dump(workload("stakater/reloader:v1.4.14", name="old-reloader"))
+    root = write(tmp_path / "m", {"dev/reloader.yaml": EOL_RELOADER, "prod/reloader.yaml": current})
+    result = check([root], _spec(), MATRIX, today=TODAY)
+    assert result.workloads == 2
+    assert result.duplicates == []
+    assert sorted(p.version for p in result.status.products) == ["1.0.0", "1.4.14"]
+    assert result.status.eligibility != "Eligible"
+    assert result.exit_code != 0
+
+
+def test_check_says_what_the_operator_says_of_a_workload_read_only_in_part(tmp_path: Path) -> None:
+    from eligibility_operator.core.engagements import EngagementRecord, assess
+    from eligibility_operator.core.evaluation import Platform
+    from eligibility_operator.core.inventory import Inventory
+    from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
+
+    images = ["stakater/reloader:v1.0.0"] + [f"example.com/app/c{i}:v1" for i in range(MAX_CONTAINERS)]
+    obj = workload(*images, name="crowded")
+    root = write(tmp_path / "m", {"crowded.yaml": yaml.safe_dump(obj)})
+    result = check([root], _spec(), MATRIX, today=TODAY)
+    # the operator, with the same object from its watch
+    inventory = Inventory()
+    inventory.set_matrix(MATRIX)
+    facts = facts_from_object(obj)
+    assert facts is not None and facts.capped
+    inventory.upsert(facts)
+    record = EngagementRecord("team-a", "e", "uid", generation=None, spec=_spec(), spec_error=None, written=None)
+    operator = assess(record, inventory, Platform(), TODAY)
+    ready = next(c for c in result.status.conditions if c.type == "Ready")
+    assert "team-a/Deployment/crowded" in ready.message and "only the first were read" in ready.message
+    assert result.status.model_dump() == operator.model_dump()
+
+
 def _spec() -> Any:
     from eligibility_operator.api.models import SupportEngagementSpec
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from eligibility_operator.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "samples"
+COVERED = {"support.stakater.com/covered": "true"}
 
 
 def write_request(tmp_path: Path, **spec: Any) -> Path:
@@ -98,3 +99,40 @@ def test_an_internal_error_exits_4_never_a_triage(tmp_path: Path, monkeypatch: A
     )
     assert result.exit_code == 4, result.output  # 1 would read as "not in scope"
     assert "internal error, no triage: KeyError" in result.output
+
+
+def test_triage_reads_flux_sources_as_check_does(tmp_path: Path) -> None:
+    # External Secrets' chart is also named "reloader": only its HelmRepository (read alongside) tells it apart.
+    # triage turns manifests into the inventory the way check does, so both leave it out.
+    def release(name: str, source: str, version: str) -> dict[str, Any]:
+        chart = {"chart": "reloader", "version": version, "sourceRef": {"kind": "HelmRepository", "name": source}}
+        return {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": name, "namespace": "tools"},
+            "spec": {"chart": {"spec": chart}},
+        }
+
+    def repository(name: str, url: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": name, "namespace": "tools"},
+            "spec": {"url": url},
+        }
+
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tools", "labels": COVERED}},
+        repository("stakater", "https://stakater.github.io/stakater-charts/"),
+        repository("eso", "oci://oci.external-secrets.io/charts"),
+        release("reloader", "stakater", "2.2.8"),
+        release("eso-reloader", "eso", "0.0.5"),
+    ]
+    (tmp_path / "flux.yaml").write_text(yaml.safe_dump_all(docs))
+    request = write_request(tmp_path, product="reloader")
+    code, out = run("-f", str(request), "-f", str(tmp_path / "flux.yaml"), "-o", "json")
+    status = json.loads(out)
+    assert [(p["version"], p["workloads"]) for p in status["products"]] == [
+        ("1.4.13", ["tools/HelmRelease/reloader"])
+    ], out
+    assert (code, status["scope"], status["errors"]) == (0, "InScope", [])

@@ -7,7 +7,7 @@ when the content changed, ignoring the timestamps it sets itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,11 @@ from ..api.models import (
 )
 from .business_calendar import check_calendar
 from .coverage import covers, covers_everything, selector_problems
-from .detection import Detection, detect
+from .detection import Detection
 from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
 from .inventory import Inventory
 from .matrix import CompiledMatrix, describe_validation_error
-from .workloads import MAX_CONTAINERS, WorkloadFacts
+from .workloads import MAX_CONTAINERS
 
 VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
@@ -116,19 +116,6 @@ def evaluate_engagement(
     if problems:
         return not_ready("InvalidSpec", "; ".join(problems), generation, None)
     return evaluate(spec, matrix, found, platform, today, generation).status
-
-
-def found_in_workloads(
-    spec: SupportEngagementSpec,
-    matrix: CompiledMatrix,
-    workloads: Iterable[WorkloadFacts],
-    namespace_labels: Mapping[str, Mapping[str, str]],
-) -> Iterator[tuple[str, Detection]]:
-    """Detections in the covered namespaces, for callers without an :class:`Inventory` (``check``)."""
-    for facts in workloads:
-        if covers(spec.coverage, facts.namespace, namespace_labels.get(facts.namespace)):
-            for detection in detect(matrix, facts):
-                yield facts.ref, detection
 
 
 def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:

@@ -50,19 +50,22 @@ class Inventory:
 
     # ----------------------------------------------------------- workloads
 
-    def upsert(self, facts: WorkloadFacts) -> bool:
-        """Store ``facts``; True if its detections changed under any matrix."""
-        old = self.workloads.get(facts.key)
+    def upsert(self, facts: WorkloadFacts, key: Key | None = None) -> bool:
+        """Store ``facts`` under ``key`` (by default ``facts.key``); True if its detections changed under
+        any matrix. ``check`` files a second, different definition of one object (a GitOps repository's
+        per-environment copies) under a key of its own, so that each is judged."""
+        key = key or facts.key
+        old = self.workloads.get(key)
         if old == facts:
             return False
-        self.workloads[facts.key] = facts
+        self.workloads[key] = facts
         self._note_rendering(old, -1)
         self._note_rendering(facts, +1)
-        self._note_capped(facts.key, facts.capped)
+        self._note_capped(key, facts.capped)
         # a GitOps object whose target namespace changed: its findings move with it
-        changed = old is not None and old.namespace != facts.namespace and self._forget(facts.key, old.namespace)
+        changed = old is not None and old.namespace != facts.namespace and self._forget(key, old.namespace)
         for state in self.matrices.values():
-            changed |= self._redetect(state, facts)
+            changed |= self._redetect(state, key, facts)
         return changed
 
     def remove(self, key: Key) -> bool:
@@ -103,18 +106,18 @@ class Inventory:
 
     def capped_in(self, covered: Callable[[str], bool]) -> list[str]:
         """``namespace/Kind/name`` of capped workloads in the namespaces ``covered`` accepts (few: a cap is rare)."""
-        return sorted(f"{k[0]}/{k[1]}/{k[2]}" for ns, keys in self.capped.items() if covered(ns) for k in keys)
+        return sorted({self.workloads[k].ref for ns, keys in self.capped.items() if covered(ns) for k in keys})
 
-    def _redetect(self, state: MatrixRecord, facts: WorkloadFacts) -> bool:
+    def _redetect(self, state: MatrixRecord, key: Key, facts: WorkloadFacts) -> bool:
         if state.compiled is None:
             return False
         found = detect(state.compiled, facts)
         by_key = state.detections.get(facts.namespace)
-        before = by_key.get(facts.key) if by_key else None
+        before = by_key.get(key) if by_key else None
         if found:
-            state.detections.setdefault(facts.namespace, {})[facts.key] = found
-        elif by_key is not None and facts.key in by_key:
-            del by_key[facts.key]
+            state.detections.setdefault(facts.namespace, {})[key] = found
+        elif by_key is not None and key in by_key:
+            del by_key[key]
             if not by_key:
                 del state.detections[facts.namespace]
         return (before or []) != found
@@ -141,8 +144,8 @@ class Inventory:
         """Install a valid matrix and re-detect every workload against it (rare: matrix edits)."""
         state = self.matrix_record(compiled.name)
         state.compiled, state.error, state.detections = compiled, None, {}
-        for facts in self.workloads.values():
-            self._redetect(state, facts)
+        for key, facts in self.workloads.items():
+            self._redetect(state, key, facts)
 
     def set_matrix_error(self, name: str, error: str) -> None:
         """Record that the matrix is invalid; its last good version stays in use."""
@@ -165,13 +168,13 @@ class Inventory:
             # where no workload in the namespace shows the same product.
             running = {d.product for found in entries.values() for d in found if d.via != "chart"}
             for key, found in entries.items():
-                ref = f"{key[0]}/{key[1]}/{key[2]}"
+                facts = self.workloads[key]
                 for detection in found:
                     if detection.via == "chart" and (
-                        detection.product in running or renders_key(self.workloads[key]) in self.rendering
+                        detection.product in running or renders_key(facts) in self.rendering
                     ):
                         continue
-                    yield installation_ref(ref, detection), detection
+                    yield installation_ref(facts.ref, detection), detection
 
     def product_namespaces(self, matrix: str) -> list[str]:
         state = self.matrices.get(matrix)

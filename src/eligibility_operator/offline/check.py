@@ -1,7 +1,8 @@
 """``eligibility-operator check``: the operator's evaluation, offline, over manifests.
 
 For CI pipelines and GitOps repositories. Reading the input (files, documents,
-engagement, matrix) is :mod:`.manifests`; this module evaluates and renders.
+engagement, matrix) is :mod:`.manifests`, turning it into the operator's inventory
+:mod:`.inventory`; the verdict is the operator's own ``assess``; this module renders.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
-from ..core.coverage import covers
-from ..core.detection import Detection, detect, installation_ref
-from ..core.engagements import evaluate_engagement, spec_problems, to_wire
+from ..core.engagements import EngagementRecord, assess, spec_problems, to_wire
 from ..core.evaluation import Platform
-from ..core.gitops import SourceKey, rendered_by, renders_key, resolve_sources
 from ..core.matrix import CompiledMatrix
-from ..core.workloads import WorkloadFacts
 from .files import InputError, Problem, Skipped
+from .inventory import inventory_of
 from .loading import load_engagement, load_matrix_file
 from .manifests import HELM_TEMPLATE_REASON, TEMPLATE_REASON, read_manifests
 
@@ -77,38 +75,8 @@ def check(
         raise InputError("invalid SupportEngagement: " + "; ".join(problems))
     paths = list(paths)
     manifests = read_manifests(paths)
-    errors = list(manifests.problems)
-    found: list[tuple[str, Detection]] = []
-    from_gitops: list[
-        tuple[str, str, Detection, SourceKey]
-    ] = []  # namespace, ref, detection of HelmReleases/Applications
-    files_of: dict[WorkloadFacts, list[str]] = {}  # the same object in several files counts once
-    for item in manifests.workloads:
-        files = files_of.get(item.facts)
-        if files is not None:
-            files.append(item.file)
-            continue
-        files_of[item.facts] = [item.file]
-        facts = item.facts
-        try:
-            if covers(spec.coverage, facts.namespace, manifests.namespace_labels.get(facts.namespace)):
-                facts = resolve_sources(facts, manifests.chart_sources)
-                for d in detect(matrix, facts):
-                    if facts.charts:
-                        from_gitops.append((facts.namespace, facts.ref, d, renders_key(facts)))
-                    else:
-                        found.append((installation_ref(facts.ref, d), d))
-        except Exception as exc:  # one odd object is its document's error, never a crash
-            errors.append(Problem(item.file, item.document, f"cannot evaluate {facts.ref}: {exc!r}"[:300]))
-    # The running workload is the truth: a chart's finding counts only where no workload shows the product
-    # and no workload says (by Flux's or Argo CD's labels) that the chart's object rendered it.
-    shown = {(ref.split("/", 1)[0], d.product) for ref, d in found}
-    rendering = {owner for facts in files_of for owner in rendered_by(facts)}
-    found.extend(
-        (ref, d)
-        for namespace, ref, d, owner in from_gitops
-        if (namespace, d.product) not in shown and owner not in rendering
-    )
+    read = inventory_of(manifests, matrix, spec.matrix_name)
+    errors = [*manifests.problems, *read.problems]
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
@@ -116,14 +84,16 @@ def check(
         errors.append(
             Problem(where, 0, f"nothing to check: no Kubernetes object in {_count(manifests.files, 'file')} read")
         )
-    status = evaluate_engagement(spec, matrix, found, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
+    # the engagement as the operator keeps one, judged by the operator's own assess()
+    record = EngagementRecord("", "", "", generation=None, spec=spec, spec_error=None, written=None)
+    status = assess(record, read.inventory, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
     return CheckResult(
         status=status,
         problems=errors,
         documents=manifests.documents,
-        workloads=len(files_of),
+        workloads=len(read.files_of),
         skipped=manifests.skipped,
-        duplicates=[(facts.ref, files) for facts, files in files_of.items() if len(files) > 1],
+        duplicates=[(facts.ref, files) for facts, files in read.files_of.items() if len(files) > 1],
     )
 
 

@@ -8,7 +8,6 @@ read from a cluster, so workload conditions and Events are not in the diagnostic
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -24,12 +23,12 @@ from ..api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from ..core.diagnostics import summary
 from ..core.engagements import to_wire
 from ..core.evaluation import Platform
-from ..core.inventory import Inventory
 from ..core.matrix import CompiledMatrix, describe_validation_error
 from ..core.triage import triage
 from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather
 from .check import printable
-from .files import InputError, decode, read_bytes
+from .files import InputError, Manifests, decode, read_bytes
+from .inventory import inventory_of
 from .manifests import read_manifests
 
 EXIT_IN_SCOPE, EXIT_OUT_OF_SCOPE, EXIT_INPUT_ERROR = 0, 1, 4
@@ -109,16 +108,12 @@ def triage_offline(
     The manifests become an inventory as the operator's watches would fill it, and the inputs are gathered
     from it by the operator's own :func:`~.core.triage_inputs.gather`; the request falls under
     ``engagement``, as the caller says."""
-    manifests = read_manifests(manifest_paths) if manifest_paths else None
-    problems = [f"{p.file}: document {p.document}: {p.error}" for p in manifests.problems] if manifests else []
-    inventory = Inventory()
-    for namespace, labels in (manifests.namespace_labels if manifests else {}).items():
-        inventory.set_namespace(namespace, labels)
-    for item in manifests.workloads if manifests else ():
-        inventory.upsert(item.facts)
+    manifests = read_manifests(manifest_paths) if manifest_paths else Manifests()
     # --matrix is the matrix, whatever the engagement's matrixRef calls it
     matrix_name = engagement.spec.matrix_name if engagement.spec is not None else matrix.name
-    inventory.set_matrix(dataclasses.replace(matrix, name=matrix_name))
+    read = inventory_of(manifests, matrix, matrix_name)
+    problems = [f"{p.file}: document {p.document}: {p.error}" for p in [*manifests.problems, *read.problems]]
+    inventory = read.inventory
 
     platform = platform or Platform()
     opened = request.spec.ticket.opened_at or request.created or now or dt.datetime.now(dt.UTC)
