@@ -105,6 +105,8 @@ def _crd(
     description: str,
     columns: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """A CRD of one served and stored version with a status subresource; every kind lists its Age last."""
+    columns = [*columns, _column("Age", ".metadata.creationTimestamp", "date")]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -147,6 +149,22 @@ def _crd(
     }
 
 
+def _column(
+    name: str, path: str, type: str = "string", *, description: str | None = None, wide: bool = False
+) -> dict[str, Any]:
+    """A printer column; ``wide`` ones show only with ``kubectl get -o wide``."""
+    column: dict[str, Any] = {"name": name, "type": type, "jsonPath": path}
+    if description is not None:
+        column["description"] = description
+    if wide:
+        column["priority"] = 1
+    return column
+
+
+def _condition_column(condition: str) -> dict[str, Any]:
+    return _column(condition, f'.status.conditions[?(@.type=="{condition}")].status')
+
+
 def support_engagement_crd() -> dict[str, Any]:
     return _crd(
         kind="SupportEngagement",
@@ -158,26 +176,25 @@ def support_engagement_crd() -> dict[str, Any]:
         description="A support contract with Stakater: type, plan, products and terms. "
         "Its status tells whether the cluster is eligible for support, and why not.",
         columns=[
-            {"name": "Customer", "type": "string", "jsonPath": ".spec.customer"},
-            {"name": "Eligibility", "type": "string", "jsonPath": ".status.eligibility"},
-            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
-            {"name": "Plan", "type": "string", "jsonPath": ".spec.plan"},
-            {
-                "name": "Not-eligible",
-                "type": "integer",
-                "jsonPath": ".status.productsNotEligible",
-                "description": "Covered product versions that are Limited or Ineligible.",
-            },
-            {"name": "Type", "type": "string", "jsonPath": ".spec.type", "priority": 1},
-            {
-                "name": "Out-of-support",
-                "type": "integer",
-                "jsonPath": ".status.productsOutOfSupport",
-                "description": "Covered product versions that are end-of-life or unknown.",
-                "priority": 1,
-            },
-            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            _column("Customer", ".spec.customer"),
+            _column("Eligibility", ".status.eligibility"),
+            _condition_column("Ready"),
+            _column("Plan", ".spec.plan"),
+            _column(
+                "Not-eligible",
+                ".status.productsNotEligible",
+                "integer",
+                description="Covered product versions that are Limited or Ineligible.",
+            ),
+            _column("Type", ".spec.type", wide=True),
+            _column(
+                "Out-of-support",
+                ".status.productsOutOfSupport",
+                "integer",
+                description="Covered product versions that are end-of-life or unknown.",
+                wide=True,
+            ),
+            _column("Reason", ".status.reason", wide=True),
         ],
     )
 
@@ -193,12 +210,11 @@ def compatibility_matrix_crd() -> dict[str, Any]:
         description="Stakater products, how to recognise them, their releases with lifecycle dates, "
         "and the platforms they support. Data that a support team maintains.",
         columns=[
-            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
-            {"name": "Products", "type": "integer", "jsonPath": ".status.products"},
-            {"name": "Current", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Current")].status'},
-            {"name": "Revision", "type": "string", "jsonPath": ".status.revision", "priority": 1},
-            {"name": "Source", "type": "string", "jsonPath": ".spec.source.url", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            _condition_column("Ready"),
+            _column("Products", ".status.products", "integer"),
+            _condition_column("Current"),
+            _column("Revision", ".status.revision", wide=True),
+            _column("Source", ".spec.source.url", wide=True),
         ],
     )
 
@@ -214,22 +230,16 @@ def support_request_crd() -> dict[str, Any]:
         description="A support request an SRE is about to raise with Stakater. Its status triages it by the "
         "policy: scope and route, severity, first-response due time, eligibility and missing information.",
         columns=[
-            {"name": "Scope", "type": "string", "jsonPath": ".status.scope"},
-            {"name": "Route", "type": "string", "jsonPath": ".status.route"},
-            {"name": "Severity", "type": "string", "jsonPath": ".spec.severity", "description": "Proposed."},
-            {"name": "Suggested", "type": "string", "jsonPath": ".status.severity.suggested"},
-            {
-                "name": "Due",
-                "type": "string",
-                "jsonPath": ".status.firstResponse.due",
-                "description": "First-response due time (UTC).",
-            },
-            {"name": "Eligible", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Eligible")].status'},
-            {"name": "Complete", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Complete")].status'},
-            {"name": "Category", "type": "string", "jsonPath": ".spec.category", "priority": 1},
-            {"name": "Engagement", "type": "string", "jsonPath": ".status.engagement", "priority": 1},
-            {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
-            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+            _column("Scope", ".status.scope"),
+            _column("Route", ".status.route"),
+            _column("Severity", ".spec.severity", description="Proposed."),
+            _column("Suggested", ".status.severity.suggested"),
+            _column("Due", ".status.firstResponse.due", description="First-response due time (UTC)."),
+            _condition_column("Eligible"),
+            _condition_column("Complete"),
+            _column("Category", ".spec.category", wide=True),
+            _column("Engagement", ".status.engagement", wide=True),
+            _column("Reason", ".status.reason", wide=True),
         ],
     )
 

@@ -12,6 +12,9 @@ from .common import _EMPTY_OBJECT_DEFAULT, Condition, Edition, Name, _Model
 
 # ------------------------------------------------------------- CompatibilityMatrix
 
+# A version ('2.0.1') or a release line of them ('1.4' covers 1.4.x): releases, chart and app versions.
+VersionOrLine = Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")]
+
 
 class ImageRecognition(_Model):
     repository: Name = Field(
@@ -22,10 +25,10 @@ class ImageRecognition(_Model):
 
 
 class ChartVersion(_Model):
-    chart: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] = Field(
+    chart: VersionOrLine = Field(
         description="A chart version ('2.2.16') or a line of them ('1.0' covers 1.0.x); exact versions win."
     )
-    app: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] | None = Field(
+    app: VersionOrLine | None = Field(
         default=None, description="App version this chart version installs; absent: the same as the chart version."
     )
 
@@ -79,9 +82,7 @@ class Recognition(_Model):
 
 
 class Release(_Model):
-    version: Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")] = Field(
-        description="A release line ('1.4' matches 1.4.x) or an exact version ('2.0.1')."
-    )
+    version: VersionOrLine = Field(description="A release line ('1.4' matches 1.4.x) or an exact version ('2.0.1').")
     released: dt.date | None = Field(
         default=None, description="Release date of the line's first version; absent when it could not be verified."
     )
@@ -155,6 +156,7 @@ class CompatibilityMatrixSpec(_Model):
 
 # Durations such as 30s, 15m, 6h, 7d or 1h30m (spec.source.interval, maxAge).
 DURATION_PATTERN = r"^([0-9]{1,6}(s|m|h|d)){1,4}$"
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)]
 
 
 class MatrixSource(_Model):
@@ -164,10 +166,8 @@ class MatrixSource(_Model):
         description="https://host/path/matrix.yaml (signature at the same URL + .sig) or "
         "oci://registry/repository:tag (document and signature as layers of one artifact)."
     )
-    interval: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] = Field(
-        default="6h", description="How often to fetch, e.g. 6h, 30m."
-    )
-    max_age: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] = Field(
+    interval: Duration = Field(default="6h", description="How often to fetch, e.g. 6h, 30m.")
+    max_age: Duration = Field(
         default="7d", description="The matrix is Stale (condition Current=False) when the last good fetch is older."
     )
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = Field(
