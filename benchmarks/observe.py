@@ -15,8 +15,7 @@ from kubernetes import client, watch
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.core.coverage import covers
 from eligibility_operator.core.detection import detect
-from eligibility_operator.core.engagements import evaluate_engagement
-from eligibility_operator.core.evaluation import Platform
+from eligibility_operator.core.evaluation import Platform, evaluate
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.core.workloads import facts_from_object
 from eligibility_operator.offline.loading import default_matrix
@@ -52,7 +51,7 @@ class Expected:
 
     def all(self) -> dict[str, Summary | None]:
         """Expected summary of every engagement; each workload is detected once."""
-        from eligibility_operator.core.engagements import to_wire
+        from eligibility_operator.core.status_wire import to_wire
 
         found_in: dict[str, list[Any]] = {}
         for w in self.fixture.workloads:
@@ -69,7 +68,7 @@ class Expected:
                 if covers(spec.coverage, ns, self.fixture.namespaces.get(ns))
                 for item in items
             ]
-            status = evaluate_engagement(spec, self.matrix, found, self.platform, today)
+            status = evaluate(spec, self.matrix, found, self.platform, today).status
             expected[engagement["metadata"]["name"]] = summary(to_wire(status))
         return expected
 

@@ -10,10 +10,11 @@ import yaml
 from kubernetes import client
 
 from benchmarks.observe import Summary, summary
-from eligibility_operator.core.engagements import EngagementRecord, assess, record_from_body, to_wire
+from eligibility_operator.core.engagements import EngagementRecord, assess, record_from_body
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import MatrixError, load_matrix
+from eligibility_operator.core.status_wire import to_wire
 from eligibility_operator.core.workloads import facts_from_object
 
 

@@ -24,11 +24,11 @@ from eligibility_operator.core.engagements import (
     record_from_body,
     status_differs,
     status_to_write,
-    to_wire,
 )
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.core.inventory import Inventory
 from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.status_wire import to_wire
 from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
 
 from ..builders import TODAY, days, engagement_spec, small_matrix_spec
@@ -572,7 +572,7 @@ def test_horizon_notices_announce_entering_the_horizon_once() -> None:
 
 def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
     from eligibility_operator.api.models import SupportEngagementSpec
-    from eligibility_operator.core.engagements import spec_problems
+    from eligibility_operator.core.spec_checks import spec_problems
 
     from ..builders import default_compiled, engagement_spec
 

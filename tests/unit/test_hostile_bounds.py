@@ -143,9 +143,9 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
 
     from eligibility_operator.api.models import MAX_STATUS_PRODUCTS, Lifecycle, SupportEngagementSpec
     from eligibility_operator.core.detection import Detection
-    from eligibility_operator.core.engagements import to_wire
     from eligibility_operator.core.evaluation import Platform, evaluate
     from eligibility_operator.core.matrix import load_matrix
+    from eligibility_operator.core.status_wire import to_wire
     from eligibility_operator.core.versions import parse_version
 
     from ..builders import TODAY, engagement_spec, small_matrix_spec

@@ -7,30 +7,25 @@ when the content changed, ignoring the timestamps it sets itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..api.models import (
     CompatibilityMatrixStatus,
     Condition,
     Eligibility,
-    EngagementType,
     SupportEngagementSpec,
     SupportEngagementStatus,
-    VersionOwner,
 )
-from .business_calendar import check_calendar
-from .coverage import covers, covers_everything, selector_problems
-from .detection import Detection
+from .coverage import covers, covers_everything
 from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
 from .inventory import Inventory
-from .matrix import CompiledMatrix, describe_validation_error
+from .specs import spec_of
+from .status_wire import differs, to_write
 from .workloads import MAX_CONTAINERS
-
-VOLATILE_CONDITION_KEYS = ("lastTransitionTime",)
 
 
 @dataclass
@@ -57,11 +52,7 @@ class EngagementRecord:
 
 def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
     meta = body.get("metadata") or {}
-    spec, error = None, None
-    try:
-        spec = SupportEngagementSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        error = describe_validation_error(exc)
+    spec, error = spec_of(body, SupportEngagementSpec)
     status = body.get("status")
     written = dict(status) if isinstance(status, Mapping) else None
     return EngagementRecord(
@@ -74,48 +65,6 @@ def record_from_body(body: Mapping[str, Any]) -> EngagementRecord:
         written=written,
         announced=eligibility_of(written),
     )
-
-
-def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[str]:
-    """Semantic problems the CRD schema cannot catch; each names the field and the fix."""
-    problems = selector_problems(spec.coverage.namespace_selector)
-    problems += check_calendar(spec.agreement.time_zone, spec.agreement.holiday_calendar)
-    if spec.version_management == VersionOwner.STAKATER and spec.type != EngagementType.MANAGED_SERVICE:
-        problems.append(
-            "spec.versionManagement: Stakater maintains versions only under a ManagedService agreement; "
-            "set spec.type to ManagedService or versionManagement to Customer"
-        )
-    seen: set[str] = set()
-    for i, product in enumerate(spec.products):
-        if product.name in seen:
-            problems.append(f"spec.products[{i}].name: {product.name!r} is listed twice")
-        seen.add(product.name)
-        if product.name not in matrix.products:
-            known = ", ".join(sorted(matrix.products))
-            problems.append(
-                f"spec.products[{i}].name: {product.name!r} is not in CompatibilityMatrix {matrix.name!r} "
-                f"(known: {known})"
-            )
-    return problems
-
-
-def evaluate_engagement(
-    spec: SupportEngagementSpec,
-    matrix: CompiledMatrix,
-    found: Iterable[tuple[str, Detection]],
-    platform: Platform,
-    today: dt.date,
-    generation: int | None = None,
-) -> SupportEngagementStatus:
-    """The one evaluation entry point (operator, ``check``, benchmark, test oracle).
-
-    ``found`` holds the detections in the engagement's covered namespaces; a spec with
-    semantic problems is not evaluated (``Ready=False/InvalidSpec``).
-    """
-    problems = spec_problems(spec, matrix)
-    if problems:
-        return not_ready("InvalidSpec", "; ".join(problems), generation, None)
-    return evaluate(spec, matrix, found, platform, today, generation).status
 
 
 def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:
@@ -154,7 +103,7 @@ def assess(
             if covers(spec.coverage, ns, inventory.namespace_labels.get(ns))
         )
         found = inventory.found_in(name, namespaces)
-    status = evaluate_engagement(spec, matrix, found, platform, today, generation)
+    status = evaluate(spec, matrix, found, platform, today, generation).status
     if status.eligibility == Eligibility.UNKNOWN:
         return status  # invalid spec: nothing of a previous evaluation is kept
     capped = inventory.capped_in(lambda ns: covers(spec.coverage, ns, inventory.namespace_labels.get(ns)))
@@ -187,57 +136,16 @@ def with_ready_note(status: SupportEngagementStatus, note: str) -> SupportEngage
 # ------------------------------------------------------------- status writes
 
 
-def _without_empty_strings(value: Any) -> Any:
-    """Kubernetes 1.20 rejects '' in status written by JSON patch (it reads it as null); omit them."""
-    if isinstance(value, dict):
-        return {k: _without_empty_strings(v) for k, v in value.items() if v != ""}
-    if isinstance(value, list):
-        return [_without_empty_strings(v) for v in value]
-    return value
-
-
-def to_wire(status: BaseModel) -> dict[str, Any]:
-    wire: dict[str, Any] = _without_empty_strings(status.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return wire
-
-
-def _comparable(wire: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not wire:
-        return {}
-    out = {k: v for k, v in wire.items() if k != "lastEvaluationTime"}
-    out["conditions"] = [
-        {k: v for k, v in c.items() if k not in VOLATILE_CONDITION_KEYS} for c in wire.get("conditions") or []
-    ]
-    return out
-
-
-def _timestamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def status_to_write(
     new: SupportEngagementStatus, written: Mapping[str, Any] | None, now: dt.datetime
 ) -> dict[str, Any] | None:
-    """The status to write, or None when ``written`` already says the same.
-
-    A condition keeps its lastTransitionTime while its status stays the same.
-    """
-    wire = to_wire(new)
-    if _comparable(wire) == _comparable(written):
-        return None
-    before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
-    stamp = _timestamp(now)
-    for condition in wire.get("conditions", []):
-        old = before.get(condition["type"])
-        same = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
-        condition["lastTransitionTime"] = old["lastTransitionTime"] if same and old else stamp
-    wire["lastEvaluationTime"] = stamp
-    return wire
+    """The status to write, or None when ``written`` already says the same."""
+    return to_write(new, written, now, stamp="lastEvaluationTime")
 
 
 def status_differs(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     """Whether two statuses differ in content (timestamps set by the operator aside)."""
-    return _comparable(a) != _comparable(b)
+    return differs(a, b, stamp="lastEvaluationTime")
 
 
 def matrix_status_to_write(
@@ -252,19 +160,10 @@ def matrix_status_to_write(
 
     ``source``: the conditions and fields of a matrix with spec.source (revision, lastFetched, ...)."""
     conditions, fields = source or ([], {})
-    wire = to_wire(
-        CompatibilityMatrixStatus(
-            observed_generation=generation, products=products, conditions=[ready, *conditions], **fields
-        )
+    status = CompatibilityMatrixStatus(
+        observed_generation=generation, products=products, conditions=[ready, *conditions], **fields
     )
-    if _comparable(wire) == _comparable(written):
-        return None
-    before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
-    for condition in wire["conditions"]:
-        old = before.get(condition["type"])
-        keep = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
-        condition["lastTransitionTime"] = old["lastTransitionTime"] if keep and old else _timestamp(now)
-    return wire
+    return to_write(status, written, now, stamp=None)
 
 
 def eligibility_of(wire: Mapping[str, Any] | None) -> Eligibility | None:

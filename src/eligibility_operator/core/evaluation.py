@@ -47,6 +47,7 @@ from .judgement import (
 from .matrix import CompiledMatrix
 from .messages import shorten
 from .platforms import Platform, PlatformJudgement, judge_platform
+from .spec_checks import spec_problems
 from .versions import Version, parse_version
 
 __all__ = [
@@ -321,7 +322,14 @@ def evaluate(
     today: dt.date,
     generation: int | None = None,
 ) -> Evaluation:
-    """Evaluate one engagement. ``found`` holds detections in its covered namespaces only."""
+    """The one evaluation entry point (operator, ``check``, ``triage``, benchmark, test oracle).
+
+    ``found`` holds the detections in the engagement's covered namespaces only; a spec with
+    semantic problems is not evaluated (``Ready=False/InvalidSpec``).
+    """
+    problems = spec_problems(spec, matrix)
+    if problems:
+        return Evaluation(status=not_ready("InvalidSpec", "; ".join(problems), generation, None), reasons=())
     judged, uncovered = _judge_groups(spec, matrix, found, platform, today)
     term = agreement_term(spec, today)
     eligibility = reduce_eligibility(

@@ -25,7 +25,7 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import ProductEntry
-from .platforms import Platform, in_range
+from .platforms import Platform, in_range, line_lifecycle
 from .versions import Version, parse_version
 
 DEFAULT_HORIZON_DAYS = 90
@@ -106,23 +106,8 @@ def judge(
                 matrix_behind=True,
             )
         return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is not a release listed in the matrix")
-    eos = line.end_of_support
-    if eos is None:
-        return Judgement(Lifecycle.SUPPORTED, None, recommended, f"release line {line.label} is supported")
-    if today > eos:
-        return Judgement(
-            Lifecycle.END_OF_LIFE, eos, recommended, f"release line {line.label} reached end of support on {eos}"
-        )
-    days = (eos - today).days
-    if days <= horizon:
-        return Judgement(
-            Lifecycle.DEPRECATED,
-            eos,
-            recommended,
-            f"release line {line.label} ends support on {eos}, in {days} days "
-            f"(within the {horizon}-day upgrade horizon)",
-        )
-    return Judgement(Lifecycle.SUPPORTED, eos, recommended, f"release line {line.label} is supported until {eos}")
+    lifecycle, words = line_lifecycle(line.end_of_support, today, horizon, ends="support", kept="supported")
+    return Judgement(lifecycle, line.end_of_support, recommended, f"release line {line.label} {words}")
 
 
 def platform_problems(entry: ProductEntry, platform: Platform) -> list[str]:

@@ -86,21 +86,21 @@ def judge_platform(
                     Lifecycle.END_OF_LIFE, release, None, newest, f"{release} is older than any line in the matrix"
                 )
             return PlatformJudgement(Lifecycle.UNKNOWN, release, None, newest, f"the matrix does not list {release}")
-        end = match.end_of_maintenance
-        if end is None:
-            return PlatformJudgement(Lifecycle.SUPPORTED, release, None, newest, f"{release} is maintained")
-        if today > end:
-            return PlatformJudgement(
-                Lifecycle.END_OF_LIFE, release, end, newest, f"{release} reached end of maintenance on {end}"
-            )
-        left = (end - today).days
-        if left <= horizon:
-            return PlatformJudgement(
-                Lifecycle.DEPRECATED,
-                release,
-                end,
-                newest,
-                f"{release} ends maintenance on {end}, in {left} days (within the {horizon}-day upgrade horizon)",
-            )
-        return PlatformJudgement(Lifecycle.SUPPORTED, release, end, newest, f"{release} is maintained until {end}")
+        lifecycle, words = line_lifecycle(
+            match.end_of_maintenance, today, horizon, ends="maintenance", kept="maintained"
+        )
+        return PlatformJudgement(lifecycle, release, match.end_of_maintenance, newest, f"{release} {words}")
     return None
+
+
+def line_lifecycle(end: dt.date | None, today: dt.date, horizon: int, *, ends: str, kept: str) -> tuple[Lifecycle, str]:
+    """Where a release line that ends ``end`` (None: no end announced) stands today, and the words that
+    follow its name: "reached end of support on ...", "is maintained until ..."."""
+    if end is None:
+        return Lifecycle.SUPPORTED, f"is {kept}"
+    if today > end:
+        return Lifecycle.END_OF_LIFE, f"reached end of {ends} on {end}"
+    days = (end - today).days
+    if days <= horizon:
+        return Lifecycle.DEPRECATED, f"ends {ends} on {end}, in {days} days (within the {horizon}-day upgrade horizon)"
+    return Lifecycle.SUPPORTED, f"is {kept} until {end}"

@@ -7,14 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..api.requests import SupportRequestSpec, SupportRequestStatus
-from .engagements import to_wire
-from .matrix import describe_validation_error
+from .specs import spec_of
+from .status_wire import differs, to_write
 
 RequestKey = tuple[str, str]  # namespace, name
-_VOLATILE = ("lastTriageTime",)
 
 
 @dataclass
@@ -55,11 +52,7 @@ def _timestamp(value: Any) -> dt.datetime | None:
 
 def record_from_body(body: Mapping[str, Any]) -> RequestRecord:
     meta = body.get("metadata") or {}
-    spec, error = None, None
-    try:
-        spec = SupportRequestSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
-        error = describe_validation_error(exc)
+    spec, error = spec_of(body, SupportRequestSpec)
     status = body.get("status")
     return RequestRecord(
         namespace=str(meta.get("namespace", "")),
@@ -74,35 +67,15 @@ def record_from_body(body: Mapping[str, Any]) -> RequestRecord:
     )
 
 
-def _comparable(wire: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not wire:
-        return {}
-    out = {k: v for k, v in wire.items() if k not in _VOLATILE}
-    out["conditions"] = [
-        {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in wire.get("conditions") or []
-    ]
-    return out
-
-
 def status_differs(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
-    return _comparable(a) != _comparable(b)
+    return differs(a, b, stamp="lastTriageTime")
 
 
 def status_to_write(
     new: SupportRequestStatus, written: Mapping[str, Any] | None, now: dt.datetime
 ) -> dict[str, Any] | None:
     """The status to write, or None when ``written`` says the same; conditions keep their transition times."""
-    wire = to_wire(new)
-    if _comparable(wire) == _comparable(written):
-        return None
-    before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for condition in wire.get("conditions", []):
-        old = before.get(condition["type"])
-        keep = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
-        condition["lastTransitionTime"] = old["lastTransitionTime"] if keep and old else stamp
-    wire["lastTriageTime"] = stamp
-    return wire
+    return to_write(new, written, now, stamp="lastTriageTime")
 
 
 def triage_summary(wire: Mapping[str, Any] | None) -> tuple[Any, ...]:

@@ -40,16 +40,39 @@ def _upgrades_first(products: Sequence[AffectedProduct]) -> list[ResponsibilityS
     ]
 
 
-def _support_steps(
+def _other_route_steps(scope: Scope, route: Route, reason: str) -> list[ResponsibilityStatus]:
+    """Next steps of a request that support does not take: the route it goes instead."""
+    if route == Route.PROFESSIONAL_SERVICES:
+        return [_step(Party.CUSTOMER, "Request a Professional Services agreement for this activity", reason)]
+    if route == Route.SCOPED_ENGAGEMENT:
+        return [
+            _step(Party.CUSTOMER, "Ask Stakater to scope the change", reason),
+            _step(Party.STAKATER, "Evaluate the request separately and propose a scoped engagement", "section 6"),
+        ]
+    if route == Route.COMMERCIAL_APPROVAL and scope == Scope.CHANGE_REQUEST:
+        return [
+            _step(Party.CUSTOMER, "Seek commercial approval from Stakater for the change", reason),
+            _step(Party.STAKATER, "Evaluate the request separately", "section 6"),
+        ]
+    item = "Extend the engagement to cover it, or file the request under the one that does"  # NotCovered
+    return [_step(Party.CUSTOMER, item, reason)]
+
+
+def next_steps(
     req: SupportRequestSpec,
     scope: Scope,
+    route: Route,
+    reason: str,
     severity: SeverityStatus,
     response: FirstResponse | None,
     products: Sequence[AffectedProduct],
     missing: Sequence[str],
     spec: SupportEngagementSpec,
 ) -> list[ResponsibilityStatus]:
-    """Next steps of a request in scope (or third party), in the order they should happen."""
+    """Who does what next for this request, in the order it should happen: support's steps when it is
+    in scope (or a third party's), else the route it takes instead."""
+    if scope not in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
+        return _other_route_steps(scope, route, reason)
     out = _upgrades_first(products)
     if not req.ticket.reference:
         item = f"Open a ticket in Stakater's support portal as {severity.proposed} and set spec.ticket.reference"
@@ -82,38 +105,3 @@ def _support_steps(
         if spec.type != EngagementType.MANAGED_SERVICE:
             out.append(_step(Party.CUSTOMER, "Application-level debugging and validation", "section 3"))
     return out
-
-
-def _other_route_steps(scope: Scope, route: Route, reason: str) -> list[ResponsibilityStatus]:
-    """Next steps of a request that support does not take: the route it goes instead."""
-    if route == Route.PROFESSIONAL_SERVICES:
-        return [_step(Party.CUSTOMER, "Request a Professional Services agreement for this activity", reason)]
-    if route == Route.SCOPED_ENGAGEMENT:
-        return [
-            _step(Party.CUSTOMER, "Ask Stakater to scope the change", reason),
-            _step(Party.STAKATER, "Evaluate the request separately and propose a scoped engagement", "section 6"),
-        ]
-    if route == Route.COMMERCIAL_APPROVAL and scope == Scope.CHANGE_REQUEST:
-        return [
-            _step(Party.CUSTOMER, "Seek commercial approval from Stakater for the change", reason),
-            _step(Party.STAKATER, "Evaluate the request separately", "section 6"),
-        ]
-    item = "Extend the engagement to cover it, or file the request under the one that does"  # NotCovered
-    return [_step(Party.CUSTOMER, item, reason)]
-
-
-def next_steps(
-    req: SupportRequestSpec,
-    scope: Scope,
-    route: Route,
-    reason: str,
-    severity: SeverityStatus,
-    response: FirstResponse | None,
-    products: Sequence[AffectedProduct],
-    missing: Sequence[str],
-    spec: SupportEngagementSpec,
-) -> list[ResponsibilityStatus]:
-    """Who does what next for this request, in the order it should happen."""
-    if scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY):
-        return _support_steps(req, scope, severity, response, products, missing, spec)
-    return _other_route_steps(scope, route, reason)

@@ -32,7 +32,7 @@ from ..api.requests import (
 )
 from .business_calendar import check_calendar
 from .detection import Detection
-from .engagements import evaluate_engagement
+from .evaluation import evaluate
 from .request_completeness import missing_information
 from .request_sla import calendar_of, first_response, severity_status
 from .request_steps import next_steps
@@ -243,7 +243,7 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
     today = inp.today or inp.opened_at.astimezone(dt.UTC).date()
     # The engagement's own evaluation, through the one entry point: an engagement the operator cannot
     # evaluate (a product the matrix does not know, ...) cannot triage a request either.
-    evaluation = evaluate_engagement(spec, inp.matrix, affected.found, inp.platform, today, gen)
+    evaluation = evaluate(spec, inp.matrix, affected.found, inp.platform, today, gen).status
     ready = next((c for c in evaluation.conditions if c.type == READY), None)
     if ready is not None and ready.status == ConditionStatus.FALSE:
         return not_ready("EngagementInvalid", f"engagement {view.ref}: {ready.message}", gen, view.ref)

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
-from ..core.engagements import EngagementRecord, assess, spec_problems, to_wire
+from ..core.engagements import EngagementRecord, assess
 from ..core.evaluation import Platform
 from ..core.matrix import CompiledMatrix
+from ..core.spec_checks import spec_problems
+from ..core.status_wire import to_wire
 from .files import InputError, Problem, Skipped
 from .inventory import inventory_of
 from .loading import load_engagement, load_matrix_file

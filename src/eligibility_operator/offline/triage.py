@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from ..api.models import SupportEngagementSpec
 from ..api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from ..core.diagnostics import summary
-from ..core.engagements import to_wire
 from ..core.evaluation import Platform
 from ..core.matrix import CompiledMatrix, describe_validation_error
+from ..core.status_wire import to_wire
 from ..core.triage import triage
 from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather
 from .check import printable
