@@ -266,12 +266,15 @@ def test_refresher_applies_keeps_and_forgets_a_deleted_matrix(files: FileServer)
     from eligibility_operator.runtime.controllers.matrix_store import MemoryStore
     from eligibility_operator.runtime.leadership import AlwaysLeader
     from eligibility_operator.runtime.metrics import OperatorMetrics
+    from eligibility_operator.runtime.parts import Parts
     from eligibility_operator.runtime.state import OperatorState
+    from eligibility_operator.runtime.tasks import BackgroundTasks
 
     from .fake_kube import FakeKubeApi
 
     state, store, kube = OperatorState(), MemoryStore(), FakeKubeApi()
-    refresher = MatrixRefresher(state, kube, store, AlwaysLeader(), OperatorMetrics())  # type: ignore[arg-type]
+    parts = Parts(state, kube, OperatorMetrics(), BackgroundTasks(), AlwaysLeader())  # type: ignore[arg-type]
+    refresher = MatrixRefresher(parts, store)
     body = {
         "metadata": {"name": "m", "uid": "u1", "generation": 1},
         "spec": {"source": {"url": files.url("/matrix.yaml"), "publicKey": PUBLIC.decode(), "caBundle": files.ca_pem}},

@@ -15,6 +15,7 @@ import pytest
 from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.leadership import FencedKubeApi, NotLeading
 from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
 
@@ -52,9 +53,7 @@ async def replica(leadership: Switch, kube: FakeKubeApi | None = None) -> AsyncI
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     fenced = FencedKubeApi(kube, leadership)
-    reconciler = Reconciler(
-        state, fenced, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, leadership=leadership
-    )
+    reconciler = Reconciler(Parts(state, fenced, metrics, tasks, leadership), coalesce_seconds=0.01, retry_seconds=0.02)
     leadership.on_change(reconciler.leadership_changed)
     state.ready.set()
     tasks.start(reconciler.run(), name="reconciler", forever=True)

@@ -17,6 +17,7 @@ from eligibility_operator.api.models import GROUP, VERSION
 from eligibility_operator.core.evaluation import Platform
 from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
 
@@ -99,7 +100,7 @@ async def harness(
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     options = {"coalesce_seconds": 0.01, "retry_seconds": 0.02, **options}
-    reconciler = Reconciler(state, kube, metrics, tasks=tasks, **options)
+    reconciler = Reconciler(Parts(state, kube, metrics, tasks), **options)
     if ready:
         state.ready.set()
     tasks.start(reconciler.run(), name="reconciler", forever=True)

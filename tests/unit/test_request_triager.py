@@ -15,6 +15,7 @@ from prometheus_client import generate_latest
 from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.controllers.requests import RequestTriager
 from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
 
@@ -73,10 +74,9 @@ async def harness() -> AsyncIterator[H]:
     state = OperatorState()
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
-    reconciler = Reconciler(state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02)
-    triager = RequestTriager(
-        state, kube, metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen
-    )
+    parts = Parts(state, kube, metrics, tasks)
+    reconciler = Reconciler(parts, coalesce_seconds=0.01, retry_seconds=0.02)
+    triager = RequestTriager(parts, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen)
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
     state.ready.set()

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from eligibility_operator.core.engagements import record_from_body
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.serving.webhook import PATH, AdmissionHandler
 from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
@@ -50,7 +51,7 @@ def review(image: str, **extra: Any) -> dict[str, Any]:
 async def post(mode: str, *bodies: Any) -> tuple[list[tuple[int, Any]], FakeKubeApi, OperatorMetrics]:
     kube, metrics = FakeKubeApi(), OperatorMetrics()
     tasks = BackgroundTasks()
-    handler = AdmissionHandler(operator_state(mode), kube, metrics, tasks, frozenset({"kube-system"}))
+    handler = AdmissionHandler(Parts(operator_state(mode), kube, metrics, tasks), frozenset({"kube-system"}))
     await handler.start()  # as the operator does: a parser spawned by the first review may miss its deadline
     app = web.Application()
     app.add_routes([web.post(PATH, handler.handle)])
@@ -98,7 +99,7 @@ def test_an_audit_event_that_fails_is_counted() -> None:
         kube, metrics = FakeKubeApi(), OperatorMetrics()
         kube.fail("emit_event")
         tasks = BackgroundTasks()
-        handler = AdmissionHandler(operator_state("Audit"), kube, metrics, tasks, frozenset())
+        handler = AdmissionHandler(Parts(operator_state("Audit"), kube, metrics, tasks), frozenset())
         await handler.start()
         app = web.Application()
         app.add_routes([web.post(PATH, handler.handle)])

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.serving import webhook
 from eligibility_operator.runtime.serving.limits import Limits
 
@@ -63,7 +64,9 @@ async def served(
             h.add_engagement("platform", f"e{i}", covers=["shop"], enforcement={"mode": "Audit"})
         await settle(h)
         cert = webhook.self_signed(tmp / "serving", ["127.0.0.1"])
-        handler = webhook.AdmissionHandler(h.state, h.kube, h.metrics, h.tasks, frozenset({"kube-system"}), limits)
+        handler = webhook.AdmissionHandler(
+            Parts(h.state, h.kube, h.metrics, h.tasks), frozenset({"kube-system"}), limits
+        )
         port = _free_port()
         server = asyncio.create_task(webhook.serve(handler, "127.0.0.1", port, cert, client_ca))
         client_ssl = ssl.create_default_context(cadata=cert.ca_pem.decode())

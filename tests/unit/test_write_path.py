@@ -13,6 +13,7 @@ from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.controllers.requests import RequestTriager
 from eligibility_operator.runtime.leadership import FencedKubeApi, LeaderElector, LeaseRecord
 from eligibility_operator.runtime.metrics import OperatorMetrics
+from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
 
@@ -87,7 +88,7 @@ async def _replica(gap: Gap) -> tuple[Harness, BackgroundTasks]:
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     reconciler = Reconciler(
-        state, FencedKubeApi(kube, gap), metrics, tasks=tasks, coalesce_seconds=0.01, retry_seconds=0.02, leadership=gap
+        Parts(state, FencedKubeApi(kube, gap), metrics, tasks, gap), coalesce_seconds=0.01, retry_seconds=0.02
     )
     gap.on_change(reconciler.leadership_changed)
     state.ready.set()
@@ -194,7 +195,7 @@ def test_support_requests_held_while_not_leading_go_out_on_the_next_term() -> No
         tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
         gap = Gap()
         fenced = FencedKubeApi(kube, gap)
-        triager = RequestTriager(state, fenced, metrics, tasks=tasks, coalesce_seconds=0.01, leadership=gap)
+        triager = RequestTriager(Parts(state, fenced, metrics, tasks, gap), coalesce_seconds=0.01)
         gap.on_change(triager.leadership_changed)
         state.ready.set()
         tasks.start(triager.run(), name="triager", forever=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ from .leadership import (
 )
 from .metrics import OperatorMetrics
 from .metrics import build_registry as build_metrics_registry
+from .parts import Parts
 from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
 from .watches import WatchOptions, WorkloadWatches
@@ -38,16 +40,9 @@ from .watches import WatchOptions, WorkloadWatches
 log = logging.getLogger("eligibility_operator")
 
 
-async def _run_webhook(
-    state: OperatorState,
-    kube: KubeApi,
-    metrics: OperatorMetrics,
-    tasks: BackgroundTasks,
-    options: WebhookConfig,
-    fenced: KubeApi,
-    leadership: Leadership,
-) -> None:
-    """Serve admission (every replica, from its own state); the leader alone writes a managed configuration.
+async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> None:
+    """Serve admission (every replica, from its own state); the leader alone writes a managed configuration
+    (through ``parts.kube``, fenced).
 
     Admission audit Events go through ``kube``, unfenced: each review reaches one replica, and only that
     one can record it."""
@@ -59,8 +54,8 @@ async def _run_webhook(
         cert = webhook.ServingCert(options.cert_dir / "tls.crt", options.cert_dir / "tls.key", b"")
     else:
         raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
-    handler = webhook.AdmissionHandler(state, kube, metrics, tasks, options.exempt_namespaces)
-    server = tasks.start(
+    handler = webhook.AdmissionHandler(dataclasses.replace(parts, kube=kube), options.exempt_namespaces)
+    server = parts.tasks.start(
         webhook.serve(handler, options.host, options.port, cert, options.client_ca), name="webhook-server"
     )
     name = options.manage_configuration
@@ -74,11 +69,11 @@ async def _run_webhook(
             async def point_here() -> None:
                 # The API server may be briefly away at start: retry while this replica leads.
                 backoff = Backoff()
-                while leadership.may_write():
+                while parts.leadership.may_write():
                     try:
-                        await asyncio.to_thread(fenced.apply_webhook_configuration, dict(body))
+                        await asyncio.to_thread(parts.kube.apply_webhook_configuration, dict(body))
                     except Exception as exc:
-                        metrics.errors.labels("webhook_configuration").inc()
+                        parts.metrics.errors.labels("webhook_configuration").inc()
                         log.warning("could not write ValidatingWebhookConfiguration %s: %s", name, describe_error(exc))
                         await asyncio.sleep(backoff.delay())
                         continue
@@ -87,10 +82,10 @@ async def _run_webhook(
 
             def on_leadership(leading: bool) -> None:
                 if leading:
-                    tasks.start(point_here(), name="webhook-configuration")
+                    parts.tasks.start(point_here(), name="webhook-configuration")
 
-            leadership.on_change(on_leadership)
-            on_leadership(leadership.may_write())
+            parts.leadership.on_change(on_leadership)
+            on_leadership(parts.leadership.may_write())
         await server
     finally:
         server.cancel()  # a managed configuration is removed by _shut_down, before the Lease is released
@@ -120,31 +115,17 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         log.info("leader election: candidate %s for Lease %s/%s", election.identity, election.namespace, election.name)
     metrics.leader.set_function(lambda: float(leadership.may_write()))
     fenced = FencedKubeApi(kube, leadership)
-    reconciler = Reconciler(
-        state,
-        fenced,
-        metrics,
-        coalesce_seconds=watch.coalesce_seconds,
-        tasks=tasks,
-        cross_namespace=watch.cross_namespace,
-        leadership=leadership,
-    )
+    parts = Parts(state, fenced, metrics, tasks, leadership)
+    reconciler = Reconciler(parts, coalesce_seconds=watch.coalesce_seconds, cross_namespace=watch.cross_namespace)
     leadership.on_change(reconciler.leadership_changed)
     kopf_patches.skip_spawning_without_daemons()
     triager = RequestTriager(
-        state,
-        fenced,
-        metrics,
-        tasks=tasks,
-        coalesce_seconds=watch.coalesce_seconds,
-        leadership=leadership,
-        seen=reconciler.seen,
-        writer=reconciler.writer,
+        parts, coalesce_seconds=watch.coalesce_seconds, seen=reconciler.seen, writer=reconciler.writer
     )
     leadership.on_change(triager.leadership_changed)
     reconciler.on_marked = triager.engagements_marked
     reconciler.on_request_gone = triager.request_gone
-    refresher = _matrix_refresher(state, kube, fenced, reconciler, leadership, metrics, config.matrix_store_namespace)
+    refresher = _matrix_refresher(parts, kube, reconciler, config.matrix_store_namespace)
     with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
         await asyncio.wait_for(refresher.load_store(), 5)
     tasks.start(refresher.run(), name="matrix-refresher", forever=True)
@@ -167,9 +148,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)
     tasks.start(reconciler.prime(), name="prime", critical=True)
     if webhook:
-        tasks.start(
-            _run_webhook(state, kube, metrics, tasks, webhook, fenced, leadership), name="webhook", forever=True
-        )
+        tasks.start(_run_webhook(parts, kube, webhook), name="webhook", forever=True)
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
     tasks.start(http_server.serve(app, config.serving.host, config.serving.port), name="http", forever=True)
@@ -186,19 +165,11 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
 
 
-def _matrix_refresher(
-    state: OperatorState,
-    kube: KubeApi,
-    fenced: FencedKubeApi,
-    reconciler: Reconciler,
-    leadership: Leadership,
-    metrics: OperatorMetrics,
-    namespace: str,
-) -> MatrixRefresher:
+def _matrix_refresher(parts: Parts, kube: KubeApi, reconciler: Reconciler, namespace: str) -> MatrixRefresher:
     """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
     api_client = getattr(kube, "api", None)
-    store: MatrixStore = ConfigMapStore(api_client, namespace, leadership) if api_client else MemoryStore()
-    refresher = MatrixRefresher(state, fenced, store, leadership, metrics)
+    store: MatrixStore = ConfigMapStore(api_client, namespace, parts.leadership) if api_client else MemoryStore()
+    refresher = MatrixRefresher(parts, store)
     refresher.on_changed = reconciler.matrix_changed
     reconciler.on_matrix_source = refresher.source_seen
     reconciler.writer.matrix_extra = refresher.status_extra

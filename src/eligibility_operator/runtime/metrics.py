@@ -6,6 +6,8 @@ engagements' current status when Prometheus scrapes. docs/reference/metrics.md l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from ..api.models import (
@@ -39,69 +41,45 @@ class OperatorMetrics:
     def __init__(self, cluster: str = "") -> None:
         self.cluster = cluster
         self.registry = CollectorRegistry(auto_describe=True)
-        self.evaluations = Counter(f"{PREFIX}_evaluations", "Engagement evaluations performed.", registry=self.registry)
+        self.evaluations = self._counter("evaluations", "Engagement evaluations performed.")
         self.evaluation_seconds = Histogram(
             f"{PREFIX}_evaluation_duration_seconds",
             "Time to evaluate one engagement.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=self.registry,
         )
-        self.watch_events = Counter(
-            f"{PREFIX}_watch_events", "Watch events received, by kind.", ["kind"], registry=self.registry
+        self.watch_events = self._counter("watch_events", "Watch events received, by kind.", ["kind"])
+        self.status_patches = self._counter("status_patches", "Status patches written, by resource.", ["resource"])
+        self.events_posted = self._counter("kubernetes_events", "Kubernetes Events posted about engagements.")
+        self.errors = self._counter("errors", "Errors talking to the API server (each is retried).", ["operation"])
+        self.leader = self._gauge(
+            "leader", "1 on the replica that holds the leader-election Lease and may write, else 0."
         )
-        self.status_patches = Counter(
-            f"{PREFIX}_status_patches", "Status patches written, by resource.", ["resource"], registry=self.registry
+        self.admission_reviews = self._counter(
+            "admission_reviews", "Admission reviews of workloads, by mode and outcome.", ["mode", "outcome"]
         )
-        self.events_posted = Counter(
-            f"{PREFIX}_kubernetes_events", "Kubernetes Events posted about engagements.", registry=self.registry
+        self.status_writes_failing = self._gauge(
+            "status_writes_failing", "Engagements whose last status write failed; retried with exponential backoff."
         )
-        self.errors = Counter(
-            f"{PREFIX}_errors",
-            "Errors talking to the API server (each is retried).",
-            ["operation"],
-            registry=self.registry,
-        )
-        self.leader = Gauge(
-            f"{PREFIX}_leader",
-            "1 on the replica that holds the leader-election Lease and may write, else 0.",
-            registry=self.registry,
-        )
-        self.admission_reviews = Counter(
-            f"{PREFIX}_admission_reviews",
-            "Admission reviews of workloads, by mode and outcome.",
-            ["mode", "outcome"],
-            registry=self.registry,
-        )
-        self.status_writes_failing = Gauge(
-            f"{PREFIX}_status_writes_failing",
-            "Engagements whose last status write failed; retried with exponential backoff.",
-            registry=self.registry,
-        )
-        self.audit_withheld = Counter(
-            f"{PREFIX}_admission_audit_events_withheld",
+        self.audit_withheld = self._counter(
+            "admission_audit_events_withheld",
             "Admission audit findings not posted as Events: repeats within the window (duplicate), over an "
             "engagement's rate (rate_limited), or too many waiting to be posted (overflow).",
             ["reason"],
-            registry=self.registry,
         )
         # Matrices with spec.source (runtime/controllers/matrices.py sets them).
-        self.matrix_last_refresh = Gauge(
-            f"{PREFIX}_matrix_last_refresh_timestamp_seconds",
+        self.matrix_last_refresh = self._gauge(
+            "matrix_last_refresh_timestamp_seconds",
             "Unix time of the last successful fetch of a CompatibilityMatrix's spec.source.",
             ["matrix"],
-            registry=self.registry,
         )
-        self.matrix_max_age = Gauge(
-            f"{PREFIX}_matrix_max_age_seconds",
+        self.matrix_max_age = self._gauge(
+            "matrix_max_age_seconds",
             "spec.source.maxAge of a CompatibilityMatrix: stale when the last refresh is older.",
             ["matrix"],
-            registry=self.registry,
         )
-        self.matrix_refresh_errors = Counter(
-            f"{PREFIX}_matrix_refresh_errors",
-            "Fetches of a spec.source that were not applied, by reason.",
-            ["reason"],
-            registry=self.registry,
+        self.matrix_refresh_errors = self._counter(
+            "matrix_refresh_errors", "Fetches of a spec.source that were not applied, by reason.", ["reason"]
         )
         for source_reason in Reason:
             self.matrix_refresh_errors.labels(source_reason.value)
@@ -115,6 +93,12 @@ class OperatorMetrics:
         for mode in EnforcementMode:
             for outcome in ADMISSION_OUTCOMES:
                 self.admission_reviews.labels(mode.value, outcome)
+
+    def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(f"{PREFIX}_{name}", documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(f"{PREFIX}_{name}", documentation, labels, registry=self.registry)
 
 
 def build_registry(metrics: OperatorMetrics, state: OperatorState) -> CollectorRegistry:

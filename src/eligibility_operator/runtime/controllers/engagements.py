@@ -1,7 +1,7 @@
 """The operator's engine: updates the state from watch events, decides what to re-evaluate, writes status.
 
 Kopf handlers (see :mod:`..handlers`) only feed this object; it is given the state
-(:mod:`..state`), the API client and the metrics it uses. All evaluation happens in
+(:mod:`..state`), the API client and the metrics it uses (:class:`~..parts.Parts`). All evaluation happens in
 :meth:`Reconciler.run`, one coalesced batch at a time, and all writes through its
 :class:`~.writer.StatusWriter`:
 
@@ -27,11 +27,10 @@ from ...core.gitops import gitops_facts
 from ...core.inventory import Key
 from ...core.matrix import MatrixError, load_matrix
 from ...core.workloads import WorkloadFacts, facts_from_object
-from ..kube.api import KubeApi, describe_error
-from ..leadership import AlwaysLeader, Leadership
-from ..metrics import OperatorMetrics
-from ..state import EngagementKey, OperatorState
-from ..tasks import BackgroundTasks, Backoff, retry
+from ..kube.api import describe_error
+from ..parts import Component, Parts
+from ..state import EngagementKey
+from ..tasks import Backoff, retry
 from .priming import SeenObjects, engagement_key, matrix_key, namespace_key, workload_key
 from .queue import Outcome, WorkQueue, drain_forever, merge_seen
 from .writer import StatusWriter
@@ -39,30 +38,22 @@ from .writer import StatusWriter
 log = logging.getLogger("eligibility_operator")
 
 
-class Reconciler:
+class Reconciler(Component):
     def __init__(
         self,
-        state: OperatorState,
-        kube: KubeApi,
-        metrics: OperatorMetrics,
+        parts: Parts,
         *,
         coalesce_seconds: float = 0.05,
         resync_seconds: float = 3600.0,
         platform_seconds: float = 300.0,
         sweep_seconds: float = 600.0,
         retry_seconds: float = 2.0,
-        tasks: BackgroundTasks | None = None,
         cross_namespace: frozenset[str] = frozenset({ANY_NAMESPACE}),
-        leadership: Leadership | None = None,
     ) -> None:
-        self.state = state
         # Only the leader evaluates and writes; the others keep their state current (see leadership.py).
-        self.leadership: Leadership = leadership or AlwaysLeader()
-        self.kube = kube
-        self.metrics = metrics
-        self.tasks = tasks or BackgroundTasks(self.count_error)
-        self.seen = SeenObjects(kube, state.namespaces)
-        self.writer = StatusWriter(kube, metrics)
+        super().__init__(parts)
+        self.seen = SeenObjects(parts.kube, parts.state.namespaces)
+        self.writer = StatusWriter(parts.kube, parts.metrics)
         self.coalesce_seconds = coalesce_seconds
         self.resync_seconds = resync_seconds
         self.platform_seconds = platform_seconds

@@ -31,10 +31,9 @@ from ...api.models import (
 from ...core.matrix import describe_validation_error
 from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
-from ..kube.api import KubeApi, describe_error
-from ..leadership import Leadership, NotLeading
-from ..metrics import OperatorMetrics
-from ..state import OperatorState
+from ..kube.api import describe_error
+from ..leadership import NotLeading
+from ..parts import Component, Parts
 from ..tasks import Backoff
 from .matrix_status import Sourced, matrix_changes, parse_stamp, settings_problem, source_conditions, stamp
 from .matrix_store import MatrixStore, StoredCopy
@@ -43,23 +42,18 @@ log = logging.getLogger("eligibility_operator")
 EVENT_NAMESPACE = "default"  # Events about cluster-scoped objects
 
 
-class MatrixRefresher:
+class MatrixRefresher(Component):
     def __init__(
         self,
-        state: OperatorState,
-        kube: KubeApi,
+        parts: Parts,
         store: MatrixStore,
-        leadership: Leadership,
-        metrics: OperatorMetrics,
         *,
         reload_seconds: float = 60.0,
         timeout: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        self.state = state
-        self.kube = kube
+        super().__init__(parts)
         self.store = store
-        self.leadership = leadership
         self.reload_seconds = reload_seconds
         self.timeout = timeout
         self.clock = clock
@@ -69,10 +63,10 @@ class MatrixRefresher:
         self.on_changed: Callable[[str, bool], None] = lambda name, content: None  # set by the wiring
         self._wake = asyncio.Event()
         self._backoff: dict[str, Backoff] = {}
-        self.last_refresh = metrics.matrix_last_refresh
-        self.max_age = metrics.matrix_max_age
-        self.refresh_errors = metrics.matrix_refresh_errors
-        leadership.on_change(lambda leading: self._wake.set())
+        self.last_refresh = parts.metrics.matrix_last_refresh
+        self.max_age = parts.metrics.matrix_max_age
+        self.refresh_errors = parts.metrics.matrix_refresh_errors
+        parts.leadership.on_change(lambda leading: self._wake.set())
 
     # ----------------------------------------------------------- hooks
 

@@ -24,11 +24,9 @@ from ...core import request_records as rr
 from ...core.diagnostics import summary, workload_diagnostics
 from ...core.triage import not_ready, triage
 from ...core.triage_inputs import EngagementView, InventorySource, gather
-from ..kube.api import KubeApi, describe_error
-from ..leadership import AlwaysLeader, Leadership
-from ..metrics import OperatorMetrics
+from ..kube.api import describe_error
+from ..parts import Component, Parts
 from ..state import EngagementKey, OperatorState
-from ..tasks import BackgroundTasks
 from .priming import SeenObjects, request_key
 from .queue import Outcome, WorkQueue, drain_forever, merge_seen
 from .writer import StatusWriter
@@ -52,36 +50,28 @@ def engagement_view(state: OperatorState, key: EngagementKey) -> EngagementView 
     )
 
 
-class RequestTriager:
+class RequestTriager(Component):
     def __init__(
         self,
-        state: OperatorState,
-        kube: KubeApi,
-        metrics: OperatorMetrics,
+        parts: Parts,
         *,
-        tasks: BackgroundTasks,
         coalesce_seconds: float = 0.05,
         retry_seconds: float = 2.0,
         diagnostics_seconds: float = 600.0,
-        leadership: Leadership | None = None,
         seen: SeenObjects | None = None,
         writer: StatusWriter | None = None,
     ) -> None:
         self.seen = seen  # the reconciler's: primes and sweeps requests with the other objects
-        self.state = state
         # Only the leader triages and writes; on taking over, the reconciler marks every engagement, and
         # with them their requests (engagements_marked).
-        self.leadership: Leadership = leadership or AlwaysLeader()
-        self.kube = kube
-        self.metrics = metrics
-        self.tasks = tasks
+        super().__init__(parts)
         self.coalesce_seconds = coalesce_seconds
         self.retry_seconds = retry_seconds
         self.diagnostics_seconds = diagnostics_seconds  # diagnostics are refreshed at most this often
         self.queue: WorkQueue[rr.RequestKey] = WorkQueue(
-            tasks, coalesce_seconds=coalesce_seconds, retry_seconds=retry_seconds, name="request-status"
+            parts.tasks, coalesce_seconds=coalesce_seconds, retry_seconds=retry_seconds, name="request-status"
         )
-        self.writer = writer or StatusWriter(kube, metrics, concurrency=4)
+        self.writer = writer or StatusWriter(parts.kube, parts.metrics, concurrency=4)
         self._reads = asyncio.Semaphore(4)
         # requests by the engagement they fell under at their last triage (None: none)
         self._by_engagement: dict[EngagementKey | None, set[rr.RequestKey]] = {}

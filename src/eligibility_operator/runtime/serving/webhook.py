@@ -28,10 +28,8 @@ from ...core.admission import Decision, Guard, decide, guards_for, response
 from ...core.audit import AuditEvent, AuditLimiter
 from ...core.reviews import ReviewError, read_review
 from ...core.workloads import OPT_OUT_LABEL
-from ..kube.api import KubeApi, describe_error
-from ..metrics import OperatorMetrics
-from ..state import OperatorState
-from ..tasks import BackgroundTasks
+from ..kube.api import describe_error
+from ..parts import Component, Parts
 from . import limits as serving
 from .parser import ParserProcess
 
@@ -149,23 +147,17 @@ def webhook_configuration(name: str, url: str, ca_pem: bytes, exempt: list[str],
     }
 
 
-class AdmissionHandler:
+class AdmissionHandler(Component):
     """Turns AdmissionReviews into decisions using the operator's engagements and matrices."""
 
     def __init__(
         self,
-        state: OperatorState,
-        kube: KubeApi,
-        metrics: OperatorMetrics,
-        tasks: BackgroundTasks,
+        parts: Parts,
         exempt_namespaces: frozenset[str],
         limits: serving.Limits = LIMITS,
         deadline: float = DEADLINE_SECONDS,
     ) -> None:
-        self.state = state
-        self.kube = kube
-        self.metrics = metrics
-        self.tasks = tasks
+        super().__init__(parts)
         self.exempt = exempt_namespaces
         self.limits = limits
         self.deadline = deadline
