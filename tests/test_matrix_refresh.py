@@ -183,7 +183,22 @@ def test_sources_that_never_verify_apply_nothing(
             )
             assert words in _condition(cmx, "Fetched")["message"], cmx["status"]
             assert "revision" not in cmx["status"] and cmx["status"]["products"] == 0
-            assert _condition(cmx, "Ready")["status"] == "False"
+            # Not invalid: it waits for a verified copy, and says where to look.
+            ready = _condition(cmx, "Ready")
+            assert (ready["status"], ready["reason"]) == ("False", "WaitingForSource"), ready
+            assert "see the Fetched condition" in ready["message"], ready
+        # An engagement on such a matrix waits too, and is not told to fix the matrix.
+        waiting = cases["down"][0]["metadata"]["name"]
+        kubectl.apply(engagement(namespace, "waits", matrixRef={"name": waiting}))
+        eng_ready = wait_for(
+            lambda: (
+                (c := _condition(kubectl.get("se", "waits", "-n", namespace), "Ready")).get("reason")
+                == "MatrixWaitingForSource"
+                and c
+            ),
+            what="engagement MatrixWaitingForSource",
+        )
+        assert eng_ready["message"].startswith(f"CompatibilityMatrix {waiting!r} has no verified copy yet"), eng_ready
         # A spec.source without digest or publicKey is refused: nothing unverified is ever fetched and applied.
         kubectl.apply(_sourced("unpinned-" + namespace, files.url(path), caBundle=files.ca_pem))
         ready = wait_for(
@@ -193,7 +208,7 @@ def test_sources_that_never_verify_apply_nothing(
             ),
             what="unpinned refused",
         )
-        assert "digest or publicKey" in ready["message"]
+        assert "digest or publicKey" in ready["message"] and ready["reason"] == "Invalid", ready
     finally:
         for body, _ in cases.values():
             kubectl.run("delete", "cmx", body["metadata"]["name"], check=False)

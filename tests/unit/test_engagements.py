@@ -264,6 +264,21 @@ def test_matrix_invalid_without_good_version() -> None:
     assert "releases 1.4 and 1.4.2 overlap" in cond.message
 
 
+def test_a_matrix_waiting_for_its_source_is_not_called_invalid() -> None:
+    inv = Inventory()
+    inv.set_matrix_error("default", "waiting for the first verified fetch of https://x/m.yaml", waiting_for_source=True)
+    cond = ready(assess_spec(inv))
+    assert (cond.status, cond.reason) == (ConditionStatus.FALSE, "MatrixWaitingForSource")
+    assert cond.message == (
+        "CompatibilityMatrix 'default' has no verified copy yet: waiting for the first verified fetch of https://x/m.yaml"
+    )
+    # The source's copy arrives, then the matrix turns out invalid: the reason says so again.
+    inv.set_matrix(matrix())
+    assert ready(assess_spec(inv)).reason == "Evaluated"
+    inv.set_matrix_error("default", "releases 1.4 and 1.4.2 overlap")
+    assert ready(assess_spec(inv)).reason == "MatrixInvalid"
+
+
 def test_matrix_invalid_keeps_the_last_good_evaluation() -> None:
     inv = inventory_with_workloads()
     inv.set_matrix_error("default", "releases 1.4 and 1.4.2 overlap")

@@ -22,7 +22,7 @@ from ..api.models import (
 )
 from .coverage import covers, covers_everything
 from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
-from .inventory import Inventory
+from .inventory import Inventory, MatrixRecord
 from .specs import spec_of
 from .status_wire import differs, to_write
 from .workloads import MAX_CONTAINERS
@@ -89,8 +89,7 @@ def assess(
     state = inventory.matrices.get(name)
     if state is None or state.compiled is None:
         if state is not None and state.error:
-            msg = f"CompatibilityMatrix {name!r} is invalid: {state.error}; fix the matrix"
-            return not_ready("MatrixInvalid", msg, generation, previous)
+            return not_ready(*_matrix_problem(name, state, "fix the matrix"), generation, previous)
         msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
         return not_ready("MatrixNotFound", msg, generation, None)
     matrix = state.compiled
@@ -110,12 +109,17 @@ def assess(
     if capped:
         status = with_capped_note(status, capped)
     if state.error:
-        msg = (
-            f"CompatibilityMatrix {name!r} is invalid: {state.error}; "
-            f"showing the evaluation against its last valid version"
+        return not_ready(
+            *_matrix_problem(name, state, "showing the evaluation against its last valid version"), generation, status
         )
-        return not_ready("MatrixInvalid", msg, generation, status)
     return status
+
+
+def _matrix_problem(name: str, state: MatrixRecord, then: str) -> tuple[str, str]:
+    """Ready's reason and message for an engagement whose matrix cannot be used as it is."""
+    if state.waiting_for_source:
+        return "MatrixWaitingForSource", f"CompatibilityMatrix {name!r} has no verified copy yet: {state.error}"
+    return "MatrixInvalid", f"CompatibilityMatrix {name!r} is invalid: {state.error}; {then}"
 
 
 def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:

@@ -31,6 +31,8 @@ class MatrixRecord:
     name: str = ""
     compiled: CompiledMatrix | None = None
     error: str | None = None
+    # The error is only that spec.source has given no verified copy yet (the matrix is not invalid).
+    waiting_for_source: bool = False
     # namespace -> workload key -> detections (only non-empty)
     detections: dict[str, dict[Key, list[Detection]]] = field(default_factory=dict)
     uid: str = ""
@@ -144,12 +146,15 @@ class Inventory:
         """Install a valid matrix and re-detect every workload against it (rare: matrix edits)."""
         state = self.matrix_record(compiled.name)
         state.compiled, state.error, state.detections = compiled, None, {}
+        state.waiting_for_source = False
         for key, facts in self.workloads.items():
             self._redetect(state, key, facts)
 
-    def set_matrix_error(self, name: str, error: str) -> None:
-        """Record that the matrix is invalid; its last good version stays in use."""
-        self.matrix_record(name).error = error
+    def set_matrix_error(self, name: str, error: str, *, waiting_for_source: bool = False) -> None:
+        """Record that the matrix cannot be used as it is (invalid, or ``waiting_for_source``: no verified
+        copy of its spec.source yet); its last good version stays in use."""
+        state = self.matrix_record(name)
+        state.error, state.waiting_for_source = error, waiting_for_source
 
     def remove_matrix(self, name: str) -> None:
         self.matrices.pop(name, None)

@@ -104,7 +104,9 @@ class MatrixRefresher(Component):
         if stored is not None:
             self._install_stored(fresh, stored)
         if fresh.revision is None:
-            self.state.inventory.set_matrix_error(name, f"waiting for the first verified fetch of {fresh.source.url}")
+            self.state.inventory.set_matrix_error(
+                name, f"waiting for the first verified fetch of {fresh.source.url}", waiting_for_source=True
+            )
         self.on_changed(name, True)
         self._wake.set()
         return True
@@ -200,7 +202,9 @@ class MatrixRefresher(Component):
                 "CompatibilityMatrix %s: %s not applied, retrying in %.0f s: %s", s.name, s.source.url, delay, exc
             )
             if s.revision is None:
-                self.state.inventory.set_matrix_error(s.name, f"spec.source: {exc}; no verified copy yet")
+                self.state.inventory.set_matrix_error(
+                    s.name, f"spec.source: {exc}; see the Fetched condition", waiting_for_source=True
+                )
             self.on_changed(s.name, s.revision is None)
             return
         self._backoff.pop(s.name, None)

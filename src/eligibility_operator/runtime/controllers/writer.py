@@ -37,12 +37,13 @@ ToWrite = Callable[[Any, Mapping[str, Any] | None, dt.datetime], dict[str, Any] 
 
 
 def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
-    """A CompatibilityMatrix's Ready condition: False with the problem while it is invalid."""
+    """A CompatibilityMatrix's Ready condition: False with the problem while it is invalid or has no
+    verified copy of its spec.source yet."""
     if error:
         return Condition(
             type=ConditionType.READY,
             status=ConditionStatus.FALSE,
-            reason="Invalid",
+            reason="WaitingForSource" if record.waiting_for_source else "Invalid",
             message=error[:1024],
             observed_generation=record.generation,
         )
