@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from eligibility_operator.matrix_source import digest_of, generate_key, sign
+from eligibility_operator.runtime.controllers.matrix_store import CONFIGMAP as STORE
 from eligibility_operator.runtime.serving.webhook import ServingCert
 from eligibility_operator_dev.controlplane import free_port
 
@@ -42,6 +43,12 @@ def _sourced(name: str, url: str, **source: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"source": {"url": url, "interval": "1s", **source}},
     }
+
+
+def _kept(kubectl: Kubectl) -> dict[str, str]:
+    """The data of the ConfigMap that keeps the last good copies (empty while there is none)."""
+    found = kubectl.run("get", "cm", STORE, "-n", "eligibility-operator", "-o", "yaml", check=False)
+    return (yaml.safe_load(found.stdout) or {}).get("data") or {} if found.returncode == 0 else {}
 
 
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -142,6 +149,7 @@ def test_https_source_applied_changed_and_every_fault_keeps_the_last_good_copy(
             assert _condition({"status": now}, "Ready")["status"] == "True", now["conditions"]
         files.files[path], files.files[path + ".sig"] = newer, sign(newer, PRIVATE)
         wait_for(lambda: _condition(kubectl.get("cmx", name), "Current").get("status") == "True", what="recovered")
+        wait_for(lambda: name + ".json" in _kept(kubectl), what="the last good copy kept in the cluster")
         exposition = _scrape(operator.metrics_port)
         assert f'stakater_support_matrix_max_age_seconds{{matrix="{name}"}} 604800.0' in exposition
         stamp = re.search(
@@ -151,6 +159,9 @@ def test_https_source_applied_changed_and_every_fault_keeps_the_last_good_copy(
         for reason in ("SourceUnreachable", "SignatureInvalid", "TooLarge", "Invalid"):
             errors = re.search(rf'stakater_support_matrix_refresh_errors_total{{reason="{reason}"}} (\S+)', exposition)
             assert errors and float(errors.group(1)) >= 1, reason
+        # Deleted: its kept copy goes too (the ConfigMap holds only matrices that exist).
+        kubectl.run("delete", "cmx", name)
+        wait_for(lambda: name + ".json" not in _kept(kubectl), what="the deleted matrix's copy dropped")
     finally:
         kubectl.run("delete", "cmx", name, check=False)
 

@@ -283,6 +283,7 @@ def test_refresher_applies_keeps_and_forgets_a_deleted_matrix(files: FileServer)
     assert refresher.source_seen("m", body)
 
     async def scenario() -> None:
+        assert await refresher.load_store()  # as the operator does at start: nothing kept yet
         await refresher.refresh(refresher.sources["m"])
         assert state.compiled_matrix("m") is not None and state.compiled_matrix("m").revision == digest_of(DOC)  # type: ignore[union-attr]
         assert store.load()["m"].revision == digest_of(DOC)
@@ -299,5 +300,11 @@ def test_refresher_applies_keeps_and_forgets_a_deleted_matrix(files: FileServer)
         files.files["/matrix.yaml"], files.files["/matrix.yaml.sig"] = DOC, sign(DOC, PRIVATE)
         await refresher.refresh(refresher.sources["m"])
         assert state.matrix("m") is None
+        # Its kept copy is dropped, but only once every matrix that existed at start has been seen.
+        await refresher.drop_copies_of_deleted()
+        assert "m" in store.load()
+        state.ready.set()
+        await refresher.drop_copies_of_deleted()
+        assert "m" not in store.load() and "m" not in refresher.stored
 
     asyncio.run(scenario())

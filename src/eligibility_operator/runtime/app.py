@@ -172,6 +172,7 @@ def _matrix_refresher(parts: Parts, kube: KubeApi, reconciler: Reconciler, names
     refresher = MatrixRefresher(parts, store)
     refresher.on_changed = reconciler.matrix_changed
     reconciler.on_matrix_source = refresher.source_seen
+    reconciler.on_matrix_gone = refresher.matrix_gone
     reconciler.writer.matrix_extra = refresher.status_extra
     return refresher
 

@@ -76,6 +76,7 @@ class Reconciler(Component):
         # Offered each new matrix generation; True when it has spec.source, and then it compiles the fetched
         # document and calls matrix_changed (matrix_refresher.py).
         self.on_matrix_source: Callable[[str, Mapping[str, Any]], bool] | None = None
+        self.on_matrix_gone: Callable[[str], None] | None = None  # the refresher drops what it kept of it
 
     def count_error(self, operation: str) -> None:
         self.metrics.errors.labels(operation).inc()
@@ -211,6 +212,8 @@ class Reconciler(Component):
         self.state.inventory.remove_matrix(name)
         self.matrix_queue.forget(name)
         self.mark_matrix(name)
+        if self.on_matrix_gone is not None:
+            self.on_matrix_gone(name)
 
     # ------------------------------------------------------------- priming
 

@@ -111,6 +111,10 @@ class MatrixRefresher(Component):
         self._wake.set()
         return True
 
+    def matrix_gone(self, name: str) -> None:
+        """The reconciler's hook: matrix ``name`` was deleted (its source and its kept copy go next)."""
+        self._wake.set()
+
     def _forget(self, name: str) -> None:
         if self.sources.pop(name, None) is not None:
             for family in (self.last_refresh, self.max_age):
@@ -176,6 +180,25 @@ class MatrixRefresher(Component):
                 if s.last_fetched is not None:
                     self.last_refresh.labels(name).set(s.last_fetched.timestamp())
         return True
+
+    async def drop_copies_of_deleted(self) -> None:
+        """Leader: remove the kept copies of matrices that no longer exist. Only once the watches have
+        delivered every matrix that existed at start, so a copy is never dropped for one not seen yet."""
+        if not (self.loaded and self.state.is_ready()):
+            return
+        for name in [n for n in self.stored if self.state.matrix(n) is None]:
+            try:
+                await asyncio.to_thread(self.store.remove, name)
+            except NotLeading:
+                return
+            except Exception as exc:  # kept; the next pass tries again
+                self.refresh_errors.labels("StoreUnwritable").inc()
+                log.warning(
+                    "could not drop the kept copy of deleted CompatibilityMatrix %s: %s", name, describe_error(exc)
+                )
+                return
+            del self.stored[name]
+            log.info("CompatibilityMatrix %s was deleted: its kept copy is dropped", name)
 
     async def refresh(self, s: Sourced) -> None:
         """One fetch of ``s`` (leader only)."""
@@ -267,6 +290,7 @@ class MatrixRefresher(Component):
             for name in [n for n in self.sources if self.state.matrix(n) is None]:
                 self._forget(name)  # the matrix was deleted
             if self.leadership.may_write():
+                await self.drop_copies_of_deleted()
                 for s in list(self.sources.values()):
                     if s.due <= now and self.sources.get(s.name) is s:
                         await self.refresh(s)

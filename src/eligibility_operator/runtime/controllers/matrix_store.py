@@ -41,6 +41,8 @@ class MatrixStore(Protocol):
 
     def save(self, name: str, copy: StoredCopy) -> None: ...
 
+    def remove(self, name: str) -> None: ...
+
 
 def encode(name: str, copy: StoredCopy) -> dict[str, dict[str, str]]:
     binary = {f"{name}.yaml.gz": base64.b64encode(gzip.compress(copy.document, mtime=0)).decode()}
@@ -122,6 +124,17 @@ class ConfigMapStore:
         current.binary_data = {**binary, **body["binaryData"]}
         self.core.replace_namespaced_config_map(CONFIGMAP, self.namespace, current, _request_timeout=TIMEOUT)
 
+    def remove(self, name: str) -> None:
+        """Drop NAME's entry (its matrix was deleted); nothing to do when there is none."""
+        if not self.leadership.may_write():
+            raise NotLeading(f"{self.leadership.identity} is not the leader: ConfigMap {CONFIGMAP} not written")
+        current = self._read()
+        if current is None or not _keys(name) & {*(current.data or {}), *(current.binary_data or {})}:
+            return
+        current.data = {k: v for k, v in (current.data or {}).items() if k not in _keys(name)}
+        current.binary_data = {k: v for k, v in (current.binary_data or {}).items() if k not in _keys(name)}
+        self.core.replace_namespaced_config_map(CONFIGMAP, self.namespace, current, _request_timeout=TIMEOUT)
+
 
 class MemoryStore:
     """For the fast tests: the same encoding, in memory."""
@@ -137,3 +150,7 @@ class MemoryStore:
         body = encode(name, copy)
         self.data = {k: v for k, v in self.data.items() if k not in _keys(name)} | body["data"]
         self.binary = {k: v for k, v in self.binary.items() if k not in _keys(name)} | body["binaryData"]
+
+    def remove(self, name: str) -> None:
+        self.data = {k: v for k, v in self.data.items() if k not in _keys(name)}
+        self.binary = {k: v for k, v in self.binary.items() if k not in _keys(name)}
