@@ -32,8 +32,8 @@ def _sourced(**state: object) -> Sourced:
     return s
 
 
-def _by_type(s: Sourced) -> dict[str, tuple[str, str, str]]:
-    return {c.type: (c.status, c.reason, c.message) for c in source_conditions(s, NOW)}
+def _by_type(s: Sourced, when: dt.datetime = NOW) -> dict[str, tuple[str, str, str]]:
+    return {c.type: (c.status, c.reason, c.message) for c in source_conditions(s, when)}
 
 
 def test_conditions_current_failing_stale_and_never_fetched() -> None:
@@ -99,3 +99,31 @@ def test_a_source_must_be_pinned_or_signed_and_alone() -> None:
     )
     assert "come from the fetched document" in (settings_problem(mixed) or "")
     assert settings_problem(CompatibilityMatrixObjectSpec.model_validate({"source": SOURCE.model_dump()})) is None
+
+
+def test_current_turns_stale_when_max_age_passes_without_a_fetch() -> None:
+    """The refresher re-writes the status when maxAge passes, once; not at the next fetch attempt."""
+    from eligibility_operator.runtime.controllers.matrices import MatrixRefresher
+    from eligibility_operator.runtime.metrics import OperatorMetrics
+    from eligibility_operator.runtime.parts import Parts
+    from eligibility_operator.runtime.state import OperatorState
+    from eligibility_operator.runtime.tasks import BackgroundTasks
+
+    from ..fake_kube import FakeKubeApi
+
+    now = [NOW]
+    parts = Parts(OperatorState(), FakeKubeApi(), OperatorMetrics(), BackgroundTasks())  # type: ignore[arg-type]
+    refresher = MatrixRefresher(parts, MemoryStore(), clock=lambda: now[0])
+    written: list[str] = []
+    refresher.on_changed = lambda name, engagements: written.append(name)
+    refresher.sources["m"] = _sourced(revision="sha256:r", last_fetched=NOW, attempted=True)
+    refresher.notice_stale()
+    assert written == []  # fresh, as its status says
+    now[0] = NOW + dt.timedelta(days=7, seconds=1)
+    refresher.notice_stale()
+    refresher.notice_stale()
+    assert written == ["m"]  # once
+    assert _by_type(refresher.sources["m"], now[0])["Current"][:2] == ("False", "Stale")
+    refresher.sources["m"].last_fetched = now[0]  # a good fetch: fresh again, and the status is told
+    refresher.notice_stale()
+    assert written == ["m", "m"]

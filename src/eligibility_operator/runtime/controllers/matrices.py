@@ -35,7 +35,15 @@ from ..kube.api import describe_error
 from ..leadership import NotLeading
 from ..parts import Component, Parts
 from ..tasks import Backoff
-from .matrix_status import Sourced, matrix_changes, parse_stamp, settings_problem, source_conditions, stamp
+from .matrix_status import (
+    Sourced,
+    is_stale,
+    matrix_changes,
+    parse_stamp,
+    settings_problem,
+    source_conditions,
+    stamp,
+)
 from .matrix_store import MatrixStore, StoredCopy
 
 log = logging.getLogger("eligibility_operator")
@@ -181,6 +189,15 @@ class MatrixRefresher(Component):
                     self.last_refresh.labels(name).set(s.last_fetched.timestamp())
         return True
 
+    def notice_stale(self) -> None:
+        """Re-write the status of a matrix whose copy turned Stale (or fresh) since its status last said:
+        ``Current`` must turn False when maxAge passes, not at the next fetch attempt."""
+        now = self.clock()
+        for s in self.sources.values():
+            if is_stale(s, now) != s.stale:
+                s.stale = not s.stale
+                self.on_changed(s.name, False)
+
     async def drop_copies_of_deleted(self) -> None:
         """Leader: remove the kept copies of matrices that no longer exist. Only once the watches have
         delivered every matrix that existed at start, so a copy is never dropped for one not seen yet."""
@@ -290,6 +307,7 @@ class MatrixRefresher(Component):
             for name in [n for n in self.sources if self.state.matrix(n) is None]:
                 self._forget(name)  # the matrix was deleted
             if self.leadership.may_write():
+                self.notice_stale()
                 await self.drop_copies_of_deleted()
                 for s in list(self.sources.values()):
                     if s.due <= now and self.sources.get(s.name) is s:

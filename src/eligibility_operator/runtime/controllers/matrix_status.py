@@ -45,6 +45,7 @@ class Sourced:
     failure: SourceError | None = None
     attempted: bool = False
     due: float = 0.0  # monotonic
+    stale: bool = False  # what the status was last told (the refresher re-writes it when this changes)
 
     @property
     def integrity(self) -> Integrity:
@@ -58,6 +59,11 @@ def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
     if source is not None and not (source.digest or source.public_key):
         return "spec.source needs digest or publicKey: an unverified document is never applied"
     return None
+
+
+def is_stale(s: Sourced, now: dt.datetime) -> bool:
+    """A copy is in use and the last good fetch is older than maxAge (or unknown)."""
+    return s.revision is not None and (s.last_fetched is None or (now - s.last_fetched).total_seconds() > s.max_age)
 
 
 def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
@@ -77,6 +83,7 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             message=f"{s.source.url}: {s.failure.message}"[:1024],
             observed_generation=gen,
         )
+    last_good = stamp(s.last_fetched) if s.last_fetched else "never"
     if s.revision is None:
         reason = s.failure.reason if s.failure else "Pending"
         current = Condition(
@@ -86,12 +93,12 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             message="no verified copy of the source yet; engagements using this matrix cannot be evaluated",
             observed_generation=gen,
         )
-    elif s.last_fetched is None or (now - s.last_fetched).total_seconds() > s.max_age:
+    elif is_stale(s, now):
         current = Condition(
             type="Current",
             status=ConditionStatus.FALSE,
             reason="Stale",
-            message=f"last good fetch {stamp(s.last_fetched) if s.last_fetched else 'never'} is older than maxAge "
+            message=f"last good fetch {last_good} is older than maxAge "
             f"{s.source.max_age}; still using revision {s.revision}",
             observed_generation=gen,
         )
@@ -100,7 +107,7 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             type="Current",
             status=ConditionStatus.FALSE,
             reason=s.failure.reason,
-            message=f"the last fetch failed; using the last good revision {s.revision} fetched {stamp(s.last_fetched)}",
+            message=f"the last fetch failed; using the last good revision {s.revision} fetched {last_good}",
             observed_generation=gen,
         )
     else:
