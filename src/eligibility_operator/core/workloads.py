@@ -127,8 +127,9 @@ def _first_labels(value: Any) -> dict[str, str]:
             out[key] = item
             if len(out) == 2 * _MAX_LABELS:
                 break
-    if "olm.copiedFrom" in _mapping(value):
-        out["olm.copiedFrom"] = str(_mapping(value)["olm.copiedFrom"])
+    copied = _mapping(value).get("olm.copiedFrom")
+    if isinstance(copied, str):  # past the cut too: it decides whether a CSV is a copy
+        out["olm.copiedFrom"] = copied
     return out
 
 
@@ -203,7 +204,7 @@ def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default"
         )
     if kind == CSV_KIND:
         labels = _mapping(meta.get("labels"))
-        if "olm.copiedFrom" in labels:  # OLM copies each CSV into every watched namespace
+        if isinstance(labels.get("olm.copiedFrom"), str):  # OLM copies each CSV into every watched namespace
             return None
         package, _, version = name.partition(".v")
         return WorkloadFacts(
