@@ -58,7 +58,9 @@ def engagement(
     }
 
 
-def matrix(name: str, today: dt.date | None = None, *, kubernetes_min: str | None = None) -> dict[str, Any]:
+def matrix(
+    name: str, today: dt.date | None = None, *, kubernetes_min: str | None = None, kubernetes_max: str | None = None
+) -> dict[str, Any]:
     """A small matrix with dates relative to today, so tests do not age.
 
     reloader: 1.1 ended 30 days ago (EndOfLife), 1.2 ends in 30 days (Deprecated for Premium with
@@ -78,8 +80,9 @@ def matrix(name: str, today: dt.date | None = None, *, kubernetes_min: str | Non
             {"version": "1.4", "released": day(-300), "latest": "1.4.21"},
         ],
     }
-    if kubernetes_min:
-        reloader["compatibility"] = {"kubernetes": {"min": kubernetes_min}}
+    if kubernetes_min or kubernetes_max:
+        bounds = {"min": kubernetes_min, "max": kubernetes_max}
+        reloader["compatibility"] = {"kubernetes": {k: v for k, v in bounds.items() if v}}
     forecastle = {
         "name": "forecastle",
         "recognition": {"images": [{"repository": "stakater/forecastle"}]},
@@ -196,3 +199,16 @@ def small_matrix_spec() -> dict[str, Any]:
             },
         ],
     }
+
+
+def listing_platforms(spec: dict[str, Any], kubernetes: str = "1.34", openshift: str = "4.19") -> dict[str, Any]:
+    """``spec`` listing the Kubernetes lines 1.19 to ``kubernetes`` and OpenShift 4.12 to ``openshift``, all
+    maintained: the matrix knows them, so a product range that stops short of them is documented."""
+
+    def lines(major: int, first: int, last: str) -> list[dict[str, Any]]:
+        return [
+            {"version": f"{major}.{minor}", "released": days(-30)}
+            for minor in range(first, int(last.split(".")[1]) + 1)
+        ]
+
+    return {**spec, "platforms": {"kubernetes": lines(1, 19, kubernetes), "openshift": lines(4, 12, openshift)}}

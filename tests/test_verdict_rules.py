@@ -46,7 +46,7 @@ class Row:
     products: dict[tuple[str, str], tuple[str, str | None]]  # (product, version) -> (eligibility, actionOwner)
     engagement: str
     spec: dict[str, Any] = field(default_factory=dict)
-    platform_min: str | None = None  # reloader's minimum Kubernetes version in the matrix
+    platform: str = "any"  # reloader's Kubernetes range in the matrix: "any", "1.21-" (a minimum), "-1.19" (a maximum)
     elsewhere: dict[str, str] = field(default_factory=dict)  # workloads in a namespace the engagement does not cover
     uncovered: list[str] = field(default_factory=list)
     conditions: dict[str, tuple[str, str]] = field(default_factory=dict)  # type -> (status, reason)
@@ -76,8 +76,15 @@ ROWS = {
         {"r": OK, "f": FORECASTLE},
         {("reloader", "1.4.21"): ("Ineligible", "Customer"), ("forecastle", "2.0.1"): ("Eligible", None)},
         "Limited",
-        platform_min="1.21",  # the test control plane runs Kubernetes 1.20
+        platform="1.21-",  # the test control plane runs Kubernetes 1.20
         conditions={"PlatformCompatible": ("False", "Incompatible")},
+    ),
+    "platform-newer-than-matrix": Row(  # past reloader's documented range, on a line the matrix does not list
+        {"r": OK, "f": FORECASTLE},
+        {("reloader", "1.4.21"): ("Eligible", "Stakater"), ("forecastle", "2.0.1"): ("Eligible", None)},
+        "Eligible",
+        platform="-1.19",  # Kubernetes 1.20 is newer than reloader's maximum, and the matrix lists no line
+        conditions={"PlatformCompatible": ("True", "MatrixBehind")},
     ),
     "unknown-version": Row(
         {"r": "stakater/reloader:latest", "f": FORECASTLE},
@@ -164,17 +171,18 @@ def expected(row: Row) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def matrices(kubectl: Kubectl) -> Iterator[dict[str | None, dict[str, Any]]]:
+def matrices(kubectl: Kubectl) -> Iterator[dict[str, dict[str, Any]]]:
     suffix = TODAY.strftime("%j") + str(id(kubectl) % 10000)
-    bodies: dict[str | None, dict[str, Any]] = {}
-    for platform_min in (None, "1.21"):
-        body = matrix(f"rules-{suffix}-{platform_min or 'any'}".replace(".", ""), kubernetes_min=platform_min)
+    bodies: dict[str, dict[str, Any]] = {}
+    for platform, (low, high) in {"any": (None, None), "1.21-": ("1.21", None), "-1.19": (None, "1.19")}.items():
+        name = f"rules-{suffix}-{platform.replace('.', '').replace('-', 'x')}"
+        body = matrix(name, kubernetes_min=low, kubernetes_max=high)
         reloader = body["spec"]["products"][0]
         reloader["recognition"]["images"].append(
             {"repository": "stakater/reloader-enterprise", "edition": "Enterprise"}
         )
         kubectl.apply(body)
-        bodies[platform_min] = body
+        bodies[platform] = body
     yield bodies
     for body in bodies.values():
         kubectl.run("delete", "compatibilitymatrix", body["metadata"]["name"], "--wait=false", check=False)
@@ -200,11 +208,11 @@ def test_rule(
     kubectl: Kubectl,
     namespace: str,
     operator: OperatorProcess,
-    matrices: dict[str | None, dict[str, Any]],
+    matrices: dict[str, dict[str, Any]],
     tmp_path: Path,
 ) -> None:
     row = ROWS[name]
-    cmx = matrices[row.platform_min]
+    cmx = matrices[row.platform]
     objects = [workload(namespace, w, image) for w, image in row.images.items()]
     other = f"{namespace}-x"
     if row.elsewhere:
@@ -242,12 +250,12 @@ def test_rule_engagement_unknown(
     kubectl: Kubectl,
     namespace: str,
     operator: OperatorProcess,
-    matrices: dict[str | None, dict[str, Any]],
+    matrices: dict[str, dict[str, Any]],
     tmp_path: Path,
 ) -> None:
     """The table's last engagement row: a spec that cannot be evaluated is ``Unknown`` with ``Ready=False``
     in the cluster, and ``check`` refuses it (exit 4) with the same message instead of a verdict."""
-    cmx = matrices[None]
+    cmx = matrices["any"]
     objects = [workload(namespace, "r", EOL)]
     se = engagement(namespace, matrixRef={"name": cmx["metadata"]["name"]}, products=[{"name": "relaoder"}])
     kubectl.apply(*objects, se)

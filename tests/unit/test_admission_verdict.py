@@ -8,21 +8,22 @@ import pytest
 
 from eligibility_operator.api.models import EnforcementMode, SupportEngagementSpec
 from eligibility_operator.core.admission import Decision, Guard, decide
-from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
 from eligibility_operator.core.platforms import Platform
 
-from ..builders import TODAY, engagement_spec, small_matrix_spec
+from ..builders import TODAY, engagement_spec, listing_platforms, small_matrix_spec
 from ..builders import manifest as workload
 
 MATRIX = load_matrix("test", 1, small_matrix_spec())
+LISTING = load_matrix("test", 1, listing_platforms(small_matrix_spec()))  # knows Kubernetes 1.34
 
 
 KUBE = Platform(kubernetes="v1.30.1")
 
 
-def guard(mode: str = "Enforce", platform: Platform = KUBE, **spec: Any) -> Guard:
+def guard(mode: str = "Enforce", platform: Platform = KUBE, matrix: CompiledMatrix = MATRIX, **spec: Any) -> Guard:
     body = engagement_spec(enforcement={"mode": mode}, **spec)
-    return Guard("platform", "contract", SupportEngagementSpec.model_validate(body), MATRIX, platform)
+    return Guard("platform", "contract", SupportEngagementSpec.model_validate(body), matrix, platform)
 
 
 def review(image: str, *guards: Guard, old_image: str | None = None) -> Decision:
@@ -41,7 +42,8 @@ def review(image: str, *guards: Guard, old_image: str | None = None) -> Decision
     [
         ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.30.1"), True, "allowed"),
         ("stakater/reloader:v1.1.0", {}, Platform(kubernetes="v1.30.1"), False, "denied"),  # EndOfLife
-        ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.34.0"), False, "denied"),  # platform > 1.33
+        # platform > 1.33 on a line the matrix does not list: the matrix is behind, never refused nor warned
+        ("stakater/reloader:v1.4.21", {}, Platform(kubernetes="v1.34.0"), True, "allowed"),
         ("stakater/reloader:latest", {}, Platform(kubernetes="v1.30.1"), True, "warned"),  # Limited
         # newer than the matrix lists: the matrix is behind (Stakater's item); never refused nor warned
         ("stakater/reloader:v1.5.0", {}, Platform(kubernetes="v1.30.1"), True, "allowed"),
@@ -74,7 +76,8 @@ def test_enforce_refuses_exactly_what_would_be_ineligible(
 
 
 def test_platform_refusal_says_why() -> None:
-    decision = review("stakater/reloader:v1.4.21", guard("Enforce", Platform(kubernetes="v1.34.0")))
+    """A documented incompatibility: the matrix knows Kubernetes 1.34 and reloader's range stops at 1.33."""
+    decision = review("stakater/reloader:v1.4.21", guard("Enforce", Platform(kubernetes="v1.34.0"), LISTING))
     assert decision.message.startswith(
         "Stakater product version ineligible for support refused: reloader 1.4.21 does not support this platform "
         "(reloader supports Kubernetes 1.19..1.33, the cluster runs Kubernetes 1.34.0)"

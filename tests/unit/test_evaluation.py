@@ -27,12 +27,15 @@ from eligibility_operator.core.evaluation import (
     judge,
     not_ready,
 )
-from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
 from eligibility_operator.core.versions import parse_version
 
-from ..builders import TODAY, days, engagement_spec, small_matrix_spec
+from ..builders import TODAY, days, engagement_spec, listing_platforms, small_matrix_spec
 
 MATRIX = load_matrix("test", 3, small_matrix_spec())
+# The same, listing Kubernetes 1.19-1.34 and OpenShift 4.12-4.19: reloader's range (up to 1.33) and
+# konfigurator's (up to 4.18) stop short of lines the matrix knows, a documented incompatibility.
+LISTING = load_matrix("test", 3, listing_platforms(small_matrix_spec()))
 KUBE = Platform(kubernetes="v1.30.2")
 WL = "team-a/Deployment/reloader"
 
@@ -50,8 +53,9 @@ def run(
     found: list[tuple[str, Detection]],
     platform: Platform = KUBE,
     today: dt.date = TODAY,
+    matrix: CompiledMatrix = MATRIX,
 ) -> Evaluation:
-    return evaluate(engagement, MATRIX, found, platform, today, generation=7)
+    return evaluate(engagement, matrix, found, platform, today, generation=7)
 
 
 def conditions(result: Evaluation) -> dict[str, Condition]:
@@ -639,7 +643,7 @@ def test_kubernetes_below_minimum_makes_the_product_ineligible() -> None:
     [("1.19.0", True), ("v1.33.9-eks-7f9249a", True), ("1.34.0", False), ("1.18", False), ("v1.30.5-gke.1", True)],
 )
 def test_kubernetes_range_is_inclusive_at_the_given_precision(kubernetes: str, compatible: bool) -> None:
-    result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes=kubernetes))
+    result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes=kubernetes), matrix=LISTING)
     assert result.status.platform is not None
     assert result.status.platform.compatible is compatible
     assert result.status.eligibility == (Eligibility.ELIGIBLE if compatible else Eligibility.INELIGIBLE)
@@ -647,22 +651,56 @@ def test_kubernetes_range_is_inclusive_at_the_given_precision(kubernetes: str, c
 
 def test_openshift_range() -> None:
     found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39")), FC]
-    bad = run(spec(), found, platform=Platform(kubernetes="1.32.3", openshift="4.19.2"))
+    bad = run(spec(), found, platform=Platform(kubernetes="1.32.3", openshift="4.19.2"), matrix=LISTING)
     assert bad.status.eligibility == Eligibility.LIMITED
     assert product(bad, "konfigurator").eligibility == Eligibility.INELIGIBLE
     assert "konfigurator supports OpenShift 4.12..4.18, the cluster runs OpenShift 4.19.2" in bad.reasons[0]
-    good = run(spec(), found, platform=Platform(kubernetes="1.31.1", openshift="4.18.3"))
+    good = run(spec(), found, platform=Platform(kubernetes="1.31.1", openshift="4.18.3"), matrix=LISTING)
     assert good.status.eligibility == Eligibility.ELIGIBLE
 
 
 def test_openshift_incompatibility_without_kubernetes_version_is_reported_as_incompatible() -> None:
     found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39"))]
-    result = run(spec(), found, platform=Platform(kubernetes=None, openshift="4.19.2"))
+    result = run(spec(), found, platform=Platform(kubernetes=None, openshift="4.19.2"), matrix=LISTING)
     assert result.status.eligibility == Eligibility.INELIGIBLE
     assert result.status.platform is not None
     assert result.status.platform.compatible is False
     cond = conditions(result)["PlatformCompatible"]
     assert (cond.status, cond.reason) == (ConditionStatus.FALSE, "Incompatible")
+
+
+@pytest.mark.parametrize(
+    ("matrix", "platform"),
+    [
+        (MATRIX, Platform(kubernetes="v1.34.0")),  # the matrix lists no Kubernetes line
+        (LISTING, Platform(kubernetes="v1.35.2")),  # newer than its newest line, 1.34
+        (LISTING, Platform(kubernetes="1.29.1", openshift="4.20.1")),  # konfigurator: OpenShift newer than 4.19
+    ],
+)
+def test_a_platform_newer_than_the_matrix_lists_never_costs_support(matrix: CompiledMatrix, platform: Platform) -> None:
+    """Upgrading the platform past a product's documented range, to a line the matrix does not list yet, is
+    the matrix behind (Stakater's item to document it), never the customer's finding."""
+    product_name = "konfigurator" if platform.openshift else "reloader"
+    version = "0.1.39" if platform.openshift else "1.4.21"
+    result = run(spec(), [(WL, det(product_name, version))], platform=platform, matrix=matrix)
+    assert result.status.eligibility == Eligibility.ELIGIBLE
+    p = product(result, product_name)
+    assert (p.eligibility, p.action_owner) == (Eligibility.ELIGIBLE, Party.STAKATER)
+    assert "newer than the matrix lists" in p.reason
+    cond = conditions(result)["PlatformCompatible"]
+    assert (cond.status, cond.reason) == (ConditionStatus.TRUE, "MatrixBehind")
+    assert "newer than the matrix lists" in cond.message
+    eligible = conditions(result)["Eligible"]
+    assert (
+        f"Stakater action item: document {product_name}'s compatibility in the CompatibilityMatrix" in eligible.message
+    )
+    assert result.reasons == ()  # nothing reduced eligibility
+
+
+def test_a_platform_older_than_the_documented_range_stays_the_customers_finding() -> None:
+    result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes="1.18.3"))
+    assert product(result, "reloader").eligibility == Eligibility.INELIGIBLE
+    assert conditions(result)["PlatformCompatible"].reason == "Incompatible"
 
 
 def test_platform_limits_of_products_not_found_do_not_matter() -> None:

@@ -95,7 +95,11 @@ class Release(_Model):
 
 class VersionRange(_Model):
     min: str | None = Field(default=None, description="Lowest supported version, inclusive (e.g. 1.19).")
-    max: str | None = Field(default=None, description="Highest supported version, inclusive (e.g. 4.18).")
+    max: str | None = Field(
+        default=None,
+        description="Highest supported version, inclusive (e.g. 4.18). A cluster newer than it on a line that "
+        "spec.platforms does not list yet is the matrix behind (Stakater's item), not a finding.",
+    )
 
 
 class Compatibility(_Model):

@@ -137,7 +137,9 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         entry = guard.matrix.products.get(detection.product)
         if entry is None or detection.product not in covered:
             continue
-        verdict: VersionVerdict = judge_version(guard.spec, entry, detection, guard.platform, today)
+        verdict: VersionVerdict = judge_version(
+            guard.spec, entry, detection, guard.platform, today, guard.matrix.platforms
+        )
         j = verdict.judgement
         if not verdict.findings and not verdict.advice:
             continue

@@ -40,6 +40,8 @@ from .judgement import (
     judge,
     judge_version,
     owner_words,
+    platform_reason,
+    platform_status_of,
     reduce_eligibility,
     service_credits,
     worst_first,
@@ -48,7 +50,7 @@ from .matrix import CompiledMatrix
 from .messages import shorten
 from .platforms import Platform, PlatformJudgement, judge_platform
 from .spec_checks import spec_problems
-from .versions import Version, parse_version
+from .versions import Version
 
 __all__ = [
     "CONDITION_TYPES",
@@ -152,7 +154,7 @@ def _judge_groups(
             why = "not in the matrix" if entry is None else "not covered by this engagement"
             uncovered.append(ProductStatus(reason=why, **common))
             continue
-        verdict = judge_version(spec, entry, g.detection, platform, today)
+        verdict = judge_version(spec, entry, g.detection, platform, today, matrix.platforms)
         j = verdict.judgement
         reason = "; ".join(verdict.notes)
         status = ProductStatus(
@@ -168,25 +170,6 @@ def _judge_groups(
         )
         judged.append(_Judged(status, verdict, _workload_text(listed)))
     return judged, uncovered
-
-
-def _platform_status(
-    spec: SupportEngagementSpec, judged: Sequence[_Judged], platform: Platform, lifecycle: PlatformJudgement | None
-) -> PlatformStatus:
-    problems = list(dict.fromkeys(p for j in judged for p in j.verdict.platform))
-    known = parse_version(platform.kubernetes or "") is not None or parse_version(platform.openshift or "") is not None
-    unmaintained = lifecycle is not None and lifecycle.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED)
-    owner = Party.STAKATER if policy.stakater_manages_infrastructure(spec) else Party.CUSTOMER
-    return PlatformStatus(
-        kubernetes_version=platform.kubernetes,
-        openshift_version=platform.openshift,
-        compatible=(not problems) if known else None,
-        message="; ".join(problems) if problems else ("" if known else "platform version unknown"),
-        lifecycle=lifecycle.lifecycle if lifecycle else None,
-        release=lifecycle.release if lifecycle else None,
-        end_of_maintenance=lifecycle.end_of_maintenance if lifecycle else None,
-        action_owner=owner if unmaintained else None,
-    )
 
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
@@ -340,7 +323,7 @@ def evaluate(
     short, eligible_msg, reasons = _eligible_message(eligibility, judged, term, stakater_items)
 
     platform_judgement = judge_platform(matrix.platforms, platform, today, horizon_days(spec))
-    platform_status = _platform_status(spec, judged, platform, platform_judgement)
+    platform_status = platform_status_of(spec, [j.verdict for j in judged], platform, platform_judgement)
     compatible = platform_status.compatible
     agreement_reason = "InForce"
     if not term.status.in_force:
@@ -355,7 +338,7 @@ def evaluate(
         _cond(
             PLATFORM,
             compatible,
-            {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[compatible],
+            platform_reason(compatible, [j.verdict for j in judged]),
             platform_status.message or "every detected product supports this platform",
             generation,
         ),

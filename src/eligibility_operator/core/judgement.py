@@ -7,7 +7,7 @@ matrix behind the releases)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..api.models import (
@@ -18,6 +18,8 @@ from ..api.models import (
     Lifecycle,
     Party,
     Plan,
+    PlatformLifecycles,
+    PlatformStatus,
     ProductStatus,
     ServiceCreditStatus,
     SupportEngagementSpec,
@@ -25,7 +27,7 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import ProductEntry
-from .platforms import Platform, in_range, line_lifecycle
+from .platforms import Platform, PlatformJudgement, above, in_range, line_lifecycle, newer_than_listed
 from .versions import Version, parse_version
 
 DEFAULT_HORIZON_DAYS = 90
@@ -110,21 +112,32 @@ def judge(
     return Judgement(lifecycle, line.end_of_support, recommended, f"release line {line.label} {words}")
 
 
-def platform_problems(entry: ProductEntry, platform: Platform) -> list[str]:
-    """Where the cluster's platform is outside the product's documented compatibility."""
-    problems = []
+def platform_problems(
+    entry: ProductEntry, platform: Platform, lines: PlatformLifecycles
+) -> tuple[list[str], list[str]]:
+    """Where the cluster's platform is outside the product's documented compatibility: (problems, and
+    platforms newer than the documented maximum on a line newer than the matrix lists ``lines``).
+
+    The second kind is the matrix behind (Stakater's item), never the customer's finding: upgrading the
+    platform to a release the matrix has not caught up with must not cost support.
+    """
+    problems, behind = [], []
     compat = entry.spec.compatibility
-    for label, text, want in (
-        ("Kubernetes", platform.kubernetes, compat.kubernetes),
-        ("OpenShift", platform.openshift, compat.openshift),
+    for label, reported, want, releases in (
+        ("Kubernetes", platform.kubernetes, compat.kubernetes, lines.kubernetes),
+        ("OpenShift", platform.openshift, compat.openshift, lines.openshift),
     ):
-        have = parse_version(text or "")
+        have = parse_version(reported or "")
         if have is None or want is None or in_range(have, want):
             continue
-        problems.append(
+        what = (
             f"{entry.name} supports {label} {want.min or 'any'}..{want.max or 'any'}, the cluster runs {label} {have}"
         )
-    return problems
+        if above(have, want) and newer_than_listed(have, releases):
+            behind.append(f"{what}, newer than the matrix lists")
+        else:
+            problems.append(what)
+    return problems, behind
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,7 @@ class VersionVerdict:
     counted: bool  # False when the findings are Stakater's items and do not reduce eligibility
     # Stakater's action items that never reduce eligibility, whoever maintains versions (matrix behind)
     stakater_items: tuple[str, ...] = ()
+    platform_behind: tuple[str, ...] = ()  # platforms newer than the documented range and than the matrix lists
 
 
 def _enterprise_image(entry: ProductEntry) -> str:
@@ -154,8 +168,10 @@ def judge_version(
     detection: Detection,
     platform: Platform,
     today: dt.date,
+    lines: PlatformLifecycles,
 ) -> VersionVerdict:
     """The per-product rule (README, "Eligibility rules"): lifecycle, platform and edition -> eligibility.
+    ``lines`` are the platform release lines the matrix lists.
 
     Findings belong to whoever maintains versions; under a ManagedService with
     ``versionManagement: Stakater`` they are Stakater's action items and do not reduce eligibility.
@@ -180,9 +196,9 @@ def judge_version(
     elif j.lifecycle == Lifecycle.UNKNOWN:
         target = f" (recommended: {j.recommended})" if j.recommended else ""
         limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
-    problems = platform_problems(entry, platform)
+    problems, platform_behind = platform_problems(entry, platform, lines)
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
-    notes.extend(problems)
+    notes.extend((*problems, *platform_behind))
     contracted = next((p for p in spec.products if p.name == entry.name), None)
     if contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY:
         mismatch = "the contract covers Enterprise, the cluster runs the Community image"
@@ -196,7 +212,12 @@ def judge_version(
     else:
         eligibility = Eligibility.ELIGIBLE
     findings = (*ineligible, *limited)
-    stakater_items = (f"list {subject} in the CompatibilityMatrix ({j.reason})",) if j.matrix_behind else ()
+    stakater_items: tuple[str, ...] = ()
+    if j.matrix_behind:
+        stakater_items = (f"list {subject} in the CompatibilityMatrix ({j.reason})",)
+    stakater_items += tuple(
+        f"document {entry.name}'s compatibility in the CompatibilityMatrix ({b})" for b in platform_behind
+    )
     owner = (Party.STAKATER if stakater else Party.CUSTOMER) if findings or advice else None
     if owner is None and stakater_items:
         owner = Party.STAKATER
@@ -210,6 +231,39 @@ def judge_version(
         tuple(problems),
         counted=not stakater,
         stakater_items=stakater_items,
+        platform_behind=tuple(platform_behind),
+    )
+
+
+def platform_status_of(
+    spec: SupportEngagementSpec,
+    verdicts: Sequence[VersionVerdict],
+    platform: Platform,
+    lifecycle: PlatformJudgement | None,
+) -> PlatformStatus:
+    """The engagement's status.platform: the covered versions' platform findings and the line's maintenance."""
+    problems = list(dict.fromkeys(p for v in verdicts for p in v.platform))
+    behind = list(dict.fromkeys(p for v in verdicts for p in v.platform_behind))
+    known = parse_version(platform.kubernetes or "") is not None or parse_version(platform.openshift or "") is not None
+    unmaintained = lifecycle is not None and lifecycle.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED)
+    owner = Party.STAKATER if policy.stakater_manages_infrastructure(spec) else Party.CUSTOMER
+    return PlatformStatus(
+        kubernetes_version=platform.kubernetes,
+        openshift_version=platform.openshift,
+        compatible=(not problems) if known else None,
+        message="; ".join([*problems, *behind]) or ("" if known else "platform version unknown"),
+        lifecycle=lifecycle.lifecycle if lifecycle else None,
+        release=lifecycle.release if lifecycle else None,
+        end_of_maintenance=lifecycle.end_of_maintenance if lifecycle else None,
+        action_owner=owner if unmaintained else None,
+    )
+
+
+def platform_reason(compatible: bool | None, verdicts: Sequence[VersionVerdict]) -> str:
+    """MatrixBehind: a platform newer than a product's documented range, and than the matrix lists."""
+    behind = compatible and any(v.platform_behind for v in verdicts)
+    return (
+        "MatrixBehind" if behind else {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[compatible]
     )
 
 

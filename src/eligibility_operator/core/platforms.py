@@ -59,6 +59,19 @@ def _line(version: Version) -> tuple[int, ...]:
     return version.core[:2]
 
 
+def above(version: Version, bounds: VersionRange) -> bool:
+    """Whether ``version`` is newer than the bounds' maximum (compared at the maximum's precision)."""
+    hi = parse_version(bounds.max or "")
+    return hi is not None and version.core[: hi.parts] > hi.core[: hi.parts]
+
+
+def newer_than_listed(version: Version, releases: Sequence[PlatformRelease]) -> bool:
+    """Whether ``version``'s release line is newer than every line the matrix lists (or it lists none):
+    the matrix cannot have documented anything about it yet."""
+    lines = [_line(v) for r in releases if (v := parse_version(r.version)) is not None]
+    return not lines or _line(version) > max(lines)
+
+
 def judge_platform(
     lifecycles: PlatformLifecycles, platform: Platform, today: dt.date, horizon: int
 ) -> PlatformJudgement | None:
