@@ -84,6 +84,15 @@ def test_platform_refusal_says_why() -> None:
     )
 
 
+def test_a_warning_leaves_out_stakaters_items() -> None:
+    """An edition finding on a platform newer than the matrix lists: the warning names the edition only."""
+    spec = {"products": [{"name": "reloader", "edition": "Enterprise"}]}
+    decision = review("stakater/reloader:v1.4.21", guard("Enforce", Platform(kubernetes="v1.34.0"), **spec))
+    assert decision.outcome == "warned"
+    assert "the contract covers Enterprise" in " ".join(decision.warnings)
+    assert "newer than the matrix lists" not in " ".join(decision.warnings)
+
+
 def test_end_of_life_refusal_keeps_its_wording() -> None:
     decision = review("stakater/reloader:v1.1.0", guard())
     assert decision.message.startswith("end-of-life Stakater product version refused: reloader 1.1.0 is end of life")

@@ -279,6 +279,16 @@ def test_a_matrix_waiting_for_its_source_is_not_called_invalid() -> None:
     assert ready(assess_spec(inv)).reason == "MatrixInvalid"
 
 
+def test_a_matrix_waiting_for_a_new_source_shows_the_last_valid_evaluation() -> None:
+    inv = inventory_with_workloads()  # spec.source's URL changed: the old copy stays in use meanwhile
+    inv.set_matrix_error("default", "waiting for the first verified fetch of https://y/m.yaml", waiting_for_source=True)
+    status = assess_spec(inv)
+    assert status.eligibility == Eligibility.LIMITED  # from the copy still in use
+    cond = ready(status)
+    assert (cond.status, cond.reason) == (ConditionStatus.FALSE, "MatrixWaitingForSource")
+    assert cond.message.endswith("https://y/m.yaml; showing the evaluation against its last valid version")
+
+
 def test_matrix_invalid_keeps_the_last_good_evaluation() -> None:
     inv = inventory_with_workloads()
     inv.set_matrix_error("default", "releases 1.4 and 1.4.2 overlap")

@@ -697,6 +697,23 @@ def test_a_platform_newer_than_the_matrix_lists_never_costs_support(matrix: Comp
     assert result.reasons == ()  # nothing reduced eligibility
 
 
+def test_past_the_maximum_on_a_line_the_matrix_knows_is_a_documented_incompatibility() -> None:
+    """Known: listed in spec.platforms (even past a gap in the list), or another product's stated maximum."""
+    gap = listing_platforms(small_matrix_spec())
+    gap["platforms"]["openshift"] = [{"version": v, "released": days(-30)} for v in ("4.16", "4.18", "4.19")]
+    gap["products"][2]["compatibility"] = {"openshift": {"min": "4.12", "max": "4.16"}}
+    found = [("ops/Deployment/konfigurator", det("konfigurator", "0.1.39"))]
+    result = run(spec(), found, platform=Platform(openshift="4.17.3"), matrix=load_matrix("gap", 1, gap))
+    assert product(result, "konfigurator").eligibility == Eligibility.INELIGIBLE  # 4.17 is older than 4.18
+    stated = small_matrix_spec()  # no platform lines; forecastle documents Kubernetes up to 1.36
+    stated["products"][1]["compatibility"] = {"kubernetes": {"max": "1.36"}}
+    result = run(
+        spec(), [(WL, det("reloader", "1.4.21"))], Platform(kubernetes="1.35.0"), matrix=load_matrix("s", 1, stated)
+    )
+    assert product(result, "reloader").eligibility == Eligibility.INELIGIBLE
+    assert conditions(result)["PlatformCompatible"].reason == "Incompatible"
+
+
 def test_a_platform_older_than_the_documented_range_stays_the_customers_finding() -> None:
     result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=Platform(kubernetes="1.18.3"))
     assert product(result, "reloader").eligibility == Eligibility.INELIGIBLE

@@ -97,8 +97,9 @@ class VersionRange(_Model):
     min: str | None = Field(default=None, description="Lowest supported version, inclusive (e.g. 1.19).")
     max: str | None = Field(
         default=None,
-        description="Highest supported version, inclusive (e.g. 4.18). A cluster newer than it on a line that "
-        "spec.platforms does not list yet is the matrix behind (Stakater's item), not a finding.",
+        description="Highest supported version, inclusive (e.g. 4.18). A cluster newer than it, on a line newer "
+        "than every line the matrix knows (spec.platforms, and every product's max), is the matrix behind "
+        "(Stakater's item), not a finding.",
     )
 
 

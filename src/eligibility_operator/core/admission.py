@@ -138,7 +138,7 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         if entry is None or detection.product not in covered:
             continue
         verdict: VersionVerdict = judge_version(
-            guard.spec, entry, detection, guard.platform, today, guard.matrix.platforms
+            guard.spec, entry, detection, guard.platform, today, guard.matrix.newest_platform_lines
         )
         j = verdict.judgement
         if not verdict.findings and not verdict.advice:
@@ -146,7 +146,8 @@ def _findings(guard: Guard, obj: Mapping[str, Any], old: Mapping[str, Any] | Non
         # A version newer than the matrix lists has no finding of its own (the matrix is behind, Stakater's
         # item): it reaches here only with another finding (edition, platform), which is then the reason.
         own = j.lifecycle != Lifecycle.SUPPORTED and not j.matrix_behind
-        reason = j.reason if own else "; ".join(verdict.notes[1:])
+        # Stakater's items (a platform newer than the matrix lists) are not the customer's to read here.
+        reason = j.reason if own else "; ".join(n for n in verdict.notes[1:] if n not in verdict.platform_behind)
         found.append(
             Finding(
                 guard,

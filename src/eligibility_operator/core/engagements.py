@@ -89,7 +89,7 @@ def assess(
     state = inventory.matrices.get(name)
     if state is None or state.compiled is None:
         if state is not None and state.error:
-            return not_ready(*_matrix_problem(name, state, "fix the matrix"), generation, previous)
+            return not_ready(*_matrix_problem(name, state, kept=False), generation, previous)
         msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
         return not_ready("MatrixNotFound", msg, generation, None)
     matrix = state.compiled
@@ -109,17 +109,17 @@ def assess(
     if capped:
         status = with_capped_note(status, capped)
     if state.error:
-        return not_ready(
-            *_matrix_problem(name, state, "showing the evaluation against its last valid version"), generation, status
-        )
+        return not_ready(*_matrix_problem(name, state, kept=True), generation, status)
     return status
 
 
-def _matrix_problem(name: str, state: MatrixRecord, then: str) -> tuple[str, str]:
-    """Ready's reason and message for an engagement whose matrix cannot be used as it is."""
+def _matrix_problem(name: str, state: MatrixRecord, *, kept: bool) -> tuple[str, str]:
+    """Ready's reason and message for an engagement whose matrix cannot be used as it is; ``kept``: the
+    evaluation shown is against the matrix's last valid version."""
+    shown = "; showing the evaluation against its last valid version" if kept else ""
     if state.waiting_for_source:
-        return "MatrixWaitingForSource", f"CompatibilityMatrix {name!r} has no verified copy yet: {state.error}"
-    return "MatrixInvalid", f"CompatibilityMatrix {name!r} is invalid: {state.error}; {then}"
+        return "MatrixWaitingForSource", f"CompatibilityMatrix {name!r} has no verified copy yet: {state.error}{shown}"
+    return "MatrixInvalid", f"CompatibilityMatrix {name!r} is invalid: {state.error}{shown or '; fix the matrix'}"
 
 
 def with_capped_note(status: SupportEngagementStatus, capped: list[str]) -> SupportEngagementStatus:

@@ -154,7 +154,7 @@ def _judge_groups(
             why = "not in the matrix" if entry is None else "not covered by this engagement"
             uncovered.append(ProductStatus(reason=why, **common))
             continue
-        verdict = judge_version(spec, entry, g.detection, platform, today, matrix.platforms)
+        verdict = judge_version(spec, entry, g.detection, platform, today, matrix.newest_platform_lines)
         j = verdict.judgement
         reason = "; ".join(verdict.notes)
         status = ProductStatus(

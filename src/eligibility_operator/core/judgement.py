@@ -18,7 +18,6 @@ from ..api.models import (
     Lifecycle,
     Party,
     Plan,
-    PlatformLifecycles,
     PlatformStatus,
     ProductStatus,
     ServiceCreditStatus,
@@ -27,7 +26,15 @@ from ..api.models import (
 from . import policy
 from .detection import Detection
 from .matrix import ProductEntry
-from .platforms import Platform, PlatformJudgement, above, in_range, line_lifecycle, newer_than_listed
+from .platforms import (
+    KnownLines,
+    Platform,
+    PlatformJudgement,
+    above,
+    in_range,
+    line_lifecycle,
+    newer_than_known,
+)
 from .versions import Version, parse_version
 
 DEFAULT_HORIZON_DAYS = 90
@@ -112,20 +119,18 @@ def judge(
     return Judgement(lifecycle, line.end_of_support, recommended, f"release line {line.label} {words}")
 
 
-def platform_problems(
-    entry: ProductEntry, platform: Platform, lines: PlatformLifecycles
-) -> tuple[list[str], list[str]]:
+def platform_problems(entry: ProductEntry, platform: Platform, known: KnownLines) -> tuple[list[str], list[str]]:
     """Where the cluster's platform is outside the product's documented compatibility: (problems, and
-    platforms newer than the documented maximum on a line newer than the matrix lists ``lines``).
+    platforms newer than the documented maximum on a line newer than the matrix knows, ``known``).
 
     The second kind is the matrix behind (Stakater's item), never the customer's finding: upgrading the
     platform to a release the matrix has not caught up with must not cost support.
     """
     problems, behind = [], []
     compat = entry.spec.compatibility
-    for label, reported, want, releases in (
-        ("Kubernetes", platform.kubernetes, compat.kubernetes, lines.kubernetes),
-        ("OpenShift", platform.openshift, compat.openshift, lines.openshift),
+    for label, reported, want in (
+        ("Kubernetes", platform.kubernetes, compat.kubernetes),
+        ("OpenShift", platform.openshift, compat.openshift),
     ):
         have = parse_version(reported or "")
         if have is None or want is None or in_range(have, want):
@@ -133,7 +138,7 @@ def platform_problems(
         what = (
             f"{entry.name} supports {label} {want.min or 'any'}..{want.max or 'any'}, the cluster runs {label} {have}"
         )
-        if above(have, want) and newer_than_listed(have, releases):
+        if above(have, want) and newer_than_known(have, known.get(label)):
             behind.append(f"{what}, newer than the matrix lists")
         else:
             problems.append(what)
@@ -168,10 +173,10 @@ def judge_version(
     detection: Detection,
     platform: Platform,
     today: dt.date,
-    lines: PlatformLifecycles,
+    known: KnownLines,
 ) -> VersionVerdict:
     """The per-product rule (README, "Eligibility rules"): lifecycle, platform and edition -> eligibility.
-    ``lines`` are the platform release lines the matrix lists.
+    ``known``: the newest platform lines the matrix knows (:attr:`CompiledMatrix.newest_platform_lines`).
 
     Findings belong to whoever maintains versions; under a ManagedService with
     ``versionManagement: Stakater`` they are Stakater's action items and do not reduce eligibility.
@@ -196,7 +201,7 @@ def judge_version(
     elif j.lifecycle == Lifecycle.UNKNOWN:
         target = f" (recommended: {j.recommended})" if j.recommended else ""
         limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
-    problems, platform_behind = platform_problems(entry, platform, lines)
+    problems, platform_behind = platform_problems(entry, platform, known)
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
     notes.extend((*problems, *platform_behind))
     contracted = next((p for p in spec.products if p.name == entry.name), None)

@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
-from .platforms import release_problems
+from .platforms import KnownLines, newest_known, release_problems
 from .versions import Version, parse_version
 
 
@@ -95,6 +96,15 @@ class CompiledMatrix:
     @property
     def fingerprint(self) -> tuple[str, int]:
         return (self.name, self.generation)
+
+    @cached_property
+    def newest_platform_lines(self) -> KnownLines:
+        """The newest Kubernetes and OpenShift lines this matrix knows (listed, or a product's maximum)."""
+        ranges = [p.spec.compatibility for p in self.products.values()]
+        return {
+            "Kubernetes": newest_known(self.platforms.kubernetes, (r.kubernetes.max for r in ranges if r.kubernetes)),
+            "OpenShift": newest_known(self.platforms.openshift, (r.openshift.max for r in ranges if r.openshift)),
+        }
 
 
 class MatrixError(ValueError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..api.models import Lifecycle, PlatformLifecycles, PlatformRelease, VersionRange
@@ -65,11 +65,19 @@ def above(version: Version, bounds: VersionRange) -> bool:
     return hi is not None and version.core[: hi.parts] > hi.core[: hi.parts]
 
 
-def newer_than_listed(version: Version, releases: Sequence[PlatformRelease]) -> bool:
-    """Whether ``version``'s release line is newer than every line the matrix lists (or it lists none):
-    the matrix cannot have documented anything about it yet."""
-    lines = [_line(v) for r in releases if (v := parse_version(r.version)) is not None]
-    return not lines or _line(version) > max(lines)
+# The newest release line a matrix knows of each platform ("Kubernetes", "OpenShift"); None: it knows none.
+KnownLines = Mapping[str, tuple[int, ...] | None]
+
+
+def newest_known(releases: Sequence[PlatformRelease], maxima: Iterable[str | None]) -> tuple[int, ...] | None:
+    """The newest line of a platform that a matrix knows: listed in spec.platforms, or stated as the maximum
+    of some product's compatibility. A cluster on a newer line is one the matrix cannot have judged yet."""
+    texts = [*(r.version for r in releases), *maxima]
+    return max((_line(v) for text in texts if (v := parse_version(text or "")) is not None), default=None)
+
+
+def newer_than_known(version: Version, newest: tuple[int, ...] | None) -> bool:
+    return newest is None or _line(version) > newest
 
 
 def judge_platform(

@@ -71,6 +71,7 @@ class MatrixRefresher(Component):
         self.on_changed: Callable[[str, bool], None] = lambda name, content: None  # set by the wiring
         self._wake = asyncio.Event()
         self._backoff: dict[str, Backoff] = {}
+        self._gone: set[str] = set()  # matrices seen deleted whose kept copy may still be in the store
         self.last_refresh = parts.metrics.matrix_last_refresh
         self.max_age = parts.metrics.matrix_max_age
         self.refresh_errors = parts.metrics.matrix_refresh_errors
@@ -121,6 +122,7 @@ class MatrixRefresher(Component):
 
     def matrix_gone(self, name: str) -> None:
         """The reconciler's hook: matrix ``name`` was deleted (its source and its kept copy go next)."""
+        self._gone.add(name)
         self._wake.set()
 
     def _forget(self, name: str) -> None:
@@ -199,11 +201,11 @@ class MatrixRefresher(Component):
                 self.on_changed(s.name, False)
 
     async def drop_copies_of_deleted(self) -> None:
-        """Leader: remove the kept copies of matrices that no longer exist. Only once the watches have
-        delivered every matrix that existed at start, so a copy is never dropped for one not seen yet."""
-        if not (self.loaded and self.state.is_ready()):
-            return
-        for name in [n for n in self.stored if self.state.matrix(n) is None]:
+        """Leader: remove the kept copies of matrices this replica saw deleted (never of one it has not
+        seen yet: a copy is what a restart with the source down evaluates with). One read, and a write only
+        when the store holds the copy, per deleted matrix."""
+        self._gone = {n for n in self._gone if self.state.matrix(n) is None}  # created again: keep its copy
+        for name in sorted(self._gone):
             try:
                 await asyncio.to_thread(self.store.remove, name)
             except NotLeading:
@@ -214,8 +216,9 @@ class MatrixRefresher(Component):
                     "could not drop the kept copy of deleted CompatibilityMatrix %s: %s", name, describe_error(exc)
                 )
                 return
-            del self.stored[name]
-            log.info("CompatibilityMatrix %s was deleted: its kept copy is dropped", name)
+            self._gone.discard(name)
+            if self.stored.pop(name, None) is not None:
+                log.info("CompatibilityMatrix %s was deleted: its kept copy is dropped", name)
 
     async def refresh(self, s: Sourced) -> None:
         """One fetch of ``s`` (leader only)."""
@@ -303,7 +306,8 @@ class MatrixRefresher(Component):
             now = time.monotonic()
             if now >= next_reload and not (self.loaded and self.leadership.may_write()):
                 next_reload = now + self.reload_seconds
-                await self.load_store()  # the leader's latest copies
+                if await self.load_store():  # the leader's latest copies
+                    self._gone &= set(self.stored)  # what the store no longer holds needs no dropping
             for name in [n for n in self.sources if self.state.matrix(n) is None]:
                 self._forget(name)  # the matrix was deleted
             if self.leadership.may_write():
