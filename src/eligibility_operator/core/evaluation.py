@@ -40,14 +40,13 @@ from .judgement import (
     judge,
     judge_version,
     owner_words,
-    platform_reason,
-    platform_status_of,
     reduce_eligibility,
     service_credits,
     worst_first,
 )
 from .matrix import CompiledMatrix
 from .messages import shorten
+from .platform_status import platform_reason, platform_status_of
 from .platforms import Platform, PlatformJudgement, judge_platform
 from .spec_checks import spec_problems
 from .versions import Version

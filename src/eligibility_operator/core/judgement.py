@@ -7,7 +7,7 @@ matrix behind the releases)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..api.models import (
@@ -18,7 +18,6 @@ from ..api.models import (
     Lifecycle,
     Party,
     Plan,
-    PlatformStatus,
     ProductStatus,
     ServiceCreditStatus,
     SupportEngagementSpec,
@@ -29,7 +28,6 @@ from .matrix import ProductEntry
 from .platforms import (
     KnownLines,
     Platform,
-    PlatformJudgement,
     above,
     in_range,
     line_lifecycle,
@@ -237,38 +235,6 @@ def judge_version(
         counted=not stakater,
         stakater_items=stakater_items,
         platform_behind=tuple(platform_behind),
-    )
-
-
-def platform_status_of(
-    spec: SupportEngagementSpec,
-    verdicts: Sequence[VersionVerdict],
-    platform: Platform,
-    lifecycle: PlatformJudgement | None,
-) -> PlatformStatus:
-    """The engagement's status.platform: the covered versions' platform findings and the line's maintenance."""
-    problems = list(dict.fromkeys(p for v in verdicts for p in v.platform))
-    behind = list(dict.fromkeys(p for v in verdicts for p in v.platform_behind))
-    known = parse_version(platform.kubernetes or "") is not None or parse_version(platform.openshift or "") is not None
-    unmaintained = lifecycle is not None and lifecycle.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED)
-    owner = Party.STAKATER if policy.stakater_manages_infrastructure(spec) else Party.CUSTOMER
-    return PlatformStatus(
-        kubernetes_version=platform.kubernetes,
-        openshift_version=platform.openshift,
-        compatible=(not problems) if known else None,
-        message="; ".join([*problems, *behind]) or ("" if known else "platform version unknown"),
-        lifecycle=lifecycle.lifecycle if lifecycle else None,
-        release=lifecycle.release if lifecycle else None,
-        end_of_maintenance=lifecycle.end_of_maintenance if lifecycle else None,
-        action_owner=owner if unmaintained else None,
-    )
-
-
-def platform_reason(compatible: bool | None, verdicts: Sequence[VersionVerdict]) -> str:
-    """MatrixBehind: a platform newer than a product's documented range, and than the matrix lists."""
-    behind = compatible and any(v.platform_behind for v in verdicts)
-    return (
-        "MatrixBehind" if behind else {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[compatible]
     )
 
 
