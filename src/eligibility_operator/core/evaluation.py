@@ -322,7 +322,8 @@ def evaluate(
     short, eligible_msg, reasons = _eligible_message(eligibility, judged, term, stakater_items)
 
     platform_judgement = judge_platform(matrix.platforms, platform, today, horizon_days(spec))
-    platform_status = platform_status_of(spec, [j.verdict for j in judged], platform, platform_judgement)
+    verdicts = [j.verdict for j in judged]
+    platform_status = platform_status_of(spec, verdicts, platform, platform_judgement)
     compatible = platform_status.compatible
     agreement_reason = "InForce"
     if not term.status.in_force:
@@ -337,7 +338,7 @@ def evaluate(
         _cond(
             PLATFORM,
             compatible,
-            platform_reason(compatible, [j.verdict for j in judged]),
+            platform_reason(compatible, verdicts),
             platform_status.message or "every detected product supports this platform",
             generation,
         ),

@@ -31,10 +31,10 @@ class PlatformJudgement:
 
 def in_range(version: Version, bounds: VersionRange) -> bool:
     """Whether ``version`` is within ``bounds`` (inclusive, compared at the precision of each bound)."""
-    lo, hi = parse_version(bounds.min or ""), parse_version(bounds.max or "")
+    lo = parse_version(bounds.min or "")
     if lo and version.core[: lo.parts] < lo.core[: lo.parts]:
         return False
-    return not (hi and version.core[: hi.parts] > hi.core[: hi.parts])
+    return not above(version, bounds)
 
 
 def release_problems(lifecycles: PlatformLifecycles) -> list[str]:

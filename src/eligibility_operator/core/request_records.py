@@ -9,7 +9,7 @@ from typing import Any
 
 from ..api.requests import SupportRequestSpec, SupportRequestStatus
 from .specs import spec_of
-from .status_wire import differs, to_write
+from .status_wire import differs, parse_rfc3339, to_write
 
 RequestKey = tuple[str, str]  # namespace, name
 
@@ -42,12 +42,7 @@ class RequestRecord:
 def _timestamp(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
+    return parse_rfc3339(value) if isinstance(value, str) and value else None
 
 
 def record_from_body(body: Mapping[str, Any]) -> RequestRecord:

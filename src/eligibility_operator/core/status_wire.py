@@ -19,6 +19,19 @@ def _without_empty_strings(value: Any) -> Any:
     return value
 
 
+def rfc3339(when: dt.datetime) -> str:
+    """A time as the operator writes it (RFC 3339, UTC, whole seconds)."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> dt.datetime | None:
+    """A time as Kubernetes writes it ("...Z"); None when it is not one."""
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def to_wire(status: BaseModel) -> dict[str, Any]:
     wire: dict[str, Any] = _without_empty_strings(status.model_dump(mode="json", by_alias=True, exclude_none=True))
     return wire
@@ -51,7 +64,7 @@ def to_write(
     if not differs(wire, written, stamp):
         return None
     before = {c.get("type"): c for c in (written or {}).get("conditions") or []}
-    when = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = rfc3339(now)
     for condition in wire.get("conditions", []):
         old = before.get(condition["type"])
         keep = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")

@@ -24,6 +24,7 @@ from ..api.models import (
     Party,
 )
 from ..core.engagements import EngagementRecord
+from ..core.status_wire import parse_rfc3339
 from .state import OperatorState
 
 PREFIX = "stakater_support"
@@ -276,10 +277,8 @@ class ClusterLabel(Collector):
 
 
 def _due_seconds(due: Any, now: float) -> float | None:
-    try:
-        return dt.datetime.fromisoformat(str(due).replace("Z", "+00:00")).timestamp() - now
-    except ValueError:
-        return None
+    when = parse_rfc3339(str(due))
+    return when.timestamp() - now if when is not None else None
 
 
 class RequestCollector(Collector):

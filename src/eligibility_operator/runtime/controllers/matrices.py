@@ -29,6 +29,7 @@ from ...api.models import (
     MatrixSource,
 )
 from ...core.matrix import describe_validation_error
+from ...core.status_wire import parse_rfc3339, rfc3339
 from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
 from ..kube.api import describe_error
@@ -39,10 +40,8 @@ from .matrix_status import (
     Sourced,
     is_stale,
     matrix_changes,
-    parse_stamp,
     settings_problem,
     source_conditions,
-    stamp,
 )
 from .matrix_store import MatrixStore, StoredCopy
 
@@ -165,7 +164,7 @@ class MatrixRefresher(Component):
         except SourceError as exc:
             log.warning("the stored copy of CompatibilityMatrix %s is not used: %s", s.name, exc)
             return
-        s.last_fetched, s.last_changed = parse_stamp(stored.fetched), parse_stamp(stored.changed)
+        s.last_fetched, s.last_changed = parse_rfc3339(stored.fetched), parse_rfc3339(stored.changed)
         if s.last_fetched is not None:
             self.last_refresh.labels(s.name).set(s.last_fetched.timestamp())
         log.info("CompatibilityMatrix %s: using the stored copy %s (fetched %s)", s.name, s.revision, stored.fetched)
@@ -186,7 +185,7 @@ class MatrixRefresher(Component):
                 self._install_stored(s, stored)
                 self.on_changed(name, True)
             elif stored.url == s.source.url:  # the leader fetched it again: as fresh as that
-                s.last_fetched = parse_stamp(stored.fetched) or s.last_fetched
+                s.last_fetched = parse_rfc3339(stored.fetched) or s.last_fetched
                 if s.last_fetched is not None:
                     self.last_refresh.labels(name).set(s.last_fetched.timestamp())
         return True
@@ -262,8 +261,8 @@ class MatrixRefresher(Component):
             fetched.signature,
             revision,
             s.source.url,
-            stamp(now),
-            stamp(s.last_changed or now),
+            rfc3339(now),
+            rfc3339(s.last_changed or now),
         )
         try:
             await asyncio.to_thread(self.store.save, s.name, copy)

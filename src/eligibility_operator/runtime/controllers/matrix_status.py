@@ -14,18 +14,8 @@ from ...api.models import (
     MatrixSource,
 )
 from ...core.matrix_diff import diff_matrices
+from ...core.status_wire import rfc3339
 from ...matrix_source import Integrity, SourceError
-
-
-def stamp(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(text: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -83,7 +73,7 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             message=f"{s.source.url}: {s.failure.message}"[:1024],
             observed_generation=gen,
         )
-    last_good = stamp(s.last_fetched) if s.last_fetched else "never"
+    last_good = rfc3339(s.last_fetched) if s.last_fetched else "never"
     if s.revision is None:
         reason = s.failure.reason if s.failure else "Pending"
         current = Condition(

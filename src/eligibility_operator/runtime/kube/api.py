@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ...api.models import GROUP, VERSION
 from ...core.evaluation import Platform
+from ...core.status_wire import rfc3339
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"
@@ -168,7 +169,7 @@ class KubeClient:
     def emit_event(
         self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
     ) -> None:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339(dt.datetime.now(dt.UTC))
         event = {
             "apiVersion": "v1",
             "kind": "Event",
