@@ -9,8 +9,7 @@ import pytest
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.api.requests import Route, Scope, SupportRequestSpec
 from eligibility_operator.core import scope_rules as rules
-from eligibility_operator.core.triage import _Affected
-from eligibility_operator.core.triage_inputs import EngagementView, TriageInput
+from eligibility_operator.core.triage_inputs import Affected, EngagementView, TriageInput
 
 from ..builders import default_compiled, engagement
 
@@ -30,7 +29,7 @@ def case(
     view = EngagementView("shop", "contract", SupportEngagementSpec.model_validate(spec), None, frozenset(contracted))
     req = SupportRequestSpec.model_validate({"category": category, "title": "t", **request})
     inp = TriageInput(req, "shop", view, None, default_compiled(), {})
-    return rules.ScopeCase(inp, view, _Affected([], set(products), list(apps)))
+    return rules.ScopeCase(inp, view, Affected([], set(products), list(apps)))
 
 
 def test_the_rules_are_tried_in_the_policys_order() -> None:
@@ -116,5 +115,5 @@ def test_every_category_is_decided_by_some_rule() -> None:
         assert scope in Scope and reason
 
 
-def _parts(c: rules.ScopeCase) -> tuple[TriageInput, EngagementView, _Affected]:
+def _parts(c: rules.ScopeCase) -> tuple[TriageInput, EngagementView, Affected]:
     return c.inp, c.view, c.affected

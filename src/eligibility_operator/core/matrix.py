@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from ..api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
 from .platforms import KnownLines, newest_known, release_problems
+from .specs import describe_validation_error
 from .versions import Version, parse_version
 
 
@@ -116,15 +117,6 @@ def parse_spec(raw_spec: Mapping[str, Any] | None) -> CompatibilityMatrixSpec:
         return CompatibilityMatrixSpec.model_validate(raw_spec or {})
     except ValidationError as exc:
         raise MatrixError(describe_validation_error(exc)) from None
-
-
-def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
-    problems = []
-    for err in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        problems.append(f"spec.{where}: {err['msg']}")
-    more = len(exc.errors()) - limit
-    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
 
 
 def validate(spec: CompatibilityMatrixSpec) -> list[str]:

@@ -16,8 +16,7 @@ from ..api.requests import RequestCategory, Route, Scope
 from .coverage import covers
 
 if TYPE_CHECKING:
-    from .triage import _Affected
-    from .triage_inputs import EngagementView, TriageInput
+    from .triage_inputs import Affected, EngagementView, TriageInput
 
 _C = RequestCategory
 Decision = tuple[Scope, Route, str]
@@ -49,7 +48,7 @@ class ScopeCase:
 
     inp: TriageInput
     view: EngagementView
-    affected: _Affected
+    affected: Affected
 
     @property
     def category(self) -> RequestCategory:
@@ -222,7 +221,7 @@ SCOPE_RULES: tuple[Callable[[ScopeCase], Decision | None], ...] = (
 )
 
 
-def decide_scope(inp: TriageInput, view: EngagementView, affected: _Affected) -> Decision:
+def decide_scope(inp: TriageInput, view: EngagementView, affected: Affected) -> Decision:
     """The first rule of :data:`SCOPE_RULES` that decides."""
     case = ScopeCase(inp, view, affected)
     for rule in SCOPE_RULES:

@@ -7,8 +7,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .matrix import describe_validation_error
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -18,3 +16,13 @@ def spec_of(body: Mapping[str, Any], model: type[M]) -> tuple[M | None, str | No
         return model.model_validate(body.get("spec") or {}), None
     except ValidationError as exc:
         return None, describe_validation_error(exc)
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
+    """What is wrong with a spec, the first ``limit`` problems with their field paths."""
+    problems = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        problems.append(f"spec.{where}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")

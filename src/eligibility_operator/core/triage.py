@@ -10,7 +10,6 @@ reads the cluster. The rules are tabled in the README ("SupportRequest").
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from ..api.models import (
     Condition,
@@ -37,7 +36,7 @@ from .request_completeness import missing_information
 from .request_sla import calendar_of, first_response, severity_status
 from .request_steps import next_steps
 from .scope_rules import decide_scope
-from .triage_inputs import TriageInput, one_per_version
+from .triage_inputs import Affected, TriageInput, one_per_version
 from .versions import Version, parse_version
 
 READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
@@ -104,13 +103,6 @@ def _snapshot(p: ProductStatus) -> AffectedProduct:
     )
 
 
-@dataclass
-class _Affected:
-    found: list[tuple[str, Detection]]
-    products: set[str]
-    customer_apps: list[str]  # listed workloads that run no product
-
-
 def _listed_workloads(inp: TriageInput, problems: list[str]) -> tuple[list[tuple[str, Detection]], list[str]]:
     """(workload ref, detection) of spec.workloads, and the listed workloads that run no product; what
     is wrong with the list goes to ``problems``."""
@@ -148,7 +140,7 @@ def _stated_version(req: SupportRequestSpec, found: list[tuple[str, Detection]],
     return stated
 
 
-def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
+def _affected(inp: TriageInput) -> tuple[Affected | None, list[str]]:
     """Detections of the affected workloads (and product), or the problems that stop triage."""
     req = inp.request
     problems: list[str] = []
@@ -171,7 +163,7 @@ def _affected(inp: TriageInput) -> tuple[_Affected | None, list[str]]:
         if not any(d.product == req.product for _, d in found):
             found.append(("", Detection(req.product, None, None, "request", "no workload or spec.version shows it")))
         products.add(req.product)
-    return _Affected(found, products, customer_apps), []
+    return Affected(found, products, customer_apps), []
 
 
 # --------------------------------------------------------------------- triage

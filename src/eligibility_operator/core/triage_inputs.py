@@ -220,3 +220,12 @@ def gather(
         today=today,
         generation=generation,
     )
+
+
+@dataclass
+class Affected:
+    """What a request is about: the listed workloads' detections, the products, and the customer's own apps."""
+
+    found: list[tuple[str, Detection]]
+    products: set[str]
+    customer_apps: list[str]  # listed workloads that run no product

@@ -22,7 +22,8 @@ from ..api.models import SupportEngagementSpec
 from ..api.requests import Scope, SupportRequestSpec, SupportRequestStatus
 from ..core.diagnostics import summary
 from ..core.evaluation import Platform
-from ..core.matrix import CompiledMatrix, describe_validation_error
+from ..core.matrix import CompiledMatrix
+from ..core.specs import describe_validation_error
 from ..core.status_wire import to_wire
 from ..core.triage import triage
 from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather

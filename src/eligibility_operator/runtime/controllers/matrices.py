@@ -28,7 +28,7 @@ from ...api.models import (
     Condition,
     MatrixSource,
 )
-from ...core.matrix import describe_validation_error
+from ...core.specs import describe_validation_error
 from ...core.status_wire import parse_rfc3339, rfc3339
 from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
