@@ -144,6 +144,8 @@ def test_service_account_holds_what_it_needs(kubectl: Kubectl, deployed: str) ->
         ("list", "deployments", "-A"),
         ("watch", "statefulsets", "-A"),
         ("list", "daemonsets", "-A"),
+        ("watch", "subscriptions.operators.coreos.com", "-A"),
+        ("list", "installplans.operators.coreos.com", "-A"),
         ("list", "namespaces"),
         ("watch", "supportengagements.support.stakater.com", "-A"),
         ("patch", "supportengagements.support.stakater.com", "--subresource=status", "-n", "any"),
