@@ -19,7 +19,7 @@ from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.core.matrix import load_matrix
 from eligibility_operator.offline.check import check
 
-from .builders import engagement, matrix
+from .builders import OLM_CRDS, engagement, matrix
 from .conftest import Kubectl, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -27,32 +27,10 @@ pytestmark = pytest.mark.cluster
 OLM = "operators.coreos.com"
 
 
-def crd(kind: str, plural: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{OLM}"},
-        "spec": {
-            "group": OLM,
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": "v1alpha1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                }
-            ],
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def olm_crds(kubectl: Kubectl) -> Iterator[None]:
     """Before ``operator`` (module scope, requested after this): the watches find the API served at once."""
-    kubectl.apply(crd("Subscription", "subscriptions"), crd("InstallPlan", "installplans"))
+    kubectl.apply(*OLM_CRDS)
     for plural in ("subscriptions", "installplans"):
         kubectl.run("wait", "--for=condition=Established", f"crd/{plural}.{OLM}", "--timeout=30s")
     yield
