@@ -6,9 +6,10 @@ life" is the worst answer this product can give), in this order of trust:
 1. the annotation ``support.stakater.com/product``;
 2. matrix exclusions (workloads of Stakater's generic ``application`` chart are
    customer applications, never products);
-3. for a ClusterServiceVersion, its OLM package name;
-4. for a Flux HelmRelease or Argo CD Application, its chart (name, and repository
-   when known) mapped to a product by the matrix;
+3. for a ClusterServiceVersion, its OLM package name; for an OLM Subscription or
+   InstallPlan, the package it installs (:mod:`.olm`);
+4. for a Flux HelmRelease, an Argo CD Application or a kustomize ``helmCharts:``
+   entry, its chart (name, and repository when known) mapped to a product by the matrix;
 5. image repository, whatever registry host or mirror prefix precedes it;
 6. a Deployment that OLM created for a matrix package (label ``olm.owner``);
 7. labels, only vendor-specific ones (the matrix refuses generic rules), and never
@@ -21,7 +22,9 @@ container; the ``olm.owner`` label of an OLM-created Deployment; the chart label
 matrix trusts (``versionLabels``); the ``support.stakater.com/version`` annotation
 fills in only where none of these gives a version (it never overrides an image tag).
 For a GitOps object: an image-tag override in the
-values, else the chart version through the chart-to-app map. A placeholder
+values, else the chart version through the chart-to-app map (none: "pin the chart version"). For an
+OLM Subscription: ``status.installedCSV``, else (:mod:`.olm_settle`) an InstallPlan or a CSV of its
+package, else ``startingCSV`` under manual approval. A placeholder
 (``0.0.0``) is not a version. Otherwise Unknown, with the reason.
 """
 
