@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eligibility_operator.api.models import Eligibility, Party, SupportEngagementSpec
 from eligibility_operator.core.detection import detect
@@ -268,9 +270,9 @@ def test_install_plans_alone_count_once_and_a_pending_one_installs_nothing() -> 
     [
         ({"apiVersion": OLM, "kind": "Subscription", "metadata": {"name": "s", "namespace": MTO}}, "spec is missing"),
         (subscription(package=None), "spec.name (the package) is missing"),
-        (subscription(package=["tenant-operator"]), "spec.name is a list, not a string"),
+        (subscription(package=["tenant-operator"]), "spec.name is ['tenant-operator'], not a string"),
         (subscription(approval="automatic"), "spec.installPlanApproval 'automatic' is neither Automatic nor Manual"),
-        (subscription(starting=7), "spec.startingCSV is a int, not a string"),
+        (subscription(starting=7), "spec.startingCSV is 7, not a string"),
         ({**install_plan("p"), "spec": {}}, "spec.clusterServiceVersionNames is missing"),
         (install_plan("p", 5), "spec.clusterServiceVersionNames holds 5"),  # type: ignore[arg-type]
         (
@@ -278,7 +280,7 @@ def test_install_plans_alone_count_once_and_a_pending_one_installs_nothing() -> 
                 **install_plan("p", "tenant-operator.v1.9.0"),
                 "spec": {"clusterServiceVersionNames": ["tenant-operator.v1.9.0"], "approved": "yes"},
             },
-            "spec.approved is a str",
+            "spec.approved is 'yes', not true or false",
         ),
     ],
 )
@@ -295,6 +297,8 @@ def test_an_odd_approval_never_passes_silently_in_the_cluster() -> None:
     assert (version, reason) == ("Unknown", "spec.installPlanApproval 'Sometimes' is neither Automatic nor Manual")
     # with the installed CSV shown, the version is known whatever the approval says
     assert found(subscription(approval="Sometimes", installed="tenant-operator.v1.9.0"))[0][1] == "1.9.0"
+    [(_, version, reason)] = found(subscription(starting=7))
+    assert (version, reason) == ("Unknown", "spec.startingCSV is 7, not a string")
     [(_, version, reason)] = found(subscription(starting="tenant-operator-1.8.0"))
     assert version == "Unknown" and "not a ClusterServiceVersion of package tenant-operator" in reason
 
@@ -401,3 +405,37 @@ def test_flux_sources_under_the_path_move_with_the_releases_that_use_them(tmp_pa
     flux["spec"]["path"] = "./elsewhere"
     result = run_check(tmp_path, {"flux/apps.yaml": flux})
     assert products(result) == [("reloader", "1.4.21", ["default/HelmRelease/reloader"])]
+
+
+# ------------------------------------------------------------------ any shape: never a crash
+
+ANY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(["tenant-operator", "tenant-operator.v1.9.0", "Manual", "Automatic", "reloader", "2.2.16"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = ("name", "channel", "startingCSV", "installPlanApproval", "clusterServiceVersionNames", "approved", "approval")
+
+
+@settings(database=None, deadline=None, max_examples=150)
+@given(
+    kind=st.sampled_from(["Subscription", "InstallPlan", "Kustomization"]),
+    spec=st.one_of(ANY, st.dictionaries(st.sampled_from(FIELDS), ANY, max_size=5)),
+    charts=ANY,
+    status=ANY,
+)
+def test_any_shape_of_these_objects_is_read_without_a_crash(kind: str, spec: Any, charts: Any, status: Any) -> None:
+    api = "kustomize.config.k8s.io/v1beta1" if kind == "Kustomization" else OLM
+    obj = {"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": MTO}, "spec": spec}
+    obj |= {"status": status, "helmCharts": charts}
+    for facts in [f for f in (facts_of(obj),) if f] + kustomize_facts(obj, "dir"):
+        assert all(isinstance(p, str) and p for p in facts.problems)
+        inventory = Inventory()
+        inventory.set_matrix(MATRIX)
+        inventory.upsert(facts)
+        list(inventory.found_in(MATRIX.name))

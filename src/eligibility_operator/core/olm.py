@@ -48,7 +48,7 @@ def _string(spec: Mapping[str, Any], field: str, where: str, problems: list[str]
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        problems.append(f"{where}.{field} is a {type(value).__name__}, not a string")
+        problems.append(f"{where}.{field} is {value!r}, not a string"[:300])
         return None
     return _text(value)
 
@@ -63,7 +63,7 @@ def _approval(spec: Mapping[str, Any], field: str, where: str, problems: list[st
 def _subscription(obj: Mapping[str, Any], problems: list[str]) -> OlmSource:
     raw_spec = obj.get("spec")
     if not isinstance(raw_spec, Mapping):
-        problems.append("spec is missing: which operator it installs cannot be told")
+        problems.append("spec is missing or not a mapping: which operator it installs cannot be told")
     spec = _mapping(raw_spec)
     status = _mapping(obj.get("status"))
     package = _string(spec, "name", "spec", problems)
@@ -88,12 +88,14 @@ def _install_plan(obj: Mapping[str, Any], problems: list[str]) -> OlmSource:
         for name in names[:_MAX_CSVS]:
             text = _text(name)
             if text is None:
-                problems.append(f"spec.clusterServiceVersionNames holds {name!r}, not a ClusterServiceVersion name")
+                problems.append(
+                    f"spec.clusterServiceVersionNames holds {name!r}, not a ClusterServiceVersion name"[:300]
+                )
             elif text not in csvs:
                 csvs.append(text)
     approved = spec.get("approved")
     if approved is not None and not isinstance(approved, bool):
-        problems.append(f"spec.approved is a {type(approved).__name__}, not true or false")
+        problems.append(f"spec.approved is {approved!r}, not true or false"[:300])
         approved = None
     return OlmSource(
         package=None,
@@ -149,6 +151,8 @@ def _subscription_claim(facts: WorkloadFacts, olm: OlmSource) -> Claim | None:
         if version:
             return Claim(package, version, "Subscription status.installedCSV")
         return Claim(package, None, "", f"status.installedCSV {installed!r} names no version", final=False)
+    if odd:  # an approval or startingCSV OLM's schema refuses: what OLM does with it cannot be told
+        return Claim(package, None, "", odd, final=False)
     if olm.starting_csv:
         start_package, version = csv_parts(olm.starting_csv)
         if not version or start_package != package:
@@ -156,8 +160,6 @@ def _subscription_claim(facts: WorkloadFacts, olm: OlmSource) -> Claim | None:
             return Claim(package, None, "", why, final=False)
         if olm.approval == "Manual":
             return Claim(package, version, "Subscription startingCSV (manual approval)", final=False)
-        if odd:
-            return Claim(package, None, "", odd, final=False)
         return Claim(package, None, "", f"installed at least {version}; OLM upgrades along channel {channel}", False)
     return Claim(
         package,
