@@ -237,10 +237,23 @@ def test_subscription_version_then_install_plan_then_csv() -> None:
     plans = (install_plan("install-a", "tenant-operator.v1.8.0"), install_plan("install-b", "tenant-operator.v1.9.0"))
     # an InstallPlan of the package tells the version of a Subscription that shows none; old plans are history
     assert found(subscription(), *plans) == [(SUB, "1.9.0", "InstallPlan install-b")]
-    # then a ClusterServiceVersion of the package (reported itself too: one installation, one version)
-    assert found(subscription(), csv("1.9.1")) == [
-        (f"{MTO}/ClusterServiceVersion/tenant-operator.v1.9.1", "1.9.1", "ClusterServiceVersion"),
-        (SUB, "1.9.1", f"{MTO}/ClusterServiceVersion/tenant-operator.v1.9.1"),
+    # then a ClusterServiceVersion of the package: it runs, and alone reports the installation (counted once)
+    csv_ref = f"{MTO}/ClusterServiceVersion/tenant-operator.v1.9.1"
+    assert found(subscription(), csv("1.9.1")) == [(csv_ref, "1.9.1", "ClusterServiceVersion")]
+    assert found(subscription(installed="tenant-operator.v1.9.1"), csv("1.9.1")) == [
+        (csv_ref, "1.9.1", "ClusterServiceVersion")
+    ]
+    # an InstallPlan older than the running CSV is history; a newer one is an upgrade on its way
+    assert found(subscription(), csv("1.9.1"), plans[1]) == [(csv_ref, "1.9.1", "ClusterServiceVersion")]
+    newer = install_plan("install-c", "tenant-operator.v1.9.2")
+    assert found(subscription(), csv("1.9.1"), newer) == [
+        (csv_ref, "1.9.1", "ClusterServiceVersion"),
+        (SUB, "1.9.2", "InstallPlan install-c"),
+    ]
+    # mid-upgrade (installedCSV already the next one): both versions show
+    assert found(subscription(installed="tenant-operator.v1.9.2"), csv("1.9.1")) == [
+        (csv_ref, "1.9.1", "ClusterServiceVersion"),
+        (SUB, "1.9.2", "Subscription status.installedCSV"),
     ]
     # status.installedCSV first, whatever InstallPlans remain
     assert found(subscription(installed="tenant-operator.v1.9.0"), install_plan("old", "tenant-operator.v1.6.0")) == [

@@ -6,9 +6,11 @@ and the ClusterServiceVersion (what runs). They are one installation, reported o
 a user would name, never as several versions:
 
 - a Subscription's version is its ``status.installedCSV``; where it has none (a GitOps repository),
-  an InstallPlan of the package in the namespace, then a ClusterServiceVersion of it (or the
-  Deployment OLM made from one) tell it; only then its own ``startingCSV`` (manual approval) or
-  an unknown version with the reason;
+  an InstallPlan of the package in the namespace (the newest approved one), then a
+  ClusterServiceVersion of it (or the Deployment OLM made from one) tell it, the newer of the two
+  where both are there (an older InstallPlan is history); only then its own ``startingCSV`` (manual approval) or
+  an unknown version with the reason. Where a ClusterServiceVersion of that very version runs, it
+  alone reports the installation (an installation counts once, as its OLM Deployments do);
 - an InstallPlan counts on its own only where neither a Subscription nor a running installation of
   the package is in the namespace, and then only the newest (older ones are history, not what runs).
 """
@@ -63,12 +65,19 @@ class NamespaceOlm:
             if product in self.subscribed or product in self.running or self.plans.get(product) is not detection:
                 return None
             return detection
+        installed = self.installed.get(product)
         if not detection.open:
-            return detection
-        plan = self.plans.get(product)
-        better = plan if plan is not None and plan.version is not None else self.installed.get(product)
-        if better is None:
-            return detection
-        return dataclasses.replace(
-            detection, version=better.version, source=better.source or better.via, reason="", action="", open=False
-        )
+            settled = detection
+        else:
+            plan = self.plans.get(product)
+            plan = plan if plan is not None and plan.version is not None else None
+            # an InstallPlan older than the ClusterServiceVersion that runs is history: the newer tells
+            better = installed if plan is None or (installed is not None and _newer(installed, plan)) else plan
+            if better is None:
+                return detection
+            settled = dataclasses.replace(
+                detection, version=better.version, source=better.source or better.via, reason="", action="", open=False
+            )
+        if installed is not None and settled.version is not None and installed.version == settled.version:
+            return None  # the ClusterServiceVersion that runs reports this installation, once
+        return settled
