@@ -96,6 +96,33 @@ def matrix(
     }
 
 
+def olm_crd(kind: str, plural: str) -> dict[str, Any]:
+    """A minimal CRD for an OLM kind (Subscription, InstallPlan): schema-less, with the status subresource
+    as OLM's own, so that tests can stand in for OLM where it is not installed."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.operators.coreos.com"},
+        "spec": {
+            "group": "operators.coreos.com",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+
+
+OLM_CRDS = [olm_crd("Subscription", "subscriptions"), olm_crd("InstallPlan", "installplans")]
+
+
 # ------------------------------------------------------------------ pure tests
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4

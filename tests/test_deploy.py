@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .builders import engagement, matrix, workload
+from .builders import OLM_CRDS, engagement, matrix, workload
 from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -51,6 +51,7 @@ STUB_CRDS = [
     _stub_crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules", "v1"),
     _stub_crd("cert-manager.io", "Issuer", "issuers", "v1"),
     _stub_crd("cert-manager.io", "Certificate", "certificates", "v1"),
+    *OLM_CRDS,  # OLM's Subscription and InstallPlan: the operator watches them where they are served
 ]
 
 
@@ -144,6 +145,8 @@ def test_service_account_holds_what_it_needs(kubectl: Kubectl, deployed: str) ->
         ("list", "deployments", "-A"),
         ("watch", "statefulsets", "-A"),
         ("list", "daemonsets", "-A"),
+        ("watch", "subscriptions.operators.coreos.com", "-A"),
+        ("list", "installplans.operators.coreos.com", "-A"),
         ("list", "namespaces"),
         ("watch", "supportengagements.support.stakater.com", "-A"),
         ("patch", "supportengagements.support.stakater.com", "--subresource=status", "-n", "any"),

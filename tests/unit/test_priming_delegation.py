@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from eligibility_operator.core.workloads import WATCHED_RESOURCES
 from eligibility_operator.runtime.controllers.priming import SeenObjects, engagement_key, workload_key
 from tests.fake_kube import FakeKubeApi
 
-WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ClusterServiceVersion", "HelmRelease", "Application"}
+WORKLOADS = {kind for *_, kind in WATCHED_RESOURCES}  # as runtime/app.py delegates them
 
 
 def test_delegated_buckets_are_neither_counted_nor_swept_and_priming_waits_for_their_listing() -> None:

@@ -137,3 +137,41 @@ def test_deployment_created_by_olm_counts_as_its_csv() -> None:
     [found] = detect(MATRIX, facts)
     assert (found.product, found.version_text, found.source) == ("ingressmonitorcontroller", "2.2.0", "label olm.owner")
     assert found.installation == "operators/ClusterServiceVersion/ingressmonitorcontroller.v2.2.0"
+
+
+# ------------------------------------------- kustomize helmCharts and OLM Subscriptions, one stated change
+
+
+def test_the_mojaloop_kustomization_with_its_repositorys_defaults_is_an_end_of_life_reloader(tmp_path: Path) -> None:
+    # the Terraform template's variables, replaced by the defaults its repository declares
+    # (terraform/gitops/k8s-cluster-config/base-utils.tf at the same commit)
+    text = (CORPUS / "manifests/kustomize/mojaloop-iac-modules/base-utils/kustomization.yaml").read_text()
+    for name, default in (
+        ("reflector_chart_version", "7.0.190"),
+        ("reloader_chart_version", "1.0.67"),
+        ("velero_chart_version", "6.0.0"),
+        ("base_utils_namespace", "base-utils"),
+    ):
+        text = text.replace("${" + name + "}", default)
+    (tmp_path / "base-utils").mkdir()
+    (tmp_path / "base-utils" / "kustomization.yaml").write_text(text)
+    result = check([tmp_path], SPEC, MATRIX, today=TODAY)
+    assert result.problems == []
+    assert [(p.product, p.version, p.lifecycle, p.workloads) for p in result.status.products] == [
+        ("reloader", "1.0.67", "EndOfLife", ["base-utils/Kustomization/base-utils"])
+    ]
+    assert result.exit_code == 3  # before: "no covered Stakater product found", exit 0
+
+
+def test_the_stakater_subscription_with_manual_approval_takes_its_starting_csv(tmp_path: Path) -> None:
+    [subscription] = _load("olm/stakater-cloud-docs-tenant-operator-subscription.yaml")
+    subscription["spec"]["installPlanApproval"] = "Manual"
+    (tmp_path / "subscription.yaml").write_text(yaml.safe_dump(subscription))
+    result = check([tmp_path], SPEC, MATRIX, today=TODAY)
+    [product] = result.status.products
+    assert (product.product, product.version, product.version_source) == (
+        "multi-tenant-operator",
+        "0.5.2",
+        "Subscription startingCSV (manual approval)",
+    )
+    assert product.eligibility != "Eligible"

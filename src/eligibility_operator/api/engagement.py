@@ -217,7 +217,10 @@ class ProductStatus(_Model):
         default=None,
         description="What gave the version: image tag, ClusterServiceVersion, main container image tag, "
         "label olm.owner, chart label <key>, label <key>, annotation support.stakater.com/version, "
-        "chart values image tag or chart <name> <version> (a HelmRelease or Argo CD Application).",
+        "chart values image tag or chart <name> <version> (a HelmRelease, Argo CD Application or kustomize "
+        "helmCharts entry), Subscription status.installedCSV, Subscription startingCSV (manual approval), "
+        "InstallPlan <name> or <namespace>/ClusterServiceVersion/<name> (an OLM Subscription's version told "
+        "by another object of its package).",
     )
     workloads: list[str] = Field(
         default_factory=list,

@@ -6,9 +6,10 @@ life" is the worst answer this product can give), in this order of trust:
 1. the annotation ``support.stakater.com/product``;
 2. matrix exclusions (workloads of Stakater's generic ``application`` chart are
    customer applications, never products);
-3. for a ClusterServiceVersion, its OLM package name;
-4. for a Flux HelmRelease or Argo CD Application, its chart (name, and repository
-   when known) mapped to a product by the matrix;
+3. for a ClusterServiceVersion, its OLM package name; for an OLM Subscription or
+   InstallPlan, the package it installs (:mod:`.olm`);
+4. for a Flux HelmRelease, an Argo CD Application or a kustomize ``helmCharts:``
+   entry, its chart (name, and repository when known) mapped to a product by the matrix;
 5. image repository, whatever registry host or mirror prefix precedes it;
 6. a Deployment that OLM created for a matrix package (label ``olm.owner``);
 7. labels, only vendor-specific ones (the matrix refuses generic rules), and never
@@ -21,7 +22,9 @@ container; the ``olm.owner`` label of an OLM-created Deployment; the chart label
 matrix trusts (``versionLabels``); the ``support.stakater.com/version`` annotation
 fills in only where none of these gives a version (it never overrides an image tag).
 For a GitOps object: an image-tag override in the
-values, else the chart version through the chart-to-app map. A placeholder
+values, else the chart version through the chart-to-app map (none: "pin the chart version"). For an
+OLM Subscription: ``status.installedCSV``, else (:mod:`.olm_settle`) an InstallPlan or a CSV of its
+package, else ``startingCSV`` under manual approval. A placeholder
 (``0.0.0``) is not a version. Otherwise Unknown, with the reason.
 """
 
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from ..api.models import ChartRecognition, Edition
 from .images import ImageRef, parse_image
 from .matrix import CompiledMatrix, labels_match
+from .olm import SHOW_CSV, claims
 from .versions import Version, parse_version
 from .workloads import ChartSource, WorkloadFacts
 
@@ -40,6 +44,7 @@ UNKNOWN = "Unknown"
 _CHART_LABEL = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+(?:\.\d+){0,2}(?:[-+_][0-9A-Za-z.-]*)?)$")
 _CHART_LABEL_KEYS = ("helm.sh/chart", "chart")
 OLM_OWNER_LABEL = "olm.owner"
+PIN_CHART = "pin the chart version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +52,12 @@ class Detection:
     product: str
     edition: Edition | None
     version: Version | None
-    via: str  # annotation, image, labels, olm, chart
+    via: str  # annotation, image, labels, olm, chart, subscription, installplan
     reason: str = ""  # why the version is unknown, when it is
     source: str = ""  # what gave the version, when there is one
     installation: str | None = None  # the ClusterServiceVersion an OLM-created Deployment belongs to
+    action: str = ""  # what makes an unknown version known ("pin the chart version"), when it is not an upgrade
+    open: bool = False  # an OLM Subscription's version that an InstallPlan or CSV of its package tells better
 
     @property
     def version_text(self) -> str:
@@ -231,8 +238,27 @@ def _by_charts(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
             else:
                 version, reason = chart_app_version(chart, source.version)
                 version, text, reason = _checked(version, f"chart {chart.name} {source.version}", reason)
-            found[product] = Detection(product, None, version, "chart", reason, text)
+            action = PIN_CHART if version is None and not source.version else ""
+            found[product] = Detection(product, None, version, "chart", reason, text, action=action)
     return list(found.values())
+
+
+def _by_olm_intent(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
+    """A Subscription's or InstallPlan's packages that the matrix knows (``via``: the kind, lower case).
+
+    A version that is not final (not status.installedCSV) is filled in from an InstallPlan or a
+    ClusterServiceVersion of the same package where one is in the namespace (:mod:`.olm_settle`)."""
+    found: list[Detection] = []
+    for claim in claims(facts):
+        product = matrix.olm_packages.get(claim.package)
+        if product is None:
+            continue
+        version, source, reason = _checked(parse_version(claim.version), claim.source, claim.reason)
+        action = SHOW_CSV if version is None else ""
+        found.append(
+            Detection(product, None, version, facts.kind.lower(), reason, source, action=action, open=not claim.final)
+        )
+    return found
 
 
 def _override(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, str], product: str) -> list[Detection]:
@@ -282,6 +308,8 @@ def _recognise(matrix: CompiledMatrix, facts: WorkloadFacts, labels: dict[str, s
         return [Detection(product, None, version, "olm", reason, source)]
     if facts.charts:
         return _by_charts(matrix, facts)
+    if facts.olm is not None:
+        return _by_olm_intent(matrix, facts)
     return _by_images(matrix, facts, labels) or _by_labels(matrix, facts, labels)
 
 

@@ -1,4 +1,5 @@
-"""Charts installed by GitOps objects: Flux HelmReleases and Argo CD Applications/ApplicationSets.
+"""Charts installed by GitOps objects: Flux HelmReleases, Argo CD Applications/ApplicationSets and
+kustomize ``helmCharts:`` entries.
 
 A HelmRelease or an Application is not a workload, but in a GitOps repository it is
 often the only trace of a product (``chart: reloader`` from Stakater's chart
@@ -153,6 +154,125 @@ def gitops_facts(obj: Mapping[str, Any], default_namespace: str = "default") -> 
         charts=charts,
         source_namespace=namespace if namespace != target else None,
     )
+
+
+# ------------------------------------------------------------ kustomize helmCharts
+
+KUSTOMIZATION = "Kustomization"
+KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
+FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+_KUSTOMIZE_TEXT_FIELDS = ("name", "repo", "releaseName", "namespace")
+
+
+def is_kustomization(obj: Mapping[str, Any]) -> bool:
+    """A kustomize Kustomization (or Component): ``kustomize.config.k8s.io``, or no apiVersion and kind at all
+    (kustomize allows both to be left out of ``kustomization.yaml``)."""
+    if "apiVersion" not in obj and "kind" not in obj:
+        return True
+    return _group(obj) == KUSTOMIZE_GROUP and obj.get("kind") in (KUSTOMIZATION, "Component")
+
+
+def _chart_entry(index: int, item: Any, problems: list[str]) -> tuple[ChartSource, str | None] | None:
+    """(chart, its namespace) of one ``helmCharts`` entry; None (and a problem) when it names no chart."""
+    where = f"helmCharts[{index}]"
+    if not isinstance(item, Mapping):
+        problems.append(f"{where} is a {type(item).__name__}, not a chart entry")
+        return None
+    for field in (*_KUSTOMIZE_TEXT_FIELDS, "version"):
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            quote = ": quote it (kustomize refuses anything else)" if isinstance(value, int | float) else ""
+            problems.append(f"{where}.{field} is {value!r} ({type(value).__name__}), not a string{quote}"[:300])
+    name = _text(item.get("name"))
+    if not name:
+        problems.append(f"{where} has no name: which chart it installs cannot be told")
+        return None
+    version = item.get("version")
+    numeric = isinstance(version, int | float) and not isinstance(version, bool)
+    version_text = _text(str(version)) if isinstance(version, str) or numeric else None
+    chart = ChartSource(
+        chart=name,
+        version=version_text,
+        repository=_text(item.get("repo")),  # none: a local chart under helmGlobals.chartHome, known by name
+        tags=_tags(item.get("valuesInline")),
+    )
+    return chart, _text(item.get("namespace"))
+
+
+def kustomize_facts(
+    obj: Mapping[str, Any], fallback_name: str, default_namespace: str = "default"
+) -> list[WorkloadFacts]:
+    """Facts of a kustomize Kustomization's ``helmCharts:`` entries (``kustomize build --enable-helm``,
+    Argo CD with Helm enabled), one per namespace they install into; [] when it has none.
+
+    Named by ``metadata.name`` or ``fallback_name`` (the directory of ``kustomization.yaml``). A chart
+    entry installs into its ``namespace``, else the Kustomization's own ``namespace:``. Entries that
+    kustomize itself would refuse are this object's ``problems``.
+    """
+    raw = obj.get("helmCharts")
+    if raw is None or not is_kustomization(obj):
+        return []
+    meta = _mapping(obj.get("metadata"))
+    name = _text(meta.get("name")) or fallback_name
+    namespace = _text(obj.get("namespace")) or default_namespace
+    problems: list[str] = []
+    if not isinstance(raw, list):
+        problems.append(f"helmCharts is a {type(raw).__name__}, not a list of charts")
+        raw = []
+    if "helmGlobals" in obj and not isinstance(obj.get("helmGlobals"), Mapping):
+        problems.append("helmGlobals is not a mapping (chartHome, configHome)")
+    by_namespace: dict[str, list[ChartSource]] = {}
+    for index, item in enumerate(raw[:_MAX_SOURCES]):
+        entry = _chart_entry(index, item, problems)
+        if entry is not None:
+            by_namespace.setdefault(entry[1] or namespace, []).append(entry[0])
+    if not by_namespace and problems:
+        by_namespace[namespace] = []  # nothing to detect, but the problems belong to this object
+    labels = _labels(_mapping(meta.get("labels")))
+    return [
+        WorkloadFacts(
+            namespace=target,
+            kind=KUSTOMIZATION,
+            name=name,
+            images=(),
+            labels=labels,
+            charts=tuple(charts),
+            problems=tuple(problems) if index == 0 else (),
+        )
+        for index, (target, charts) in enumerate(sorted(by_namespace.items()))
+    ]
+
+
+def flux_kustomization(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(spec.path, spec.targetNamespace) of a Flux Kustomization that sets both; None otherwise."""
+    if obj.get("kind") != KUSTOMIZATION or _group(obj) != FLUX_KUSTOMIZE_GROUP:
+        return None
+    spec = _mapping(obj.get("spec"))
+    path, target = _text(spec.get("path")), _text(spec.get("targetNamespace"))
+    return (path, target) if path and target else None
+
+
+def retarget(facts: WorkloadFacts, namespace: str) -> WorkloadFacts:
+    """``facts`` of an object that a Flux Kustomization applies with ``targetNamespace: namespace``.
+
+    Flux puts every namespaced object it applies into that namespace. A GitOps object that installs
+    into a namespace of its own (a HelmRelease's ``targetNamespace``) keeps installing there; Flux
+    source references that pointed at the object's own namespace move with it.
+    """
+    home = facts.source_namespace or facts.namespace
+    charts = tuple(
+        dataclasses.replace(c, source=(c.source[0], namespace, c.source[2])) if c.source and c.source[1] == home else c
+        for c in facts.charts
+    )
+    target = facts.namespace if facts.source_namespace else namespace
+    return dataclasses.replace(
+        facts, namespace=target, source_namespace=namespace if target != namespace else None, charts=charts
+    )
+
+
+def retarget_source(key: SourceKey, namespace: str) -> SourceKey:
+    """A Flux source's key once a Flux Kustomization's ``targetNamespace`` applies to it."""
+    return (key[0], namespace, key[2])
 
 
 def flux_source(obj: Mapping[str, Any], default_namespace: str = "default") -> tuple[SourceKey, str, str | None] | None:

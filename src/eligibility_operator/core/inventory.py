@@ -15,6 +15,7 @@ from typing import Any
 from .detection import Detection, detect, installation_ref
 from .gitops import SourceKey, rendered_by, renders_key
 from .matrix import CompiledMatrix
+from .olm_settle import OLM_INTENTS, NamespaceOlm
 from .workloads import WorkloadFacts
 
 Key = tuple[str, str, str]  # namespace, kind, name
@@ -169,17 +170,19 @@ class Inventory:
         names = state.detections.keys() if namespaces is None else namespaces
         for namespace in list(names):
             entries = state.detections.get(namespace, {})
+            olm = NamespaceOlm((self.workloads[key], found) for key, found in entries.items())
             # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
             # where no workload in the namespace shows the same product.
-            running = {d.product for found in entries.values() for d in found if d.via != "chart"}
             for key, found in entries.items():
                 facts = self.workloads[key]
                 for detection in found:
                     if detection.via == "chart" and (
-                        detection.product in running or renders_key(facts) in self.rendering
+                        detection.product in olm.running or renders_key(facts) in self.rendering
                     ):
                         continue
-                    yield installation_ref(facts.ref, detection), detection
+                    settled = olm.settled(detection) if detection.via in OLM_INTENTS else detection
+                    if settled is not None:
+                        yield installation_ref(facts.ref, settled), settled
 
     def product_namespaces(self, matrix: str) -> list[str]:
         state = self.matrices.get(matrix)

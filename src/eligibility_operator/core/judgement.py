@@ -165,6 +165,15 @@ def _enterprise_image(entry: ProductEntry) -> str:
     return f" ({repos[0]})" if repos else ""
 
 
+def _unknown_finding(entry: ProductEntry, detection: Detection, j: Judgement) -> str:
+    """What the customer does about a version that is not known: what the detection says makes it known
+    (pin the chart version, show the installed ClusterServiceVersion), else run a version the matrix lists."""
+    if detection.action and detection.version is None:
+        return f"{detection.action} of {entry.name} ({j.reason})"
+    target = f" (recommended: {j.recommended})" if j.recommended else ""
+    return f"run a version of {entry.name} the matrix lists{target} ({j.reason})"
+
+
 def judge_version(
     spec: SupportEngagementSpec,
     entry: ProductEntry,
@@ -197,8 +206,7 @@ def judge_version(
     elif j.matrix_behind:
         pass  # Stakater's item (below), never the customer's finding
     elif j.lifecycle == Lifecycle.UNKNOWN:
-        target = f" (recommended: {j.recommended})" if j.recommended else ""
-        limited.append(f"run a version of {entry.name} the matrix lists{target} ({j.reason})")
+        limited.append(_unknown_finding(entry, detection, j))
     problems, platform_behind = platform_problems(entry, platform, known)
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
     notes.extend((*problems, *platform_behind))

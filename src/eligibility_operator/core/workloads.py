@@ -24,6 +24,9 @@ WATCHED_RESOURCES = (
     ("apps", "v1", "statefulsets", "StatefulSet"),
     ("apps", "v1", "daemonsets", "DaemonSet"),
     ("operators.coreos.com", "v1alpha1", "clusterserviceversions", CSV_KIND),
+    # what OLM was asked to install (read only; watched only where OLM's CRDs exist)
+    ("operators.coreos.com", "v1alpha1", "subscriptions", "Subscription"),
+    ("operators.coreos.com", "v1alpha1", "installplans", "InstallPlan"),
     # GitOps objects that install charts (read only; watched only where their CRDs exist)
     ("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease"),
     ("argoproj.io", "v1alpha1", "applications", "Application"),
@@ -47,6 +50,20 @@ class ChartSource:
 
 
 @dataclass(frozen=True, slots=True)
+class OlmSource:
+    """What an OLM Subscription or InstallPlan asks OLM to install (:mod:`.olm` reads them)."""
+
+    package: str | None  # Subscription spec.name; None for an InstallPlan (its CSV names say)
+    channel: str | None = None
+    starting_csv: str | None = None
+    approval: str | None = None  # installPlanApproval / approval, as written
+    # Subscription: status.installedCSV; InstallPlan: spec.clusterServiceVersionNames
+    installed_csvs: tuple[str, ...] = ()
+    approved: bool | None = None  # InstallPlan spec.approved
+    phase: str | None = None  # InstallPlan status.phase
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadFacts:
     namespace: str
     kind: str
@@ -62,6 +79,9 @@ class WorkloadFacts:
     charts: tuple[ChartSource, ...] = ()  # GitOps objects only
     # GitOps objects: where the object lives; ``namespace`` is where its chart's workloads run
     source_namespace: str | None = None
+    olm: OlmSource | None = None  # OLM Subscriptions and InstallPlans only
+    # fields the object's own schema refuses (a missing package, an odd approval): input problems
+    problems: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:

@@ -48,11 +48,22 @@ class Found:
     document: int
 
 
+@dataclass(frozen=True)
+class FluxTarget:
+    """A Flux Kustomization that applies the objects under ``path`` into ``namespace`` (targetNamespace)."""
+
+    file: str  # where the Kustomization itself was read
+    path: str  # spec.path, relative to the root of its source repository
+    namespace: str
+
+
 @dataclass
 class Manifests:
     workloads: list[Found] = field(default_factory=list)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     chart_sources: dict[SourceKey, tuple[str, str | None]] = field(default_factory=dict)  # Flux sources
+    source_files: dict[SourceKey, str] = field(default_factory=dict)  # where each Flux source was read
+    flux_targets: list[FluxTarget] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     documents: int = 0  # documents read (blank ones excluded)
@@ -64,6 +75,8 @@ class Manifests:
         self.workloads.extend(other.workloads)
         self.namespace_labels.update(other.namespace_labels)
         self.chart_sources.update(other.chart_sources)
+        self.source_files.update(other.source_files)
+        self.flux_targets.extend(other.flux_targets)
         self.problems.extend(other.problems)
         self.skipped.extend(other.skipped)
         self.documents += other.documents

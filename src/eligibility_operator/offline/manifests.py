@@ -27,9 +27,11 @@ from typing import Any
 
 import yaml
 
-from ..core.gitops import flux_source, gitops_facts
-from ..core.workloads import facts_from_object
+from ..core.gitops import flux_kustomization, flux_source, kustomize_facts
+from ..core.objects import facts_of
+from ..core.workloads import WorkloadFacts
 from .files import (
+    FluxTarget,
     Found,
     Manifests,
     Problem,
@@ -160,6 +162,8 @@ class _FileReader:
         if obj is None:
             return
         self.out.documents += 1
+        if isinstance(obj, dict) and "helmCharts" in obj and self._kustomization(obj):
+            return
         if not (isinstance(obj, dict) and isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str)):
             what = f"a {type(obj).__name__}" if not isinstance(obj, dict) else "no apiVersion and kind"
             self.out.skipped.append(Skipped(self.path, self.number, f"not a Kubernetes object ({what})"))
@@ -210,13 +214,35 @@ class _FileReader:
             if isinstance(meta.get("name"), str):
                 self.out.namespace_labels[meta["name"]] = {str(k): str(v) for k, v in labels.items()}
             return
-        facts = facts_from_object(obj) or gitops_facts(obj)
+        facts = facts_of(obj)
         if facts is not None:
-            self.out.workloads.append(Found(facts, self.path, self.number))
+            self._found(facts)
             return
         source = flux_source(obj)
         if source is not None:
             self.out.chart_sources[source[0]] = source[1:]
+            self.out.source_files[source[0]] = self.path
+            return
+        target = flux_kustomization(obj)
+        if target is not None:
+            self.out.flux_targets.append(FluxTarget(self.path, *target))
+
+    def _kustomization(self, obj: dict[str, Any]) -> bool:
+        """Read a kustomize Kustomization's ``helmCharts:``; False when ``obj`` is no Kustomization."""
+        directory = os.path.basename(os.path.dirname(os.path.abspath(self.path)))
+        found = kustomize_facts(obj, directory or "kustomization")
+        if not found:
+            return False
+        self.out.objects += 1
+        for facts in found:
+            self._found(facts)
+        return True
+
+    def _found(self, facts: WorkloadFacts) -> None:
+        """An object to judge; whatever its own schema refuses is an input problem of this document."""
+        for problem in facts.problems:
+            self._problem(f"{facts.ref}: {problem}")
+        self.out.workloads.append(Found(facts, self.path, self.number))
 
     def _problem(self, error: str) -> None:
         self.out.problems.append(Problem(self.path, self.number, error))
@@ -236,6 +262,9 @@ READ_KINDS = frozenset(
         "ApplicationSet",
         "HelmRepository",
         "OCIRepository",
+        "Subscription",
+        "InstallPlan",
+        "Kustomization",
     }
 )
 _TOP_KIND = re.compile(r"""^kind:[ \t]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*(?:#.*)?$""", re.MULTILINE)

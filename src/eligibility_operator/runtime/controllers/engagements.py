@@ -23,10 +23,10 @@ from typing import Any
 from ...core import engagements as eng
 from ...core.coverage import ANY_NAMESPACE, confined
 from ...core.evaluation import Platform
-from ...core.gitops import gitops_facts
 from ...core.inventory import Key
 from ...core.matrix import MatrixError, load_matrix
-from ...core.workloads import WorkloadFacts, facts_from_object
+from ...core.objects import facts_of
+from ...core.workloads import WorkloadFacts
 from ..kube.api import describe_error
 from ..parts import Component, Parts
 from ..state import EngagementKey
@@ -102,7 +102,7 @@ class Reconciler(Component):
 
     def workload_seen(self, kind: str, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
-        found = facts_from_object(body) or gitops_facts(body)
+        found = facts_of(body)
         self.workload_facts_seen(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""), found)
 
     def workload_facts_seen(self, kind: str, namespace: str, name: str, found: WorkloadFacts | None) -> None:

@@ -7,11 +7,11 @@ spec's environment, ports, resources, status, other annotations) is skipped by t
 building Python objects: a page of 500 Deployments decodes in a few milliseconds instead of 50.
 Their schema is enforced by the API server, so the types hold; should a page not fit them anyway,
 it is decoded generically. Other watched kinds (ClusterServiceVersions, HelmReleases, Argo CD
-Applications) have free-form parts that their readers walk, and are decoded generically (still by
-``msgspec``, which is faster than :mod:`json`).
+Applications, OLM Subscriptions and InstallPlans) have free-form parts that their readers walk,
+and are decoded generically (still by ``msgspec``, which is faster than :mod:`json`).
 
 The facts themselves are made by the same functions as for every other input
-(``facts_from_object`` over a small dict of the decoded fields, ``gitops_facts``), so the two paths
+(``facts_from_object`` over a small dict of the decoded fields, ``facts_of``), so the two paths
 cannot disagree; ``tests/unit/test_wire.py`` holds them to that.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from ...core.gitops import gitops_facts
+from ...core.objects import facts_of
 from ...core.workloads import PRODUCT_ANNOTATION, VERSION_ANNOTATION, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
 
 
@@ -150,7 +150,7 @@ def _any_item(api_version: str, kind: str, obj: dict[str, Any]) -> Item:
     meta = meta if isinstance(meta, dict) else {}
     obj.setdefault("apiVersion", api_version)  # list items carry neither
     obj.setdefault("kind", kind)
-    facts = facts_from_object(obj) or gitops_facts(obj)
+    facts = facts_of(obj)
     return Item(
         _intern(str(meta.get("namespace") or "")),
         str(meta.get("name") or ""),
