@@ -123,6 +123,9 @@ def test_deployment_is_hardened() -> None:
     assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
     assert container["image"] == "ghcr.io/stakater/eligibility-operator:0.1.0"
     assert pod["securityContext"]["runAsNonRoot"] is True
+    # OpenShift's restricted-v2 assigns the UID (GID 0) and refuses pods that pin one.
+    assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(pod["securityContext"])
+    assert not {"runAsUser", "runAsGroup"} & set(container["securityContext"])
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     sc = container["securityContext"]
     assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
