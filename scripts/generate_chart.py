@@ -27,8 +27,8 @@ HELM_LABELS = '  labels:\n    {{- include "eo.labels" . | nindent 4 }}\n'
 def _template(source: str, condition: str) -> str:
     """One deploy/base RBAC file as a template: Helm's labels, the release's namespace, the chart's SA."""
     docs = []
-    for doc in (REPO / "deploy" / "base" / source).read_text().split("\n---\n"):
-        doc = doc.replace(LABELS, HELM_LABELS)
+    for text in (REPO / "deploy" / "base" / source).read_text().split("\n---\n"):
+        doc = text.replace(LABELS, HELM_LABELS)
         doc = doc.replace(
             "    name: eligibility-operator\n    namespace: eligibility-operator",
             '    name: {{ include "eo.serviceAccountName" . }}\n    namespace: {{ .Release.Namespace }}',

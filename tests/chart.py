@@ -12,7 +12,12 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts" / "eligibility-operator"
 # Labels Helm's templates add to deploy/base's (app.kubernetes.io/name and part-of).
-HELM_LABELS = {"app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"}
+HELM_LABELS = {
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+}
 
 
 def render(values: dict[str, Any] | None = None, namespace: str = "eligibility-operator") -> list[dict[str, Any]]:

@@ -23,8 +23,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "openshift": {
         "webhook": {"enabled": True, "certMode": "service-ca"},
         "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
         "networkPolicy": {
-            "webhookFrom": [{"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/host-network": ""}}}]
+            "webhookFrom": [
+                {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/host-network": ""}}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-kube-apiserver"}}},
+            ]
         },
     },
     "everything": {
@@ -36,7 +40,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "nodeSelector": {"kubernetes.io/os": "linux"},
         "tolerations": [{"key": "infra", "operator": "Exists", "effect": "NoSchedule"}],
         "affinity": {"nodeAffinity": {}},
-        "operator": {"clusterName": "prod-eu-1", "watchNamespaces": ["a", "b"], "coalesceSeconds": 0.2, "verbose": True},
+        "operator": {
+            "clusterName": "prod-eu-1",
+            "watchNamespaces": ["a", "b"],
+            "coalesceSeconds": 0.2,
+            "verbose": True,
+        },
         "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
     },
     "minimal": {
@@ -68,9 +77,26 @@ def test_default_values_render_deploy_base() -> None:
         assert doc == base[key], key
 
 
+@pytest.mark.parametrize(
+    ("overlay", "values"),
+    [("webhook", "webhook-self"), ("cert-manager", "webhook-cert-manager"), ("openshift", "openshift")],
+)
+def test_chart_renders_each_webhook_overlay(overlay: str, values: str) -> None:
+    """Each certificate mode of the chart renders the objects of the kustomize overlay for it."""
+    base = by_key([normalised(d) for d in kustomize(f"deploy/overlays/{overlay}")])
+    chart = by_key([normalised(d) for d in render(VALUE_SETS[values])])
+    skipped = {k for k in base if k[0] in ("Namespace", "CustomResourceDefinition")}
+    assert set(chart) == set(base) - skipped
+    for key, doc in chart.items():
+        assert doc == base[key], key
+
+
 def test_generated_chart_files_are_current() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts/generate_chart.py"), "--check"], capture_output=True, text=True, check=False
+        [sys.executable, str(REPO / "scripts/generate_chart.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -108,7 +134,7 @@ def test_monitoring_objects_are_off_by_default_and_on_when_asked() -> None:
     assert deployment["spec"]["replicas"] == 3 and pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     container = pod["containers"][0]
     assert container["image"] == "ghcr.io/stakater/eligibility-operator@sha256:" + "a" * 64
-    assert ["--namespace", "a"] == container["args"][5:7] and "--verbose" in container["args"]
+    assert container["args"][5:7] == ["--namespace", "a"] and "--verbose" in container["args"]
 
 
 def test_webhook_modes() -> None:
@@ -158,8 +184,11 @@ def test_rendered_chart_applies_server_side(kubectl: Kubectl, name: str) -> None
     kubectl.apply(*STUB_CRDS)
     kubectl.run("wait", "--for=condition=Established", *(f"crd/{c['metadata']['name']}" for c in STUB_CRDS))
     crds = [(CHART / "crds" / f).read_text() for f in sorted(p.name for p in (CHART / "crds").glob("*.yaml"))]
-    kubectl.run("apply", "--server-side", "-f", "-", input="\n---\n".join(crds))
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", "-", input="\n---\n".join(crds))
     kubectl.run("create", "namespace", "eligibility-operator", check=False)
     manifests = for_this_server(kubectl, yaml.safe_dump_all(render(VALUE_SETS[name])))
-    dry = kubectl.run("apply", "--server-side", "--dry-run=server", "-f", "-", input=manifests, check=False)
+    # Server-side apply, as Helm 4 installs (the default matrix may already be there, applied client-side).
+    dry = kubectl.run(
+        "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "-", input=manifests, check=False
+    )
     assert dry.returncode == 0, dry.stderr

@@ -3,7 +3,6 @@ config.openshift.io is a visible problem, never a silent "not OpenShift"."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -44,6 +44,14 @@ def same_cert(a: bytes, b: bytes) -> bool:
     return ssl.PEM_cert_to_DER_cert(a.decode()) == ssl.PEM_cert_to_DER_cert(b.decode())
 
 
+def serves(port: int, cert: bytes) -> bool:
+    """Whether the replica on ``port`` serves ``cert`` (False while it is not listening yet)."""
+    try:
+        return same_cert(served_cert(port), cert)
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def own_namespace(kubectl: Kubectl) -> Iterator[str]:
     name = f"eo-own-{uuid.uuid4().hex[:6]}"
@@ -99,9 +107,10 @@ def injected(kubectl: Kubectl, name: str) -> bytes:
     return base64.b64decode(config["webhooks"][0]["clientConfig"].get("caBundle") or "")
 
 
-def enforced(kubectl: Kubectl, namespace: str) -> bool:
+def enforced(kubectl: Kubectl, namespace: str) -> bool | str:
+    """True when the API server called the webhook and it refused; else what the API server said."""
     result = kubectl.apply(workload(namespace, "probe", EOL), check=False, server_validation_only=True, dry_run=True)
-    return "denied the request" in result.stderr
+    return "denied the request" in result.stderr or f"not refused: {result.stderr.strip()[-400:]}"
 
 
 def test_self_managed_certificate_is_issued_injected_served_and_renewed(
@@ -114,14 +123,24 @@ def test_self_managed_certificate_is_issued_injected_served_and_renewed(
     wait_for(lambda: injected(kubectl, name) == bundle.trusted, timeout=30, what="caBundle injected")
     # Both replicas serve the Secret's certificate, which names the Service and the extra host.
     for port in ports:
-        assert same_cert(served_cert(port), bundle.cert)
+        wait_for(lambda port=port: serves(port, bundle.cert), timeout=30, what=f"replica on {port} serving")
     assert {"eligibility-operator-webhook." + own + ".svc", "127.0.0.1"} <= certs._sans(bundle.cert)
 
     # The API server trusts it: Enforce refuses through the webhook (failurePolicy Fail would show a TLS error).
     m = f"m-{namespace}"
     kubectl.apply(matrix(m), engagement(namespace, matrixRef={"name": m}, enforcement={"mode": "Enforce"}))
     try:
-        wait_for(lambda: enforced(kubectl, namespace), timeout=60, what="Enforce through the self-managed cert")
+        seen: list[bool | str] = [False]
+
+        def refused() -> bool:
+            seen[0] = enforced(kubectl, namespace)
+            return seen[0] is True
+
+        try:
+            wait_for(refused, timeout=60, what="Enforce through the self-managed cert")
+        except AssertionError as exc:
+            logs = "\n".join(line for p in replicas["procs"] for line in p.log().splitlines() if "DEBUG" not in line)
+            raise AssertionError(f"{exc}: {seen[0]}\n{logs[-4000:]}") from None
 
         # A CA close to expiry (written by hand, as if years had passed) is renewed by the leader: a new CA,
         # the bundle trusts both while replicas switch, both replicas serve the new certificate.
@@ -138,8 +157,8 @@ def test_self_managed_certificate_is_issued_injected_served_and_renewed(
         assert renewed.trusted == renewed.ca_cert + old.ca_cert
         wait_for(lambda: injected(kubectl, name) == renewed.trusted, timeout=30, what="new caBundle injected")
         for port in ports:
-            wait_for(lambda port=port: same_cert(served_cert(port), renewed.cert), timeout=30, what="reloaded")
-        assert enforced(kubectl, namespace)
+            wait_for(lambda port=port: serves(port, renewed.cert), timeout=30, what="reloaded")
+        assert enforced(kubectl, namespace) is True
         logs = "".join(p.log() for p in replicas["procs"])
         assert "CA renewed before expiry" in logs
     finally:
