@@ -99,9 +99,11 @@ crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
 
 .PHONY: generate
-generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards, docs/reference/
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards, docs/reference/, the chart's copies, bundle/
 	$(BIN)/python scripts/generate_monitoring.py
 	$(BIN)/python scripts/generate_docs.py --output-dir docs/reference
+	$(BIN)/python scripts/generate_chart.py
+	$(BIN)/python scripts/generate_bundle.py --image $(BUNDLE_IMAGE)
 
 .PHONY: docs-reference
 docs-reference: install ## Regenerate docs/reference/ (CRD fields, command line, metrics) from the code

@@ -71,7 +71,9 @@ def replicas(
     hook = body["webhooks"][0]
     del hook["clientConfig"]["caBundle"]
     hook["failurePolicy"] = "Fail"  # a TLS failure must show, not pass silently
-    hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    # Only the test's namespace (a label of our own: the test API server predates kubernetes.io/metadata.name).
+    kubectl.run("label", "namespace", namespace, f"eo-certs-test={name}", "--overwrite")
+    hook["namespaceSelector"] = {"matchLabels": {"eo-certs-test": name}}
     kubectl.apply(body)
     procs: list[OperatorProcess] = []
     try:

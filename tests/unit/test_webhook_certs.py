@@ -136,3 +136,19 @@ def test_cert_modes_and_their_directories(tmp_path: Path) -> None:
         cert_source("files", None, ())
     with pytest.raises(ValueError, match="expected one of"):
         cert_source("vault", None, ())
+
+
+def test_olm_mounts_are_served_under_either_name(tmp_path: Path) -> None:
+    """OLM mounts a webhook's certificate as tls.crt/tls.key, an APIService's as apiserver.crt/.key."""
+    from eligibility_operator.runtime.app import _mounted_cert
+    from eligibility_operator.runtime.serving.webhook import self_signed, tls_context
+
+    webhook_dir, apiservice_dir = tmp_path / "serving-certs", tmp_path / "certificates"
+    made = self_signed(webhook_dir, ["eligibility-operator-service.ns.svc"])
+    assert _mounted_cert(webhook_dir).certfile == made.certfile
+    apiservice_dir.mkdir()
+    (apiservice_dir / "apiserver.crt").write_bytes(made.certfile.read_bytes())
+    (apiservice_dir / "apiserver.key").write_bytes(made.keyfile.read_bytes())
+    cert = _mounted_cert(apiservice_dir)
+    assert cert.certfile.name == "apiserver.crt" and cert.keyfile.name == "apiserver.key"
+    tls_context(cert)  # loads: the operator serves with it
