@@ -152,3 +152,14 @@ def test_olm_mounts_are_served_under_either_name(tmp_path: Path) -> None:
     cert = _mounted_cert(apiservice_dir)
     assert cert.certfile.name == "apiserver.crt" and cert.keyfile.name == "apiserver.key"
     tls_context(cert)  # loads: the operator serves with it
+
+
+def test_a_missing_configuration_never_stops_serving() -> None:
+    api = MemoryApi()  # no ValidatingWebhookConfiguration
+    errors: list[str] = []
+    certs_ = certs.SecretCerts(api, AlwaysLeader("a"), "ns", "tls", HOSTS, "vwc", on_error=errors.append)
+    assert certs_.step() is not None and errors == ["webhook_configuration"]
+    api.objects[VWC_PATH] = {"metadata": {"name": "vwc", "resourceVersion": "0"}, "webhooks": [{"clientConfig": {}}]}
+    bundle = certs_.step()  # installed later: injected on the next round
+    assert bundle is not None and errors == ["webhook_configuration"]
+    assert api.objects[VWC_PATH]["webhooks"][0]["clientConfig"]["caBundle"] == base64.b64encode(bundle.trusted).decode()

@@ -272,10 +272,25 @@ class SecretCerts:
                     log.info("webhook certificate Secret %s/%s: %s", self.namespace, self.secret, why)
                     bundle = fresh
             if bundle is not None and bundle.trusted != self.injected:
-                if self.inject(bundle.trusted):
-                    log.info("ValidatingWebhookConfiguration %s: caBundle set from the Secret", self.configuration)
-                self.injected = bundle.trusted
+                self._inject(bundle.trusted)
         return bundle
+
+    def _inject(self, trusted: bytes) -> None:
+        """Inject, or say why not; serving goes on either way (the next round tries again)."""
+        try:
+            if self.inject(trusted):
+                log.info("ValidatingWebhookConfiguration %s: caBundle set from the Secret", self.configuration)
+        except ApiException as exc:
+            self.on_error("webhook_configuration")
+            missing = " (not found: is it installed, under that name?)" if exc.status == 404 else ""
+            log.warning(
+                "could not set the caBundle of ValidatingWebhookConfiguration %s%s: %s",
+                self.configuration,
+                missing,
+                describe_error(exc),
+            )
+            return
+        self.injected = trusted
 
     def load(self, bundle: Bundle, context: ssl.SSLContext | None = None) -> bool:
         """Write the bundle's certificate for this replica and load it; True when it changed."""

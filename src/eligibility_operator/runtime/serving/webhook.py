@@ -3,8 +3,9 @@
 Kopf has admission support, but the webhook configuration it manages has a fixed
 30-second timeout and no namespace selector; this webhook needs a short timeout,
 exempt namespaces and an opt-out label, so it is served here with aiohttp (which
-Kopf uses) and its configuration is either static (``deploy/overlays/cert-manager``)
-or managed below for the local control plane.
+Kopf uses) and its configuration is either static (``deploy/components/webhook``, the chart,
+OLM's ``webhookdefinitions``) or managed below for the local control plane. Where the serving
+certificate comes from is ``--webhook-cert-mode``; in mode ``self``, :mod:`.certs` keeps it.
 """
 
 from __future__ import annotations
