@@ -163,3 +163,7 @@ def test_a_missing_configuration_never_stops_serving() -> None:
     bundle = certs_.step()  # installed later: injected on the next round
     assert bundle is not None and errors == ["webhook_configuration"]
     assert api.objects[VWC_PATH]["webhooks"][0]["clientConfig"]["caBundle"] == base64.b64encode(bundle.trusted).decode()
+    # A configuration re-applied without its caBundle (kubectl replace) is mended on the next round.
+    del api.objects[VWC_PATH]["webhooks"][0]["clientConfig"]["caBundle"]
+    certs_.step()
+    assert api.objects[VWC_PATH]["webhooks"][0]["clientConfig"]["caBundle"] == base64.b64encode(bundle.trusted).decode()

@@ -208,7 +208,6 @@ class SecretCerts:
         self.certfile, self.keyfile = self.directory / "tls.crt", self.directory / "tls.key"
         self.serving: bytes | None = None  # the certificate this replica serves
         self.trusted = b""  # the CAs of the bundle this replica serves
-        self.injected: bytes | None = None  # the bundle last seen in the webhook configuration
 
     @property
     def _path(self) -> str:
@@ -271,7 +270,7 @@ class SecretCerts:
                 else:
                     log.info("webhook certificate Secret %s/%s: %s", self.namespace, self.secret, why)
                     bundle = fresh
-            if bundle is not None and bundle.trusted != self.injected:
+            if bundle is not None:  # every round: a configuration re-applied without caBundle is mended
                 self._inject(bundle.trusted)
         return bundle
 
@@ -290,7 +289,6 @@ class SecretCerts:
                 describe_error(exc),
             )
             return
-        self.injected = trusted
 
     def load(self, bundle: Bundle, context: ssl.SSLContext | None = None) -> bool:
         """Write the bundle's certificate for this replica and load it; True when it changed."""
@@ -319,7 +317,6 @@ class SecretCerts:
 
     async def keep_current(self, context: ssl.SSLContext) -> None:
         """Forever: renew and inject (leader), and serve the Secret's current certificate (every replica)."""
-        self.leadership.on_change(lambda leading: setattr(self, "injected", None) if leading else None)
         while True:
             await asyncio.sleep(self.every)
             try:
