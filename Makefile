@@ -85,7 +85,7 @@ lint: install ## ruff + mypy + import-linter (declared layers, .importlinter)
 	$(BIN)/ruff check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/ruff format --check src tests scripts benchmarks eligibility_operator_dev
 	$(BIN)/mypy
-	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring scripts/generate_docs.py
+	$(BIN)/mypy --strict scripts/generate_monitoring.py scripts/monitoring scripts/generate_docs.py scripts/generate_chart.py scripts/generate_bundle.py
 	$(BIN)/lint-imports
 
 .PHONY: fmt
@@ -99,9 +99,11 @@ crds: install ## Regenerate crds/ and deploy/ copies from the API models
 	$(BIN)/eligibility-operator default-matrix > deploy/base/default-matrix.yaml
 
 .PHONY: generate
-generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards, docs/reference/
+generate: crds ## Regenerate everything generated: crds/, deploy/ copies, alert rules, Grafana dashboards, docs/reference/, the chart's copies, bundle/
 	$(BIN)/python scripts/generate_monitoring.py
 	$(BIN)/python scripts/generate_docs.py --output-dir docs/reference
+	$(BIN)/python scripts/generate_chart.py
+	$(BIN)/python scripts/generate_bundle.py --image $(BUNDLE_IMAGE)
 
 .PHONY: docs-reference
 docs-reference: install ## Regenerate docs/reference/ (CRD fields, command line, metrics) from the code
@@ -209,3 +211,21 @@ e2e-kind: kind-up kind-load deploy ## Deploy into kind and wait for the sample e
 	kubectl apply -f deploy/samples/workloads.yaml -f deploy/samples/engagement.yaml
 	kubectl wait --for=condition=Ready supportengagement/acme-platform -n platform --timeout=120s
 	kubectl get se -A -o wide
+
+# ---------------------------------------------------------------- chart and OLM bundle (install channels)
+CHART_DIR := charts/eligibility-operator
+# The image the bundle's CSV runs; for a release, by digest (ghcr.io/stakater/eligibility-operator@sha256:...).
+BUNDLE_IMAGE ?= ghcr.io/stakater/eligibility-operator:$(VERSION)
+
+.PHONY: chart
+chart: install ## Regenerate the chart's RBAC templates, crds/ and files/ from deploy/base, crds/, deploy/prometheus, deploy/grafana
+	$(BIN)/python scripts/generate_chart.py
+
+.PHONY: bundle
+bundle: chart ## Regenerate the OLM bundle (bundle/) from the chart (BUNDLE_IMAGE=...@sha256:... for a release)
+	$(BIN)/python scripts/generate_bundle.py --image $(BUNDLE_IMAGE)
+
+.PHONY: chart-package
+chart-package: chart ## Package the chart into dist/charts/ with Helm's own engine (helm-python-sdk)
+	mkdir -p dist/charts
+	$(BIN)/python -c 'import helm_python, sys; print(helm_python.package(sys.argv[1], destination=sys.argv[2]))' $(CHART_DIR) dist/charts

@@ -24,6 +24,8 @@ TARGETS = {
     "base": "deploy/base",
     "monitoring": "deploy/overlays/monitoring",
     "cert-manager": "deploy/overlays/cert-manager",
+    "webhook": "deploy/overlays/webhook",
+    "openshift": "deploy/overlays/openshift",
 }
 REFERENCE = re.compile(
     r"(?P<name>[a-z0-9][a-z0-9._/:-]*?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"

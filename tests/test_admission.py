@@ -260,7 +260,7 @@ def test_malformed_and_huge_reviews_never_crash_the_webhook(
 
 
 def test_managed_configuration_matches_the_cert_manager_overlay(webhook: dict[str, Any]) -> None:
-    static = yaml.safe_load((REPO / "deploy/overlays/cert-manager/validatingwebhookconfiguration.yaml").read_text())
+    static = yaml.safe_load((REPO / "deploy/components/webhook/validatingwebhookconfiguration.yaml").read_text())
     generated = webhook_configuration("x", "https://127.0.0.1:1", b"ca", ["eligibility-operator", "kube-system"], 5)
     for a, b in zip(static["webhooks"], generated["webhooks"], strict=True):
         assert {k: v for k, v in a.items() if k != "clientConfig"} == {

@@ -20,7 +20,14 @@ from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
 
 pytestmark = pytest.mark.cluster
 SA = "system:serviceaccount:eligibility-operator:eligibility-operator"
-KUSTOMIZATIONS = ["deploy/base", "deploy/overlays/monitoring", "deploy/overlays/kind", "deploy/overlays/cert-manager"]
+KUSTOMIZATIONS = [
+    "deploy/base",
+    "deploy/overlays/monitoring",
+    "deploy/overlays/kind",
+    "deploy/overlays/cert-manager",
+    "deploy/overlays/webhook",
+    "deploy/overlays/openshift",
+]
 
 
 # Prometheus Operator's and cert-manager's CRDs, reduced to what the API server needs to accept the
@@ -124,6 +131,9 @@ def test_deployment_is_hardened() -> None:
     assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
     assert container["image"] == "ghcr.io/stakater/eligibility-operator:0.1.0"
     assert pod["securityContext"]["runAsNonRoot"] is True
+    # OpenShift's restricted-v2 assigns the UID (GID 0) and refuses pods that pin one.
+    assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(pod["securityContext"])
+    assert not {"runAsUser", "runAsGroup"} & set(container["securityContext"])
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     sc = container["securityContext"]
     assert sc == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
@@ -326,3 +336,38 @@ def test_kind_targets_fail_clearly_without_docker_or_kind(tmp_path: Path) -> Non
 def test_e2e_kind() -> None:  # pragma: no cover - no Docker engine on the CI machines
     result = subprocess.run(["make", "e2e-kind"], cwd=REPO, capture_output=True, text=True, check=False, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_webhook_cert_rbac_reaches_only_its_secret_and_configuration(kubectl: Kubectl, deployed: str) -> None:
+    """deploy/overlays/webhook (cert mode self): one named Secret and one named configuration, nothing more."""
+    rbac = [
+        d
+        for d in yaml.safe_load_all(render("deploy/overlays/webhook"))
+        if d and d["metadata"]["name"].startswith("eligibility-operator-webhook-")
+    ]
+    assert {d["kind"] for d in rbac} == {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+    kubectl.apply(*rbac)
+    ns = ("-n", "eligibility-operator")
+    for args in (
+        ("create", "secrets", *ns),
+        ("get", "secrets/eligibility-operator-webhook-tls", *ns),
+        ("update", "secrets/eligibility-operator-webhook-tls", *ns),
+        ("get", "validatingwebhookconfigurations/eligibility-operator"),
+        ("update", "validatingwebhookconfigurations/eligibility-operator"),
+    ):
+        assert can_i(kubectl, *args), args
+    forbidden = [
+        ("list", "secrets", *ns),
+        ("watch", "secrets", *ns),
+        ("get", "secrets/someone-else", *ns),
+        ("delete", "secrets/eligibility-operator-webhook-tls", *ns),
+        ("get", "secrets/eligibility-operator-webhook-tls", "-n", "default"),
+        ("create", "secrets", "-n", "default"),
+        ("update", "validatingwebhookconfigurations/someone-else"),
+        ("list", "validatingwebhookconfigurations"),
+        ("delete", "validatingwebhookconfigurations/eligibility-operator"),
+        ("create", "mutatingwebhookconfigurations"),
+    ]
+    assert [args for args in forbidden if can_i(kubectl, *args)] == []
+    for doc in rbac:  # the base's "cannot do more" checks stay about the base
+        kubectl.run("delete", doc["kind"], doc["metadata"]["name"], *ns, "--ignore-not-found", check=False)

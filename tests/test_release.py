@@ -33,7 +33,9 @@ def test_release_manifests_carry_the_given_image_everywhere(tmp_path: Path, imag
     result = release(image, tmp_path)
     assert result.returncode == 0, result.stderr
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == [f"eligibility-operator-{n}.yaml" for n in ("base", "cert-manager", "monitoring")]
+    assert files == [
+        f"eligibility-operator-{n}.yaml" for n in ("base", "cert-manager", "monitoring", "openshift", "webhook")
+    ]
     for path in tmp_path.iterdir():
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         kinds = {d["kind"] for d in docs}

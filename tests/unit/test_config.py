@@ -56,7 +56,11 @@ def test_options_reach_their_fields_and_inconsistent_ones_are_refused() -> None:
         config.webhook is not None and config.webhook.port == 9443 and "kube-system" in config.webhook.exempt_namespaces
     )
     assert config.election is None and config.serving.cluster_name == "eu-1"
-    with pytest.raises(ValueError, match="needs --webhook-cert-dir"):
-        from_options(parsed("--webhook-port", "9443"), identity="x")
+    assert config.webhook.cert_mode == "ephemeral"
+    # No certificate option: the operator keeps its own in a Secret (no add-on needed).
+    alone = from_options(parsed("--webhook-port", "9443"), identity="x").webhook
+    assert alone is not None and alone.cert_mode == "self" and alone.configuration == "eligibility-operator"
+    with pytest.raises(ValueError, match="files needs --webhook-cert-dir"):
+        from_options(parsed("--webhook-port", "9443", "--webhook-cert-mode", "files"), identity="x")
     with pytest.raises(ValueError, match="renew deadline"):
         from_options(parsed("--renew-deadline", "20"), identity="x")

@@ -754,6 +754,16 @@ def test_unknown_platform(kubernetes: str | None) -> None:
     )
 
 
+def test_an_unreadable_openshift_version_is_visible_never_plain_kubernetes() -> None:
+    problem = "OpenShift version unreadable: ClusterVersion 'version': HTTP 403 Forbidden: no"
+    platform = Platform(kubernetes="1.31.4", openshift_problem=problem)
+    result = run(spec(), [(WL, det("reloader", "1.4.21"))], platform=platform)
+    assert result.status.platform is not None and result.status.platform.compatible is None
+    assert result.status.platform.message == problem
+    cond = conditions(result)["PlatformCompatible"]
+    assert (cond.status, cond.reason, cond.message) == (ConditionStatus.UNKNOWN, "OpenShiftVersionUnreadable", problem)
+
+
 PLATFORM_MATRIX = load_matrix(
     "lifecycles",
     1,

@@ -110,6 +110,9 @@ def test_inventory_platform_and_last_evaluation_follow_the_state() -> None:
     platform = (("kubernetes_version", "v1.30.2"), ("openshift_version", "4.16.3"))
     assert found[(f"{P}_platform_info", platform)] == 1.0
     assert found[(f"{P}_last_evaluation_timestamp_seconds", ())] == 1234.5
+    assert found[(f"{P}_platform_openshift_unreadable", ())] == 0.0
+    state.platform = Platform(kubernetes="v1.30.2", openshift_problem="OpenShift version unreadable: HTTP 403")
+    assert samples(state)[(f"{P}_platform_openshift_unreadable", ())] == 1.0
 
 
 def test_operator_counters_are_served_beside_the_state() -> None:

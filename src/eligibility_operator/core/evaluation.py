@@ -338,7 +338,7 @@ def evaluate(
         _cond(
             PLATFORM,
             compatible,
-            platform_reason(compatible, verdicts),
+            platform_reason(compatible, verdicts, platform),
             platform_status.message or "every detected product supports this platform",
             generation,
         ),

@@ -22,6 +22,8 @@ def platform_status_of(
     problems = list(dict.fromkeys(p for v in verdicts for p in v.platform))
     behind = list(dict.fromkeys(p for v in verdicts for p in v.platform_behind))
     known = parse_version(platform.kubernetes or "") is not None or parse_version(platform.openshift or "") is not None
+    if platform.openshift_problem:  # OpenShift whose version is unreadable: never judged as plain Kubernetes
+        known, problems, behind = False, [platform.openshift_problem], []
     unmaintained = lifecycle is not None and lifecycle.lifecycle in (Lifecycle.END_OF_LIFE, Lifecycle.DEPRECATED)
     owner = Party.STAKATER if policy.stakater_manages_infrastructure(spec) else Party.CUSTOMER
     return PlatformStatus(
@@ -36,8 +38,13 @@ def platform_status_of(
     )
 
 
-def platform_reason(compatible: bool | None, verdicts: Sequence[VersionVerdict]) -> str:
-    """MatrixBehind: a platform newer than a product's documented range, and than the matrix lists."""
+def platform_reason(
+    compatible: bool | None, verdicts: Sequence[VersionVerdict], platform: Platform | None = None
+) -> str:
+    """MatrixBehind: a platform newer than a product's documented range, and than the matrix lists;
+    OpenShiftVersionUnreadable: the cluster serves config.openshift.io but its ClusterVersion could not be read."""
+    if platform is not None and platform.openshift_problem:
+        return "OpenShiftVersionUnreadable"
     behind = compatible and any(v.platform_behind for v in verdicts)
     return (
         "MatrixBehind" if behind else {True: "Compatible", False: "Incompatible", None: "PlatformUnknown"}[compatible]

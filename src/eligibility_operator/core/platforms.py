@@ -16,6 +16,9 @@ class Platform:
 
     kubernetes: str | None = None
     openshift: str | None = None
+    # Why the OpenShift version could not be read (ClusterVersion forbidden or failing on a cluster that
+    # serves config.openshift.io); None when it was read, or when the cluster is not OpenShift.
+    openshift_problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

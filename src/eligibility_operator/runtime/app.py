@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import kopf
 
@@ -37,7 +37,18 @@ from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
 from .watches import WatchOptions, WorkloadWatches
 
+if TYPE_CHECKING:
+    from .serving.certs import SecretCerts
+    from .serving.webhook import ServingCert
+
 log = logging.getLogger("eligibility_operator")
+
+
+@runtime_checkable
+class RawApiLike(Protocol):
+    """A client that makes raw API requests (KubeClient; the certificate Secret needs one)."""
+
+    def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]: ...
 
 
 async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> None:
@@ -48,15 +59,22 @@ async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> N
     one can record it."""
     from .serving import webhook
 
-    if options.self_signed_hosts:
+    keeper = None
+    if options.cert_mode == "self":
+        keeper = await _secret_certs(parts, kube, options)
+        cert = webhook.ServingCert(keeper.certfile, keeper.keyfile, keeper.trusted)
+    elif options.cert_mode == "ephemeral":
         cert = webhook.self_signed(Path(tempfile.mkdtemp(prefix="eo-webhook-")), list(options.self_signed_hosts))
     elif options.cert_dir is not None:
-        cert = webhook.ServingCert(options.cert_dir / "tls.crt", options.cert_dir / "tls.key", b"")
+        cert = _mounted_cert(options.cert_dir)
     else:
-        raise ValueError("the webhook needs --webhook-cert-dir or --webhook-self-signed")
+        raise ValueError(f"webhook certificate mode {options.cert_mode} needs --webhook-cert-dir")
     handler = webhook.AdmissionHandler(dataclasses.replace(parts, kube=kube), options.exempt_namespaces)
     server = parts.tasks.start(
-        webhook.serve(handler, options.host, options.port, cert, options.client_ca), name="webhook-server"
+        webhook.serve(
+            handler, options.host, options.port, cert, options.client_ca, keeper.keep_current if keeper else None
+        ),
+        name="webhook-server",
     )
     name = options.manage_configuration
     try:
@@ -89,6 +107,37 @@ async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> N
         await server
     finally:
         server.cancel()  # a managed configuration is removed by _shut_down, before the Lease is released
+
+
+def _mounted_cert(directory: Path) -> ServingCert:
+    """tls.crt and tls.key in ``directory``, or OLM's apiserver.crt and apiserver.key (apiservice-cert)."""
+    from .serving.webhook import ServingCert
+
+    if not (directory / "tls.crt").exists() and (directory / "apiserver.crt").exists():
+        return ServingCert(directory / "apiserver.crt", directory / "apiserver.key", b"")
+    return ServingCert(directory / "tls.crt", directory / "tls.key", b"")
+
+
+async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> SecretCerts:
+    """Cert mode self: wait for the Secret's certificate (the leader issues it), then serve it."""
+    from .serving.certs import SecretCerts, service_hosts
+
+    if not isinstance(kube, RawApiLike):
+        raise ValueError("webhook certificate mode self needs a Kubernetes client")
+    hosts = [*service_hosts(options.service, options.namespace), *options.self_signed_hosts]
+    keeper = SecretCerts(
+        kube,
+        parts.leadership,
+        options.namespace,
+        options.secret,
+        hosts,
+        options.configuration,
+        every=options.cert_check_seconds,
+        on_error=lambda operation: parts.metrics.errors.labels(operation).inc(),
+    )
+    await keeper.first()
+    log.info("admission webhook: serving the certificate of Secret %s/%s", options.namespace, options.secret)
+    return keeper
 
 
 async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:

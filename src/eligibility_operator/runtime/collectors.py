@@ -249,6 +249,13 @@ class StateCollector(Collector):
                 },
             )
         yield platform
+        unreadable = GaugeMetricFamily(
+            f"{PREFIX}_platform_openshift_unreadable",
+            "1 when the cluster serves config.openshift.io but its ClusterVersion could not be read (forbidden "
+            "or failing): engagements show PlatformCompatible=Unknown/OpenShiftVersionUnreadable; else 0.",
+        )
+        unreadable.add_metric([], 1.0 if self.state.platform.openshift_problem else 0.0)
+        yield unreadable
         build = InfoMetricFamily(f"{PREFIX}_build", "Version of the operator.")
         build.add_metric([], {"version": __version__})
         yield build

@@ -35,11 +35,31 @@ class ServingConfig:
     cluster_name: str = ""  # label every series with cluster=NAME (empty: no such label)
 
 
+# Where the serving certificate comes from (--webhook-cert-mode). `self`: the operator keeps a CA and a
+# certificate in a Secret and injects the caBundle (no add-on); `cert-manager`, `service-ca` (OpenShift),
+# `files`: tls.crt and tls.key in --webhook-cert-dir, reloaded when renewed; `olm`: the paths OLM mounts for
+# a CSV's webhookdefinitions; `ephemeral`: a CA and certificate made at start for --webhook-self-signed
+# hosts (a local control plane, with --webhook-manage-config).
+CERT_MODES = ("self", "cert-manager", "service-ca", "olm", "files", "ephemeral")
+# OLM mounts a webhook's certificate here (tls.crt, tls.key), and the same as an APIService's here.
+OLM_CERT_DIRS = (Path("/tmp/k8s-webhook-server/serving-certs"), Path("/apiserver.local.config/certificates"))
+# Where the manifests mount the cert-manager or service-ca Secret.
+MOUNTED_CERT_DIR = Path("/etc/webhook/certs")
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     port: int
     host: str = "0.0.0.0"  # a pod serves on all its interfaces
+    cert_mode: str = "files"  # one of CERT_MODES
     cert_dir: Path | None = None  # tls.crt and tls.key, e.g. from cert-manager
+    # cert_mode self: the Secret, the Service the API server calls (the certificate's names) and the
+    # configuration whose caBundle the leader keeps equal to the Secret's CAs
+    secret: str = "eligibility-operator-webhook-tls"
+    service: str = "eligibility-operator-webhook"
+    configuration: str | None = "eligibility-operator"
+    namespace: str = "eligibility-operator"
+    cert_check_seconds: float = 30.0  # cert mode self: how often each replica reads the Secret
     self_signed_hosts: tuple[str, ...] = ()  # generate a CA and certificate for these at start
     manage_configuration: str | None = None  # name of a ValidatingWebhookConfiguration to create and remove
     url: str | None = None  # how the API server reaches us, for a managed configuration
@@ -130,15 +150,50 @@ RUN_OPTIONS: tuple[Option, ...] = (
         {"default": 0, "show_default": True},
     ),
     Option(
+        ("--webhook-cert-mode",),
+        "webhook.cert_mode",
+        "Where the serving certificate comes from: self (a CA and certificate the operator keeps in a Secret, "
+        "caBundle injected; no add-on), cert-manager, service-ca or files (tls.crt/tls.key in "
+        "--webhook-cert-dir), olm (the paths OLM mounts), ephemeral (made at start for --webhook-self-signed). "
+        "Default: files with --webhook-cert-dir, ephemeral with --webhook-self-signed, else self.",
+        {"type": click.Choice(CERT_MODES), "default": None},
+    ),
+    Option(
+        ("--webhook-secret",),
+        "webhook.secret",
+        "cert mode self: the Secret (in the operator's namespace) holding the CA and serving certificate.",
+        {"default": "eligibility-operator-webhook-tls", "show_default": True},
+    ),
+    Option(
+        ("--webhook-service",),
+        "webhook.service",
+        "cert mode self: the Service the API server calls; the certificate names SERVICE.NAMESPACE.svc.",
+        {"default": "eligibility-operator-webhook", "show_default": True},
+    ),
+    Option(
+        ("--webhook-configuration",),
+        "webhook.configuration",
+        "cert mode self: the ValidatingWebhookConfiguration whose caBundle the leader keeps current ('' : none).",
+        {"default": "eligibility-operator", "show_default": True},
+    ),
+    Option(
+        ("--webhook-cert-check-interval", "cert_check"),
+        "webhook.cert_check_seconds",
+        "cert mode self: seconds between reads of the Secret (renewal by the leader, reload by every replica).",
+        {"default": 30.0, "show_default": True},
+    ),
+    Option(
         ("--webhook-cert-dir",),
         "webhook.cert_dir",
-        "Directory with tls.crt and tls.key (e.g. a cert-manager Secret).",
+        "Directory with tls.crt and tls.key (cert modes cert-manager, service-ca, files; default for the first "
+        "two: /etc/webhook/certs).",
         {"type": click.Path(file_okay=False, path_type=Path), "default": None},
     ),
     Option(
         ("--webhook-self-signed", "self_signed"),
         "webhook.self_signed_hosts",
-        "Generate a CA and serving certificate for this host or IP at start (repeatable).",
+        "Generate a CA and serving certificate for this host or IP at start (repeatable); in cert mode self, "
+        "more names for the Secret's certificate.",
         {"multiple": True},
     ),
     Option(
@@ -244,15 +299,37 @@ def own_namespace() -> str:
         return "eligibility-operator"
 
 
+def cert_source(mode: str | None, cert_dir: Path | None, self_signed: tuple[str, ...]) -> tuple[str, Path | None]:
+    """The certificate mode and directory from the options; ValueError names what is inconsistent."""
+    if mode is None:
+        mode = "files" if cert_dir else "ephemeral" if self_signed else "self"
+    if mode not in CERT_MODES:
+        raise ValueError(f"--webhook-cert-mode {mode!r}: expected one of {', '.join(CERT_MODES)}")
+    if mode == "files" and cert_dir is None:
+        raise ValueError("--webhook-cert-mode files needs --webhook-cert-dir")
+    if mode == "ephemeral" and not self_signed:
+        raise ValueError("--webhook-cert-mode ephemeral needs --webhook-self-signed HOST")
+    if mode in ("cert-manager", "service-ca") and cert_dir is None:
+        cert_dir = MOUNTED_CERT_DIR
+    if mode == "olm" and cert_dir is None:
+        cert_dir = next((d for d in OLM_CERT_DIRS if d.is_dir()), OLM_CERT_DIRS[0])
+    return mode, cert_dir
+
+
 def from_options(values: Mapping[str, Any], identity: str) -> OperatorConfig:
     """The configuration from ``run``'s parsed options; ValueError names what is inconsistent."""
     webhook = None
     if values["webhook_port"]:
-        if not (values["webhook_cert_dir"] or values["self_signed"]):
-            raise ValueError("--webhook-port needs --webhook-cert-dir or --webhook-self-signed")
+        mode, cert_dir = cert_source(values.get("webhook_cert_mode"), values["webhook_cert_dir"], values["self_signed"])
         webhook = WebhookConfig(
             port=values["webhook_port"],
-            cert_dir=values["webhook_cert_dir"],
+            cert_mode=mode,
+            cert_dir=cert_dir,
+            secret=values.get("webhook_secret") or "eligibility-operator-webhook-tls",
+            service=values.get("webhook_service") or "eligibility-operator-webhook",
+            configuration=values.get("webhook_configuration", "eligibility-operator") or None,
+            namespace=own_namespace(),
+            cert_check_seconds=values.get("cert_check") or 30.0,
             self_signed_hosts=tuple(values["self_signed"]),
             manage_configuration=values["webhook_manage_config"],
             url=values["webhook_url"],

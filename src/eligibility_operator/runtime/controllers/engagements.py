@@ -326,12 +326,18 @@ class Reconciler(Component):
 
     async def watch_platform_forever(self) -> None:
         while True:
+            delay = self.platform_seconds
             try:
-                self.set_platform(await asyncio.to_thread(self.kube.platform))
+                platform = await asyncio.to_thread(self.kube.platform)
+                if platform.openshift_problem:  # visible in status.platform and as a metric; retried sooner
+                    self.count_error("platform")
+                    log.warning("%s", platform.openshift_problem)
+                    delay = min(delay, 30.0)
+                self.set_platform(platform)
             except Exception as exc:  # the API server may be briefly away; try again later
                 self.count_error("platform")
                 log.warning("could not read the platform version: %s", describe_error(exc))
-            await asyncio.sleep(self.platform_seconds)
+            await asyncio.sleep(delay)
 
     async def _reconcile(self, key: EngagementKey) -> Outcome:
         record = self.state.engagements.get(key)

@@ -67,6 +67,14 @@ def openshift_version(cluster_version: dict[str, Any]) -> str | None:
     return str(desired) if desired else None
 
 
+def clusterversion_problem(exc: BaseException) -> str:
+    """What status.platform says when the OpenShift ClusterVersion cannot be read."""
+    hint = ""
+    if isinstance(exc, ApiException) and exc.status == 403:
+        hint = " (grant get on clusterversions.config.openshift.io named 'version', as deploy/base/rbac.yaml does)"
+    return f"OpenShift version unreadable: ClusterVersion 'version': {describe_error(exc)}{hint}"
+
+
 class KubeApi(Protocol):
     """The operator's own API calls; each is blocking and may raise (the caller retries)."""
 
@@ -140,6 +148,10 @@ class KubeClient:
             raise ApiException(http_resp=response)
         data: dict[str, Any] = json.loads(response.data or b"{}")
         return data
+
+    def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]:
+        """One request on a raw API path (the webhook certificate's Secret and configuration)."""
+        return self._call(method, path, body=body)
 
     # -------------------------------------------------------------- status
 
@@ -319,7 +331,22 @@ class KubeClient:
         try:
             cv = self._call("GET", "/apis/config.openshift.io/v1/clusterversions/version")
         except ApiException as exc:
-            if exc.status not in (403, 404):
-                raise
-            return Platform(kubernetes=kubernetes)
-        return Platform(kubernetes=kubernetes, openshift=openshift_version(cv))
+            if exc.status == 404 or (exc.status == 403 and not self._serves_openshift_config()):
+                return Platform(kubernetes=kubernetes)  # not OpenShift (a 403 there: the RBAC was not applied)
+            return Platform(kubernetes=kubernetes, openshift_problem=clusterversion_problem(exc))
+        except Exception as exc:
+            return Platform(kubernetes=kubernetes, openshift_problem=clusterversion_problem(exc))
+        version = openshift_version(cv)
+        if version is None:
+            return Platform(kubernetes=kubernetes, openshift_problem="ClusterVersion 'version' reports no version")
+        return Platform(kubernetes=kubernetes, openshift=version)
+
+    def _serves_openshift_config(self) -> bool:
+        """Whether the API server serves config.openshift.io (discovery is open to every authenticated user)."""
+        try:
+            self._call("GET", "/apis/config.openshift.io")
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True

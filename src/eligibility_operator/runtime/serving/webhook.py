@@ -3,8 +3,9 @@
 Kopf has admission support, but the webhook configuration it manages has a fixed
 30-second timeout and no namespace selector; this webhook needs a short timeout,
 exempt namespaces and an opt-out label, so it is served here with aiohttp (which
-Kopf uses) and its configuration is either static (``deploy/overlays/cert-manager``)
-or managed below for the local control plane.
+Kopf uses) and its configuration is either static (``deploy/components/webhook``, the chart,
+OLM's ``webhookdefinitions``) or managed below for the local control plane. Where the serving
+certificate comes from is ``--webhook-cert-mode``; in mode ``self``, :mod:`.certs` keeps it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ipaddress
 import logging
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -289,9 +291,15 @@ def tls_context(cert: ServingCert, client_ca: Path | None = None) -> ssl.SSLCont
 
 
 async def serve(
-    handler: AdmissionHandler, host: str, port: int, cert: ServingCert, client_ca: Path | None = None
+    handler: AdmissionHandler,
+    host: str,
+    port: int,
+    cert: ServingCert,
+    client_ca: Path | None = None,
+    keep_current: Callable[[ssl.SSLContext], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve the webhook over TLS until cancelled."""
+    """Serve the webhook over TLS until cancelled; ``keep_current`` keeps the context's certificate current
+    (default: reload the files when they change)."""
     context = tls_context(cert, client_ca)
     app = web.Application(client_max_size=handler.limits.max_body_bytes)
     app.add_routes([web.post(PATH, handler.handle)])
@@ -304,7 +312,10 @@ async def serve(
     mutual = " (mutual TLS)" if client_ca else ""
     log.info("admission webhook serving on https://%s:%d%s%s", host, port, PATH, mutual)
     try:
-        await _reload_on_renewal(context, cert, client_ca)
+        if keep_current is not None:
+            await keep_current(context)
+        else:
+            await _reload_on_renewal(context, cert, client_ca)
     finally:
         await serving.stop(listener, runner)
         handler.close()
