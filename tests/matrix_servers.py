@@ -29,9 +29,12 @@ REGISTRY = shutil.which("docker-registry")
 
 @dataclass
 class FileServer:
-    """Serves ``files`` (path -> bytes) over HTTPS; anything else is a 404. ``hits`` counts requests."""
+    """Serves ``files`` (path -> bytes) over HTTPS; anything else is a 404. ``hits`` counts requests.
+    ``fault``: ``stall`` holds every request unanswered (at most a minute) until it is cleared, ``cut``
+    closes each connection without an answer."""
 
     cert: ServingCert
+    fault: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
@@ -48,6 +51,12 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server.hits[self.path] = server.hits.get(self.path, 0) + 1
+            held = time.monotonic() + 60
+            while server.fault == "stall" and time.monotonic() < held:
+                time.sleep(0.1)
+            if server.fault is not None:
+                self.close_connection = True
+                return  # no answer: the client sees the connection end
             body = server.files.get(self.path)
             if body is None:
                 self.send_error(404)

@@ -155,6 +155,59 @@ def test_platform_eol_true_and_odd_cycles_are_left_out_with_a_note(tmp_path: Pat
     assert "cycle '1' is not major.minor" in result.stderr
 
 
+def test_provenance_is_the_label_or_the_url_never_a_local_path(tmp_path: Path) -> None:
+    local = tmp_path / "secret-dir" / "index.yaml"
+    local.parent.mkdir()
+    local.write_bytes(INDEX.read_bytes())
+    unlabeled = build_from(local)
+    assert str(tmp_path) not in unlabeled.stdout and "secret-dir" not in unlabeled.stdout
+    assert "a local copy of https://stakater.github.io/stakater-charts/index.yaml" in unlabeled.stdout
+    assert "--source-label" in unlabeled.stderr
+    labeled = build_from(
+        local, "--source-label", "stakater-charts index.yaml @ 4f2a9c1", "--base", str(local.parent / "b")
+    )
+    assert labeled.exit_code == 4  # the base does not exist: the label does not hide input errors
+    labeled = build_from(local, "--source-label", "stakater-charts index.yaml @ 4f2a9c1")
+    doc = built_doc(labeled)
+    assert str(tmp_path) not in labeled.stdout
+    sources = [r.get("source", "") for p in doc["spec"]["products"] for r in p["releases"]]
+    assert any(s.startswith("stakater-charts index.yaml @ 4f2a9c1: chart ") for s in sources), sources
+    assert "from the chart index stakater-charts index.yaml @ 4f2a9c1" in labeled.stdout.splitlines()[0]
+    empty = build_from(local, "--source-label", "  ")
+    assert empty.exit_code == 4 and "--source-label is empty" in empty.stderr
+
+
+def build_from(index: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["matrix", "build", "--chart-index", str(index), *args], catch_exceptions=False)
+
+
+def test_a_mass_reindex_date_and_an_unconfirmed_app_release_are_warned_and_noted(tmp_path: Path) -> None:
+    """A line whose first chart carries the index's re-index timestamp, and a latest version known only
+    from a chart without appVersion, are each a warning and a note in the line's source."""
+    index = yaml.safe_load(INDEX.read_text())
+    stamp = "2026-09-01T10:00:{:02d}.5Z"  # a re-index: 30 charts of another product in one minute
+    index["entries"]["other"] = [
+        {"name": "other", "version": f"0.{i}.0", "created": stamp.format(i)} for i in range(30)
+    ]
+    index["entries"]["reloader"].insert(
+        0, {"name": "reloader", "version": "2.3.0", "appVersion": "v1.9.0", "created": stamp.format(59)}
+    )
+    index["entries"]["reloader"].insert(0, {"name": "reloader", "version": "2.3.1", "created": "2026-10-01T10:00:00Z"})
+    path = tmp_path / "index.yaml"
+    path.write_text(yaml.safe_dump(index))
+    result = build_from(path, "--product", "reloader", "--source-label", "charts")
+    doc = built_doc(result)
+    line = releases(doc, "reloader")
+    warnings = [w for w in result.stderr.splitlines() if w.startswith("warning: ")]
+    assert any("reloader 1.9: released 2026-09-01 is when the index was re-indexed" in w for w in warnings), warnings
+    assert "mass re-index" in line["1.9"]["source"]
+    # chart 2.3.1 has no appVersion: "app 2.3.1" is only a chart version
+    assert any("reloader 2.3: latest 2.3.1 comes from a chart version without appVersion" in w for w in warnings)
+    assert "no app release confirmed" in line["2.3"]["source"]
+    plain = build_from(INDEX, "--product", "reloader")
+    assert "warning:" not in plain.stderr  # the shipped base predates every re-index date it could take
+
+
 # ------------------------------------------------------------------ bad input: a clear message, exit 4
 
 
