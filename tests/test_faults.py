@@ -416,8 +416,8 @@ def test_randomized_fault_soak(
                 last = stale()
                 if not last:
                     took = time.monotonic() - started
-                    if took > 5:
-                        print(f"\n[soak] {what}: the last to converge: {lagging}")
+                    if took > 5 and lagging:
+                        print(f"\n[soak] {what}: the last to converge: {', '.join(sorted(lagging))}")
                     return took
                 lagging = last
             except Exception as exc:  # the API server may still be coming back

@@ -44,7 +44,9 @@ def _timed(call: Callable[[], Any]) -> tuple[SourceError, float]:
     started = time.monotonic()
     with pytest.raises(SourceError) as err:
         call()
-    return err.value, time.monotonic() - started
+    took = time.monotonic() - started
+    print(f"\n[deadline] {err.value.reason} after {took:.2f} s: {err.value.message[:100]}")  # -s shows them
+    return err.value, took
 
 
 def _fetch_threads() -> list[threading.Thread]:
