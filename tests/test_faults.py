@@ -340,6 +340,15 @@ TIMING_PHASE = 2.0  # the retry period: renewals happen this often
 SOURCED = "f-sourced"  # the soak's matrix with spec.source
 
 
+def source_behind(api: client.ApiClient) -> dict[str, Any]:
+    """{"f-sourced Current": condition} while the soak's sourced matrix is not Current=True, else {}."""
+    cmx = client.CustomObjectsApi(api).get_cluster_custom_object(
+        "support.stakater.com", "v1alpha1", "compatibilitymatrices", SOURCED
+    )
+    current = next((c for c in cmx.get("status", {}).get("conditions", []) if c["type"] == "Current"), {})
+    return {} if current.get("status") == "True" else {f"{SOURCED} Current": current}
+
+
 def soak_requests() -> list[dict[str, Any]]:
     """SupportRequests about the estate's workloads, triaged by the operator as the workloads change."""
     base = {"apiVersion": "support.stakater.com/v1alpha1", "kind": "SupportRequest"}
@@ -395,18 +404,12 @@ def test_randomized_fault_soak(
     offline.mkdir()
     published = matrix(SOURCED)
     document = yaml.safe_dump(published).encode()
-    custom = client.CustomObjectsApi(api)
-
-    def source_behind() -> dict[str, Any]:
-        cmx = custom.get_cluster_custom_object("support.stakater.com", "v1alpha1", "compatibilitymatrices", SOURCED)
-        current = next((c for c in cmx.get("status", {}).get("conditions", []) if c["type"] == "Current"), {})
-        return {} if current.get("status") == "True" else {f"{SOURCED} Current": current}
 
     def stale() -> dict[str, Any]:
         return {
             **mismatches(api, ENGAGEMENTS, sourced={SOURCED: published["spec"]}),
             **request_mismatches(api, ENGAGEMENTS, offline),
-            **source_behind(),
+            **source_behind(api),
         }
 
     def settled(what: str, timeout: float = 45.0) -> float | None:
