@@ -19,17 +19,24 @@ from eligibility_operator.core.workloads import facts_from_object
 
 
 def expected_statuses(
-    api_client: client.ApiClient, namespace: str, last_good: dict[str, dict[str, Any]] | None = None
+    api_client: client.ApiClient,
+    namespace: str,
+    last_good: dict[str, dict[str, Any]] | None = None,
+    sourced: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, tuple[Summary | None, Summary | None]]:
     """{engagement: (operator's summary, pure evaluation's summary)} for the engagements in ``namespace``.
 
     ``last_good`` gives the last valid spec of matrices that are invalid now: the operator keeps
-    evaluating against it, and so must the oracle."""
+    evaluating against it, and so must the oracle. ``sourced`` gives the spec of the document that
+    matrices with ``spec.source`` publish (the operator evaluates against its verified copy)."""
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
     inventory = Inventory()
     for item in custom.list_cluster_custom_object("support.stakater.com", "v1alpha1", "compatibilitymatrices")["items"]:
         meta = item["metadata"]
+        if sourced and meta["name"] in sourced:
+            inventory.set_matrix(load_matrix(meta["name"], 0, sourced[meta["name"]]))
+            continue
         try:
             inventory.set_matrix(load_matrix(meta["name"], meta.get("generation", 0), item.get("spec")))
         except MatrixError as exc:
@@ -64,9 +71,13 @@ def expected_statuses(
 
 
 def mismatches(
-    api_client: client.ApiClient, namespace: str, last_good: dict[str, dict[str, Any]] | None = None
+    api_client: client.ApiClient,
+    namespace: str,
+    last_good: dict[str, dict[str, Any]] | None = None,
+    sourced: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, tuple[Summary | None, Summary | None]]:
-    return {k: v for k, v in expected_statuses(api_client, namespace, last_good).items() if v[0] != v[1]}
+    pairs = expected_statuses(api_client, namespace, last_good, sourced)
+    return {k: v for k, v in pairs.items() if v[0] != v[1]}
 
 
 def _request_summary(status: dict[str, Any] | None) -> tuple[Any, ...] | None:

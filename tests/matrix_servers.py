@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -28,9 +29,12 @@ REGISTRY = shutil.which("docker-registry")
 
 @dataclass
 class FileServer:
-    """Serves ``files`` (path -> bytes) over HTTPS; anything else is a 404. ``hits`` counts requests."""
+    """Serves ``files`` (path -> bytes) over HTTPS; anything else is a 404. ``hits`` counts requests.
+    ``fault``: ``stall`` holds every request unanswered (at most a minute) until it is cleared, ``cut``
+    closes each connection without an answer."""
 
     cert: ServingCert
+    fault: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
@@ -47,6 +51,12 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server.hits[self.path] = server.hits.get(self.path, 0) + 1
+            held = time.monotonic() + 60
+            while server.fault == "stall" and time.monotonic() < held:
+                time.sleep(0.1)
+            if server.fault is not None:
+                self.close_connection = True
+                return  # no answer: the client sees the connection end
             body = server.files.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -156,3 +166,142 @@ def oci_registry(cert: ServingCert, workdir: Path) -> Iterator[Registry]:
 def serving_cert(directory: Path) -> ServingCert:
     directory.mkdir(parents=True, exist_ok=True)
     return self_signed(directory, ["127.0.0.1"])
+
+
+# ------------------------------------------------------------------ sources that misbehave on purpose
+
+
+@dataclass
+class Misbehaving:
+    """An HTTPS server (raw sockets, TLS from the test CA) whose paths misbehave by name, every step paced
+    by ``pace`` seconds and every connection ended by ``stop`` or after ``limit`` seconds:
+
+    ``slowdoc`` a 7-byte body at one byte per ``pace``; ``trickle`` one body byte per ``pace``; ``stall``
+    headers, then nothing; ``slowheaders`` one header byte per ``pace``; ``huge`` declares 10**15 bytes;
+    ``loop`` redirects to itself; ``hop`` redirects to a new hop after ``pace``; anything else is a 404
+    (so a document's ``.sig`` is absent)."""
+
+    ca_pem: str
+    port: int = 0
+    pace: float = 0.3
+    limit: float = 120.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    requests: list[str] = field(default_factory=list)
+
+    def url(self, path: str, scheme: str = "https") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+
+def _ok(length: int) -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Type: application/yaml\r\nContent-Length: {length}\r\n\r\n".encode()
+
+
+def _misbehaviour(path: str, hop: int) -> tuple[bool, bytes, bytes, bool]:
+    """(wait one pace first, sent at once, sent one byte per pace, then hold the connection) for ``path``."""
+    if "slowdoc" in path:  # a whole small body: each file alone beats the deadline, document and .sig do not
+        return False, _ok(7), b"# slow\n", False
+    if "trickle" in path:
+        return False, _ok(60000), b"#" * 60000, False
+    if "slowheaders" in path:
+        return False, b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100000, False
+    if "stall" in path or "huge" in path:
+        return False, _ok(10**15 if "huge" in path else 1000), b"", True
+    if "loop" in path or "hop" in path:
+        target = path if "loop" in path else f"/hop/{hop}"
+        return (
+            "hop" in path,
+            f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode(),
+            b"",
+            False,
+        )
+    return False, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", b"", False
+
+
+def _serve_misbehaving(server: Misbehaving, conn: ssl.SSLSocket) -> None:
+    started = time.monotonic()
+
+    def wait() -> bool:
+        return not server.stop.wait(server.pace) and time.monotonic() - started < server.limit
+
+    with contextlib.suppress(OSError), conn:
+        conn.settimeout(server.limit)
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        path = request.split(b" ", 2)[1].decode()
+        server.requests.append(path)
+        delay, head, paced, hold = _misbehaviour(path, len(server.requests))
+        if delay and not wait():
+            return
+        conn.sendall(head)
+        for byte in paced:
+            if not wait():
+                return
+            conn.sendall(bytes([byte]))
+        while hold and wait():
+            pass
+
+
+@contextlib.contextmanager
+def misbehaving_server(cert: ServingCert, pace: float = 0.3) -> Iterator[Misbehaving]:
+    """Serve :class:`Misbehaving` paths on 127.0.0.1 until the block ends (then every connection ends)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.certfile), str(cert.keyfile))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    state = Misbehaving(cert.ca_pem.decode(), listener.getsockname()[1], pace)
+
+    def accept() -> None:
+        while not state.stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                continue
+
+            def handle(raw: socket.socket = raw) -> None:
+                try:
+                    raw.settimeout(10)
+                    conn = context.wrap_socket(raw, server_side=True)
+                except OSError:
+                    raw.close()
+                    return
+                _serve_misbehaving(state, conn)
+
+            threading.Thread(target=handle, daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@contextlib.contextmanager
+def unaccepted_port(full: bool) -> Iterator[int]:
+    """A port on 127.0.0.1 that listens but never accepts. ``full``: its backlog is filled first, so a new
+    connection is never even established (the kernel drops its SYNs); else TCP connects and nothing answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0 if full else 16)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        if full:
+            for _ in range(4):
+                filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+                fillers.append(filler)
+            time.sleep(0.2)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

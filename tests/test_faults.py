@@ -22,12 +22,14 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from eligibility_operator.matrix_source import digest_of
 from eligibility_operator_dev.cluster import apply_defaults
 from eligibility_operator_dev.controlplane import ControlPlane, free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
 from .consistency import mismatches, request_mismatches
+from .matrix_servers import https_server, serving_cert
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 OK, EOL, SOON = "ghcr.io/stakater/reloader:v1.4.21", "stakater/reloader:v1.1.0", "stakater/reloader:v1.2.0"
@@ -335,6 +337,16 @@ SOAK_ROUNDS = int(os.environ.get("FAULT_SOAK_ROUNDS", "20"))
 # a lapse the leader wins back, and a lapse long enough for the Lease to expire.
 SOAK_OUTAGES = (5.5, 6.8, 7.3, 9.5, 10.5)
 TIMING_PHASE = 2.0  # the retry period: renewals happen this often
+SOURCED = "f-sourced"  # the soak's matrix with spec.source
+
+
+def source_behind(api: client.ApiClient) -> dict[str, Any]:
+    """{"f-sourced Current": condition} while the soak's sourced matrix is not Current=True, else {}."""
+    cmx = client.CustomObjectsApi(api).get_cluster_custom_object(
+        "support.stakater.com", "v1alpha1", "compatibilitymatrices", SOURCED
+    )
+    current = next((c for c in cmx.get("status", {}).get("conditions", []) if c["type"] == "Current"), {})
+    return {} if current.get("status") == "True" else {f"{SOURCED} Current": current}
 
 
 def soak_requests() -> list[dict[str, Any]]:
@@ -381,87 +393,127 @@ def test_randomized_fault_soak(
 ) -> None:
     """Rounds of random faults (API server frozen or cut off for about the renew deadline or the Lease's
     duration, operator kill -9, watches expired by compaction), each with workload changes before, during
-    and after it; after each, every engagement's and SupportRequest's status must equal the offline
-    evaluation (`check`'s core) and the offline `triage` of the same objects. Stale: a round after which
-    they did not within 45 s. Prints rounds, stale count and the worst convergence time."""
+    and after it; while the API server is frozen, the HTTPS source of a sourced matrix also stalls or cuts
+    every connection. After each round, every engagement's and SupportRequest's status must equal the
+    offline evaluation (`check`'s core) and the offline `triage` of the same objects, and the sourced
+    matrix must be Current again. Stale: a round after which they did not within 45 s. Prints rounds, stale
+    count and the worst convergence time."""
     kc.apply(*soak_requests())
     proxy = ChaosProxy(plane.apiserver_port, seed=11)
     offline = tmp_path / "offline"
     offline.mkdir()
+    published = matrix(SOURCED)
+    document = yaml.safe_dump(published).encode()
 
     def stale() -> dict[str, Any]:
-        return {**mismatches(api, ENGAGEMENTS), **request_mismatches(api, ENGAGEMENTS, offline)}
+        return {
+            **mismatches(api, ENGAGEMENTS, sourced={SOURCED: published["spec"]}),
+            **request_mismatches(api, ENGAGEMENTS, offline),
+            **source_behind(api),
+        }
 
     def settled(what: str, timeout: float = 45.0) -> float | None:
-        started, last = time.monotonic(), None
+        started, last, lagging = time.monotonic(), None, None
         while time.monotonic() - started < timeout:
             try:
                 last = stale()
                 if not last:
-                    return time.monotonic() - started
+                    took = time.monotonic() - started
+                    if took > 5 and lagging:
+                        print(f"\n[soak] {what}: the last to converge: {', '.join(sorted(lagging))}")
+                    return took
+                lagging = last
             except Exception as exc:  # the API server may still be coming back
                 last = {"error": repr(exc)}
             time.sleep(0.25)
         print(f"\n[soak] {what}: STALE after {timeout} s: {last}")
         return None
 
-    try:
-        through_proxy = proxied_kubeconfig(plane, proxy, tmp_path)
-        op = operator_factory(through_proxy)
-        assert settled("initial") is not None
-        apps, rng = client.AppsV1Api(api), random.Random(23)
-        figures: list[tuple[str, float | None]] = []
-        # Every outage for both kinds of outage, as many kills and expiries, in a random order.
-        schedule = [(f, o) for f in ("freeze", "cut-off") for o in SOAK_OUTAGES]
-        schedule += [(f, 0.0) for f in ("kill", "expire") for _ in SOAK_OUTAGES]
-        schedule = (schedule * (1 + SOAK_ROUNDS // len(schedule)))[:SOAK_ROUNDS]
-        rng.shuffle(schedule)
-        for round_, (fault, outage) in enumerate(schedule):
-            time.sleep(rng.uniform(0, TIMING_PHASE))  # a random phase against the Lease's renewals
-            flip_images(apps, estate, rng)  # a change in flight when the fault starts
-            if fault == "freeze":
-                plane.signal("kube-apiserver", signal.SIGSTOP)
-                time.sleep(outage)
-                plane.signal("kube-apiserver", signal.SIGCONT)
-                what = f"API server frozen {outage} s"
-            elif fault == "cut-off":
-                proxy.blackhole = True
-                time.sleep(1)
-                flip_images(apps, estate, rng)  # the operator cannot see this one until the end
-                time.sleep(outage - 1)
-                proxy.blackhole = False
-                what = f"operator cut off {outage} s"
-            elif fault == "kill":
-                with ThreadPoolExecutor(4) as pool:
-                    burst = [pool.submit(flip_images, apps, estate, rng) for _ in range(12)]
-                    time.sleep(0.1)
-                    op.proc.send_signal(signal.SIGKILL)
-                    for f in burst:
-                        f.result()
-                op.proc.wait()
-                op = operator_factory(through_proxy)
-                what = "operator kill -9 mid-burst, restarted"
-            else:
-                op.proc.send_signal(signal.SIGSTOP)
-                try:
-                    flip_images(apps, estate, rng)
-                    plane.compact_etcd()
-                    plane.stop_apiserver()  # a fresh watch cache: resuming gets 410 Gone
-                    plane.start_apiserver()
-                finally:
-                    op.proc.send_signal(signal.SIGCONT)
-                what = "watches expired (operator stopped, etcd compacted, API server restarted)"
-            flip_images(apps, estate, rng)  # and one after it
-            took = settled(f"round {round_ + 1}: {what}")
-            figures.append((what, took))
-            print(f"\n[soak] round {round_ + 1}: {what}: " + (f"converged in {took:.2f} s" if took else "STALE"))
-            assert op.proc.poll() is None, f"the operator exited: {op.log()[-2000:]}"
-        stale_rounds = [what for what, took in figures if took is None]
-        worst = max(took for _, took in figures if took is not None) if len(stale_rounds) < len(figures) else 0.0
-        print(f"\n[soak] {len(figures)} rounds, {len(stale_rounds)} stale, worst convergence {worst:.2f} s")
-        assert stale_rounds == [], f"stale after: {stale_rounds}"
-    finally:
-        proxy.close()
+    with https_server(serving_cert(tmp_path / "cert")) as files:
+        files.files["/matrix.yaml"] = document
+        kc.apply(
+            {
+                "apiVersion": "support.stakater.com/v1alpha1",
+                "kind": "CompatibilityMatrix",
+                "metadata": {"name": SOURCED},
+                "spec": {
+                    "source": {
+                        "url": files.url("/matrix.yaml"),
+                        "interval": "1s",
+                        "timeout": "3s",
+                        "digest": digest_of(document),
+                        "caBundle": files.ca_pem,
+                    }
+                },
+            },
+            engagement(ENGAGEMENTS, "c-sourced", covers=[NAMESPACES[0]], matrixRef={"name": SOURCED}),
+        )
+        try:
+            through_proxy = proxied_kubeconfig(plane, proxy, tmp_path)
+            op = operator_factory(through_proxy)
+            assert settled("initial") is not None
+            apps, rng = client.AppsV1Api(api), random.Random(23)
+            figures: list[tuple[str, float | None]] = []
+            # Every outage for both kinds of outage, as many kills and expiries, in a random order.
+            schedule = [(f, o) for f in ("freeze", "cut-off") for o in SOAK_OUTAGES]
+            schedule += [(f, 0.0) for f in ("kill", "expire") for _ in SOAK_OUTAGES]
+            schedule = (schedule * (1 + SOAK_ROUNDS // len(schedule)))[:SOAK_ROUNDS]
+            rng.shuffle(schedule)
+            for round_, (fault, outage) in enumerate(schedule):
+                time.sleep(rng.uniform(0, TIMING_PHASE))  # a random phase against the Lease's renewals
+                flip_images(apps, estate, rng)  # a change in flight when the fault starts
+                if fault == "freeze":
+                    files.fault = rng.choice(("stall", "cut"))
+                    plane.signal("kube-apiserver", signal.SIGSTOP)
+                    time.sleep(outage)
+                    plane.signal("kube-apiserver", signal.SIGCONT)
+                    what = f"API server frozen {outage} s, matrix source {files.fault}"
+                    files.fault = None
+                elif fault == "cut-off":
+                    proxy.blackhole = True
+                    time.sleep(1)
+                    flip_images(apps, estate, rng)  # the operator cannot see this one until the end
+                    time.sleep(outage - 1)
+                    proxy.blackhole = False
+                    what = f"operator cut off {outage} s"
+                elif fault == "kill":
+                    with ThreadPoolExecutor(4) as pool:
+                        burst = [pool.submit(flip_images, apps, estate, rng) for _ in range(12)]
+                        time.sleep(0.1)
+                        op.proc.send_signal(signal.SIGKILL)
+                        for f in burst:
+                            f.result()
+                    op.proc.wait()
+                    op = operator_factory(through_proxy)
+                    what = "operator kill -9 mid-burst, restarted"
+                else:
+                    op.proc.send_signal(signal.SIGSTOP)
+                    try:
+                        flip_images(apps, estate, rng)
+                        plane.compact_etcd()
+                        plane.stop_apiserver()  # a fresh watch cache: resuming gets 410 Gone
+                        plane.start_apiserver()
+                    finally:
+                        op.proc.send_signal(signal.SIGCONT)
+                    what = "watches expired (operator stopped, etcd compacted, API server restarted)"
+                flip_images(apps, estate, rng)  # and one after it
+                took = settled(f"round {round_ + 1}: {what}")
+                figures.append((what, took))
+                print(f"\n[soak] round {round_ + 1}: {what}: " + (f"converged in {took:.2f} s" if took else "STALE"))
+                assert op.proc.poll() is None, f"the operator exited: {op.log()[-2000:]}"
+            stale_rounds = [what for what, took in figures if took is None]
+            worst = max(took for _, took in figures if took is not None) if len(stale_rounds) < len(figures) else 0.0
+            frozen = [took for what, took in figures if took is not None and "frozen" in what]
+            print(
+                f"\n[soak] {len(figures)} rounds, {len(stale_rounds)} stale, worst convergence {worst:.2f} s"
+                f" (frozen with the source stalled or cut: worst {max(frozen, default=0.0):.2f} s)"
+            )
+            assert stale_rounds == [], f"stale after: {stale_rounds}"
+        finally:
+            files.fault = None
+            proxy.close()
+            kc.run("delete", "se", "c-sourced", "-n", ENGAGEMENTS, check=False)
+            kc.run("delete", "cmx", SOURCED, check=False)
 
 
 # --------------------------------------------------------------------------- bad input

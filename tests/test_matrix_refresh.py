@@ -21,7 +21,15 @@ from eligibility_operator_dev.controlplane import free_port
 
 from .builders import engagement, matrix, workload
 from .conftest import Kubectl, OperatorProcess, wait_for
-from .matrix_servers import REGISTRY, FileServer, Registry, https_server, oci_registry, serving_cert
+from .matrix_servers import (
+    REGISTRY,
+    FileServer,
+    Registry,
+    https_server,
+    misbehaving_server,
+    oci_registry,
+    serving_cert,
+)
 
 pytestmark = pytest.mark.cluster
 API = "support.stakater.com/v1alpha1"
@@ -224,3 +232,57 @@ def test_sources_that_never_verify_apply_nothing(
         for body, _ in cases.values():
             kubectl.run("delete", "cmx", body["metadata"]["name"], check=False)
         kubectl.run("delete", "cmx", "unpinned-" + namespace, check=False)
+
+
+def test_a_stalled_source_delays_no_other_matrix(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess, files: FileServer, cert: ServingCert
+) -> None:
+    """Two sourced matrices; one source accepts the request and never answers (timeout 20s). Meanwhile the
+    other's new revision is applied, and its copy turns Stale on time once its source is gone; then the
+    stalled one fails with TimedOut, in its condition and in the metric."""
+    healthy, stalled = f"healthy-{namespace}", f"stalled-{namespace}"
+    path = f"/{namespace}/healthy.yaml"
+    doc = _document()
+    files.files[path], files.files[path + ".sig"] = doc, sign(doc, PRIVATE)
+    with misbehaving_server(cert) as slow:
+        kubectl.apply(_sourced(healthy, files.url(path), publicKey=PUBLIC.decode(), caBundle=files.ca_pem, maxAge="6s"))
+        try:
+            wait_for(lambda: kubectl.get("cmx", healthy).get("status", {}).get("revision") == digest_of(doc), what="A")
+            kubectl.apply(
+                _sourced(
+                    stalled, slow.url("/stall/m.yaml"), digest="sha256:" + "0" * 64, caBundle=slow.ca_pem, timeout="20s"
+                )
+            )
+            wait_for(lambda: slow.requests, what="the stalled source asked")
+            started = time.monotonic()
+            newer = _document(extra_line=True)
+            files.files[path], files.files[path + ".sig"] = newer, sign(newer, PRIVATE)
+            wait_for(
+                lambda: kubectl.get("cmx", healthy)["status"].get("revision") == digest_of(newer),
+                timeout=10,
+                what="the other matrix's new revision applied while one source stalls",
+            )
+            assert time.monotonic() - started < 8
+            files.files.pop(path)
+            files.files.pop(path + ".sig")
+            stale = wait_for(
+                lambda: (c := _condition(kubectl.get("cmx", healthy), "Current")).get("reason") == "Stale" and c,
+                timeout=12,
+                what="Current=False/Stale after maxAge 6s, while the other source stalls",
+            )
+            assert stale["status"] == "False" and time.monotonic() - started < 16, stale
+            waiting = _condition(kubectl.get("cmx", stalled), "Fetched")
+            assert waiting.get("reason") != "TimedOut", waiting  # still inside its 20 s: it was not waited for
+            timed_out = wait_for(
+                lambda: (c := _condition(kubectl.get("cmx", stalled), "Fetched")).get("reason") == "TimedOut" and c,
+                timeout=25,
+                what="Fetched=False/TimedOut",
+            )
+            assert timed_out["status"] == "False" and "within 20 s" in timed_out["message"], timed_out
+            assert time.monotonic() - started < 20 + 2 + 3, "20 s deadline, 2 s slack, the status write"
+            errors = re.search(
+                r'stakater_support_matrix_refresh_errors_total{reason="TimedOut"} (\S+)', _scrape(operator.metrics_port)
+            )
+            assert errors and float(errors.group(1)) >= 1
+        finally:
+            kubectl.run("delete", "cmx", healthy, stalled, check=False)

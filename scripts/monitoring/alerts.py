@@ -296,9 +296,10 @@ def rules() -> dict[str, Any]:
                 "summary": "CompatibilityMatrix sources keep failing to refresh ({{ $labels.reason }})",
                 "description": (
                     "Fetches of a CompatibilityMatrix spec.source have failed for 2 hours (SourceUnreachable: "
-                    "network, TLS, 404; SignatureInvalid; TooLarge; Invalid). Nothing was applied: the last good "
-                    "copy stays in use. For the team running the operator: the Fetched condition of `kubectl get "
-                    "cmx -o yaml` names the URL and the error; in an air gap, check the mirror."
+                    "network, TLS, 404; TimedOut: slower than spec.source.timeout; SignatureInvalid; TooLarge; "
+                    "Invalid). Nothing was applied: the last good copy stays in use. For the team running the "
+                    "operator: the Fetched condition of `kubectl get cmx -o yaml` names the URL and the error; in an "
+                    "air gap, check the mirror."
                 ),
             },
         }
@@ -324,7 +325,8 @@ def rules() -> dict[str, Any]:
                     "maxAge (or never was), so new releases and end-of-support dates are not known to the cluster. "
                     "Engagements are still judged with the last good copy. Check that the published document and "
                     "its signature are current and reachable; the Current condition of `kubectl get cmx "
-                    "{{ $labels.matrix }} -o yaml` says why (SourceUnreachable, SignatureInvalid, Invalid, Stale)."
+                    "{{ $labels.matrix }} -o yaml` says why (SourceUnreachable, TimedOut, SignatureInvalid, Invalid, "
+                    "Stale)."
                 ),
             },
         }

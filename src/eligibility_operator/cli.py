@@ -133,6 +133,12 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
     default=None,
     help="PEM CA certificates to trust for a remote --matrix instead of the system's.",
 )
+@click.option(
+    "--matrix-timeout",
+    default="30s",
+    show_default=True,
+    help="Wall-clock limit for fetching a remote --matrix, document and signature together (e.g. 10s, 2m).",
+)
 def check(
     paths: tuple[Path, ...],
     engagement: Path,
@@ -144,6 +150,7 @@ def check(
     matrix_digest: str | None,
     matrix_public_key: Path | None,
     matrix_ca_bundle: Path | None,
+    matrix_timeout: str,
 ) -> None:
     """Evaluate manifests offline, as the operator would.
 
@@ -160,7 +167,7 @@ def check(
 
     try:
         spec = check_report.load_engagement(engagement)
-        compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle)
+        compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle, matrix_timeout)
         result = check_report.check(
             paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
         )

@@ -134,35 +134,48 @@ def matrix_reference(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 def load_matrix(
-    reference: str | None, digest: str | None, public_key_file: Path | None, ca_bundle_file: Path | None
+    reference: str | None,
+    digest: str | None,
+    public_key_file: Path | None,
+    ca_bundle_file: Path | None,
+    timeout: str = "30s",
 ) -> CompiledMatrix:
     """The matrix ``check`` judges against: the default, a file, or a verified remote document."""
     from .offline.files import InputError
     from .offline.loading import load_matrix_file
 
     if reference is not None and is_remote(reference):
-        return load_remote_matrix(reference, digest, public_key_file, ca_bundle_file)
+        return load_remote_matrix(reference, digest, public_key_file, ca_bundle_file, timeout)
     if digest or public_key_file:
         raise InputError("--matrix-digest and --matrix-public-key apply to an https:// or oci:// --matrix")
     return load_matrix_file(Path(reference) if reference else None)
 
 
 def load_remote_matrix(
-    reference: str, digest: str | None, public_key_file: Path | None, ca_bundle_file: Path | None
+    reference: str,
+    digest: str | None,
+    public_key_file: Path | None,
+    ca_bundle_file: Path | None,
+    timeout: str = "30s",
 ) -> CompiledMatrix:
     """Fetch, verify and compile a matrix for ``check``; any failure is an InputError (exit 4, no verdict)."""
     from .matrix_source import Integrity, SourceError, compile_document, fetch, verified
+    from .matrix_source.duration import seconds
     from .offline.files import InputError
 
     if digest is None and public_key_file is None:
         raise InputError(f"matrix {reference} not used: a URL needs --matrix-digest or --matrix-public-key")
+    try:
+        limit = seconds(timeout)
+    except ValueError as exc:
+        raise InputError(f"--matrix-timeout: {exc}") from None
     try:
         public = public_key_file.read_text() if public_key_file else None
         ca_bundle = ca_bundle_file.read_text() if ca_bundle_file else None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the matrix key or CA bundle: {exc}") from None
     try:
-        fetched = fetch(reference, ca_bundle=ca_bundle, with_signature=public is not None)
+        fetched = fetch(reference, ca_bundle=ca_bundle, timeout=limit, with_signature=public is not None)
         verified(fetched, Integrity(digest=digest, public_key=public))
         return compile_document(fetched.document, None, 0, reference)
     except SourceError as exc:
@@ -185,6 +198,8 @@ def _matrix_exit(run: Callable[[], Any]) -> None:
     except Exception as exc:  # last resort: exit 1 would mean "different"
         click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(commands.EXIT_INPUT_ERROR)
+    for warning in output.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for note in output.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(output.text)
@@ -216,12 +231,34 @@ def _matrix_exit(run: Callable[[], Any]) -> None:
     help="Replace spec.platforms.NAME (kubernetes, openshift) from endoflife.date JSON "
     "([{cycle, releaseDate, eol, latest}]); repeatable.",
 )
+@click.option(
+    "--source-label",
+    default=None,
+    metavar="TEXT",
+    help="Where the chart index came from, written into each line's source instead of the --chart-index "
+    "argument (a local path is never written). Default: the --chart-index URL.",
+)
+@click.option(
+    "--ca-bundle",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM CA certificates to trust for https:// inputs instead of the system's.",
+)
+@click.option(
+    "--timeout",
+    default="30s",
+    show_default=True,
+    help="Wall-clock limit for reading each https:// input, however slowly it is sent (e.g. 10s, 2m).",
+)
 def matrix_build(
     chart_index: str,
     repository: str | None,
     base: str | None,
     products: tuple[str, ...],
     platform_eol: tuple[str, ...],
+    source_label: str | None,
+    ca_bundle: str | None,
+    timeout: str,
 ) -> None:
     """Print a CompatibilityMatrix with release lines derived from a chart index.
 
@@ -229,11 +266,20 @@ def matrix_build(
     Release lines are the charts' appVersion major.minor; a line is released when its first chart
     was published; an older line ends support 12 months after the line that replaced it. Images,
     labels, OLM packages and charts come from the base. The output is validated as an applied
-    matrix is. Exit codes: 0 written, 4 invalid input (nothing written to stdout).
+    matrix is. Warnings on stderr (and a note in the line's source) name what a reviewer must
+    check: release dates from a mass re-index of the repository, and latest versions known only
+    from a chart without appVersion. Exit codes: 0 written, 4 invalid input or an input not read
+    within --timeout (nothing written to stdout).
     """
     from .offline.matrix_tools import commands
 
-    _matrix_exit(lambda: commands.build(chart_index, base, products, platform_eol, repository))
+    def run() -> commands.Output:
+        fetching = commands.Fetching.from_options(timeout, ca_bundle)
+        return commands.build(
+            chart_index, base, products, platform_eol, repository, source_label=source_label, fetching=fetching
+        )
+
+    _matrix_exit(run)
 
 
 @matrix.command("diff")

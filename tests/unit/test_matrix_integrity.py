@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from eligibility_operator.matrix_source import (
     sign,
     verify,
 )
+from eligibility_operator.matrix_source.deadline import Deadline
 from eligibility_operator.matrix_source.https import read_capped
 from eligibility_operator.matrix_source.oci import split_reference
 from eligibility_operator.offline.loading import default_matrix_text
@@ -76,12 +76,13 @@ def test_an_unusable_public_key_is_a_signature_failure_not_a_crash() -> None:
 
 
 def test_read_capped_stops_at_the_cap_and_at_the_deadline() -> None:
-    assert read_capped(io.BytesIO(b"x" * 100), 100, time.monotonic() + 5, "doc") == b"x" * 100
+    assert read_capped(io.BytesIO(b"x" * 100), 100, Deadline(5, "doc"), "doc") == b"x" * 100
     with pytest.raises(SourceError) as err:
-        read_capped(io.BytesIO(b"x" * 101), 100, time.monotonic() + 5, "doc")
+        read_capped(io.BytesIO(b"x" * 101), 100, Deadline(5, "doc"), "doc")
     assert err.value.reason == Reason.TOO_LARGE
-    with pytest.raises(SourceError, match="in time"):
-        read_capped(io.BytesIO(b"x"), 100, time.monotonic() - 1, "doc")
+    with pytest.raises(SourceError, match="did not finish within") as err:
+        read_capped(io.BytesIO(b"x"), 100, Deadline(-1, "doc"), "doc")
+    assert err.value.reason == Reason.TIMED_OUT
 
 
 @pytest.mark.parametrize(

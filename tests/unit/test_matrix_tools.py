@@ -120,7 +120,7 @@ def test_a_new_release_line_in_the_index_is_added_and_ends_the_previous_one(tmp_
     assert diff.exit_code == 1
     assert "reloader 1.5 added" in diff.stdout.splitlines()
     assert "reloader 1.4 end of support set to 2027-09-01" in diff.stdout
-    assert "reloader chart reloader 2.3.0 added (app 1.5.0)" in diff.stdout
+    assert "chart reloader 2.3.0 installs reloader 1.5.0 (added)" in diff.stdout.splitlines()
 
 
 def test_building_again_from_the_output_changes_nothing(tmp_path: Path) -> None:
@@ -153,6 +153,59 @@ def test_platform_eol_true_and_odd_cycles_are_left_out_with_a_note(tmp_path: Pat
     assert built_doc(result)["spec"]["platforms"]["kubernetes"] == [{"version": "1.37", "released": "2026-08-26"}]
     assert "cycle 1.10 ended without a date, left out" in result.stderr
     assert "cycle '1' is not major.minor" in result.stderr
+
+
+def test_provenance_is_the_label_or_the_url_never_a_local_path(tmp_path: Path) -> None:
+    local = tmp_path / "secret-dir" / "index.yaml"
+    local.parent.mkdir()
+    local.write_bytes(INDEX.read_bytes())
+    unlabeled = build_from(local)
+    assert str(tmp_path) not in unlabeled.stdout and "secret-dir" not in unlabeled.stdout
+    assert "a local copy of https://stakater.github.io/stakater-charts/index.yaml" in unlabeled.stdout
+    assert "--source-label" in unlabeled.stderr
+    labeled = build_from(
+        local, "--source-label", "stakater-charts index.yaml @ 4f2a9c1", "--base", str(local.parent / "b")
+    )
+    assert labeled.exit_code == 4  # the base does not exist: the label does not hide input errors
+    labeled = build_from(local, "--source-label", "stakater-charts index.yaml @ 4f2a9c1")
+    doc = built_doc(labeled)
+    assert str(tmp_path) not in labeled.stdout
+    sources = [r.get("source", "") for p in doc["spec"]["products"] for r in p["releases"]]
+    assert any(s.startswith("stakater-charts index.yaml @ 4f2a9c1: chart ") for s in sources), sources
+    assert "from the chart index stakater-charts index.yaml @ 4f2a9c1" in labeled.stdout.splitlines()[0]
+    empty = build_from(local, "--source-label", "  ")
+    assert empty.exit_code == 4 and "--source-label is empty" in empty.stderr
+
+
+def build_from(index: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["matrix", "build", "--chart-index", str(index), *args], catch_exceptions=False)
+
+
+def test_a_mass_reindex_date_and_an_unconfirmed_app_release_are_warned_and_noted(tmp_path: Path) -> None:
+    """A line whose first chart carries the index's re-index timestamp, and a latest version known only
+    from a chart without appVersion, are each a warning and a note in the line's source."""
+    index = yaml.safe_load(INDEX.read_text())
+    stamp = "2026-09-01T10:00:{:02d}.5Z"  # a re-index: 30 charts of another product in one minute
+    index["entries"]["other"] = [
+        {"name": "other", "version": f"0.{i}.0", "created": stamp.format(i)} for i in range(30)
+    ]
+    index["entries"]["reloader"].insert(
+        0, {"name": "reloader", "version": "2.3.0", "appVersion": "v1.9.0", "created": stamp.format(59)}
+    )
+    index["entries"]["reloader"].insert(0, {"name": "reloader", "version": "2.3.1", "created": "2026-10-01T10:00:00Z"})
+    path = tmp_path / "index.yaml"
+    path.write_text(yaml.safe_dump(index))
+    result = build_from(path, "--product", "reloader", "--source-label", "charts")
+    doc = built_doc(result)
+    line = releases(doc, "reloader")
+    warnings = [w for w in result.stderr.splitlines() if w.startswith("warning: ")]
+    assert any("reloader 1.9: released 2026-09-01 is when the index was re-indexed" in w for w in warnings), warnings
+    assert "mass re-index" in line["1.9"]["source"]
+    # chart 2.3.1 has no appVersion: "app 2.3.1" is only a chart version
+    assert any("reloader 2.3: latest 2.3.1 comes from a chart version without appVersion" in w for w in warnings)
+    assert "no app release confirmed" in line["2.3"]["source"]
+    plain = build_from(INDEX, "--product", "reloader")
+    assert "warning:" not in plain.stderr  # the shipped base predates every re-index date it could take
 
 
 # ------------------------------------------------------------------ bad input: a clear message, exit 4
@@ -264,16 +317,16 @@ def https_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
 def test_an_https_index_is_read_and_bounded(https_server: tuple[str, ssl.SSLContext]) -> None:
     url, tls = https_server
     assert sources.read_bytes(f"{url}/index.yaml", tls=tls) == INDEX.read_bytes()
-    with pytest.raises(SourceError, match="more than the 100000-byte limit"):
+    with pytest.raises(SourceError, match=r"\(TooLarge\).* larger than the cap of 100000 bytes"):
         sources.read_bytes(f"{url}/stream", limit=100_000, tls=tls)  # no Content-Length: counted while read
-    with pytest.raises(SourceError, match="1000000000000 bytes, more than"):
+    with pytest.raises(SourceError, match=r"\(TooLarge\).* is 1000000000000 bytes, larger than the cap"):
         sources.read_bytes(f"{url}/big", tls=tls)
-    with pytest.raises(SourceError, match=re.escape("redirected to http://127.0.0.1:9/index.yaml, which is not https")):
+    with pytest.raises(SourceError, match=re.escape("redirects to a non-https URL: http://127.0.0.1:9/index.yaml")):
         sources.read_bytes(f"{url}/http", tls=tls)
     with pytest.raises(SourceError, match="HTTP 404"):
         sources.read_bytes(f"{url}/nope.yaml", tls=tls)
     # without trusting the test CA, the certificate is refused (the system trust store is the default)
-    with pytest.raises(SourceError, match=r"cannot fetch: .*CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(SourceError, match=r"cannot fetch \(SourceUnreachable\): .*CERTIFICATE_VERIFY_FAILED"):
         sources.read_bytes(f"{url}/index.yaml")
 
 
@@ -298,6 +351,10 @@ def test_diff_names_each_change(tmp_path: Path) -> None:
     reloader["releases"].append({"version": "1.5", "released": "2026-09-01", "latest": "1.5.0"})
     reloader["releases"][-2]["endOfSupport"] = "2027-09-01"  # 1.4
     spec["products"] = [p for p in spec["products"] if p["name"] != "konfigurator"]
+    charts = next(p for p in spec["products"] if p["name"] == "forecastle")["recognition"]["charts"][0]["versions"]
+    old_charts = next(p for p in old_doc["spec"]["products"] if p["name"] == "forecastle")
+    old_charts["recognition"]["charts"][0]["versions"].append({"chart": "9.8"})
+    charts.append({"chart": "9.9"})
     spec["platforms"]["kubernetes"].append({"version": "1.37", "released": "2026-08-26"})
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(yaml.safe_dump(old_doc))
@@ -308,6 +365,8 @@ def test_diff_names_each_change(tmp_path: Path) -> None:
         "reloader 1.2 end of support moved from 2026-02-17 to 2026-03-01",
         "reloader 1.4 end of support set to 2027-09-01",
         "reloader 1.5 added",
+        "charts forecastle 9.8.x no longer listed (installed forecastle 9.8)",
+        "charts forecastle 9.9.x install forecastle 9.9 (added)",
         "product konfigurator removed",
         "Kubernetes 1.37 added",
     ]

@@ -175,6 +175,11 @@ class MatrixSource(_Model):
     max_age: Duration = Field(
         default="7d", description="The matrix is Stale (condition Current=False) when the last good fetch is older."
     )
+    timeout: Duration = Field(
+        default="30s",
+        description="Wall-clock limit for one whole fetch (document and signature, every connection, redirect "
+        "and read, however slowly the source sends); past it the fetch fails with reason TimedOut.",
+    )
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = Field(
         default=None, description="Pinned sha256:<hex> of the document: only that exact document is applied."
     )

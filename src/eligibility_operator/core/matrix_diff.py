@@ -3,7 +3,7 @@
 ``eligibility-operator matrix diff`` prints it; the runtime can name the same changes
 in an Event when a matrix is replaced. One line per change, product by product:
 ``reloader 1.5 added``, ``reloader 1.4 end of support set to 2027-09-01``,
-``product tronador removed``.
+``charts reloader 1.5.x install reloader 1.5 (added)``, ``product tronador removed``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,20 @@ def _chart_versions(charts: Iterable[ChartRecognition]) -> dict[tuple[str, str],
     return {(c.name, _key(v.chart)): v.app or v.chart for c in charts for v in c.versions}
 
 
+def _chart_line(product: str, chart: str, version: str, old_app: str | None, new_app: str | None) -> list[str]:
+    """A chart map entry in words: "charts reloader 1.3.x install reloader 1.3 (added)" for a line of chart
+    versions, "chart reloader 2.2.16 installs reloader 1.4.21" for one chart version."""
+    line = version.count(".") == 1  # "1.3" covers chart versions 1.3.x
+    charts, install = (f"charts {chart} {version}.x", "install") if line else (f"chart {chart} {version}", "installs")
+    if old_app == new_app:
+        return []
+    if old_app is None:
+        return [f"{charts} {install} {product} {new_app} (added)"]
+    if new_app is None:
+        return [f"{charts} no longer listed (installed {product} {old_app})"]
+    return [f"{charts} now {install} {product} {new_app} (was {old_app})"]
+
+
 def _product(old: MatrixProduct, new: MatrixProduct) -> list[str]:
     name = new.name
     out = _lines(name, old.releases, new.releases, "end of support")
@@ -78,13 +92,7 @@ def _product(old: MatrixProduct, new: MatrixProduct) -> list[str]:
         out += _moved(name, f"{label} range", _range(a), _range(b))
     before, after = _chart_versions(old.recognition.charts), _chart_versions(new.recognition.charts)
     for chart, version in sorted(before.keys() | after.keys(), key=lambda k: (k[0], version_key(k[1]))):
-        a_app, b_app = before.get((chart, version)), after.get((chart, version))
-        if a_app is None:
-            out.append(f"{name} chart {chart} {version} added (app {b_app})")
-        elif b_app is None:
-            out.append(f"{name} chart {chart} {version} removed")
-        elif a_app != b_app:
-            out.append(f"{name} chart {chart} {version} now installs app {b_app} (was {a_app})")
+        out += _chart_line(name, chart, version, before.get((chart, version)), after.get((chart, version)))
     recognition = [
         field
         for field in ("images", "labels", "version_labels", "olm_packages", "foreign_images")

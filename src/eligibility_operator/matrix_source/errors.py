@@ -10,6 +10,7 @@ class Reason(StrEnum):
     """Why a fetched document was not applied (the ``Current`` condition's reason, the metric's label)."""
 
     SOURCE_UNREACHABLE = "SourceUnreachable"  # network, TLS, HTTP error status, 404, registry refusal
+    TIMED_OUT = "TimedOut"  # the whole fetch (document and signature) did not end within spec.source.timeout
     TOO_LARGE = "TooLarge"  # over the size cap
     SIGNATURE_INVALID = "SignatureInvalid"  # pinned digest or Ed25519 signature do not match, or no signature
     INVALID = "Invalid"  # not YAML, not a CompatibilityMatrix, or refused by the matrix validation

@@ -10,6 +10,7 @@ import yaml
 
 from ..core.matrix import CompiledMatrix, MatrixError, load_matrix
 from . import https, oci
+from .deadline import Deadline, within
 from .errors import Reason, SourceError
 from .integrity import MAX_SIGNATURE_BYTES, verify
 
@@ -43,22 +44,32 @@ def fetch(
     timeout: float = DEFAULT_TIMEOUT,
     with_signature: bool = True,
 ) -> Fetched:
-    """The document at ``url`` and, when ``with_signature``, its detached signature (None when absent)."""
+    """The document at ``url`` and, when ``with_signature``, its detached signature (None when absent).
+
+    ``timeout`` bounds the whole fetch, document and signature together, however the source sends."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "https":
-        document = https.get(url, ca_bundle=ca_bundle, cap=max_bytes, timeout=timeout)
-        assert document is not None  # missing_ok is False: a 404 raised
-        signature = None
-        if with_signature:
-            signature = https.get(
-                url + ".sig", ca_bundle=ca_bundle, cap=MAX_SIGNATURE_BYTES, timeout=timeout, missing_ok=True
-            )
-        return Fetched(document, signature)
+
+        def over_https(deadline: Deadline) -> Fetched:
+            document = https.get(url, ca_bundle=ca_bundle, cap=max_bytes, deadline=deadline)
+            assert document is not None  # missing_ok is False: a 404 raised
+            signature = None
+            if with_signature:
+                signature = https.get(
+                    url + ".sig", ca_bundle=ca_bundle, cap=MAX_SIGNATURE_BYTES, deadline=deadline, missing_ok=True
+                )
+            return Fetched(document, signature)
+
+        return within(timeout, url, over_https)
     if scheme == "oci":
-        document, signature = oci.get(
-            url, ca_bundle=ca_bundle, cap=max_bytes, timeout=timeout, signature_cap=MAX_SIGNATURE_BYTES
-        )
-        return Fetched(document, signature)
+
+        def over_oci(deadline: Deadline) -> Fetched:
+            document, signature = oci.get(
+                url, ca_bundle=ca_bundle, cap=max_bytes, deadline=deadline, signature_cap=MAX_SIGNATURE_BYTES
+            )
+            return Fetched(document, signature)
+
+        return within(timeout, url, over_oci)
     raise SourceError(Reason.SOURCE_UNREACHABLE, f"{url}: only https:// and oci:// sources are fetched")
 
 

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +22,10 @@ import oras.defaults
 import oras.provider
 import requests
 import requests.adapters
+import urllib3
+import urllib3.connection
 
+from .deadline import Deadline
 from .errors import Reason, SourceError
 from .https import read_capped
 
@@ -34,12 +36,32 @@ MAX_MANIFEST_BYTES = 64 * 1024
 _MANIFEST_TYPES = (oras.defaults.default_manifest_media_type, oras.defaults.docker_manifest_media_type)
 
 
-class _TimeoutAdapter(requests.adapters.HTTPAdapter):
-    """Every request of the session gets a (connect, read) timeout: requests has none by default."""
+def _tracked_pool(pool: type[Any], connection: type[Any], deadline: Deadline) -> type[Any]:
+    """``pool`` whose connections' sockets are shut down when ``deadline`` passes."""
 
-    def __init__(self, timeout: float) -> None:
+    class Tracked(connection):  # type: ignore[misc]
+        def _new_conn(self) -> Any:
+            sock = super()._new_conn()
+            deadline.track(sock)
+            return sock
+
+    return type(f"Tracked{pool.__name__}", (pool,), {"ConnectionCls": Tracked})
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """Every request of the session gets the time left as its (connect, read) timeout (requests has none by
+    default), and every socket it opens is shut down at the deadline."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
         super().__init__(max_retries=0)
-        self.timeout = timeout
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _tracked_pool(urllib3.HTTPConnectionPool, urllib3.connection.HTTPConnection, self.deadline),
+            "https": _tracked_pool(urllib3.HTTPSConnectionPool, urllib3.connection.HTTPSConnection, self.deadline),
+        }
 
     def send(
         self,
@@ -50,18 +72,17 @@ class _TimeoutAdapter(requests.adapters.HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: dict[str, str] | None = None,
     ) -> requests.Response:
-        if timeout is None:
-            timeout = (min(self.timeout, 10.0), self.timeout)
-        return super().send(request, stream, timeout, verify, cert, proxies)
+        left = self.deadline.remaining()
+        return super().send(request, stream, (left, left), verify, cert, proxies)
 
 
 class _Registry(oras.provider.Registry):  # type: ignore[misc]
     """oras' Registry without its retry decorator (five attempts with sleeps up to 83 s: the refresher
-    has its own schedule) and with timeouts."""
+    has its own schedule) and under the fetch's deadline."""
 
-    def __init__(self, hostname: str, tls_verify: bool | str, timeout: float) -> None:
+    def __init__(self, hostname: str, tls_verify: bool | str, deadline: Deadline) -> None:
         super().__init__(hostname=hostname, insecure=False, tls_verify=tls_verify)
-        adapter = _TimeoutAdapter(timeout)
+        adapter = _DeadlineAdapter(deadline)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -92,7 +113,7 @@ def split_reference(url: str) -> tuple[str, str]:
     return host, ref
 
 
-def _get(registry: _Registry, url: str, cap: int, deadline: float, what: str, accept: str | None = None) -> bytes:
+def _get(registry: _Registry, url: str, cap: int, deadline: Deadline, what: str, accept: str | None = None) -> bytes:
     headers = {"Accept": accept} if accept else {}
     response = registry.do_request(url, "GET", headers=headers, stream=True)
     try:
@@ -113,7 +134,7 @@ def _layer(manifest: dict[str, Any], media_type: str) -> dict[str, Any] | None:
     return layers[0] if layers else None
 
 
-def _blob(registry: _Registry, container: Any, layer: dict[str, Any], cap: int, deadline: float) -> bytes:
+def _blob(registry: _Registry, container: Any, layer: dict[str, Any], cap: int, deadline: Deadline) -> bytes:
     digest = str(layer.get("digest") or "")
     size = layer.get("size")
     if isinstance(size, int) and size > cap:
@@ -126,12 +147,13 @@ def _blob(registry: _Registry, container: Any, layer: dict[str, Any], cap: int, 
     return data
 
 
-def get(url: str, *, ca_bundle: str | None, cap: int, timeout: float, signature_cap: int) -> tuple[bytes, bytes | None]:
+def get(
+    url: str, *, ca_bundle: str | None, cap: int, deadline: Deadline, signature_cap: int
+) -> tuple[bytes, bytes | None]:
     """(document, signature file or None) of the artifact at ``url``. Every failure is a SourceError."""
     host, ref = split_reference(url)
-    deadline = time.monotonic() + timeout
     with _ca_file(ca_bundle) as verify:
-        registry = _Registry(host, verify, timeout)
+        registry = _Registry(host, verify, deadline)
         try:
             container = registry.get_container(ref)
             registry.auth.load_configs(container)
@@ -154,11 +176,11 @@ def get(url: str, *, ca_bundle: str | None, cap: int, timeout: float, signature_
         except SourceError:
             raise
         except requests.exceptions.SSLError as exc:
-            raise SourceError(Reason.SOURCE_UNREACHABLE, f"{url}: TLS failure: {exc}") from None
+            raise deadline.or_error(f"{url}: TLS failure: {exc}") from None
         except requests.exceptions.RequestException as exc:
-            raise SourceError(Reason.SOURCE_UNREACHABLE, f"{url}: unreachable: {exc}") from None
+            raise deadline.or_error(f"{url}: unreachable: {exc}") from None
         except Exception as exc:  # oras raises ValueError and friends for auth trouble and bad references
-            raise SourceError(Reason.SOURCE_UNREACHABLE, f"{url}: {type(exc).__name__}: {exc}") from None
+            raise deadline.or_error(f"{url}: {type(exc).__name__}: {exc}") from None
         finally:
             registry.session.close()
     return document, signature

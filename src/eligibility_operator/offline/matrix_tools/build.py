@@ -18,7 +18,7 @@ from typing import Any
 from ...api.models import CompatibilityMatrixSpec
 from ...core.matrix import MatrixError, load_matrix, parse_spec
 from ...core.versions import parse_version, version_key
-from .chart_index import chart_releases, chart_version_map, derive_lines, end_of_support
+from .chart_index import chart_releases, chart_version_map, derive_lines, end_of_support, mass_reindex_stamps
 from .sources import SourceError
 
 PLATFORMS = ("kubernetes", "openshift")
@@ -29,6 +29,7 @@ STAKATER_CHARTS = "https://stakater.github.io/stakater-charts"
 class Built:
     document: dict[str, Any]
     notes: list[str] = field(default_factory=list)  # what was kept from the base, and why
+    warnings: list[str] = field(default_factory=list)  # what a reviewer must check before publishing
 
 
 def matrix_spec(document: Any, source: str) -> tuple[str, CompatibilityMatrixSpec]:
@@ -56,19 +57,37 @@ def _older(a: str | None, b: str | None) -> bool:
     return a is not None and (b is None or a < b)
 
 
-def _releases(product: dict[str, Any], index: Any, charts: Sequence[str], label: str) -> list[dict[str, Any]]:
+def _releases(
+    product: dict[str, Any], index: Any, charts: Sequence[str], label: str, warnings: list[str]
+) -> list[dict[str, Any]]:
     found = [r for chart in charts for r in chart_releases(index, chart, label)]
+    reindexed = mass_reindex_stamps(index)
     merged = {_key(r["version"]): dict(r) for r in product.get("releases", [])}
     for line in derive_lines(found):
         base = merged.get(line.line, {})
         entry: dict[str, Any] = {"version": line.line}
         released = line.released.isoformat() if line.released else None
         source = f"{label}: chart {'/'.join(charts)} {line.charts[0]}..{line.charts[1]} (app {line.latest})"
-        if _older(base.get("released"), released):
+        from_index = not _older(base.get("released"), released)
+        if not from_index:
             released, source = base["released"], base.get("source") or source
+        subject = f"{product['name']} {line.line}"
+        if from_index and released and line.released_stamp in reindexed:
+            count = reindexed[line.released_stamp]
+            warnings.append(
+                f"{subject}: released {released} is when the index was re-indexed ({count} charts created "
+                f"{line.released_stamp}), not when the line came out: set it from the release tag"
+            )
+            source += f"; released date is the index's mass re-index ({count} charts at {line.released_stamp})"
         if released:
             entry["released"] = released
         latest = max((v for v in (base.get("latest"), line.latest) if v), key=version_key)
+        if latest == line.latest and latest != base.get("latest") and latest in line.guessed:
+            warnings.append(
+                f"{subject}: latest {latest} comes from a chart version without appVersion; no {product['name']} "
+                f"release {latest} is confirmed (base: {base.get('latest') or 'none'}): check the release tags"
+            )
+            source += f"; {latest} only as a chart version (no appVersion), no app release confirmed"
         entry.update({"latest": latest, "source": source})
         merged[line.line] = entry
     lines = sorted(merged.values(), key=lambda r: version_key(r["version"]))
@@ -167,7 +186,7 @@ def build_matrix(
                 raise SourceError(f"{index_label}: {why}")
             built.notes.append(f"{product['name']}: kept from the base: {why}")
             continue
-        product["releases"] = _releases(product, index, charts, index_label)
+        product["releases"] = _releases(product, index, charts, index_label, built.warnings)
         _chart_maps(product, index, charts, index_label)
     for platform, (data, label) in (platforms or {}).items():
         if platform not in PLATFORMS:

@@ -9,6 +9,7 @@ of support; an older line ends support 12 months after the line that replaced it
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,9 @@ from ...core.versions import Version, parse_version, version_key
 from .sources import SourceError
 
 SUPPORT_MONTHS = 12
+# A minute in which at least this many chart versions were "created" is a re-index of the repository, not
+# a day of releases: Stakater's index dates 269 charts of five products 2021-04-08T15:40.
+MASS_REINDEX_CHARTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class ChartRelease:
     chart: Version
     app: Version
     created: dt.date | None
+    stamp: str | None = None  # ``created`` to the minute, as the index wrote it
+    app_given: bool = True  # False: no appVersion, the app version is taken from the chart version
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,8 @@ class DerivedLine:
     released: dt.date | None
     latest: str  # newest app version of the line
     charts: tuple[str, str]  # first and last chart version carrying it
+    released_stamp: str | None = None  # ``created`` (to the minute) of the chart that gives ``released``
+    guessed: tuple[str, ...] = ()  # app versions only known from a chart version (no appVersion)
 
 
 def chart_releases(index: Any, chart: str, source: str) -> list[ChartRelease]:
@@ -54,10 +62,35 @@ def chart_releases(index: Any, chart: str, source: str) -> list[ChartRelease]:
         app = parse_version(str(app_text)) if app_text is not None else chart_version
         if chart_version is None or app is None or chart_version.suffix or app.suffix or app.parts < 2:
             continue  # a pre-release, a build of a branch, or not a version: not a release
-        found.append(ChartRelease(chart_version, app, _date(entry.get("created"))))
+        created = entry.get("created")
+        stamp = _stamp(created)
+        found.append(ChartRelease(chart_version, app, _date(created), stamp, app_text is not None))
     if not found:
         raise SourceError(f"{source}: chart {chart!r} has no released version in the index")
     return sorted(found, key=lambda r: r.chart.core)
+
+
+def _stamp(value: object) -> str | None:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") if value.tzinfo else value.strftime("%Y-%m-%dT%H:%M")
+    return value[:16] if isinstance(value, str) and len(value) >= 16 else None
+
+
+def mass_reindex_stamps(index: Any) -> dict[str, int]:
+    """Minutes (``2021-04-08T15:40``) in which :data:`MASS_REINDEX_CHARTS` or more chart versions of the
+    whole index were created, with their count: such a ``created`` is when the repository was re-indexed,
+    not when a chart was first published."""
+    entries = index.get("entries") if isinstance(index, Mapping) else None
+    if not isinstance(entries, Mapping):
+        return {}
+    counts = Counter(
+        stamp
+        for versions in entries.values()
+        if isinstance(versions, list)
+        for entry in versions
+        if isinstance(entry, Mapping) and (stamp := _stamp(entry.get("created"))) is not None
+    )
+    return {stamp: n for stamp, n in counts.items() if n >= MASS_REINDEX_CHARTS}
 
 
 def _date(value: object) -> dt.date | None:
@@ -84,11 +117,15 @@ def derive_lines(releases: Sequence[ChartRelease]) -> list[DerivedLine]:
         by_line.setdefault(_line(release.app), []).append(release)
     lines = []
     for line, items in by_line.items():
-        dates = [r.created for r in items if r.created is not None]
+        dated = sorted((r for r in items if r.created is not None), key=lambda r: (r.created, r.stamp or ""))
         latest = max(items, key=lambda r: r.app.core).app
         charts = sorted(items, key=lambda r: r.chart.core)
         first, last = str(charts[0].chart), str(charts[-1].chart)
-        lines.append(DerivedLine(line, min(dates) if dates else None, str(latest), (first, last)))
+        guessed = tuple(sorted({str(r.app) for r in items if not r.app_given}, key=version_key))
+        released = dated[0].created if dated else None
+        lines.append(
+            DerivedLine(line, released, str(latest), (first, last), dated[0].stamp if dated else None, guessed)
+        )
     return sorted(lines, key=lambda d: version_key(d.line))
 
 

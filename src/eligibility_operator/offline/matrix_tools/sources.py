@@ -1,24 +1,26 @@
 """Reading the inputs of ``matrix build`` and ``matrix diff``: local files or https URLs, bounded.
 
-Standard library only (urllib): https only, a timeout, and a size cap, so that a huge or
-never-ending response is an input error, not a hang or an out-of-memory kill.
+URLs are read as the operator reads a matrix source (:mod:`matrix_source.https`): https only, a size cap,
+and one wall-clock deadline for the whole read however slowly the server sends, so that a huge, stalled or
+never-ending response is an input error (exit 4), not a hang or an out-of-memory kill.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-import urllib.error
-import urllib.request
-from http.client import HTTPMessage
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
+from ...matrix_source import SourceError as FetchError
+from ...matrix_source import https
+from ...matrix_source.deadline import Deadline, within
+
 MAX_INPUT_BYTES = 32 * 1024 * 1024  # Stakater's chart index is about 1.2 MB
 TIMEOUT_SECONDS = 30.0
-_CHUNK = 1024 * 1024
+USER_AGENT = "eligibility-operator matrix build"
 
 
 class SourceError(Exception):
@@ -54,44 +56,30 @@ def read_bytes(
     return data
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to https only: a redirect to http is refused before it is requested."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if not newurl.startswith("https://"):
-            raise SourceError(f"{req.full_url}: redirected to {newurl}, which is not https")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+def tls_context(ca_bundle_file: str | None) -> ssl.SSLContext | None:
+    """The client context for ``--ca-bundle FILE`` (only its certificates are trusted); None: the system's."""
+    if ca_bundle_file is None:
+        return None
+    try:
+        pem = Path(ca_bundle_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"--ca-bundle {ca_bundle_file}: cannot read: {exc}") from None
+    try:
+        return https.tls_context(pem)
+    except FetchError as exc:
+        raise SourceError(f"--ca-bundle {ca_bundle_file}: {exc.message}") from None
 
 
 def _fetch(url: str, limit: int, timeout: float, tls: ssl.SSLContext | None) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "eligibility-operator matrix build"})
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls), _HttpsOnlyRedirects())
+    def read(deadline: Deadline) -> bytes:
+        data = https.get(url, ca_bundle=None, cap=limit, deadline=deadline, tls=tls, user_agent=USER_AGENT)
+        assert data is not None  # missing_ok is False: a 404 raised
+        return data
+
     try:
-        with opener.open(request, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise SourceError(f"{url}: {declared} bytes, more than the {limit}-byte limit")
-            chunks: list[bytes] = []
-            total = 0
-            while chunk := response.read(min(_CHUNK, limit - total + 1)):
-                total += len(chunk)
-                if total > limit:
-                    raise SourceError(f"{url}: more than the {limit}-byte limit")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except urllib.error.HTTPError as exc:
-        raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SourceError(f"{url}: cannot fetch: {reason}") from None
+        return within(timeout, url, read)
+    except FetchError as exc:
+        raise SourceError(f"cannot fetch ({exc.reason}): {exc.message}") from None
 
 
 def _text(source: str, data: bytes) -> str:
@@ -101,9 +89,11 @@ def _text(source: str, data: bytes) -> str:
         raise SourceError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 
-def read_yaml(source: str, limit: int | None = None) -> Any:
+def read_yaml(
+    source: str, limit: int | None = None, timeout: float = TIMEOUT_SECONDS, tls: ssl.SSLContext | None = None
+) -> Any:
     """One YAML (or JSON) document."""
-    text = _text(source, read_bytes(source, limit))
+    text = _text(source, read_bytes(source, limit, timeout, tls))
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
@@ -115,8 +105,10 @@ def read_yaml(source: str, limit: int | None = None) -> Any:
     return documents[0]
 
 
-def read_json(source: str, limit: int | None = None) -> Any:
-    text = _text(source, read_bytes(source, limit))
+def read_json(
+    source: str, limit: int | None = None, timeout: float = TIMEOUT_SECONDS, tls: ssl.SSLContext | None = None
+) -> Any:
+    text = _text(source, read_bytes(source, limit, timeout, tls))
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

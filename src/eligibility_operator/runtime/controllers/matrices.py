@@ -6,6 +6,9 @@
 * A document that fails the fetch, the digest/signature or the validation is never applied: the copy in
   use stays, the matrix's ``Fetched``/``Current`` conditions say why, ``refresh_errors_total{reason}``
   counts it, and no engagement's verdict changes.
+* Fetches run concurrently, at most ``max_fetches`` at a time on their own threads, each bounded by its
+  ``spec.source.timeout`` (:mod:`matrix_source.deadline`): a stalled source holds one slot for that long and
+  delays no other matrix's refresh, and the loop keeps turning copies Stale on time meanwhile.
 * The reconciler hands sourced matrices over through two hooks (``on_matrix_source`` and
   ``matrix_changed``); the status writer asks :meth:`status_extra` for the source's status fields.
 """
@@ -15,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,13 +61,15 @@ class MatrixRefresher(Component):
         store: MatrixStore,
         *,
         reload_seconds: float = 60.0,
-        timeout: float = 30.0,
+        max_fetches: int = 4,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         super().__init__(parts)
         self.store = store
         self.reload_seconds = reload_seconds
-        self.timeout = timeout
+        self.max_fetches = max_fetches
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # matrix name -> its refresh in flight
+        self._fetch_threads: ThreadPoolExecutor | None = None  # made on the first fetch, in the loop
         self.clock = clock
         self.sources: dict[str, Sourced] = {}
         self.stored: dict[str, StoredCopy] = {}
@@ -93,6 +100,8 @@ class MatrixRefresher(Component):
             source = spec.source
             interval = seconds(source.interval) if source else 0.0
             max_age = seconds(source.max_age) if source else 0.0
+            if source is not None:
+                seconds(source.timeout)
         except (ValidationError, ValueError) as exc:
             problem = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         if problem or source is None:
@@ -223,13 +232,18 @@ class MatrixRefresher(Component):
         """One fetch of ``s`` (leader only)."""
         now = self.clock()
         s.attempted = True
+        if self._fetch_threads is None:
+            self._fetch_threads = ThreadPoolExecutor(self.max_fetches, thread_name_prefix="matrix-fetch")
         try:
-            fetched = await asyncio.to_thread(
-                fetch,
-                s.source.url,
-                ca_bundle=s.source.ca_bundle,
-                timeout=self.timeout,
-                with_signature=s.source.public_key is not None,
+            fetched = await asyncio.get_running_loop().run_in_executor(
+                self._fetch_threads,
+                functools.partial(
+                    fetch,
+                    s.source.url,
+                    ca_bundle=s.source.ca_bundle,
+                    timeout=seconds(s.source.timeout),
+                    with_signature=s.source.public_key is not None,
+                ),
             )
             if self.sources.get(s.name) is not s or self.state.matrix(s.name) is None:
                 return  # deleted or changed while fetching: nothing to apply
@@ -295,9 +309,47 @@ class MatrixRefresher(Component):
 
     # --------------------------------------------------------------- loop
 
+    def _start_refresh(self, s: Sourced) -> None:
+        """Refresh ``s`` in its own task: the loop goes on (other sources, Stale transitions) meanwhile."""
+
+        async def refresh_then_wake() -> None:
+            try:
+                await self.refresh(s)
+            except Exception:  # a bug in one refresh must not end the others' schedule
+                log.exception("CompatibilityMatrix %s: refresh failed", s.name)
+                s.due = time.monotonic() + min(s.interval, 60.0)
+            finally:
+                if self._fetching.get(s.name) is task:
+                    del self._fetching[s.name]
+                self._wake.set()
+
+        task = asyncio.create_task(refresh_then_wake(), name=f"matrix-refresh {s.name}")
+        self._fetching[s.name] = task
+
+    def _next_wake(self, tick: float) -> float:
+        """Seconds until a source is due (not one being fetched) or a copy turns Stale."""
+        now, mono = self.clock(), time.monotonic()
+        waits = [tick * 60]
+        for s in self.sources.values():
+            if s.name not in self._fetching:
+                waits.append(s.due - mono)
+            if s.revision is not None and s.last_fetched is not None and not s.stale:
+                waits.append(s.max_age - (now - s.last_fetched).total_seconds() + 0.05)
+        return max(0.05, min(waits))
+
     async def run(self, tick: float = 1.0) -> None:
         """Fetch what is due (leader) or re-read the leader's copies (followers, and anyone whose first
         read of the store failed: fetching goes on meanwhile, and a save never drops other matrices)."""
+        try:
+            await self._run(tick)
+        finally:
+            for task in list(self._fetching.values()):
+                task.cancel()
+            if self._fetch_threads is not None:
+                self._fetch_threads.shutdown(wait=False, cancel_futures=True)
+                self._fetch_threads = None
+
+    async def _run(self, tick: float) -> None:
         if not self.loaded:
             await self.load_store()
         next_reload = time.monotonic() + self.reload_seconds
@@ -313,11 +365,10 @@ class MatrixRefresher(Component):
                 self.notice_stale()
                 await self.drop_copies_of_deleted()
                 for s in list(self.sources.values()):
-                    if s.due <= now and self.sources.get(s.name) is s:
-                        await self.refresh(s)
+                    if s.due <= now and self.sources.get(s.name) is s and s.name not in self._fetching:
+                        self._start_refresh(s)
             self._wake.clear()
-            waits = [s.due - time.monotonic() for s in self.sources.values()]
-            delay = max(0.05, min([tick * 60, *waits])) if self.leadership.may_write() else tick * 5
+            delay = self._next_wake(tick) if self.leadership.may_write() else tick * 5
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             if self._wake.is_set() and self.leadership.may_write():
