@@ -70,7 +70,9 @@ def run(**values: Any) -> None:
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
-def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable[[_Command], _Command]:
+def _offline_inputs(
+    *, files: str, engagement: str, kubernetes: str, engagement_required: bool = True, stdin: bool = False
+) -> Callable[[_Command], _Command]:
     """The inputs ``check`` and ``triage`` share: manifests, engagement, matrix and platform versions."""
     options = (
         click.option(
@@ -79,12 +81,12 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
             "paths",
             multiple=True,
             required=True,
-            type=click.Path(exists=True, path_type=Path),
+            type=click.Path(exists=True, path_type=Path, allow_dash=stdin),
             help=files,
         ),
         click.option(
             "--engagement",
-            required=True,
+            required=engagement_required,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help=engagement,
         ),
@@ -112,11 +114,29 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
 
 @main.command()
 @_offline_inputs(
-    files="Manifest file or directory (recursive); repeatable.",
-    engagement="SupportEngagement manifest to evaluate against.",
+    files="Manifest file or directory (recursive); '-' reads standard input (bounded like a file); repeatable.",
+    engagement="SupportEngagement manifest to evaluate against. Default: as an engagement covering every "
+    "product in every namespace would (ProductSupport, no plan-specific terms).",
     kubernetes="Platform to check compatibility with, e.g. 1.30.2.",
+    engagement_required=False,
+    stdin=True,
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "sarif", "junit"]),
+    default="table",
+    show_default=True,
+    help="sarif: SARIF 2.1.0 for code scanning; junit: JUnit XML, a failed testcase per finding that makes a "
+    "version Ineligible or Limited.",
+)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here instead of standard output (only for a verdict: exit 4 writes none); "
+    "the verdict's line is still printed.",
+)
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
 )
@@ -135,11 +155,12 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
 )
 def check(
     paths: tuple[Path, ...],
-    engagement: Path,
+    engagement: Path | None,
     matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
+    output_file: Path | None,
     strict: bool,
     matrix_digest: str | None,
     matrix_public_key: Path | None,
@@ -149,22 +170,30 @@ def check(
 
     \b
     Exit codes: 0 Eligible, 1 Limited, 3 Ineligible, 4 invalid input (unreadable
-    paths, malformed Kubernetes objects, nothing to check, invalid engagement or
-    matrix; never a crash), 2 usage error. Files that are not Kubernetes objects
-    (values files, kustomize patches, CI configs, Helm templates) are skipped and
-    counted.
+    paths, a stream that is not YAML, malformed Kubernetes objects, nothing to
+    check, invalid engagement or matrix; never a crash), 2 usage error. Files
+    that are not Kubernetes objects (values files, kustomize patches, CI configs,
+    Helm templates) are skipped and counted. A ClusterVersion among the inputs
+    gives --openshift-version when it is not set.
     """
     from . import matrix_cli
     from .core.evaluation import Platform
     from .offline import check as check_report
+    from .offline import reports
 
     try:
-        spec = check_report.load_engagement(engagement)
+        spec = check_report.load_engagement(engagement) if engagement else None
         compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle)
         result = check_report.check(
             paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
         )
-        text = check_report.render_json(result) if output == "json" else check_report.render_table(result)
+        renderers = {
+            "json": check_report.render_json,
+            "table": check_report.render_table,
+            "sarif": lambda r: reports.render_sarif(r, str(engagement) if engagement else None),
+            "junit": reports.render_junit,
+        }
+        text = renderers[output](result)
     except check_report.InputError as exc:
         click.echo(f"error: {check_report.printable(str(exc))}", err=True)
         sys.exit(check_report.EXIT_INPUT_ERROR)
@@ -173,7 +202,24 @@ def check(
             f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
         )
         sys.exit(check_report.EXIT_INPUT_ERROR)
-    click.echo(text)
+    if result.exit_code == check_report.EXIT_INPUT_ERROR and output in ("sarif", "junit"):
+        # no verdict, no report: a pipeline must not upload an empty "all clear"
+        click.echo(check_report.render_table(result), err=True)
+        sys.exit(result.exit_code)
+    if output_file is None:
+        click.echo(text)
+    elif result.exit_code != check_report.EXIT_INPUT_ERROR:
+        try:
+            output_file.write_text(text + "\n")
+        except OSError as exc:
+            click.echo(f"error: cannot write {output_file}: {exc.strerror or exc}", err=True)
+            sys.exit(check_report.EXIT_INPUT_ERROR)
+        click.echo(
+            f"Eligibility: {result.status.eligibility} ({check_report.printable(result.status.reason)}); "
+            f"{output} report written to {output_file}"
+        )
+    else:
+        click.echo(check_report.render_table(result), err=True)
     sys.exit(result.exit_code)
 
 

@@ -214,7 +214,8 @@ def test_a_product_entering_the_premium_horizon_is_announced_once() -> None:
             reasons = sorted(e.reason for e in h.kube.events)
             assert reasons == ["EligibilityEligible", "EndOfSupportApproaching"]
             horizon = next(e for e in h.kube.events if e.reason == "EndOfSupportApproaching")
-            assert horizon.warning and horizon.message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21")
+            assert horizon.warning
+            assert horizon.message.startswith("[EO102] customer action: upgrade reloader 1.2.0 to 1.4.21")
             h.reconciler.mark_all()
             h.add_workload("team-a", "other", "stakater/reloader:v1.4.21")  # the status changes, the horizon not
             await settle(h)

@@ -24,6 +24,7 @@ from ..api.models import (
 )
 from . import policy
 from .detection import Detection
+from .findings import FindingCode
 from .matrix import ProductEntry
 from .platforms import (
     KnownLines,
@@ -158,6 +159,7 @@ class VersionVerdict:
     # Stakater's action items that never reduce eligibility, whoever maintains versions (matrix behind)
     stakater_items: tuple[str, ...] = ()
     platform_behind: tuple[str, ...] = ()  # platforms newer than the documented range and than the matrix lists
+    codes: tuple[FindingCode, ...] = ()  # stable codes of every finding and item above, worst first
 
 
 def _enterprise_image(entry: ProductEntry) -> str:
@@ -203,7 +205,10 @@ def judge_version(
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
     notes.extend((*problems, *platform_behind))
     contracted = next((p for p in spec.products if p.name == entry.name), None)
-    if contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY:
+    mismatched = bool(
+        contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY
+    )
+    if mismatched:
         mismatch = "the contract covers Enterprise, the cluster runs the Community image"
         limited.append(f"run the Enterprise image of {entry.name}{_enterprise_image(entry)} ({mismatch})")
         notes.append(mismatch)
@@ -235,7 +240,33 @@ def judge_version(
         counted=not stakater,
         stakater_items=stakater_items,
         platform_behind=tuple(platform_behind),
+        codes=_codes(j, bool(problems), bool(platform_behind), mismatched),
     )
+
+
+def _codes(j: Judgement, incompatible: bool, platform_behind: bool, mismatched: bool) -> tuple[FindingCode, ...]:
+    """The stable codes of one version's findings and items, worst first."""
+    found = {
+        FindingCode.END_OF_LIFE: j.lifecycle == Lifecycle.END_OF_LIFE,
+        FindingCode.PLATFORM_INCOMPATIBLE: incompatible,
+        FindingCode.VERSION_UNKNOWN: j.lifecycle == Lifecycle.UNKNOWN and not j.matrix_behind,
+        FindingCode.EDITION_MISMATCH: mismatched,
+        FindingCode.END_OF_SUPPORT_APPROACHING: j.lifecycle == Lifecycle.DEPRECATED,
+        FindingCode.MATRIX_BEHIND: j.matrix_behind,
+        FindingCode.PLATFORM_MATRIX_BEHIND: platform_behind,
+    }
+    return tuple(code for code in _CODE_ORDER if found[code])
+
+
+_CODE_ORDER = [  # worst first: what makes a version Ineligible, then Limited, then what does not count
+    FindingCode.END_OF_LIFE,
+    FindingCode.PLATFORM_INCOMPATIBLE,
+    FindingCode.VERSION_UNKNOWN,
+    FindingCode.EDITION_MISMATCH,
+    FindingCode.END_OF_SUPPORT_APPROACHING,
+    FindingCode.MATRIX_BEHIND,
+    FindingCode.PLATFORM_MATRIX_BEHIND,
+]
 
 
 # ----------------------------------------------------------- step 2: reduce
