@@ -215,7 +215,8 @@ class ProductStatus(_Model):
     matrix_behind: bool | None = Field(
         default=None,
         description="True when the version is newer than the newest release line the matrix lists (or the matrix "
-        "lists no release of the product): the matrix is behind. Lifecycle Unknown, owner Stakater (it updates "
+        "lists no release of the product, or the chart version is newer than the matrix's chart map): the matrix "
+        "is behind. Lifecycle Unknown, owner Stakater (it updates "
         "the matrix); it never lowers eligibility. Absent otherwise.",
     )
     version_source: str | None = Field(

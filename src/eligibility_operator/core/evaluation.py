@@ -107,9 +107,9 @@ class Evaluation:
 
 
 def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
-    groups: dict[tuple[str, Edition | None, str], _Group] = {}
+    groups: dict[tuple[str, Edition | None, str, bool], _Group] = {}
     for workload, det in found:
-        key = (det.product, det.edition, det.version_text)
+        key = (det.product, det.edition, det.version_text, det.matrix_behind)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(det.product, det.edition, det.version, det)

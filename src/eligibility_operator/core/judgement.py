@@ -69,16 +69,24 @@ def owner_words(owner: Party | None) -> str:
 
 
 def judge(
-    entry: ProductEntry, version: Version | None, today: dt.date, horizon: int, unknown_reason: str = ""
+    entry: ProductEntry,
+    version: Version | None,
+    today: dt.date,
+    horizon: int,
+    unknown_reason: str = "",
+    behind: bool = False,
 ) -> Judgement:
-    """Lifecycle of ``version`` of ``entry`` on ``today``."""
+    """Lifecycle of ``version`` of ``entry`` on ``today``; ``behind``: the version is unknown because what
+    gave it (a chart version) is newer than the matrix maps, so the matrix is behind."""
     recommended = entry.recommended
     if version is not None and recommended is not None:
         target = parse_version(recommended)
         if target is not None and version.core > target.core:
             recommended = None  # never recommend a downgrade
     if version is None:
-        return Judgement(Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined")
+        return Judgement(
+            Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined", behind
+        )
     if version.parts == 1:
         return Judgement(
             Lifecycle.UNKNOWN,
@@ -98,14 +106,15 @@ def judge(
                 matrix_behind=True,
             )
         oldest, newest = entry.lines[0], entry.lines[-1]
-        if version.core < oldest.line.core:
+        # compared at the line's precision: a pre-release inside a listed line is neither older nor newer
+        if version.core[: oldest.line.parts] < oldest.line.core[: oldest.line.parts]:
             return Judgement(
                 Lifecycle.END_OF_LIFE,
                 None,
                 recommended,
                 f"{version} is older than the oldest release line in the matrix ({oldest.label})",
             )
-        if version.core > newest.line.core:
+        if version.core[: newest.line.parts] > newest.line.core[: newest.line.parts]:
             return Judgement(
                 Lifecycle.UNKNOWN,
                 None,
@@ -113,7 +122,8 @@ def judge(
                 f"matrix behind: {entry.name} {version} is not listed yet (newest listed release line: {newest.label})",
                 matrix_behind=True,
             )
-        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is not a release listed in the matrix")
+        what = "is a pre-release, not a release" if version.prerelease else "is not a release"
+        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} {what} listed in the matrix")
     lifecycle, words = line_lifecycle(line.end_of_support, today, horizon, ends="support", kept="supported")
     return Judgement(lifecycle, line.end_of_support, recommended, f"release line {line.label} {words}")
 
@@ -181,7 +191,7 @@ def judge_version(
     Findings belong to whoever maintains versions; under a ManagedService with
     ``versionManagement: Stakater`` they are Stakater's action items and do not reduce eligibility.
     """
-    j = judge(entry, detection.version, today, horizon_days(spec), detection.reason)
+    j = judge(entry, detection.version, today, horizon_days(spec), detection.reason, detection.matrix_behind)
     subject = f"{entry.name} {detection.version_text}"
     upgrade = f"upgrade {subject} to {j.recommended}" if j.recommended else f"upgrade {subject}"
     notes = [j.reason]
