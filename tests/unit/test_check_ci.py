@@ -327,3 +327,58 @@ def test_documented_pipelines_parse_and_use_real_flags() -> None:
     assert "--output-file " + upload["with"]["sarif_file"] in " ".join(s.get("run", "") for s in steps)
     assert gitlab["eligibility"]["artifacts"]["reports"]["junit"] == "eligibility.xml"
     assert tekton["kind"] == "Task" and tekton["apiVersion"] == "tekton.dev/v1"
+
+
+# ------------------------------------------------------------------ several clusters (offline half)
+
+
+def test_several_verdicts_one_table_worst_exit_and_valid_reports() -> None:
+    from eligibility_operator.core.evaluation import Platform
+    from eligibility_operator.core.workloads import facts_from_object
+    from eligibility_operator.offline import clusters
+
+    def facts(image: str, name: str) -> Any:
+        found = facts_from_object(workload(image, name=name))
+        assert found is not None
+        return found
+
+    east = clusters.judge_cluster(
+        "east", [facts("stakater/reloader:v1.4.21", "r")], {"team-a": {}}, Platform("1.30.0"), SMALL, None, None
+    )
+    west = clusters.judge_cluster(
+        "west", [facts("stakater/reloader:v1.1.0", "old")], {"team-a": {}}, Platform("1.30.0"), SMALL, None, None
+    )
+    verdicts = [*east, *west]
+    text = clusters.render_table(verdicts)
+    assert text.splitlines()[0].split()[:3] == ["CLUSTER", "ENGAGEMENT", "PRODUCT"]
+    assert [line.split(":")[0] for line in text.split("\n\n")[1].splitlines()] == ["east", "west"]
+    assert clusters.exit_code(verdicts) == max(v.result.exit_code for v in verdicts)
+    sarif = json.loads(clusters.render_sarif_runs(verdicts))
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    assert [r["properties"]["cluster"] for r in sarif["runs"]] == ["east", "west"]
+    suites = ET.fromstring(clusters.render_junit_suites(verdicts)).findall("testsuite")
+    assert [s.get("name") for s in suites] == ["eligibility-operator check east", "eligibility-operator check west"]
+
+
+def test_exit_code_of_several_is_the_worst() -> None:
+    from eligibility_operator.offline import clusters
+
+    def verdict(code: int) -> Any:
+        class Result:
+            exit_code = code
+
+        return clusters.Verdict("c", None, Result())  # type: ignore[arg-type]
+
+    assert clusters.exit_code([verdict(0), verdict(3), verdict(1)]) == 3
+    assert clusters.exit_code([verdict(3), verdict(4), verdict(1)]) == 4
+    assert clusters.exit_code([verdict(0), verdict(1)]) == 1
+
+
+def test_cluster_options_are_used_together_or_not_at_all(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(dump(workload("stakater/reloader:v1.4.21", name="r")))
+    both = cli("--cluster", "-f", str(tmp_path / "m.yaml"))
+    assert both.exit_code == 2 and "not both" in both.output
+    neither = cli()
+    assert neither.exit_code == 2 and "--cluster" in neither.output
+    context_alone = cli("-f", str(tmp_path / "m.yaml"), "--context", "x")
+    assert context_alone.exit_code == 2

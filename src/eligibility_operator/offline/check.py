@@ -28,7 +28,7 @@ from ..core.findings import FindingCode
 from ..core.matrix import CompiledMatrix
 from ..core.spec_checks import spec_problems
 from ..core.status_wire import to_wire
-from .files import Found, InputError, Problem, Skipped
+from .files import Found, InputError, Manifests, Problem, Skipped
 from .inventory import inventory_of
 from .loading import load_engagement, load_matrix_file
 from .manifests import HELM_TEMPLATE_REASON, TEMPLATE_REASON, read_manifests
@@ -99,19 +99,37 @@ def check(
 ) -> CheckResult:
     """Evaluate the manifests under ``paths`` (``-`` is standard input); ``strict`` makes every skipped
     file or document an error. Without ``spec``: as an engagement covering everything would judge."""
-    given = spec is not None
-    spec = spec if spec is not None else any_engagement()
+    if spec is not None:
+        _valid(spec, matrix)
+    paths = list(paths)
+    manifests = read_manifests(paths)
+    return judge(manifests, spec, matrix, platform, today, strict, ", ".join(str(p) for p in paths))
+
+
+def _valid(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> None:
     problems = spec_problems(spec, matrix)
     if problems:
         raise InputError("invalid SupportEngagement: " + "; ".join(problems))
-    paths = list(paths)
-    manifests = read_manifests(paths)
+
+
+def judge(
+    manifests: Manifests,
+    spec: SupportEngagementSpec | None,
+    matrix: CompiledMatrix,
+    platform: Platform | None = None,
+    today: dt.date | None = None,
+    strict: bool = False,
+    where: str = "",
+) -> CheckResult:
+    """The verdict on what was read (from files, or listed from a cluster), by the operator's ``assess``."""
+    given = spec is not None
+    spec = spec if spec is not None else any_engagement()
+    _valid(spec, matrix)
     read = inventory_of(manifests, matrix, spec.matrix_name)
     errors = [*manifests.problems, *read.problems]
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
-        where = ", ".join(str(p) for p in paths)
         errors.append(
             Problem(where, 0, f"nothing to check: no Kubernetes object in {_count(manifests.files, 'file')} read")
         )
