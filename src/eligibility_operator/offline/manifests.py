@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from ..core.gitops import flux_source, gitops_facts
+from ..core.platforms import openshift_version_of
 from ..core.workloads import facts_from_object
 from .files import (
     STDIN,
@@ -271,21 +272,6 @@ def _only_counted(segment: str) -> bool:
         and _TOP_API_VERSION.search(segment) is not None
         and _DOCUMENT_END.search(segment) is None
     )
-
-
-def openshift_version_of(obj: dict[str, Any]) -> str | None:
-    """The OpenShift version a ClusterVersion reports: the newest Completed update in its history, else
-    ``status.desired.version`` (what ``oc get clusterversion`` shows)."""
-    status = obj.get("status")
-    if not isinstance(status, dict):
-        return None
-    history = status.get("history")
-    for entry in history if isinstance(history, list) else []:
-        if isinstance(entry, dict) and entry.get("state") == "Completed" and isinstance(entry.get("version"), str):
-            return str(entry["version"])
-    desired = status.get("desired")
-    version = desired.get("version") if isinstance(desired, dict) else None
-    return version if isinstance(version, str) and version else None
 
 
 def _in_chart_templates(path: str) -> bool:

@@ -99,7 +99,8 @@ def connect(kubeconfig: str | None, context: str | None, user_agent: str) -> Con
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE
     headers = {"User-Agent": user_agent}
-    for setting in configuration.auth_settings().values():  # a bearer token (exec plugins refresh it here)
+    settings: dict[str, Any] = dict(configuration.auth_settings())  # exec plugins refresh the token here
+    for setting in settings.values():
         if setting.get("in") == "header" and setting.get("value"):
             headers[str(setting["key"]).title()] = str(setting["value"])
     if "Authorization" not in headers and configuration.username:
