@@ -29,7 +29,7 @@ from ..core.matrix import CompiledMatrix
 from ..core.spec_checks import spec_problems
 from ..core.status_wire import to_wire
 from .files import Found, InputError, Manifests, Problem, Skipped
-from .inventory import inventory_of
+from .inventory import ReadInventory, inventory_of
 from .loading import load_engagement, load_matrix_file
 from .manifests import HELM_TEMPLATE_REASON, TEMPLATE_REASON, read_manifests
 
@@ -120,12 +120,14 @@ def judge(
     today: dt.date | None = None,
     strict: bool = False,
     where: str = "",
+    read: ReadInventory | None = None,
 ) -> CheckResult:
-    """The verdict on what was read (from files, or listed from a cluster), by the operator's ``assess``."""
+    """The verdict on what was read (from files, or listed from a cluster), by the operator's ``assess``.
+    ``read``: the inventory of ``manifests`` when already built (several engagements over one cluster)."""
     given = spec is not None
     spec = spec if spec is not None else any_engagement()
     _valid(spec, matrix)
-    read = inventory_of(manifests, matrix, spec.matrix_name)
+    read = read or inventory_of(manifests, matrix, spec.matrix_name)
     errors = [*manifests.problems, *read.problems]
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)

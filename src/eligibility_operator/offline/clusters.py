@@ -24,6 +24,7 @@ from ..core.workloads import WorkloadFacts
 from .check import EXIT_INPUT_ERROR, CheckResult, judge
 from .check import render_table as render_one
 from .files import Found, InputError, Manifests
+from .inventory import ReadInventory, inventory_of
 from .reports import render_junit, render_sarif
 
 
@@ -72,9 +73,13 @@ def judge_cluster(
     if not engagements:
         raise InputError(f"{cluster}: --engagements-from-cluster: no SupportEngagement in the cluster")
     verdicts = []
+    inventories: dict[str, ReadInventory] = {}  # one per matrix name, whatever the number of engagements
     for obj in engagements:
         ref, found = engagement_spec(obj)
-        verdicts.append(Verdict(cluster, ref, judge(manifests, found, matrix, platform, where=cluster)))
+        read = inventories.get(found.matrix_name)
+        if read is None:
+            read = inventories[found.matrix_name] = inventory_of(manifests, matrix, found.matrix_name)
+        verdicts.append(Verdict(cluster, ref, judge(manifests, found, matrix, platform, where=cluster, read=read)))
     return verdicts
 
 
