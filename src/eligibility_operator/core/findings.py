@@ -146,8 +146,8 @@ RULES: dict[FindingCode, FindingRule] = {
         FindingRule(
             FindingCode.MATRIX_STALE,
             "MatrixStale",
-            "The CompatibilityMatrix fetched from its source could not be refreshed for longer than allowed: the "
-            "verdicts rest on an old copy.",
+            "The CompatibilityMatrix fetched from its source could not be refreshed for longer than spec.source.maxAge:"
+            " the verdicts rest on an old copy (the matrix's condition Current=False/Stale).",
             "The cluster's operator (the matrix source's reachability), then Stakater.",
             "Restore access to the matrix source; see the CompatibilityMatrix's status.",
             None,
@@ -155,7 +155,8 @@ RULES: dict[FindingCode, FindingRule] = {
         FindingRule(
             FindingCode.MATRIX_UNVERIFIED,
             "MatrixUnverified",
-            "The matrix document failed its digest or signature check and was not used.",
+            "The fetched matrix document failed its digest or signature check and was not applied (the matrix's "
+            "condition Fetched=False/SignatureInvalid; check --matrix exits 4).",
             "The cluster's operator.",
             "Check spec.source (digest, public key) against what Stakater published.",
             None,
