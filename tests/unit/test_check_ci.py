@@ -76,8 +76,15 @@ def test_a_stream_that_is_not_yaml_gives_no_verdict(stream: str | bytes) -> None
     assert "<stdin>" in result.output or "nothing to check" in result.output
 
 
+class _Terminal(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_stdin_is_bounded_like_a_file() -> None:
     assert read_stdin(io.BytesIO(b"x" * 10), limit=10) == b"x" * 10
+    with pytest.raises(Unreadable, match="standard input is a terminal"):
+        read_stdin(_Terminal(b"x"))
     with pytest.raises(Unreadable, match="larger than"):
         read_stdin(io.BytesIO(b"x" * (2 * 1024 * 1024 + 1)), limit=2 * 1024 * 1024)
 

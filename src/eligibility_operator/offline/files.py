@@ -122,7 +122,10 @@ def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
 
 
 def read_stdin(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Standard input, at most ``limit`` bytes (like a file); raises Unreadable with the reason."""
+    """Standard input, at most ``limit`` bytes (like a file); raises Unreadable with the reason. A terminal is
+    refused at once: ``-f -`` without a pipe would wait for typing."""
+    if stream.isatty():
+        raise Unreadable("standard input is a terminal: pipe manifests into it (helm template ... | check -f -)")
     chunks: list[bytes] = []
     size = 0
     try:
