@@ -235,10 +235,10 @@ def check(
             f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
         )
         sys.exit(check_report.EXIT_INPUT_ERROR)
-    text, code, table, line = report
+    text, code, errors, line = report
     if code == check_report.EXIT_INPUT_ERROR and (output in ("sarif", "junit") or output_file is not None):
-        # no verdict, no report: a pipeline must not upload an empty "all clear"
-        click.echo(table, err=True)
+        # no verdict, no report: a pipeline must not upload an empty "all clear"; only the reasons
+        click.echo(errors, err=True)
         sys.exit(code)
     if output_file is None:
         click.echo(text)
@@ -253,7 +253,7 @@ def check(
 
 
 def _report_of(result: Any, output: str, engagement_file: str | None) -> tuple[str, int, str, str]:
-    """(report text, exit code, the table, the verdict's line) of one check of files."""
+    """(report text, exit code, the input errors, the verdict's line) of one check of files."""
     from .offline import check as check_report
     from .offline import reports
 
@@ -264,7 +264,7 @@ def _report_of(result: Any, output: str, engagement_file: str | None) -> tuple[s
         "junit": reports.render_junit,
     }
     line = f"Eligibility: {result.status.eligibility} ({check_report.printable(result.status.reason)})"
-    return renderers[output](result), result.exit_code, check_report.render_table(result), line
+    return renderers[output](result), result.exit_code, check_report.render_errors(result), line
 
 
 def _check_clusters(
@@ -313,7 +313,8 @@ def _check_clusters(
     }
     code = clusters.exit_code(verdicts)
     line = "; ".join(f"{v.label}: {v.result.status.eligibility}" for v in verdicts)
-    return renderers[output](verdicts), code, clusters.render_table(verdicts), line
+    errors = "\n".join(f"{v.label}: {check_report.render_errors(v.result)}" for v in verdicts if v.result.problems)
+    return renderers[output](verdicts), code, errors, line
 
 
 # --------------------------------------------------------------------- triage

@@ -253,6 +253,8 @@ def test_no_report_on_stdout_without_a_verdict(output: str) -> None:
     result = CliRunner().invoke(main, ["check", "-f", "-", "-o", output], input="a: [\n")
     assert result.exit_code == 4
     assert result.stdout == ""
+    assert result.stderr.startswith("error: <stdin>: document 1: invalid YAML at line 2")
+    assert "Eligibility" not in result.stderr  # the reason only, nothing that reads as a verdict
 
 
 # ------------------------------------------------------------------ OpenShift from ClusterVersion

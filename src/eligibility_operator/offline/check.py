@@ -280,5 +280,12 @@ def render_table(result: CheckResult) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def render_errors(result: CheckResult) -> str:
+    """The input errors alone, one a line: what is shown instead of a report when there is no verdict."""
+    return "\n".join(
+        printable(f"error: {problem.file}: document {problem.document}: {problem.error}") for problem in result.problems
+    )
+
+
 def render_json(result: CheckResult) -> str:
     return json.dumps(result.as_json(), indent=2)
