@@ -18,6 +18,7 @@ import yaml
 
 from eligibility_operator.api import crdgen
 from eligibility_operator.cli import main as cli_main
+from eligibility_operator.core.findings import RULES
 from eligibility_operator.runtime.config import RUN_OPTIONS
 from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
 from eligibility_operator.runtime.state import OperatorState
@@ -147,7 +148,33 @@ def metrics_reference() -> str:
     )
 
 
-PAGES = {"crds.md": crd_reference, "cli.md": cli_reference, "metrics.md": metrics_reference}
+def findings_reference() -> str:
+    """The stable finding codes, from the one table in core/findings.py."""
+    lines = [
+        HEADER,
+        "# Findings\n\n",
+        "Every finding has a stable code: in a SupportEngagement's `status.products[].codes`, in its Events, ",
+        "and in `check`'s JSON, SARIF (rule id) and JUnit output. A code is never renumbered or reused. ",
+        "`EO1xx` concern one product version, `EO2xx` the engagement or the platform, `EO3xx` the matrix, ",
+        "`EO4xx` the input (`check` exits 4 and gives no verdict).\n\n",
+        "| Code | Name | Effect when counted | Meaning | Owner | What to do |\n",
+        "|---|---|---|---|---|---|\n",
+    ]
+    for rule in RULES.values():
+        effect = str(rule.effect) if rule.effect else "none (not counted)"
+        lines.append(
+            f'| <a id="{rule.code.lower()}"></a>`{rule.code}` | {rule.name} | {effect} | {_cell(rule.meaning)} | '
+            f"{_cell(rule.owner)} | {_cell(rule.action)} |\n"
+        )
+    return "".join(lines)
+
+
+PAGES = {
+    "crds.md": crd_reference,
+    "cli.md": cli_reference,
+    "metrics.md": metrics_reference,
+    "findings.md": findings_reference,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,12 @@
 
 Two operators, each against its own control plane (its own kube-apiserver and etcd) and started with
 its own ``--cluster-name``, hold the same namespace and engagement names; a third scrape target has no
-operator (down). One real Prometheus scrapes all three. A module of its own, so that no other operator
-runs on the session's control plane meanwhile: each fleet operator is its cluster's only replica, and
-its leader.
+operator (down). Two topologies run side by side over the same operators, and every test runs on
+both: one real Prometheus scrapes all three ("scraped"), and ("remote-write") each cluster's own
+Prometheus scrapes its operator and remote-writes into a central one started with
+``--web.enable-remote-write-receiver`` (as Thanos Receive or Mimir would take it). A module of its
+own, so that no other operator runs on the session's control plane meanwhile: each fleet operator is
+its cluster's only replica, and its leader.
 """
 
 from __future__ import annotations
@@ -111,9 +114,16 @@ def _fleet_objects(namespace: str, cluster: str) -> list[dict[str, Any]]:
 
 
 class Fleet(NamedTuple):
-    prom: Prometheus
+    prom: Prometheus  # scrapes every operator itself
+    central: Prometheus  # scrapes nothing: receives what each cluster's Prometheus remote-writes
     namespace: str
     west: OperatorProcess  # stopped by the last test: a cluster that falls silent
+
+    def topology(self, name: str) -> Prometheus:
+        return self.prom if name == "scraped" else self.central
+
+
+TOPOLOGIES = ["scraped", "remote-write"]
 
 
 def _fleet_args(cluster: str, namespace: str) -> list[str]:
@@ -163,20 +173,28 @@ def fleet(kubeconfig: Path, west_plane: ControlPlane, tmp_path_factory: pytest.T
         for proc in (east, west):
             promtool_check_metrics(scrape(proc.metrics_port))
         prom = Prometheus(east.metrics_port, west.metrics_port, dead_port)
+        central = Prometheus(receiver=True)
+        edges = [
+            Prometheus(east.metrics_port, dead_port, remote_write_to=central.port),
+            Prometheus(west.metrics_port, remote_write_to=central.port),
+        ]
         try:
-            prom.wait_ready()
+            for each in (prom, central, *edges):
+                each.wait_ready()
             # rate() over 5m needs two samples of every series, and both operators must be in.
-            wait_for(
-                lambda: (
-                    len(prom.query("count by (cluster) (stakater_support_build_info)")) == 2
-                    and prom.query("count_over_time(stakater_support_evaluations_total[5m]) > 2")
-                ),
-                timeout=30,
-                what="both clusters scraped a few times",
-            )
-            yield Fleet(prom, namespace, west)
+            for each in (prom, central):
+                wait_for(
+                    lambda each=each: (
+                        len(each.query("count by (cluster) (stakater_support_build_info)")) == 2
+                        and each.query("count_over_time(stakater_support_evaluations_total[5m]) > 2")
+                    ),
+                    timeout=60,
+                    what="both clusters scraped (and forwarded) a few times",
+                )
+            yield Fleet(prom, central, namespace, west)
         finally:
-            prom.stop()
+            for each in (prom, central, *edges):
+                each.stop()
             east_kubectl = Kubectl(kubeconfig)
             for ns in (namespace, f"{namespace}-legacy"):
                 for kind in ("supportrequests", "supportengagements", "deployments"):
@@ -191,8 +209,9 @@ def _all(expr: str) -> str:
 
 
 @needs_prometheus
-def test_two_clusters_same_names_no_collision(fleet: Fleet) -> None:
-    prom, ns = fleet.prom, fleet.namespace
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_two_clusters_same_names_no_collision(fleet: Fleet, topology: str) -> None:
+    prom, ns = fleet.topology(topology), fleet.namespace
     info = prom.query(f'stakater_support_engagement_info{{namespace="{ns}", engagement="acme"}}')
     by_cluster = {r["metric"]["cluster"]: r["metric"] for r in info}
     assert set(by_cluster) == {"east", "west"}, info
@@ -226,9 +245,10 @@ def test_two_clusters_same_names_no_collision(fleet: Fleet) -> None:
 
 
 @needs_prometheus
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 @pytest.mark.parametrize("name", DASHBOARDS)
-def test_every_dashboard_query_returns_data(fleet: Fleet, name: str) -> None:
-    prom = fleet.prom
+def test_every_dashboard_query_returns_data(fleet: Fleet, name: str, topology: str) -> None:
+    prom = fleet.topology(topology)
     empty = []
     for title, expr, instant in _expressions(name):
         result = prom.query(_all(expr)) if instant else prom.query_range(_all(expr))
@@ -249,7 +269,23 @@ def test_every_dashboard_query_returns_data(fleet: Fleet, name: str) -> None:
 
 @needs_prometheus
 def test_every_alert_expression_returns_data(fleet: Fleet) -> None:
-    prom = fleet.prom
+    """On both topologies (one test: west stops at its end, for both)."""
+    for topology in TOPOLOGIES:
+        _alerts_return_data(fleet.topology(topology), topology)
+
+    # The west operator stops: its cluster falls silent, and Prometheus sees its target down, whether it
+    # scrapes the operator itself or receives what west's Prometheus forwards.
+    fleet.west.stop()
+    for topology in TOPOLOGIES:
+        prom = fleet.topology(topology)
+        silent = wait_for(lambda prom=prom: prom.query(_rules()[SILENT]), timeout=30, what=f"{SILENT} for west")
+        print(f"{topology} | alert {SILENT} | {len(silent)} series | {[r['metric'] for r in silent]}")
+        assert [r["metric"] for r in silent] == [{"cluster": "west"}]
+        down = wait_for(lambda prom=prom: prom.query('up{job="eligibility-operator"} == 0'), what="up == 0")
+        assert f"127.0.0.1:{fleet.west.metrics_port}" in {r["metric"]["instance"] for r in down}
+
+
+def _alerts_return_data(prom: Prometheus, topology: str) -> None:
     empty = []
     for alert, expr in _rules().items():
         result = prom.query(expr)
@@ -263,17 +299,9 @@ def test_every_alert_expression_returns_data(fleet: Fleet) -> None:
             signal = re.sub(r"\)\s*(>|==)\s*[\d.]+\s*$", ")", expr.strip())
             assert signal != expr.strip(), f"{alert}: no trailing threshold to remove"
             result = prom.query(signal)
-        print(f"alert {alert} | {len(result)} series | {[r['metric'] for r in result]}")
+        print(f"{topology} | alert {alert} | {len(result)} series | {[r['metric'] for r in result]}")
         if not result:
             empty.append(alert)
         elif alert.startswith(("Support", "StakaterProduct")):
             assert all(r["metric"].get("owner") in ("Customer", "Stakater") for r in result), (alert, result)
-    assert empty == [], f"alert expressions without data in the scenario: {empty}"
-
-    # The west operator stops: its cluster falls silent, and Prometheus sees its target down.
-    fleet.west.stop()
-    silent = wait_for(lambda: prom.query(_rules()[SILENT]), timeout=30, what=f"{SILENT} for west")
-    print(f"alert {SILENT} | {len(silent)} series | {[r['metric'] for r in silent]}")
-    assert [r["metric"] for r in silent] == [{"cluster": "west"}]
-    down = prom.query('up{job="eligibility-operator"} == 0')
-    assert f"127.0.0.1:{fleet.west.metrics_port}" in {r["metric"]["instance"] for r in down}
+    assert empty == [], f"{topology}: alert expressions without data in the scenario: {empty}"

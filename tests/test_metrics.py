@@ -75,19 +75,27 @@ def promtool_check_metrics(exposition: str) -> None:
 class Prometheus:
     """A real Prometheus on loopback scraping the given ports every second (job eligibility-operator)."""
 
-    def __init__(self, *target_ports: int) -> None:
+    def __init__(self, *target_ports: int, remote_write_to: int | None = None, receiver: bool = False) -> None:
+        """``remote_write_to``: forward every sample to the Prometheus on that port (an edge of a fleet);
+        ``receiver``: accept remote writes (the fleet's central Prometheus, which then scrapes nothing)."""
         assert PROMETHEUS
         self.dir = Path(tempfile.mkdtemp(prefix="eo-prometheus-"))
         self.port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [
+        config: dict[str, Any] = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}}
+        if target_ports:
+            config["scrape_configs"] = [
                 {
                     "job_name": "eligibility-operator",
                     "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in target_ports]}],
                 }
-            ],
-        }
+            ]
+        if remote_write_to is not None:
+            config["remote_write"] = [
+                {
+                    "url": f"http://127.0.0.1:{remote_write_to}/api/v1/write",
+                    "queue_config": {"batch_send_deadline": "1s", "min_backoff": "100ms", "max_backoff": "1s"},
+                }
+            ]
         (self.dir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -97,6 +105,7 @@ class Prometheus:
                 f"--storage.tsdb.path={self.dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *(["--web.enable-remote-write-receiver"] if receiver else []),
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -112,7 +112,10 @@ def test_end_of_life_beside_a_supported_version_is_limited_then_upgrade_and_dele
     assert condition(st, "VersionsSupported")["reason"] == "EndOfLifeVersions"
     assert st["productsOutOfSupport"] == 1
     eol = next(p for p in st["products"] if p["lifecycle"] == "EndOfLife")
-    assert eol["actionOwner"] == "Customer"
+    assert eol["actionOwner"] == "Customer" and eol["codes"] == ["EO101"]  # stored through the CRD's schema
+    assert "codes" not in next(p for p in st["products"] if p["lifecycle"] == "Supported")
+    events = kubectl.run("get", "events", "-n", namespace, "-o", "json").stdout
+    assert "[EO101 reloader 1.1.0]" in events  # the eligibility Event names the codes
 
     kubectl.run("set", "image", "-n", namespace, "statefulset/old-reloader", f"c0={RELOADER_OK}")
     st = wait_eligibility(kubectl, namespace, "Eligible", timeout=10)

@@ -70,7 +70,9 @@ def run(**values: Any) -> None:
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
-def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable[[_Command], _Command]:
+def _offline_inputs(
+    *, files: str, engagement: str, kubernetes: str, engagement_required: bool = True, stdin: bool = False
+) -> Callable[[_Command], _Command]:
     """The inputs ``check`` and ``triage`` share: manifests, engagement, matrix and platform versions."""
     options = (
         click.option(
@@ -78,13 +80,13 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
             "--filename",
             "paths",
             multiple=True,
-            required=True,
-            type=click.Path(exists=True, path_type=Path),
+            required=not stdin,  # check: -f or --cluster
+            type=click.Path(exists=True, path_type=Path, allow_dash=stdin),
             help=files,
         ),
         click.option(
             "--engagement",
-            required=True,
+            required=engagement_required,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help=engagement,
         ),
@@ -112,11 +114,29 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
 
 @main.command()
 @_offline_inputs(
-    files="Manifest file or directory (recursive); repeatable.",
-    engagement="SupportEngagement manifest to evaluate against.",
+    files="Manifest file or directory (recursive); '-' reads standard input (bounded like a file); repeatable.",
+    engagement="SupportEngagement manifest to evaluate against. Default: as an engagement covering every "
+    "product in every namespace would (ProductSupport, no plan-specific terms).",
     kubernetes="Platform to check compatibility with, e.g. 1.30.2.",
+    engagement_required=False,
+    stdin=True,
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "sarif", "junit"]),
+    default="table",
+    show_default=True,
+    help="sarif: SARIF 2.1.0 for code scanning; junit: JUnit XML, a failed testcase per finding that makes a "
+    "version Ineligible or Limited.",
+)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here instead of standard output (only for a verdict: exit 4 writes none); "
+    "the verdict's line is still printed.",
+)
 @click.option(
     "--strict", is_flag=True, help="Files or documents that are not Kubernetes objects are errors, not skipped."
 )
@@ -139,39 +159,81 @@ def _offline_inputs(*, files: str, engagement: str, kubernetes: str) -> Callable
     show_default=True,
     help="Wall-clock limit for fetching a remote --matrix, document and signature together (e.g. 10s, 2m).",
 )
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Scan live clusters read-only through the kubeconfig instead of files (needs only list on what the "
+    "operator watches).",
+)
+@click.option(
+    "--context",
+    "contexts",
+    multiple=True,
+    help="With --cluster: kubeconfig context to scan; repeatable (one table with a cluster column). "
+    "Default: the current context.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With --cluster: kubeconfig file. Default: $KUBECONFIG, else ~/.kube/config.",
+)
+@click.option(
+    "--engagements-from-cluster",
+    is_flag=True,
+    help="With --cluster: judge by each SupportEngagement in the cluster (needs list on supportengagements).",
+)
 def check(
     paths: tuple[Path, ...],
-    engagement: Path,
+    engagement: Path | None,
     matrix: str | None,
     kubernetes_version: str | None,
     openshift_version: str | None,
     output: str,
+    output_file: Path | None,
     strict: bool,
     matrix_digest: str | None,
     matrix_public_key: Path | None,
     matrix_ca_bundle: Path | None,
     matrix_timeout: str,
+    cluster: bool,
+    contexts: tuple[str, ...],
+    kubeconfig: Path | None,
+    engagements_from_cluster: bool,
 ) -> None:
-    """Evaluate manifests offline, as the operator would.
+    """Evaluate manifests offline (or, with --cluster, live clusters, read-only), as the operator would.
 
     \b
     Exit codes: 0 Eligible, 1 Limited, 3 Ineligible, 4 invalid input (unreadable
-    paths, malformed Kubernetes objects, nothing to check, invalid engagement or
-    matrix; never a crash), 2 usage error. Files that are not Kubernetes objects
-    (values files, kustomize patches, CI configs, Helm templates) are skipped and
-    counted.
+    paths, a stream that is not YAML, malformed Kubernetes objects, nothing to
+    check, invalid engagement or matrix, an unreachable cluster or context,
+    refused credentials, a missing permission; never a crash), 2 usage error.
+    Files that are not Kubernetes objects (values files, kustomize patches, CI
+    configs, Helm templates) are skipped and counted. A ClusterVersion among the
+    inputs gives --openshift-version when it is not set. Several clusters or
+    engagements: the worst exit code.
     """
     from . import matrix_cli
     from .core.evaluation import Platform
     from .offline import check as check_report
 
+    if cluster and paths:
+        raise click.UsageError("give -f (manifests) or --cluster (live clusters), not both")
+    if not cluster and not paths:
+        raise click.UsageError("give -f PATH ('-' for standard input), or --cluster")
+    if not cluster and (contexts or engagements_from_cluster):
+        raise click.UsageError("--context and --engagements-from-cluster go with --cluster")
+    if engagement and engagements_from_cluster:
+        raise click.UsageError("give --engagement FILE or --engagements-from-cluster, not both")
     try:
-        spec = check_report.load_engagement(engagement)
+        spec = check_report.load_engagement(engagement) if engagement else None
         compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle, matrix_timeout)
-        result = check_report.check(
-            paths, spec, compiled, Platform(kubernetes_version, openshift_version), strict=strict
-        )
-        text = check_report.render_json(result) if output == "json" else check_report.render_table(result)
+        platform = Platform(kubernetes_version, openshift_version)
+        if cluster:
+            report = _check_clusters(contexts, kubeconfig, engagements_from_cluster, spec, compiled, platform, output)
+        else:
+            result = check_report.check(paths, spec, compiled, platform, strict=strict)
+            report = _report_of(result, output, str(engagement) if engagement else None)
     except check_report.InputError as exc:
         click.echo(f"error: {check_report.printable(str(exc))}", err=True)
         sys.exit(check_report.EXIT_INPUT_ERROR)
@@ -180,8 +242,86 @@ def check(
             f"error: internal error, no verdict: {type(exc).__name__}: {check_report.printable(str(exc))}", err=True
         )
         sys.exit(check_report.EXIT_INPUT_ERROR)
-    click.echo(text)
-    sys.exit(result.exit_code)
+    text, code, errors, line = report
+    if code == check_report.EXIT_INPUT_ERROR and (output in ("sarif", "junit") or output_file is not None):
+        # no verdict, no report: a pipeline must not upload an empty "all clear"; only the reasons
+        click.echo(errors, err=True)
+        sys.exit(code)
+    if output_file is None:
+        click.echo(text)
+        sys.exit(code)
+    try:
+        output_file.write_text(text + "\n")
+    except OSError as exc:
+        click.echo(f"error: cannot write {output_file}: {exc.strerror or exc}", err=True)
+        sys.exit(check_report.EXIT_INPUT_ERROR)
+    click.echo(f"{line}; {output} report written to {output_file}")
+    sys.exit(code)
+
+
+def _report_of(result: Any, output: str, engagement_file: str | None) -> tuple[str, int, str, str]:
+    """(report text, exit code, the input errors, the verdict's line) of one check of files."""
+    from .offline import check as check_report
+    from .offline import reports
+
+    renderers = {
+        "json": check_report.render_json,
+        "table": check_report.render_table,
+        "sarif": lambda r: reports.render_sarif(r, engagement_file),
+        "junit": reports.render_junit,
+    }
+    line = f"Eligibility: {result.status.eligibility} ({check_report.printable(result.status.reason)})"
+    return renderers[output](result), result.exit_code, check_report.render_errors(result), line
+
+
+def _check_clusters(
+    contexts: tuple[str, ...],
+    kubeconfig: Path | None,
+    from_cluster: bool,
+    spec: Any,
+    compiled: Any,
+    platform: Any,
+    output: str,
+) -> tuple[str, int, str, str]:
+    """Scan each context read-only (the runtime's listing), judge each offline; one report for all."""
+    from .core.evaluation import Platform
+    from .offline import check as check_report
+    from .offline import clusters
+    from .runtime.scan import ScanError, scan_context
+
+    verdicts = []
+    for context in contexts or (None,):
+        try:
+            scanned = scan_context(
+                str(kubeconfig) if kubeconfig else None,
+                context,
+                f"eligibility-operator/{__version__} (check --cluster)",
+                engagements=from_cluster,
+            )
+        except ScanError as exc:
+            raise check_report.InputError(str(exc)) from None
+        found = Platform(
+            platform.kubernetes or scanned.platform.kubernetes, platform.openshift or scanned.platform.openshift
+        )
+        verdicts += clusters.judge_cluster(
+            scanned.context,
+            scanned.workloads,
+            scanned.namespace_labels,
+            found,
+            compiled,
+            spec,
+            scanned.engagements if from_cluster else None,
+        )
+    renderers = {
+        "json": clusters.render_json,
+        "table": clusters.render_table,
+        "sarif": clusters.render_sarif_runs,
+        "junit": clusters.render_junit_suites,
+    }
+    code = clusters.exit_code(verdicts)
+    line = "; ".join(f"{v.label}: {v.result.status.eligibility}" for v in verdicts)
+    errors = "\n".join(f"{v.label}: {check_report.render_errors(v.result)}" for v in verdicts if v.result.problems)
+    return renderers[output](verdicts), code, errors, line
 
 
 # --------------------------------------------------------------------- triage

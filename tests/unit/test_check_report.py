@@ -496,7 +496,8 @@ def test_cli_input_error_in_manifests(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_INPUT_ERROR == 4
     doc = json.loads(result.stdout)
     assert doc["eligibility"] == "Eligible"  # the readable documents are still evaluated
-    assert doc["errors"] == [{"file": str(root / "zz-broken.yaml"), "document": 1, "error": doc["errors"][0]["error"]}]
+    error = doc["errors"][0]["error"]
+    assert doc["errors"] == [{"code": "EO401", "file": str(root / "zz-broken.yaml"), "document": 1, "error": error}]
     assert doc["errors"][0]["error"].startswith("invalid YAML")
 
 

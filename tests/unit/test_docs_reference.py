@@ -34,3 +34,4 @@ def test_reference_names_what_users_look_up() -> None:
     assert "| `spec.customer` | string | yes |" in GENERATOR.crd_reference()
     assert "`--renew-deadline" in GENERATOR.cli_reference()
     assert "`stakater_support_leader` | gauge" in GENERATOR.metrics_reference()
+    assert '<a id="eo101"></a>`EO101` | EndOfLife | Ineligible |' in GENERATOR.findings_reference()

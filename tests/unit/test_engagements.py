@@ -590,7 +590,7 @@ def test_horizon_notices_announce_entering_the_horizon_once() -> None:
     first = assess(record, inv, PLATFORM, TODAY)
     notices = horizon_notices(None, first)
     assert [n.reason for n in notices] == ["EndOfSupportApproaching", "AgreementExpiresSoon"]
-    assert notices[0].message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21 before ")
+    assert notices[0].message.startswith("[EO102] customer action: upgrade reloader 1.2.0 to 1.4.21 before ")
     written = status_to_write(first, None, T0)
     assert horizon_notices(written, assess(record, inv, PLATFORM, TODAY)) == []  # nothing new: no Event
 

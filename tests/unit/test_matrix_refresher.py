@@ -47,8 +47,10 @@ def test_conditions_current_failing_stale_and_never_fetched() -> None:
     old = NOW - dt.timedelta(days=8)
     stale = _by_type(_sourced(revision="sha256:r", last_fetched=old, attempted=True, failure=down))
     assert stale["Current"][:2] == ("False", "Stale") and "7d" in stale["Current"][2]
+    assert stale["Current"][2].startswith("[EO301] ")  # the finding code (docs/reference/findings.md)
     never = _by_type(_sourced(attempted=True, failure=SourceError(Reason.SIGNATURE_INVALID, "x")))
     assert never["Current"][:2] == ("False", "SignatureInvalid") and "cannot be evaluated" in never["Current"][2]
+    assert never["Fetched"][2].startswith("[EO302] ") and not failing["Fetched"][2].startswith("[")
     assert _by_type(_sourced())["Fetched"][:2] == ("Unknown", "Pending")
 
 

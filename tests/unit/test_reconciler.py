@@ -190,6 +190,7 @@ def test_events_only_on_transitions() -> None:
             worse = h.kube.events[1]
             assert worse.warning and worse.reason != "EligibilityEligible"
             assert "eligibility changed from Eligible to" in worse.message
+            assert worse.message.endswith("[EO101 reloader 1.1.0]")  # the finding codes (core/findings.py)
             # Another end-of-life workload changes the status (counts) but not the eligibility: no Event.
             writes = len(h.engagement_writes())
             h.add_workload("team-a", "old-2", "stakater/reloader:v1.1.0")
@@ -214,7 +215,8 @@ def test_a_product_entering_the_premium_horizon_is_announced_once() -> None:
             reasons = sorted(e.reason for e in h.kube.events)
             assert reasons == ["EligibilityEligible", "EndOfSupportApproaching"]
             horizon = next(e for e in h.kube.events if e.reason == "EndOfSupportApproaching")
-            assert horizon.warning and horizon.message.startswith("customer action: upgrade reloader 1.2.0 to 1.4.21")
+            assert horizon.warning
+            assert horizon.message.startswith("[EO102] customer action: upgrade reloader 1.2.0 to 1.4.21")
             h.reconciler.mark_all()
             h.add_workload("team-a", "other", "stakater/reloader:v1.4.21")  # the status changes, the horizon not
             await settle(h)

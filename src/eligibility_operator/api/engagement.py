@@ -206,11 +206,17 @@ class ProductStatus(_Model):
     action_owner: Party | None = Field(
         default=None, description="Who must act on this version's findings (Customer or Stakater); absent if none."
     )
+    codes: Annotated[list[Annotated[str, Field(pattern=r"^EO[0-9]{3}$")]], Field(max_length=16)] | None = Field(
+        default=None,
+        description="Stable codes of this version's findings, worst first (EO101 end of life, EO105 platform "
+        "incompatible, ...): see docs/reference/findings.md. Absent when there is nothing to report.",
+    )
     reason: str = Field(default="", description="Why this lifecycle and eligibility were given, and what to do.")
     matrix_behind: bool | None = Field(
         default=None,
         description="True when the version is newer than the newest release line the matrix lists (or the matrix "
-        "lists no release of the product): the matrix is behind. Lifecycle Unknown, owner Stakater (it updates "
+        "lists no release of the product, or the chart version is newer than the matrix's chart map): the matrix "
+        "is behind. Lifecycle Unknown, owner Stakater (it updates "
         "the matrix); it never lowers eligibility. Absent otherwise.",
     )
     version_source: str | None = Field(

@@ -58,6 +58,7 @@ class Detection:
     installation: str | None = None  # the ClusterServiceVersion an OLM-created Deployment belongs to
     action: str = ""  # what makes an unknown version known ("pin the chart version"), when it is not an upgrade
     open: bool = False  # an OLM Subscription's version that an InstallPlan or CSV of its package tells better
+    matrix_behind: bool = False  # version unknown because a chart version is newer than the matrix maps
 
     @property
     def version_text(self) -> str:
@@ -91,8 +92,16 @@ def _olm_owner(labels: dict[str, str]) -> tuple[str, str] | None:
     return (package, version) if sep and package else None
 
 
+MATRIX_BEHIND = "matrix behind: "  # how a reason starts when the matrix, not the input, is what is missing
+
+
 def chart_app_version(chart: ChartRecognition, text: str | None) -> tuple[Version | None, str]:
-    """The app version a chart version installs, by the matrix's map; (None, reason) when it cannot tell."""
+    """The app version a chart version installs, by the matrix's map; (None, reason) when it cannot tell.
+
+    A chart version newer than every version the map lists gives a reason starting with
+    :data:`MATRIX_BEHIND` (see :func:`is_matrix_behind`): like an image newer than the newest release
+    line, it is Stakater's item, never the customer's finding. Every chart source (Flux, Argo CD, chart
+    labels, kustomize ``helmCharts``) goes through here."""
     if not text:
         return None, f"chart {chart.name} without a version (whatever was newest when it was installed)"
     version = parse_version(text)
@@ -106,9 +115,22 @@ def chart_app_version(chart: ChartRecognition, text: str | None) -> tuple[Versio
         if best is None or line.parts > best[0].parts:
             best = (line, entry.app)
     if best is None:
-        return None, f"chart {chart.name} {text} is not in the matrix's chart versions"
+        mapped = [v for v in (parse_version(e.chart) for e in chart.versions) if v is not None]
+        newest = max(mapped, key=lambda v: v.core, default=None)
+        if newest is not None and version.core > newest.core:
+            return None, (
+                f"{MATRIX_BEHIND}chart {chart.name} {version} is newer than the matrix's chart versions "
+                f"(newest mapped: {newest})"
+            )
+        what = "a pre-release, not" if version.prerelease else "not"
+        return None, f"chart {chart.name} {version} is {what} in the matrix's chart versions"
     app = parse_version(best[1]) if best[1] else version
     return app, ""
+
+
+def is_matrix_behind(reason: str) -> bool:
+    """True for a reason :func:`chart_app_version` gives when the chart is newer than the matrix maps."""
+    return reason.startswith(MATRIX_BEHIND)
 
 
 def _version_from_chart_label(
@@ -239,7 +261,10 @@ def _by_charts(matrix: CompiledMatrix, facts: WorkloadFacts) -> list[Detection]:
                 version, reason = chart_app_version(chart, source.version)
                 version, text, reason = _checked(version, f"chart {chart.name} {source.version}", reason)
             action = PIN_CHART if version is None and not source.version else ""
-            found[product] = Detection(product, None, version, "chart", reason, text, action=action)
+            behind = version is None and is_matrix_behind(reason)
+            found[product] = Detection(
+                product, None, version, "chart", reason, text, action=action, matrix_behind=behind
+            )
     return list(found.values())
 
 

@@ -22,6 +22,7 @@ from ..api.models import (
 )
 from .coverage import covers, covers_everything
 from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
+from .findings import FindingCode
 from .inventory import Inventory, MatrixRecord
 from .specs import spec_of
 from .status_wire import differs, to_write
@@ -178,6 +179,19 @@ def eligibility_of(wire: Mapping[str, Any] | None) -> Eligibility | None:
         return None
 
 
+def finding_codes_text(status: SupportEngagementStatus) -> str:
+    """The finding codes of the products, for Events: ``[EO101 reloader 1.0.0, EO108 tronador 0.1.0]``."""
+    found = [
+        f"{code} {p.product} {p.version}"
+        for p in (*status.products, *status.uncovered_products)
+        for code in p.codes or ()
+    ]
+    if not found:
+        return ""
+    shown = ", ".join(found[:10]) + (f" (+{len(found) - 10} more)" if len(found) > 10 else "")
+    return f" [{shown}]"
+
+
 @dataclass(frozen=True)
 class Notice:
     """An Event worth posting on a transition (never on a pass that changed nothing)."""
@@ -206,7 +220,7 @@ def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementSt
             notices.append(
                 Notice(
                     "EndOfSupportApproaching",
-                    f"{owner}: upgrade {p.product} {p.version}"
+                    f"[{FindingCode.END_OF_SUPPORT_APPROACHING}] {owner}: upgrade {p.product} {p.version}"
                     + (f" to {p.recommended_version}" if p.recommended_version else "")
                     + f" before {p.end_of_support} ({p.reason}) in {', '.join(p.workloads[:3])}",
                     warning=True,
@@ -215,5 +229,7 @@ def horizon_notices(previous: Mapping[str, Any] | None, new: SupportEngagementSt
     agreement = next((c for c in new.conditions if c.type == AGREEMENT), None)
     was: Mapping[str, Any] = next((c for c in before.get("conditions") or [] if c.get("type") == AGREEMENT), {})
     if agreement is not None and agreement.reason == "ExpiresSoon" and was.get("reason") != "ExpiresSoon":
-        notices.append(Notice("AgreementExpiresSoon", agreement.message, warning=True))
+        notices.append(
+            Notice("AgreementExpiresSoon", f"[{FindingCode.AGREEMENT_EXPIRES_SOON}] {agreement.message}", warning=True)
+        )
     return notices

@@ -29,6 +29,7 @@ from ..api.models import (
 )
 from . import policy
 from .detection import Detection
+from .findings import FindingCode
 from .judgement import (
     DEFAULT_HORIZON_DAYS,
     OUT_OF_SUPPORT,
@@ -106,9 +107,9 @@ class Evaluation:
 
 
 def _group(found: Iterable[tuple[str, Detection]]) -> list[_Group]:
-    groups: dict[tuple[str, Edition | None, str], _Group] = {}
+    groups: dict[tuple[str, Edition | None, str, bool], _Group] = {}
     for workload, det in found:
-        key = (det.product, det.edition, det.version_text)
+        key = (det.product, det.edition, det.version_text, det.matrix_behind)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(det.product, det.edition, det.version, det)
@@ -151,7 +152,7 @@ def _judge_groups(
         }
         if entry is None or (covered is not None and g.product not in covered):
             why = "not in the matrix" if entry is None else "not covered by this engagement"
-            uncovered.append(ProductStatus(reason=why, **common))
+            uncovered.append(ProductStatus(reason=why, codes=[str(FindingCode.PRODUCT_NOT_COVERED)], **common))
             continue
         verdict = judge_version(spec, entry, g.detection, platform, today, matrix.newest_platform_lines)
         j = verdict.judgement
@@ -162,6 +163,7 @@ def _judge_groups(
             recommended_version=j.recommended,
             eligibility=verdict.eligibility,
             action_owner=verdict.owner,
+            codes=[str(code) for code in verdict.codes] or None,
             reason=shorten(reason),
             version_source=", ".join(sorted(g.sources)) or None,
             matrix_behind=True if j.matrix_behind else None,

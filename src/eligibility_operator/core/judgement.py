@@ -24,6 +24,7 @@ from ..api.models import (
 )
 from . import policy
 from .detection import Detection
+from .findings import FindingCode
 from .matrix import ProductEntry
 from .platforms import (
     KnownLines,
@@ -68,16 +69,24 @@ def owner_words(owner: Party | None) -> str:
 
 
 def judge(
-    entry: ProductEntry, version: Version | None, today: dt.date, horizon: int, unknown_reason: str = ""
+    entry: ProductEntry,
+    version: Version | None,
+    today: dt.date,
+    horizon: int,
+    unknown_reason: str = "",
+    behind: bool = False,
 ) -> Judgement:
-    """Lifecycle of ``version`` of ``entry`` on ``today``."""
+    """Lifecycle of ``version`` of ``entry`` on ``today``; ``behind``: the version is unknown because what
+    gave it (a chart version) is newer than the matrix maps, so the matrix is behind."""
     recommended = entry.recommended
     if version is not None and recommended is not None:
         target = parse_version(recommended)
         if target is not None and version.core > target.core:
             recommended = None  # never recommend a downgrade
     if version is None:
-        return Judgement(Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined")
+        return Judgement(
+            Lifecycle.UNKNOWN, None, recommended, unknown_reason or "version could not be determined", behind
+        )
     if version.parts == 1:
         return Judgement(
             Lifecycle.UNKNOWN,
@@ -97,14 +106,15 @@ def judge(
                 matrix_behind=True,
             )
         oldest, newest = entry.lines[0], entry.lines[-1]
-        if version.core < oldest.line.core:
+        # compared at the line's precision: a pre-release inside a listed line is neither older nor newer
+        if version.core[: oldest.line.parts] < oldest.line.core[: oldest.line.parts]:
             return Judgement(
                 Lifecycle.END_OF_LIFE,
                 None,
                 recommended,
                 f"{version} is older than the oldest release line in the matrix ({oldest.label})",
             )
-        if version.core > newest.line.core:
+        if version.core[: newest.line.parts] > newest.line.core[: newest.line.parts]:
             return Judgement(
                 Lifecycle.UNKNOWN,
                 None,
@@ -112,7 +122,8 @@ def judge(
                 f"matrix behind: {entry.name} {version} is not listed yet (newest listed release line: {newest.label})",
                 matrix_behind=True,
             )
-        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} is not a release listed in the matrix")
+        what = "is a pre-release, not a release" if version.prerelease else "is not a release"
+        return Judgement(Lifecycle.UNKNOWN, None, recommended, f"{version} {what} listed in the matrix")
     lifecycle, words = line_lifecycle(line.end_of_support, today, horizon, ends="support", kept="supported")
     return Judgement(lifecycle, line.end_of_support, recommended, f"release line {line.label} {words}")
 
@@ -158,6 +169,7 @@ class VersionVerdict:
     # Stakater's action items that never reduce eligibility, whoever maintains versions (matrix behind)
     stakater_items: tuple[str, ...] = ()
     platform_behind: tuple[str, ...] = ()  # platforms newer than the documented range and than the matrix lists
+    codes: tuple[FindingCode, ...] = ()  # stable codes of every finding and item above, worst first
 
 
 def _enterprise_image(entry: ProductEntry) -> str:
@@ -188,7 +200,7 @@ def judge_version(
     Findings belong to whoever maintains versions; under a ManagedService with
     ``versionManagement: Stakater`` they are Stakater's action items and do not reduce eligibility.
     """
-    j = judge(entry, detection.version, today, horizon_days(spec), detection.reason)
+    j = judge(entry, detection.version, today, horizon_days(spec), detection.reason, detection.matrix_behind)
     subject = f"{entry.name} {detection.version_text}"
     upgrade = f"upgrade {subject} to {j.recommended}" if j.recommended else f"upgrade {subject}"
     notes = [j.reason]
@@ -211,7 +223,10 @@ def judge_version(
     ineligible.extend(f"{p}: upgrade {entry.name} or the platform" for p in problems)
     notes.extend((*problems, *platform_behind))
     contracted = next((p for p in spec.products if p.name == entry.name), None)
-    if contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY:
+    mismatched = bool(
+        contracted and contracted.edition == Edition.ENTERPRISE and detection.edition == Edition.COMMUNITY
+    )
+    if mismatched:
         mismatch = "the contract covers Enterprise, the cluster runs the Community image"
         limited.append(f"run the Enterprise image of {entry.name}{_enterprise_image(entry)} ({mismatch})")
         notes.append(mismatch)
@@ -243,7 +258,33 @@ def judge_version(
         counted=not stakater,
         stakater_items=stakater_items,
         platform_behind=tuple(platform_behind),
+        codes=_codes(j, bool(problems), bool(platform_behind), mismatched),
     )
+
+
+def _codes(j: Judgement, incompatible: bool, platform_behind: bool, mismatched: bool) -> tuple[FindingCode, ...]:
+    """The stable codes of one version's findings and items, worst first."""
+    found = {
+        FindingCode.END_OF_LIFE: j.lifecycle == Lifecycle.END_OF_LIFE,
+        FindingCode.PLATFORM_INCOMPATIBLE: incompatible,
+        FindingCode.VERSION_UNKNOWN: j.lifecycle == Lifecycle.UNKNOWN and not j.matrix_behind,
+        FindingCode.EDITION_MISMATCH: mismatched,
+        FindingCode.END_OF_SUPPORT_APPROACHING: j.lifecycle == Lifecycle.DEPRECATED,
+        FindingCode.MATRIX_BEHIND: j.matrix_behind,
+        FindingCode.PLATFORM_MATRIX_BEHIND: platform_behind,
+    }
+    return tuple(code for code in _CODE_ORDER if found[code])
+
+
+_CODE_ORDER = [  # worst first: what makes a version Ineligible, then Limited, then what does not count
+    FindingCode.END_OF_LIFE,
+    FindingCode.PLATFORM_INCOMPATIBLE,
+    FindingCode.VERSION_UNKNOWN,
+    FindingCode.EDITION_MISMATCH,
+    FindingCode.END_OF_SUPPORT_APPROACHING,
+    FindingCode.MATRIX_BEHIND,
+    FindingCode.PLATFORM_MATRIX_BEHIND,
+]
 
 
 # ----------------------------------------------------------- step 2: reduce

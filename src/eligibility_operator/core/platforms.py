@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..api.models import Lifecycle, PlatformLifecycles, PlatformRelease, VersionRange
 from .versions import Version, parse_version
@@ -128,3 +129,18 @@ def line_lifecycle(end: dt.date | None, today: dt.date, horizon: int, *, ends: s
     if days <= horizon:
         return Lifecycle.DEPRECATED, f"ends {ends} on {end}, in {days} days (within the {horizon}-day upgrade horizon)"
     return Lifecycle.SUPPORTED, f"is {kept} until {end}"
+
+
+def openshift_version_of(obj: Any) -> str | None:
+    """The OpenShift version a ClusterVersion reports: the newest Completed update in its history, else
+    ``status.desired.version`` (what ``oc get clusterversion`` shows). Any shape is tolerated."""
+    status = obj.get("status") if isinstance(obj, dict) else None
+    if not isinstance(status, dict):
+        return None
+    history = status.get("history")
+    for entry in history if isinstance(history, list) else []:
+        if isinstance(entry, dict) and entry.get("state") == "Completed" and isinstance(entry.get("version"), str):
+            return str(entry["version"])
+    desired = status.get("desired")
+    version = desired.get("version") if isinstance(desired, dict) else None
+    return version if isinstance(version, str) and version else None

@@ -14,14 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api.models import ConditionType, Eligibility, SupportEngagementSpec, SupportEngagementStatus
+from ..api.models import (
+    ConditionType,
+    Eligibility,
+    EngagementType,
+    Plan,
+    SupportEngagementSpec,
+    SupportEngagementStatus,
+)
 from ..core.engagements import EngagementRecord, assess
 from ..core.evaluation import Platform
+from ..core.findings import FindingCode
 from ..core.matrix import CompiledMatrix
 from ..core.spec_checks import spec_problems
 from ..core.status_wire import to_wire
-from .files import InputError, Problem, Skipped
-from .inventory import inventory_of
+from .files import Found, InputError, Manifests, Problem, Skipped
+from .inventory import ReadInventory, inventory_of
 from .loading import load_engagement, load_matrix_file
 from .manifests import HELM_TEMPLATE_REASON, TEMPLATE_REASON, read_manifests
 
@@ -29,6 +37,12 @@ __all__ = ["InputError", "Problem", "load_engagement", "load_matrix_file", "read
 
 EXIT_CODES = {Eligibility.ELIGIBLE: 0, Eligibility.LIMITED: 1, Eligibility.INELIGIBLE: 3}
 EXIT_INPUT_ERROR = 4  # 2 is click's usage error
+
+
+def any_engagement() -> SupportEngagementSpec:
+    """What ``check`` judges by without ``--engagement``: an engagement covering every product in every
+    namespace, ProductSupport under the Standard plan (no horizon, so nothing plan-specific)."""
+    return SupportEngagementSpec(customer="(no engagement)", type=EngagementType.PRODUCT_SUPPORT, plan=Plan.STANDARD)
 
 
 @dataclass
@@ -39,6 +53,9 @@ class CheckResult:
     workloads: int
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: list[tuple[str, list[str]]] = field(default_factory=list)  # object, files defining it
+    engagement: bool = True  # judged by a real engagement (else: any_engagement(), terms left out)
+    found: list[Found] = field(default_factory=list)  # where each workload was read (file, document, line)
+    platform: Platform = field(default_factory=Platform)
 
     @property
     def exit_code(self) -> int:
@@ -48,47 +65,91 @@ class CheckResult:
 
     def as_json(self) -> dict[str, Any]:
         wire = to_wire(self.status)
+        left_out = {"observedGeneration", "matrix"} | (set() if self.engagement else _TERMS_KEYS)
         return {
             "eligibility": wire.get("eligibility"),
             "reason": wire.get("reason", ""),
             "products": wire.get("products", []),
             "uncoveredProducts": wire.get("uncoveredProducts", []),
             "conditions": wire.get("conditions", []),
-            **{k: v for k, v in wire.items() if k not in ("observedGeneration", "matrix")},
+            **{k: v for k, v in wire.items() if k not in left_out},
+            "engagement": self.engagement,
             "documents": self.documents,
             "workloads": self.workloads,
-            "errors": [{"file": p.file, "document": p.document, "error": p.error} for p in self.problems],
+            "errors": [
+                {"code": str(FindingCode.INVALID_INPUT), "file": p.file, "document": p.document, "error": p.error}
+                for p in self.problems
+            ],
             "skipped": [{"file": s.file, "document": s.document, "reason": s.reason} for s in self.skipped],
             "duplicates": [{"object": ref, "files": files} for ref, files in self.duplicates],
         }
 
 
+# Engagement terms a check without --engagement leaves out: they would describe a contract nobody signed.
+_TERMS_KEYS = {"responsibilities", "scope", "responseTargets", "serviceCredits", "agreement", "supportTerms"}
+
+
 def check(
     paths: Iterable[Path],
-    spec: SupportEngagementSpec,
+    spec: SupportEngagementSpec | None,
     matrix: CompiledMatrix,
     platform: Platform | None = None,
     today: dt.date | None = None,
     strict: bool = False,
 ) -> CheckResult:
-    """Evaluate the manifests under ``paths``; ``strict`` makes every skipped file or document an error."""
+    """Evaluate the manifests under ``paths`` (``-`` is standard input); ``strict`` makes every skipped
+    file or document an error. Without ``spec``: as an engagement covering everything would judge."""
+    if spec is not None:
+        _valid(spec, matrix)
+    paths = list(paths)
+    manifests = read_manifests(paths)
+    return judge(manifests, spec, matrix, platform, today, strict, ", ".join(str(p) for p in paths))
+
+
+def _valid(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> None:
     problems = spec_problems(spec, matrix)
     if problems:
         raise InputError("invalid SupportEngagement: " + "; ".join(problems))
-    paths = list(paths)
-    manifests = read_manifests(paths)
-    read = inventory_of(manifests, matrix, spec.matrix_name)
+
+
+def judge(
+    manifests: Manifests,
+    spec: SupportEngagementSpec | None,
+    matrix: CompiledMatrix,
+    platform: Platform | None = None,
+    today: dt.date | None = None,
+    strict: bool = False,
+    where: str = "",
+    read: ReadInventory | None = None,
+) -> CheckResult:
+    """The verdict on what was read (from files, or listed from a cluster), by the operator's ``assess``.
+    ``read``: the inventory of ``manifests`` when already built (several engagements over one cluster)."""
+    given = spec is not None
+    spec = spec if spec is not None else any_engagement()
+    _valid(spec, matrix)
+    read = read or inventory_of(manifests, matrix, spec.matrix_name)
     errors = [*manifests.problems, *read.problems]
     if strict:
         errors.extend(Problem(s.file, s.document, f"skipped (--strict): {s.reason}") for s in manifests.skipped)
     if manifests.objects == 0 and not errors:
-        where = ", ".join(str(p) for p in paths)
         errors.append(
             Problem(where, 0, f"nothing to check: no Kubernetes object in {_count(manifests.files, 'file')} read")
         )
+    platform = platform or Platform()
+    if platform.openshift is None and manifests.openshift_versions:
+        versions = sorted(manifests.openshift_versions)
+        if len(versions) > 1:
+            errors.append(
+                Problem(
+                    manifests.openshift_versions[versions[-1]],
+                    0,
+                    f"ClusterVersion objects disagree: OpenShift {', '.join(versions)}; give --openshift-version",
+                )
+            )
+        platform = Platform(platform.kubernetes, versions[0])
     # the engagement as the operator keeps one, judged by the operator's own assess()
     record = EngagementRecord("", "", "", generation=None, spec=spec, spec_error=None, written=None)
-    status = assess(record, read.inventory, platform or Platform(), today or dt.datetime.now(dt.UTC).date())
+    status = assess(record, read.inventory, platform, today or dt.datetime.now(dt.UTC).date())
     return CheckResult(
         status=status,
         problems=errors,
@@ -96,6 +157,9 @@ def check(
         workloads=len(read.files_of),
         skipped=manifests.skipped,
         duplicates=[(facts.ref, files) for facts, files in read.files_of.items() if len(files) > 1],
+        engagement=given,
+        found=manifests.workloads,
+        platform=platform,
     )
 
 
@@ -175,13 +239,14 @@ def render_table(result: CheckResult) -> str:
         )
     ]
     for p in result.status.products:
+        codes = f" [{', '.join(p.codes)}]" if p.codes else ""  # the finding codes, see docs/reference/findings.md
         rows.append(
             (
                 p.product,
                 str(p.edition or "-"),
                 p.version,
                 str(p.lifecycle),
-                str(p.eligibility or "-"),
+                str(p.eligibility or "-") + codes,
                 str(p.action_owner or "-"),
                 str(p.end_of_support or "-"),
                 p.recommended_version or "-",
@@ -200,7 +265,10 @@ def render_table(result: CheckResult) -> str:
     for condition in result.status.conditions:
         if condition.type != ConditionType.READY:
             lines.append(f"  {condition.type}={condition.status} {condition.reason}: {condition.message}")
-    lines.extend(_terms_lines(result.status))
+    if result.engagement:
+        lines.extend(_terms_lines(result.status))
+    else:
+        lines.append("No --engagement: judged as an engagement covering every product in every namespace would.")
     lines.append(f"Read {_count(result.documents, 'document')}, {_count(result.workloads, 'workload')}.")
     if result.skipped:
         lines.append(_skipped_summary(result.skipped))
@@ -210,6 +278,13 @@ def render_table(result: CheckResult) -> str:
     for problem in result.problems:
         lines.append(f"error: {problem.file}: document {problem.document}: {problem.error}")
     return "\n".join(printable(line) for line in lines)
+
+
+def render_errors(result: CheckResult) -> str:
+    """The input errors alone, one a line: what is shown instead of a report when there is no verdict."""
+    return "\n".join(
+        printable(f"error: {problem.file}: document {problem.document}: {problem.error}") for problem in result.problems
+    )
 
 
 def render_json(result: CheckResult) -> str:

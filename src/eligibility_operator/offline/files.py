@@ -8,11 +8,14 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..core.gitops import SourceKey
 from ..core.workloads import WorkloadFacts
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # one file; larger ones are an error, not a partial read
+STDIN = "-"  # `-f -`: standard input, bounded like a file
+STDIN_NAME = "<stdin>"  # how reports name it
 _SUFFIXES = {".yaml", ".yml", ".json"}
 _SKIPPED_DIRECTORIES = {".git", ".hg", ".svn"}  # version-control internals, never manifests
 
@@ -46,6 +49,7 @@ class Found:
     facts: WorkloadFacts
     file: str
     document: int
+    line: int = 0  # 1-based line of the document's first node in the file; 0 when not known
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Manifests:
     chart_sources: dict[SourceKey, tuple[str, str | None]] = field(default_factory=dict)  # Flux sources
     source_files: dict[SourceKey, str] = field(default_factory=dict)  # where each Flux source was read
     flux_targets: list[FluxTarget] = field(default_factory=list)
+    openshift_versions: dict[str, str] = field(default_factory=dict)  # from ClusterVersion objects: version -> file
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     documents: int = 0  # documents read (blank ones excluded)
@@ -77,6 +82,7 @@ class Manifests:
         self.chart_sources.update(other.chart_sources)
         self.source_files.update(other.source_files)
         self.flux_targets.extend(other.flux_targets)
+        self.openshift_versions.update(other.openshift_versions)
         self.problems.extend(other.problems)
         self.skipped.extend(other.skipped)
         self.documents += other.documents
@@ -128,6 +134,26 @@ def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
         os.close(fd)
 
 
+def read_stdin(stream: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Standard input, at most ``limit`` bytes (like a file); raises Unreadable with the reason. A terminal is
+    refused at once: ``-f -`` without a pipe would wait for typing."""
+    if stream.isatty():
+        raise Unreadable("standard input is a terminal: pipe manifests into it (helm template ... | check -f -)")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = stream.read(1024 * 1024)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise Unreadable(f"larger than {limit // (1024 * 1024)} MiB: not read")
+            chunks.append(chunk)
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {_oserror(exc)}") from None
+
+
 def decode(data: bytes) -> str:
     """Text of a YAML/JSON file: UTF-8 (with or without BOM) or UTF-16/32 with a BOM, as YAML allows."""
     codec = "utf-8"
@@ -153,6 +179,10 @@ def files_to_read(paths: Iterable[Path], out: Manifests) -> list[str]:
     files: list[str] = []
     seen_directories: set[tuple[int, int]] = set()
     for path in paths:
+        if str(path) == STDIN:
+            if STDIN not in files:  # `-f - -f -` reads the stream once
+                files.append(STDIN)
+            continue
         try:
             info = os.stat(path)
         except OSError as exc:

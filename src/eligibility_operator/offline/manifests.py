@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -29,8 +30,11 @@ import yaml
 
 from ..core.gitops import flux_kustomization, flux_source, kustomize_facts
 from ..core.objects import facts_of
+from ..core.platforms import openshift_version_of
 from ..core.workloads import WorkloadFacts
 from .files import (
+    STDIN,
+    STDIN_NAME,
     FluxTarget,
     Found,
     Manifests,
@@ -40,6 +44,7 @@ from .files import (
     decode,
     files_to_read,
     read_bytes,
+    read_stdin,
 )
 
 # libyaml is an order of magnitude faster on 10,000 manifests; both loaders are safe.
@@ -94,17 +99,20 @@ class _FileReader:
     """Reads one file's documents into a :class:`Manifests`."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.stdin = path == STDIN
+        self.path = STDIN_NAME if self.stdin else path
         self.out = Manifests(files=1)
         self.number = 0  # documents so far
+        self.line = 0  # line of the current document's first node, 1-based
 
     def read(self) -> Manifests:
         try:
-            text = decode(read_bytes(self.path))
+            data = read_stdin(sys.stdin.buffer) if self.stdin else read_bytes(self.path)
+            text = decode(data)
         except Unreadable as exc:
             self.out.problems.append(Problem(self.path, 0, str(exc)))
             return self.out
-        if _in_chart_templates(self.path):
+        if not self.stdin and _in_chart_templates(self.path):
             self.out.skipped.append(Skipped(self.path, 0, HELM_TEMPLATE_REASON))
             return self.out
         if self.path.lower().endswith(".json") and self._read_json(text):
@@ -118,7 +126,7 @@ class _FileReader:
             obj = json.loads(text)
         except (ValueError, RecursionError):
             return False  # JSON5, comments, ...: the YAML reader decides
-        self.number = 1
+        self.number, self.line = 1, 1
         self._document(obj, text)
         return True
 
@@ -140,6 +148,7 @@ class _FileReader:
                     self._unparsable(segment, _yaml_error(exc, line_offset))
                     return
                 self.number += 1
+                self.line = line_offset + node.start_mark.line + 1
                 try:
                     obj = loader.construct_document(node)
                 except Exception as exc:  # invalid dates, unknown tags, recursion, ...
@@ -150,7 +159,10 @@ class _FileReader:
             loader.dispose()
 
     def _unparsable(self, text: str, error: str) -> None:
-        if "{{" in text:  # a template outside a chart directory: nothing to read until it is rendered
+        if self.stdin:  # a stream is given on purpose: what does not parse is an error, never skipped
+            self.out.documents += 1
+            self.out.problems.append(Problem(self.path, self.number, error))
+        elif "{{" in text:  # a template outside a chart directory: nothing to read until it is rendered
             self.out.skipped.append(Skipped(self.path, self.number, TEMPLATE_REASON))
         elif looks_like_object(text):
             self.out.documents += 1
@@ -214,6 +226,11 @@ class _FileReader:
             if isinstance(meta.get("name"), str):
                 self.out.namespace_labels[meta["name"]] = {str(k): str(v) for k, v in labels.items()}
             return
+        if obj.get("kind") == "ClusterVersion":
+            version = openshift_version_of(obj)
+            if version:
+                self.out.openshift_versions[version] = self.path
+            return
         facts = facts_of(obj)
         if facts is not None:
             self._found(facts)
@@ -242,7 +259,7 @@ class _FileReader:
         """An object to judge; whatever its own schema refuses is an input problem of this document."""
         for problem in facts.problems:
             self._problem(f"{facts.ref}: {problem}")
-        self.out.workloads.append(Found(facts, self.path, self.number))
+        self.out.workloads.append(Found(facts, self.path, self.number, self.line))
 
     def _problem(self, error: str) -> None:
         self.out.problems.append(Problem(self.path, self.number, error))
@@ -265,6 +282,7 @@ READ_KINDS = frozenset(
         "Subscription",
         "InstallPlan",
         "Kustomization",
+        "ClusterVersion",
     }
 )
 _TOP_KIND = re.compile(r"""^kind:[ \t]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
@@ -362,7 +380,7 @@ def _shift(part: Manifests, offset: int) -> None:
         problem.document += offset if problem.document else 0
     for skipped in part.skipped:
         skipped.document += offset if skipped.document else 0
-    part.workloads = [Found(f.facts, f.file, f.document + offset) for f in part.workloads]
+    part.workloads = [Found(f.facts, f.file, f.document + offset, f.line) for f in part.workloads]
 
 
 def _read_large(path: str, pool: ProcessPoolExecutor) -> Manifests:
@@ -400,7 +418,7 @@ def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FIL
     files = files_to_read(paths, out)
     cores = os.cpu_count() or 1
     large = {path for path in files if _is_large(path)} if cores > 1 else set()
-    rest = [path for path in files if path not in large]
+    rest = [path for path in files if path not in large and path != STDIN]  # workers cannot read our stdin
     if cores < 2 or (not large and len(rest) < parallel_from):
         for path in files:
             out.extend(read_file(path))
@@ -416,6 +434,8 @@ def read_manifests(paths: Iterable[Path], parallel_from: int = PARALLEL_FROM_FIL
             results.update((path, read_file(path)) for path in rest)
         for path in sorted(large):
             results[path] = _read_large(path, pool)
+        if STDIN in files:
+            results[STDIN] = read_file(STDIN)
         for batch, future in futures:
             try:
                 parts = future.result()

@@ -13,9 +13,10 @@ from ...api.models import (
     ConditionStatus,
     MatrixSource,
 )
+from ...core.findings import FindingCode
 from ...core.matrix_diff import diff_matrices
 from ...core.status_wire import rfc3339
-from ...matrix_source import Integrity, SourceError
+from ...matrix_source import Integrity, Reason, SourceError
 
 
 @dataclass
@@ -70,7 +71,7 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             type="Fetched",
             status=ConditionStatus.FALSE,
             reason=s.failure.reason,
-            message=f"{s.source.url}: {s.failure.message}"[:1024],
+            message=f"{_code(s.failure.reason)}{s.source.url}: {s.failure.message}"[:1024],
             observed_generation=gen,
         )
     last_good = rfc3339(s.last_fetched) if s.last_fetched else "never"
@@ -88,7 +89,7 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             type="Current",
             status=ConditionStatus.FALSE,
             reason="Stale",
-            message=f"last good fetch {last_good} is older than maxAge "
+            message=f"[{FindingCode.MATRIX_STALE}] last good fetch {last_good} is older than maxAge "
             f"{s.source.max_age}; still using revision {s.revision}",
             observed_generation=gen,
         )
@@ -109,6 +110,11 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
             observed_generation=gen,
         )
     return [fetched, current]
+
+
+def _code(reason: Reason) -> str:
+    """The finding code of a document refused for its digest or signature (docs/reference/findings.md)."""
+    return f"[{FindingCode.MATRIX_UNVERIFIED}] " if reason == Reason.SIGNATURE_INVALID else ""
 
 
 def matrix_changes(old: CompatibilityMatrixSpec | None, new: CompatibilityMatrixSpec) -> list[str]:

@@ -152,7 +152,8 @@ class StatusWriter:
             message = next((c.get("message", "") for c in conditions if c.get("type") == ConditionType.ELIGIBLE), "")
             prefix = f"eligibility changed from {before} to {after}" if before else f"eligibility is {after}"
             warning = after != Eligibility.ELIGIBLE
-            await self.event(record, "SupportEngagement", f"Eligibility{after}", f"{prefix}: {message}", warning)
+            codes = eng.finding_codes_text(status)
+            await self.event(record, "SupportEngagement", f"Eligibility{after}", f"{prefix}: {message}{codes}", warning)
         for notice in notices:
             await self.event(record, "SupportEngagement", notice.reason, notice.message, notice.warning)
         return Outcome.DONE

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ...api.models import GROUP, VERSION
 from ...core.evaluation import Platform
+from ...core.platforms import openshift_version_of
 from ...core.status_wire import rfc3339
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-def openshift_version(cluster_version: dict[str, Any]) -> str | None:
-    """The version OpenShift runs: the newest completed update, else the desired one."""
-    status = cluster_version.get("status") or {}
-    for entry in status.get("history") or []:
-        if entry.get("state") == "Completed" and entry.get("version"):
-            return str(entry["version"])
-    desired = (status.get("desired") or {}).get("version")
-    return str(desired) if desired else None
+openshift_version = openshift_version_of  # one reader for the cluster's and check's ClusterVersion
 
 
 def clusterversion_problem(exc: BaseException) -> str:
