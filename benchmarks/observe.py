@@ -13,11 +13,11 @@ from typing import Any
 from kubernetes import client, watch
 
 from eligibility_operator.api.models import SupportEngagementSpec
-from eligibility_operator.core.coverage import covers
-from eligibility_operator.core.detection import detect
-from eligibility_operator.core.evaluation import Platform, evaluate
-from eligibility_operator.core.matrix import load_matrix
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.products.coverage import covers
+from eligibility_operator.core.products.detection import detect
+from eligibility_operator.core.products.workloads import facts_from_object
+from eligibility_operator.core.verdict.evaluation import Platform, evaluate
 from eligibility_operator.offline.loading import default_matrix
 
 from .fixture import ENGAGEMENT_NS, Fixture
@@ -51,7 +51,7 @@ class Expected:
 
     def all(self) -> dict[str, Summary | None]:
         """Expected summary of every engagement; each workload is detected once."""
-        from eligibility_operator.core.status_wire import to_wire
+        from eligibility_operator.core.base.status_wire import to_wire
 
         found_in: dict[str, list[Any]] = {}
         for w in self.fixture.workloads:

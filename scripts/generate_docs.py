@@ -18,7 +18,7 @@ import yaml
 
 from eligibility_operator.api import crdgen
 from eligibility_operator.cli import main as cli_main
-from eligibility_operator.core.findings import RULES
+from eligibility_operator.core.verdict.findings import RULES
 from eligibility_operator.runtime.config import RUN_OPTIONS
 from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
 from eligibility_operator.runtime.state import OperatorState
@@ -149,7 +149,7 @@ def metrics_reference() -> str:
 
 
 def findings_reference() -> str:
-    """The stable finding codes, from the one table in core/findings.py."""
+    """The stable finding codes, from the one table in core/verdict/findings.py."""
     lines = [
         HEADER,
         "# Findings\n\n",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
+from eligibility_operator.core.compat.matrix import CompiledMatrix, load_matrix
 from eligibility_operator.offline.loading import default_matrix
 
 API = "support.stakater.com/v1alpha1"

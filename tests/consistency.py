@@ -10,12 +10,12 @@ import yaml
 from kubernetes import client
 
 from benchmarks.observe import Summary, summary
-from eligibility_operator.core.engagements import EngagementRecord, assess, record_from_body
-from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.core.inventory import Inventory
-from eligibility_operator.core.matrix import MatrixError, load_matrix
-from eligibility_operator.core.status_wire import to_wire
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.base.status_wire import to_wire
+from eligibility_operator.core.compat.matrix import MatrixError, load_matrix
+from eligibility_operator.core.products.inventory import Inventory
+from eligibility_operator.core.products.workloads import facts_from_object
+from eligibility_operator.core.verdict.engagements import EngagementRecord, assess, record_from_body
+from eligibility_operator.core.verdict.evaluation import Platform
 
 
 def expected_statuses(

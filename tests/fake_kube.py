@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from eligibility_operator.core.evaluation import Platform
+from eligibility_operator.core.verdict.evaluation import Platform
 
 
 class FakeApiError(Exception):

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.cli import main
-from eligibility_operator.core.workloads import WATCHED_RESOURCES
+from eligibility_operator.core.products.workloads import WATCHED_RESOURCES
 
 from .builders import engagement, workload
 from .conftest import Kubectl

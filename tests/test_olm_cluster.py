@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import SupportEngagementSpec
-from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.compat.matrix import load_matrix
 from eligibility_operator.offline.check import check
 
 from .builders import OLM_CRDS, engagement, matrix

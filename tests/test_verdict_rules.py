@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.core.versions import parse_version
+from eligibility_operator.core.compat.versions import parse_version
 from eligibility_operator.offline.loading import default_matrix
 
 from .builders import engagement, matrix, workload

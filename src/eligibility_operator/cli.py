@@ -214,7 +214,7 @@ def check(
     engagements: the worst exit code.
     """
     from . import matrix_cli
-    from .core.evaluation import Platform
+    from .core.verdict.evaluation import Platform
     from .offline import check as check_report
 
     if cluster and paths:
@@ -284,7 +284,7 @@ def _check_clusters(
     output: str,
 ) -> tuple[str, int, str, str]:
     """Scan each context read-only (the runtime's listing), judge each offline; one report for all."""
-    from .core.evaluation import Platform
+    from .core.verdict.evaluation import Platform
     from .offline import check as check_report
     from .offline import clusters
     from .runtime.scan import ScanError, scan_context
@@ -362,7 +362,7 @@ def triage(
     import datetime as dt
 
     from . import matrix_cli
-    from .core.evaluation import Platform
+    from .core.verdict.evaluation import Platform
     from .offline import triage as rt
     from .offline.check import printable
     from .offline.files import InputError

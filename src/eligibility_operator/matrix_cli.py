@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from .core.matrix import CompiledMatrix
+    from .core.compat.matrix import CompiledMatrix
 
 EXIT_FAILED = 4
 MAX_FILE_BYTES = 4 * 1024 * 1024

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import EnforcementMode, SupportEngagementSpec
-from eligibility_operator.core.admission import Decision, Guard, decide, guarding_mode, guards_for, response
-from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
+from eligibility_operator.core.admission.decisions import Decision, Guard, decide, guarding_mode, guards_for, response
+from eligibility_operator.core.compat.matrix import CompiledMatrix, load_matrix
 
 from ..builders import engagement, matrix, workload
 
@@ -206,7 +206,7 @@ def test_response_carries_the_refusal_and_warnings() -> None:
 
 
 def test_enforce_refuses_a_workload_beyond_the_container_cap() -> None:
-    from eligibility_operator.core.workloads import MAX_CONTAINERS
+    from eligibility_operator.core.products.workloads import MAX_CONTAINERS
 
     request = review(CURRENT)
     containers = [{"name": f"c{i}", "image": f"example.com/app/c{i}:v1"} for i in range(MAX_CONTAINERS)]
@@ -222,7 +222,7 @@ def test_enforce_refuses_a_workload_beyond_the_container_cap() -> None:
 
 
 def test_rule_judged_only_creates_and_updates_of_workloads_in_guarded_namespaces() -> None:
-    from eligibility_operator.core.admission import judged
+    from eligibility_operator.core.admission.decisions import judged
 
     guards = [guard("Enforce")]
     assert judged(review(EOL), guards, EXEMPT) == EnforcementMode.ENFORCE
@@ -236,8 +236,8 @@ def test_rule_judged_only_creates_and_updates_of_workloads_in_guarded_namespaces
 
 
 def test_rule_opted_out_reads_only_the_workloads_own_label() -> None:
-    from eligibility_operator.core.admission import opted_out
-    from eligibility_operator.core.workloads import OPT_OUT_LABEL
+    from eligibility_operator.core.admission.decisions import opted_out
+    from eligibility_operator.core.products.workloads import OPT_OUT_LABEL
 
     assert not opted_out(workload("shop", "x", EOL))
     assert opted_out(workload("shop", "x", EOL, labels={OPT_OUT_LABEL: "true"}))
@@ -246,7 +246,7 @@ def test_rule_opted_out_reads_only_the_workloads_own_label() -> None:
 
 
 def test_rule_refusal_names_what_refuses_under_enforce_only() -> None:
-    from eligibility_operator.core.admission import _findings, refusal
+    from eligibility_operator.core.admission.decisions import _findings, refusal
 
     obj = workload("shop", "x", EOL)
     enforced = _findings(guard("Enforce"), obj, None, TODAY)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import EnforcementMode, SupportEngagementSpec
-from eligibility_operator.core.admission import Decision, Guard, decide
-from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
-from eligibility_operator.core.platforms import Platform
+from eligibility_operator.core.admission.decisions import Decision, Guard, decide
+from eligibility_operator.core.compat.matrix import CompiledMatrix, load_matrix
+from eligibility_operator.core.compat.platforms import Platform
 
 from ..builders import TODAY, engagement_spec, listing_platforms, small_matrix_spec
 from ..builders import manifest as workload

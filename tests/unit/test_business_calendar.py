@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from eligibility_operator.core.business_calendar import (
+from eligibility_operator.core.base.business_calendar import (
     BusinessCalendar,
     CalendarError,
     check_calendar,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from eligibility_operator.core.detection import chart_app_version
-from eligibility_operator.core.versions import parse_version
+from eligibility_operator.core.compat.versions import parse_version
+from eligibility_operator.core.products.detection import chart_app_version
 from eligibility_operator.offline.check import check
 
 from ..builders import TODAY, default_compiled

@@ -19,8 +19,8 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.cli import main
-from eligibility_operator.core.findings import RULES, FindingCode
-from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.verdict.findings import RULES, FindingCode
 from eligibility_operator.offline.check import check, load_engagement
 from eligibility_operator.offline.files import Unreadable, read_stdin
 from eligibility_operator.offline.reports import findings_of, render_junit, render_sarif
@@ -342,8 +342,8 @@ def test_documented_pipelines_parse_and_use_real_flags() -> None:
 
 
 def test_several_verdicts_one_table_worst_exit_and_valid_reports() -> None:
-    from eligibility_operator.core.evaluation import Platform
-    from eligibility_operator.core.workloads import facts_from_object
+    from eligibility_operator.core.products.workloads import facts_from_object
+    from eligibility_operator.core.verdict.evaluation import Platform
     from eligibility_operator.offline import clusters
 
     def facts(image: str, name: str) -> Any:

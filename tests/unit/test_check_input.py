@@ -320,10 +320,10 @@ def test_different_definitions_of_one_object_are_each_judged(tmp_path: Path) -> 
 
 
 def test_check_says_what_the_operator_says_of_a_workload_read_only_in_part(tmp_path: Path) -> None:
-    from eligibility_operator.core.engagements import EngagementRecord, assess
-    from eligibility_operator.core.evaluation import Platform
-    from eligibility_operator.core.inventory import Inventory
-    from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
+    from eligibility_operator.core.products.inventory import Inventory
+    from eligibility_operator.core.products.workloads import MAX_CONTAINERS, facts_from_object
+    from eligibility_operator.core.verdict.engagements import EngagementRecord, assess
+    from eligibility_operator.core.verdict.evaluation import Platform
 
     images = ["stakater/reloader:v1.0.0"] + [f"example.com/app/c{i}:v1" for i in range(MAX_CONTAINERS)]
     obj = workload(*images, name="crowded")

@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 
 from eligibility_operator.api.models import Lifecycle, SupportEngagementSpec
-from eligibility_operator.core.detection import Detection
-from eligibility_operator.core.evaluation import Platform, evaluate
-from eligibility_operator.core.versions import parse_version
+from eligibility_operator.core.compat.versions import parse_version
+from eligibility_operator.core.products.detection import Detection
+from eligibility_operator.core.verdict.evaluation import Platform, evaluate
 from eligibility_operator.offline.loading import default_matrix
 
 from ..builders import default_compiled, engagement_spec

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import Edition
-from eligibility_operator.core.detection import Detection, detect
-from eligibility_operator.core.matrix import CompiledMatrix
-from eligibility_operator.core.versions import parse_version
-from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
+from eligibility_operator.core.compat.matrix import CompiledMatrix
+from eligibility_operator.core.compat.versions import parse_version
+from eligibility_operator.core.products.detection import Detection, detect
+from eligibility_operator.core.products.workloads import WorkloadFacts, facts_from_object
 
 from ..builders import DIGEST, default_compiled
 from ..builders import manifest as workload

@@ -16,8 +16,12 @@ from eligibility_operator.api.models import (
     LabelSelector,
     SupportEngagementStatus,
 )
-from eligibility_operator.core.coverage import covers, covers_everything, selector_matches, selector_problems
-from eligibility_operator.core.engagements import (
+from eligibility_operator.core.base.status_wire import to_wire
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.products.coverage import covers, covers_everything, selector_matches, selector_problems
+from eligibility_operator.core.products.inventory import Inventory
+from eligibility_operator.core.products.workloads import WorkloadFacts, facts_from_object
+from eligibility_operator.core.verdict.engagements import (
     assess,
     eligibility_of,
     matrix_status_to_write,
@@ -25,11 +29,7 @@ from eligibility_operator.core.engagements import (
     status_differs,
     status_to_write,
 )
-from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.core.inventory import Inventory
-from eligibility_operator.core.matrix import load_matrix
-from eligibility_operator.core.status_wire import to_wire
-from eligibility_operator.core.workloads import WorkloadFacts, facts_from_object
+from eligibility_operator.core.verdict.evaluation import Platform
 
 from ..builders import TODAY, days, engagement_spec, small_matrix_spec
 from ..builders import manifest as workload
@@ -581,7 +581,7 @@ def test_namespace_labels() -> None:
 
 
 def test_horizon_notices_announce_entering_the_horizon_once() -> None:
-    from eligibility_operator.core.engagements import horizon_notices
+    from eligibility_operator.core.verdict.engagements import horizon_notices
 
     inv = Inventory()
     inv.set_matrix(load_matrix("default", 1, small_matrix_spec()))
@@ -597,7 +597,7 @@ def test_horizon_notices_announce_entering_the_horizon_once() -> None:
 
 def test_agreement_calendar_problems_make_the_engagement_not_ready() -> None:
     from eligibility_operator.api.models import SupportEngagementSpec
-    from eligibility_operator.core.spec_checks import spec_problems
+    from eligibility_operator.core.verdict.spec_checks import spec_problems
 
     from ..builders import default_compiled, engagement_spec
 

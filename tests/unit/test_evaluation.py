@@ -17,8 +17,10 @@ from eligibility_operator.api.models import (
     ProductStatus,
     SupportEngagementSpec,
 )
-from eligibility_operator.core.detection import Detection
-from eligibility_operator.core.evaluation import (
+from eligibility_operator.core.compat.matrix import CompiledMatrix, load_matrix
+from eligibility_operator.core.compat.versions import parse_version
+from eligibility_operator.core.products.detection import Detection
+from eligibility_operator.core.verdict.evaluation import (
     CONDITION_TYPES,
     Evaluation,
     Platform,
@@ -27,8 +29,6 @@ from eligibility_operator.core.evaluation import (
     judge,
     not_ready,
 )
-from eligibility_operator.core.matrix import CompiledMatrix, load_matrix
-from eligibility_operator.core.versions import parse_version
 
 from ..builders import TODAY, days, engagement_spec, listing_platforms, small_matrix_spec
 

@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 
 from eligibility_operator.api.models import SupportEngagementSpec
-from eligibility_operator.core.detection import chart_app_version, detect
-from eligibility_operator.core.evaluation import Platform, evaluate
-from eligibility_operator.core.gitops import gitops_facts, resolve_sources
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.products.detection import chart_app_version, detect
+from eligibility_operator.core.products.gitops import gitops_facts, resolve_sources
+from eligibility_operator.core.products.workloads import facts_from_object
+from eligibility_operator.core.verdict.evaluation import Platform, evaluate
 from eligibility_operator.offline.check import check
 from eligibility_operator.offline.manifests import read_manifests
 
@@ -192,7 +192,7 @@ def test_a_chart_whose_release_runs_unrecognised_workloads_is_not_judged(tmp_pat
     spec = SupportEngagementSpec.model_validate(engagement_spec())
     assert check([tmp_path], spec, MATRIX, today=TODAY).status.products == []
     # the same in the operator's inventory
-    from eligibility_operator.core.inventory import Inventory
+    from eligibility_operator.core.products.inventory import Inventory
 
     inventory = Inventory()
     inventory.set_matrix(MATRIX)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from eligibility_operator.core.audit import AuditLimiter, clean_text
-from eligibility_operator.core.detection import detect
-from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
+from eligibility_operator.core.admission.audit import AuditLimiter, clean_text
+from eligibility_operator.core.products.detection import detect
+from eligibility_operator.core.products.workloads import MAX_CONTAINERS, facts_from_object
 
 from ..builders import default_compiled
 from ..builders import manifest as workload
@@ -142,11 +142,11 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
     import json
 
     from eligibility_operator.api.models import MAX_STATUS_PRODUCTS, Lifecycle, SupportEngagementSpec
-    from eligibility_operator.core.detection import Detection
-    from eligibility_operator.core.evaluation import Platform, evaluate
-    from eligibility_operator.core.matrix import load_matrix
-    from eligibility_operator.core.status_wire import to_wire
-    from eligibility_operator.core.versions import parse_version
+    from eligibility_operator.core.base.status_wire import to_wire
+    from eligibility_operator.core.compat.matrix import load_matrix
+    from eligibility_operator.core.compat.versions import parse_version
+    from eligibility_operator.core.products.detection import Detection
+    from eligibility_operator.core.verdict.evaluation import Platform, evaluate
 
     from ..builders import TODAY, engagement_spec, small_matrix_spec
 
@@ -173,7 +173,7 @@ def test_status_lists_are_capped_worst_first_with_totals() -> None:
 
 def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> None:
     from eligibility_operator.api.models import Coverage
-    from eligibility_operator.core.coverage import confined, covers
+    from eligibility_operator.core.products.coverage import confined, covers
 
     labels = {"team": "a"}
     cases = {
@@ -194,9 +194,9 @@ def test_engagements_outside_trusted_namespaces_cover_at_most_their_own() -> Non
 
 
 def test_the_status_says_which_workloads_were_capped() -> None:
-    from eligibility_operator.core.engagements import assess, record_from_body
-    from eligibility_operator.core.evaluation import Platform
-    from eligibility_operator.core.inventory import Inventory
+    from eligibility_operator.core.products.inventory import Inventory
+    from eligibility_operator.core.verdict.engagements import assess, record_from_body
+    from eligibility_operator.core.verdict.evaluation import Platform
 
     from ..builders import TODAY, engagement_spec
 
@@ -225,7 +225,7 @@ def test_essentials_keep_every_fact_and_stay_small() -> None:
 
     from hypothesis import given
 
-    from eligibility_operator.core.workloads import essentials
+    from eligibility_operator.core.products.workloads import essentials
 
     from .test_properties import quick, workload_shaped
 
@@ -249,7 +249,7 @@ def test_essentials_keep_every_fact_and_stay_small() -> None:
 def test_read_review_keeps_what_the_decision_reads() -> None:
     import json
 
-    from eligibility_operator.core.reviews import read_review
+    from eligibility_operator.core.admission.reviews import read_review
 
     obj = workload("stakater/reloader:v1.1.0", labels={"support.stakater.com/ignore": "true"})
     body = {

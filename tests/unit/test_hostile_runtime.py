@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from eligibility_operator.core.workloads import MAX_CONTAINERS
+from eligibility_operator.core.products.workloads import MAX_CONTAINERS
 
 from .test_reconciler import SE, harness, run, settle, until
 

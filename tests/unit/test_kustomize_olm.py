@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eligibility_operator.api.models import Eligibility, Party, SupportEngagementSpec
-from eligibility_operator.core.detection import detect
-from eligibility_operator.core.gitops import kustomize_facts, retarget
-from eligibility_operator.core.inventory import Inventory
-from eligibility_operator.core.objects import facts_of
-from eligibility_operator.core.workloads import ChartSource, WorkloadFacts
+from eligibility_operator.core.products.detection import detect
+from eligibility_operator.core.products.gitops import kustomize_facts, retarget
+from eligibility_operator.core.products.inventory import Inventory
+from eligibility_operator.core.products.objects import facts_of
+from eligibility_operator.core.products.workloads import ChartSource, WorkloadFacts
 from eligibility_operator.offline.check import CheckResult, check
 from eligibility_operator.runtime.kube.wire import Decoder
 

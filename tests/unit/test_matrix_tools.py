@@ -20,8 +20,8 @@ import yaml
 from click.testing import CliRunner
 
 from eligibility_operator.cli import main
-from eligibility_operator.core.matrix import load_matrix, parse_spec
-from eligibility_operator.core.matrix_diff import diff_matrices
+from eligibility_operator.core.compat.matrix import load_matrix, parse_spec
+from eligibility_operator.core.compat.matrix_diff import diff_matrices
 from eligibility_operator.offline.loading import default_matrix
 from eligibility_operator.offline.matrix_tools import sources
 from eligibility_operator.offline.matrix_tools.chart_index import add_months, chart_releases, derive_lines

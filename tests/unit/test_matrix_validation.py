@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import Edition
-from eligibility_operator.core.matrix import (
+from eligibility_operator.core.compat.matrix import (
     MatrixError,
     compile_matrix,
     labels_match,
@@ -17,7 +17,7 @@ from eligibility_operator.core.matrix import (
     product_names,
     validate,
 )
-from eligibility_operator.core.versions import parse_version
+from eligibility_operator.core.compat.versions import parse_version
 from eligibility_operator.offline.loading import default_matrix
 
 from ..builders import small_matrix_spec

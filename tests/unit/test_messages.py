@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eligibility_operator.core.messages import shorten
+from eligibility_operator.core.verdict.messages import shorten
 
 
 def test_short_messages_are_unchanged() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eligibility_operator.core.engagements import record_from_body
-from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.products.workloads import facts_from_object
+from eligibility_operator.core.verdict.engagements import record_from_body
+from eligibility_operator.core.verdict.evaluation import Platform
 from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
 from eligibility_operator.runtime.state import OperatorState
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from eligibility_operator.api.models import Party, SupportEngagementSpec
-from eligibility_operator.core.policy import (
+from eligibility_operator.core.verdict.policy import (
     MAINTAINING_VERSIONS,
     response_targets,
     responsibilities,

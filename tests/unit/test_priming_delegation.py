@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from eligibility_operator.core.workloads import WATCHED_RESOURCES
+from eligibility_operator.core.products.workloads import WATCHED_RESOURCES
 from eligibility_operator.runtime.controllers.priming import SeenObjects, engagement_key, workload_key
 from tests.fake_kube import FakeKubeApi
 

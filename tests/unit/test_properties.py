@@ -16,12 +16,12 @@ from eligibility_operator.api.models import (
     ProductStatus,
     SupportEngagementSpec,
 )
-from eligibility_operator.core.detection import Detection, detect
-from eligibility_operator.core.evaluation import Platform, evaluate, reduce_eligibility
-from eligibility_operator.core.images import ImageRef, parse_image
-from eligibility_operator.core.matrix import load_matrix
-from eligibility_operator.core.versions import Version, parse_version
-from eligibility_operator.core.workloads import CSV_KIND, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.compat.versions import Version, parse_version
+from eligibility_operator.core.products.detection import Detection, detect
+from eligibility_operator.core.products.images import ImageRef, parse_image
+from eligibility_operator.core.products.workloads import CSV_KIND, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
+from eligibility_operator.core.verdict.evaluation import Platform, evaluate, reduce_eligibility
 
 from ..builders import TODAY, days, default_compiled, engagement_spec, small_matrix_spec
 

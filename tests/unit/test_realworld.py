@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.cli import main
-from eligibility_operator.core.detection import detect
-from eligibility_operator.core.gitops import resolve_sources
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.products.detection import detect
+from eligibility_operator.core.products.gitops import resolve_sources
+from eligibility_operator.core.products.workloads import facts_from_object
 from eligibility_operator.offline.check import check
 from eligibility_operator.offline.manifests import read_manifests
 

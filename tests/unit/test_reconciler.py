@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eligibility_operator.api.models import GROUP, VERSION
-from eligibility_operator.core.evaluation import Platform
+from eligibility_operator.core.verdict.evaluation import Platform
 from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.metrics import OperatorMetrics
 from eligibility_operator.runtime.parts import Parts
@@ -190,7 +190,7 @@ def test_events_only_on_transitions() -> None:
             worse = h.kube.events[1]
             assert worse.warning and worse.reason != "EligibilityEligible"
             assert "eligibility changed from Eligible to" in worse.message
-            assert worse.message.endswith("[EO101 reloader 1.1.0]")  # the finding codes (core/findings.py)
+            assert worse.message.endswith("[EO101 reloader 1.1.0]")  # the finding codes (core/verdict/findings.py)
             # Another end-of-life workload changes the status (counts) but not the eligibility: no Event.
             writes = len(h.engagement_writes())
             h.add_workload("team-a", "old-2", "stakater/reloader:v1.1.0")

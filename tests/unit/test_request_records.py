@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from eligibility_operator.api.requests import Scope, SupportRequestStatus
-from eligibility_operator.core.diagnostics import summary, workload_diagnostics
-from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.core.request_records import record_from_body, status_to_write, triage_summary
-from eligibility_operator.core.triage import not_ready
+from eligibility_operator.core.requests.diagnostics import summary, workload_diagnostics
+from eligibility_operator.core.requests.records import record_from_body, status_to_write, triage_summary
+from eligibility_operator.core.requests.triage import not_ready
+from eligibility_operator.core.verdict.evaluation import Platform
 
 NOW = dt.datetime(2026, 6, 2, 10, 0, tzinfo=dt.UTC)
 

@@ -8,8 +8,8 @@ import pytest
 
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.api.requests import Route, Scope, SupportRequestSpec
-from eligibility_operator.core import scope_rules as rules
-from eligibility_operator.core.triage_inputs import Affected, EngagementView, TriageInput
+from eligibility_operator.core.requests import scope_rules as rules
+from eligibility_operator.core.requests.inputs import Affected, EngagementView, TriageInput
 
 from ..builders import default_compiled, engagement
 

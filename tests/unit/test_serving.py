@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from eligibility_operator.core.reviews import ReviewError, parse_review
+from eligibility_operator.core.admission.reviews import ReviewError, parse_review
 from eligibility_operator.runtime.serving import limits as serving
 
 LIMITS = serving.Limits(

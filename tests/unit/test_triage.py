@@ -18,17 +18,17 @@ from eligibility_operator.api.requests import (
     SupportRequestStatus,
     Workaround,
 )
-from eligibility_operator.core.detection import Detection
-from eligibility_operator.core.matrix import load_matrix
-from eligibility_operator.core.request_sla import suggest_severity
-from eligibility_operator.core.triage import COMPLETE, ELIGIBLE, IN_SCOPE, READY, triage
-from eligibility_operator.core.triage_inputs import (
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.compat.versions import parse_version
+from eligibility_operator.core.products.detection import Detection
+from eligibility_operator.core.requests.inputs import (
     EngagementView,
     TriageInput,
     contracted_services_of,
     resolve_engagement,
 )
-from eligibility_operator.core.versions import parse_version
+from eligibility_operator.core.requests.sla import suggest_severity
+from eligibility_operator.core.requests.triage import COMPLETE, ELIGIBLE, IN_SCOPE, READY, triage
 
 from ..builders import TODAY, engagement_spec, small_matrix_spec
 
@@ -433,7 +433,7 @@ def test_engagement_resolution() -> None:
 
 
 def test_a_product_installed_many_times_lists_every_version_whatever_the_order() -> None:
-    from eligibility_operator.core.triage_inputs import one_per_version
+    from eligibility_operator.core.requests.inputs import one_per_version
 
     def found(version: str, i: int) -> tuple[str, Detection]:
         return f"ns/Deployment/w{i:02d}", Detection("reloader", None, parse_version(version), "image")

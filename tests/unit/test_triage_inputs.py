@@ -7,10 +7,10 @@ import datetime as dt
 
 from eligibility_operator.api.models import SupportEngagementSpec
 from eligibility_operator.api.requests import SupportRequestSpec
-from eligibility_operator.core.evaluation import Platform
-from eligibility_operator.core.inventory import Inventory
-from eligibility_operator.core.triage_inputs import EngagementView, InventorySource, gather
-from eligibility_operator.core.workloads import facts_from_object
+from eligibility_operator.core.products.inventory import Inventory
+from eligibility_operator.core.products.workloads import facts_from_object
+from eligibility_operator.core.requests.inputs import EngagementView, InventorySource, gather
+from eligibility_operator.core.verdict.evaluation import Platform
 
 from ..builders import default_compiled, engagement, workload
 

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from eligibility_operator.core.engagements import record_from_body
-from eligibility_operator.core.matrix import load_matrix
+from eligibility_operator.core.compat.matrix import load_matrix
+from eligibility_operator.core.verdict.engagements import record_from_body
 from eligibility_operator.runtime.metrics import OperatorMetrics
 from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.serving.webhook import PATH, AdmissionHandler

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from eligibility_operator.core.reviews import read_review
+from eligibility_operator.core.admission.reviews import read_review
 from eligibility_operator.runtime.serving.parser import ParserProcess
 
 from ..processes import gone_within, running

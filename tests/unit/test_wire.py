@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from eligibility_operator.core.workloads import MAX_CONTAINERS, facts_from_object
+from eligibility_operator.core.products.workloads import MAX_CONTAINERS, facts_from_object
 from eligibility_operator.runtime.kube.wire import Decoder, lines
 from tests.builders import workload
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from eligibility_operator.core.workloads import WorkloadFacts
+from eligibility_operator.core.products.workloads import WorkloadFacts
 from eligibility_operator.runtime.kube.connection import Connection
 from eligibility_operator.runtime.watches import WatchOptions, WorkloadWatches
 from tests.builders import workload

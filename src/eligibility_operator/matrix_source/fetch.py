@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ..core.matrix import CompiledMatrix, MatrixError, load_matrix
+from ..core.compat.matrix import CompiledMatrix, MatrixError, load_matrix
 from . import https, oci
 from .deadline import Deadline, within
 from .errors import Reason, SourceError

@@ -22,12 +22,12 @@ from ..api.models import (
     SupportEngagementSpec,
     SupportEngagementStatus,
 )
-from ..core.engagements import EngagementRecord, assess
-from ..core.evaluation import Platform
-from ..core.findings import FindingCode
-from ..core.matrix import CompiledMatrix
-from ..core.spec_checks import spec_problems
-from ..core.status_wire import to_wire
+from ..core.base.status_wire import to_wire
+from ..core.compat.matrix import CompiledMatrix
+from ..core.verdict.engagements import EngagementRecord, assess
+from ..core.verdict.evaluation import Platform
+from ..core.verdict.findings import FindingCode
+from ..core.verdict.spec_checks import spec_problems
 from .files import Found, InputError, Manifests, Problem, Skipped
 from .inventory import ReadInventory, inventory_of
 from .loading import load_engagement, load_matrix_file

@@ -18,10 +18,10 @@ from xml.etree import ElementTree as ET
 from pydantic import ValidationError
 
 from ..api.models import SupportEngagementSpec
-from ..core.evaluation import Platform
-from ..core.matrix import CompiledMatrix
-from ..core.specs import describe_validation_error
-from ..core.workloads import WorkloadFacts
+from ..core.base.specs import describe_validation_error
+from ..core.compat.matrix import CompiledMatrix
+from ..core.products.workloads import WorkloadFacts
+from ..core.verdict.evaluation import Platform
 from .check import EXIT_INPUT_ERROR, CheckResult, judge
 from .check import render_table as render_one
 from .files import Found, InputError, Manifests

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ..core.gitops import SourceKey
-from ..core.workloads import WorkloadFacts
+from ..core.products.gitops import SourceKey
+from ..core.products.workloads import WorkloadFacts
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # one file; larger ones are an error, not a partial read
 STDIN = "-"  # `-f -`: standard input, bounded like a file

@@ -15,10 +15,10 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
-from ..core.gitops import SourceKey, resolve_sources, retarget, retarget_source
-from ..core.inventory import Inventory, Key
-from ..core.matrix import CompiledMatrix
-from ..core.workloads import WorkloadFacts
+from ..core.compat.matrix import CompiledMatrix
+from ..core.products.gitops import SourceKey, resolve_sources, retarget, retarget_source
+from ..core.products.inventory import Inventory, Key
+from ..core.products.workloads import WorkloadFacts
 from .files import FluxTarget, Manifests, Problem
 
 _MAX_ANCESTORS = 32

@@ -12,8 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..api.models import SupportEngagementSpec
-from ..core.matrix import CompiledMatrix, MatrixError, load_matrix
-from ..core.specs import describe_validation_error
+from ..core.base.specs import describe_validation_error
+from ..core.compat.matrix import CompiledMatrix, MatrixError, load_matrix
 from .files import InputError, Unreadable, decode, read_bytes
 from .manifests import constructor_error, yaml_loader
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import yaml
 
-from ..core.gitops import flux_kustomization, flux_source, kustomize_facts
-from ..core.objects import facts_of
-from ..core.platforms import openshift_version_of
-from ..core.workloads import WorkloadFacts
+from ..core.compat.platforms import openshift_version_of
+from ..core.products.gitops import flux_kustomization, flux_source, kustomize_facts
+from ..core.products.objects import facts_of
+from ..core.products.workloads import WorkloadFacts
 from .files import (
     STDIN,
     STDIN_NAME,

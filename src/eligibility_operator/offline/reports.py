@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 from .. import __version__
 from ..api.models import ConditionStatus, ConditionType, Eligibility, ProductStatus
-from ..core.findings import RULES, FindingCode, rule
+from ..core.verdict.findings import RULES, FindingCode, rule
 from .check import CheckResult, printable
 from .files import STDIN_NAME
 

@@ -20,13 +20,13 @@ from pydantic import ValidationError
 
 from ..api.models import SupportEngagementSpec
 from ..api.requests import Scope, SupportRequestSpec, SupportRequestStatus
-from ..core.diagnostics import summary
-from ..core.evaluation import Platform
-from ..core.matrix import CompiledMatrix
-from ..core.specs import describe_validation_error
-from ..core.status_wire import to_wire
-from ..core.triage import triage
-from ..core.triage_inputs import EngagementView, InventorySource, contracted_services_of, gather
+from ..core.base.specs import describe_validation_error
+from ..core.base.status_wire import to_wire
+from ..core.compat.matrix import CompiledMatrix
+from ..core.requests.diagnostics import summary
+from ..core.requests.inputs import EngagementView, InventorySource, contracted_services_of, gather
+from ..core.requests.triage import triage
+from ..core.verdict.evaluation import Platform
 from .check import printable
 from .files import InputError, Manifests, decode, read_bytes
 from .inventory import inventory_of

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import kopf
 
-from ..core.workloads import WATCHED_RESOURCES
+from ..core.products.workloads import WATCHED_RESOURCES
 from .config import OperatorConfig, WebhookConfig
 from .controllers.engagements import Reconciler
 from .controllers.matrices import MatrixRefresher

@@ -23,8 +23,8 @@ from ..api.models import (
     Lifecycle,
     Party,
 )
-from ..core.engagements import EngagementRecord
-from ..core.status_wire import parse_rfc3339
+from ..core.base.status_wire import parse_rfc3339
+from ..core.verdict.engagements import EngagementRecord
 from .state import OperatorState
 
 PREFIX = "stakater_support"

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ..core.evaluation import Platform
+    from ..core.verdict.evaluation import Platform
     from .kube.api import KubeApi
 
 log = logging.getLogger("eligibility_operator")

@@ -20,8 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from ..core.evaluation import Platform
-from ..core.workloads import WATCHED_RESOURCES, WorkloadFacts
+from ..core.products.workloads import WATCHED_RESOURCES, WorkloadFacts
+from ..core.verdict.evaluation import Platform
 from .kube.api import openshift_version
 from .kube.connection import ApiHttpError, Connection
 from .watches import ResourceWatch, WatchOptions

@@ -13,12 +13,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 
 from ..api.models import SupportEngagementSpec
-from ..core.coverage import covers
-from ..core.engagements import EngagementRecord
-from ..core.evaluation import Platform
-from ..core.inventory import Inventory, MatrixRecord
-from ..core.matrix import CompiledMatrix
-from ..core.request_records import RequestKey, RequestRecord
+from ..core.compat.matrix import CompiledMatrix
+from ..core.products.coverage import covers
+from ..core.products.inventory import Inventory, MatrixRecord
+from ..core.requests.records import RequestKey, RequestRecord
+from ..core.verdict.engagements import EngagementRecord
+from ..core.verdict.evaluation import Platform
 
 EngagementKey = tuple[str, str]  # namespace, name
 

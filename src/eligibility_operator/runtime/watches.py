@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from ..core.workloads import WorkloadFacts
+from ..core.products.workloads import WorkloadFacts
 from .kube.connection import ApiHttpError, Connection
 from .kube.wire import Decoder, Event, Item, lines
 from .tasks import Backoff

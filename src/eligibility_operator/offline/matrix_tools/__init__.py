@@ -2,5 +2,5 @@
 
 ``sources`` reads the inputs (files, https URLs, with a size cap), ``chart_index`` derives release
 lines from a Helm repository ``index.yaml``, ``build`` merges them into a base matrix; the diff is
-:mod:`eligibility_operator.core.matrix_diff` (pure, reused by the runtime).
+:mod:`eligibility_operator.core.compat.matrix_diff` (pure, reused by the runtime).
 """

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.models import CompatibilityMatrixSpec
-from ...core.matrix import MatrixError, load_matrix, parse_spec
-from ...core.versions import parse_version, version_key
+from ...core.compat.matrix import MatrixError, load_matrix, parse_spec
+from ...core.compat.versions import parse_version, version_key
 from .chart_index import chart_releases, chart_version_map, derive_lines, end_of_support, mass_reindex_stamps
 from .sources import SourceError
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.versions import Version, parse_version, version_key
+from ...core.compat.versions import Version, parse_version, version_key
 from .sources import SourceError
 
 SUPPORT_MONTHS = 12

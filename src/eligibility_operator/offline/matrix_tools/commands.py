@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ...core.matrix_diff import diff_matrices
+from ...core.compat.matrix_diff import diff_matrices
 from ...matrix_source.duration import seconds
 from ..loading import default_matrix
 from .build import STAKATER_CHARTS, build_matrix, matrix_spec

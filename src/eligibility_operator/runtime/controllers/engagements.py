@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...core import engagements as eng
-from ...core.coverage import ANY_NAMESPACE, confined
-from ...core.evaluation import Platform
-from ...core.inventory import Key
-from ...core.matrix import MatrixError, load_matrix
-from ...core.objects import facts_of
-from ...core.workloads import WorkloadFacts
+from ...core.compat.matrix import MatrixError, load_matrix
+from ...core.products.coverage import ANY_NAMESPACE, confined
+from ...core.products.inventory import Key
+from ...core.products.objects import facts_of
+from ...core.products.workloads import WorkloadFacts
+from ...core.verdict import engagements as eng
+from ...core.verdict.evaluation import Platform
 from ..kube.api import describe_error
 from ..parts import Component, Parts
 from ..state import EngagementKey

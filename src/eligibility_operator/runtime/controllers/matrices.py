@@ -33,8 +33,8 @@ from ...api.models import (
     Condition,
     MatrixSource,
 )
-from ...core.specs import describe_validation_error
-from ...core.status_wire import parse_rfc3339, rfc3339
+from ...core.base.specs import describe_validation_error
+from ...core.base.status_wire import parse_rfc3339, rfc3339
 from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
 from ..kube.api import describe_error

@@ -13,9 +13,9 @@ from ...api.models import (
     ConditionStatus,
     MatrixSource,
 )
-from ...core.findings import FindingCode
-from ...core.matrix_diff import diff_matrices
-from ...core.status_wire import rfc3339
+from ...core.base.status_wire import rfc3339
+from ...core.compat.matrix_diff import diff_matrices
+from ...core.verdict.findings import FindingCode
 from ...matrix_source import Integrity, Reason, SourceError
 
 

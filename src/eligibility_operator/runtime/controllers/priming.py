@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ...api.models import GROUP, VERSION
-from ...core.workloads import WATCHED_RESOURCES
+from ...core.products.workloads import WATCHED_RESOURCES
 from ..kube.api import KubeApi, describe_error
 
 log = logging.getLogger("eligibility_operator")

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...api.requests import Diagnostics, SupportRequestStatus
-from ...core import request_records as rr
-from ...core.diagnostics import summary, workload_diagnostics
-from ...core.triage import not_ready, triage
-from ...core.triage_inputs import EngagementView, InventorySource, gather
+from ...core.requests import records as rr
+from ...core.requests.diagnostics import summary, workload_diagnostics
+from ...core.requests.inputs import EngagementView, InventorySource, gather
+from ...core.requests.triage import not_ready, triage
 from ..kube.api import describe_error
 from ..parts import Component, Parts
 from ..state import EngagementKey, OperatorState

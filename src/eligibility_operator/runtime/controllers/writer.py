@@ -22,9 +22,9 @@ from typing import Any
 
 from ...api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
 from ...api.requests import SupportRequestStatus
-from ...core import engagements as eng
-from ...core import request_records as rr
-from ...core.inventory import MatrixRecord
+from ...core.products.inventory import MatrixRecord
+from ...core.requests import records as rr
+from ...core.verdict import engagements as eng
 from ..kube.api import KubeApi, describe_error
 from ..leadership import NotLeading
 from ..metrics import OperatorMetrics

@@ -19,9 +19,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from ...api.models import GROUP, VERSION
-from ...core.evaluation import Platform
-from ...core.platforms import openshift_version_of
-from ...core.status_wire import rfc3339
+from ...core.base.status_wire import rfc3339
+from ...core.compat.platforms import openshift_version_of
+from ...core.verdict.evaluation import Platform
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"

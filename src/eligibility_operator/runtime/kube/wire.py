@@ -23,8 +23,14 @@ from typing import Any
 
 import msgspec
 
-from ...core.objects import facts_of
-from ...core.workloads import PRODUCT_ANNOTATION, VERSION_ANNOTATION, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
+from ...core.products.objects import facts_of
+from ...core.products.workloads import (
+    PRODUCT_ANNOTATION,
+    VERSION_ANNOTATION,
+    WORKLOAD_KINDS,
+    WorkloadFacts,
+    facts_from_object,
+)
 
 
 class _Overrides(msgspec.Struct, omit_defaults=True):

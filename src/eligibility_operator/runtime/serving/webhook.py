@@ -26,10 +26,10 @@ from typing import Any
 from aiohttp import web
 
 from ...api.models import GROUP
-from ...core.admission import Decision, Guard, decide, guards_for, response
-from ...core.audit import AuditEvent, AuditLimiter
-from ...core.reviews import ReviewError, read_review
-from ...core.workloads import OPT_OUT_LABEL
+from ...core.admission.audit import AuditEvent, AuditLimiter
+from ...core.admission.decisions import Decision, Guard, decide, guards_for, response
+from ...core.admission.reviews import ReviewError, read_review
+from ...core.products.workloads import OPT_OUT_LABEL
 from ..kube.api import describe_error
 from ..parts import Component, Parts
 from . import limits as serving

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compat.matrix import CompiledMatrix
 from .detection import Detection, detect, installation_ref
 from .gitops import SourceKey, rendered_by, renders_key
-from .matrix import CompiledMatrix
 from .olm_settle import OLM_INTENTS, NamespaceOlm
 from .workloads import WorkloadFacts
 

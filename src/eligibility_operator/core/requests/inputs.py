@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.models import Coverage, SupportEngagementSpec
-from ..api.requests import Diagnostics, SupportRequestSpec
-from .coverage import covers
-from .detection import Detection
-from .evaluation import Platform
-from .inventory import Inventory
-from .matrix import CompiledMatrix
+from ...api.models import Coverage, SupportEngagementSpec
+from ...api.requests import Diagnostics, SupportRequestSpec
+from ..compat.matrix import CompiledMatrix
+from ..products.coverage import covers
+from ..products.detection import Detection
+from ..products.inventory import Inventory
+from ..verdict.evaluation import Platform
 
 
 @dataclass(frozen=True)

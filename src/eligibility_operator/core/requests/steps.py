@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..api.models import EngagementType, Lifecycle, Party, ResponsibilityStatus, SupportEngagementSpec
-from ..api.requests import (
+from ...api.models import EngagementType, Lifecycle, Party, ResponsibilityStatus, SupportEngagementSpec
+from ...api.requests import (
     AffectedProduct,
     FirstResponse,
     RequestCategory,

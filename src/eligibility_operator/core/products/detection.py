@@ -33,11 +33,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..api.models import ChartRecognition, Edition
+from ...api.models import ChartRecognition, Edition
+from ..compat.matrix import CompiledMatrix, labels_match
+from ..compat.versions import Version, parse_version
 from .images import ImageRef, parse_image
-from .matrix import CompiledMatrix, labels_match
 from .olm import SHOW_CSV, claims
-from .versions import Version, parse_version
 from .workloads import ChartSource, WorkloadFacts
 
 UNKNOWN = "Unknown"

@@ -6,7 +6,7 @@ targets are the published first-response targets of the support plans.
 
 from __future__ import annotations
 
-from ..api.models import (
+from ...api.models import (
     ContractedService,
     EngagementType,
     Party,

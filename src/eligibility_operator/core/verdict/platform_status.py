@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..api.models import Lifecycle, Party, PlatformStatus, SupportEngagementSpec
+from ...api.models import Lifecycle, Party, PlatformStatus, SupportEngagementSpec
+from ..compat.platforms import Platform, PlatformJudgement
+from ..compat.versions import parse_version
 from . import policy
 from .judgement import VersionVerdict
-from .platforms import Platform, PlatformJudgement
-from .versions import parse_version
 
 
 def platform_status_of(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from ..api.models import (
+from ...api.models import (
     ChartRecognition,
     CompatibilityMatrixSpec,
     MatrixProduct,

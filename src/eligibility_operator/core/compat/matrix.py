@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
+from ...api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
+from ..base.specs import describe_validation_error
 from .platforms import KnownLines, newest_known, release_problems
-from .specs import describe_validation_error
 from .versions import Version, parse_version
 
 

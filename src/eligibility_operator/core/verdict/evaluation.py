@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..api.models import (
+from ...api.models import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -27,8 +27,11 @@ from ..api.models import (
     SupportEngagementSpec,
     SupportEngagementStatus,
 )
+from ..compat.matrix import CompiledMatrix
+from ..compat.platforms import Platform, PlatformJudgement, judge_platform
+from ..compat.versions import Version
+from ..products.detection import Detection
 from . import policy
-from .detection import Detection
 from .findings import FindingCode
 from .judgement import (
     DEFAULT_HORIZON_DAYS,
@@ -45,12 +48,9 @@ from .judgement import (
     service_credits,
     worst_first,
 )
-from .matrix import CompiledMatrix
 from .messages import shorten
 from .platform_status import platform_reason, platform_status_of
-from .platforms import Platform, PlatformJudgement, judge_platform
 from .spec_checks import spec_problems
-from .versions import Version
 
 __all__ = [
     "CONDITION_TYPES",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..api.models import Lifecycle, PlatformLifecycles, PlatformRelease, VersionRange
+from ...api.models import Lifecycle, PlatformLifecycles, PlatformRelease, VersionRange
 from .versions import Version, parse_version
 
 

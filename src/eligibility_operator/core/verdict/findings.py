@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..api.models import Eligibility
+from ...api.models import Eligibility
 
 
 class FindingCode(StrEnum):

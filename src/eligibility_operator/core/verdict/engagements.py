@@ -13,20 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.models import (
+from ...api.models import (
     CompatibilityMatrixStatus,
     Condition,
     Eligibility,
     SupportEngagementSpec,
     SupportEngagementStatus,
 )
-from .coverage import covers, covers_everything
+from ..base.specs import spec_of
+from ..base.status_wire import differs, to_write
+from ..products.coverage import covers, covers_everything
+from ..products.inventory import Inventory, MatrixRecord
+from ..products.workloads import MAX_CONTAINERS
 from .evaluation import AGREEMENT, READY, Platform, evaluate, not_ready
 from .findings import FindingCode
-from .inventory import Inventory, MatrixRecord
-from .specs import spec_of
-from .status_wire import differs, to_write
-from .workloads import MAX_CONTAINERS
 
 
 @dataclass

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..api.models import (
+from ...api.models import (
     MAX_STATUS_PRODUCTS,
     AgreementStatus,
     Edition,
@@ -22,11 +22,8 @@ from ..api.models import (
     ServiceCreditStatus,
     SupportEngagementSpec,
 )
-from . import policy
-from .detection import Detection
-from .findings import FindingCode
-from .matrix import ProductEntry
-from .platforms import (
+from ..compat.matrix import ProductEntry
+from ..compat.platforms import (
     KnownLines,
     Platform,
     above,
@@ -34,7 +31,10 @@ from .platforms import (
     line_lifecycle,
     newer_than_known,
 )
-from .versions import Version, parse_version
+from ..compat.versions import Version, parse_version
+from ..products.detection import Detection
+from . import policy
+from .findings import FindingCode
 
 DEFAULT_HORIZON_DAYS = 90
 OUT_OF_SUPPORT = (Lifecycle.END_OF_LIFE, Lifecycle.UNKNOWN)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..api.requests import Diagnostics, WorkloadDiagnostics
-from .evaluation import Platform
+from ...api.requests import Diagnostics, WorkloadDiagnostics
+from ..verdict.evaluation import Platform
 
 MAX_CONDITIONS = 10
 MAX_EVENTS = 5

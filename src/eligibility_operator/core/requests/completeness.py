@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..api.requests import AffectedProduct, RequestCategory, SupportRequestSpec
+from ...api.requests import AffectedProduct, RequestCategory, SupportRequestSpec
 
 _C = RequestCategory
 

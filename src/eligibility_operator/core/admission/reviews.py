@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .workloads import essentials
+from ..products.workloads import essentials
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..api.models import (
+from ...api.models import (
     Condition,
     ConditionStatus,
     Eligibility,
@@ -20,7 +20,7 @@ from ..api.models import (
     ProductStatus,
     ResponsibilityStatus,
 )
-from ..api.requests import (
+from ...api.requests import (
     AffectedProduct,
     RequestCategory,
     Route,
@@ -29,15 +29,15 @@ from ..api.requests import (
     SupportRequestSpec,
     SupportRequestStatus,
 )
-from .business_calendar import check_calendar
-from .detection import Detection
-from .evaluation import evaluate
-from .request_completeness import missing_information
-from .request_sla import calendar_of, first_response, severity_status
-from .request_steps import next_steps
+from ..base.business_calendar import check_calendar
+from ..compat.versions import Version, parse_version
+from ..products.detection import Detection
+from ..verdict.evaluation import evaluate
+from .completeness import missing_information
+from .inputs import Affected, TriageInput, one_per_version
 from .scope_rules import decide_scope
-from .triage_inputs import Affected, TriageInput, one_per_version
-from .versions import Version, parse_version
+from .sla import calendar_of, first_response, severity_status
+from .steps import next_steps
 
 READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
 CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..api.models import EngagementType, SupportEngagementSpec, VersionOwner
-from .business_calendar import check_calendar
-from .coverage import selector_problems
-from .matrix import CompiledMatrix
+from ...api.models import EngagementType, SupportEngagementSpec, VersionOwner
+from ..base.business_calendar import check_calendar
+from ..compat.matrix import CompiledMatrix
+from ..products.coverage import selector_problems
 
 
 def spec_problems(spec: SupportEngagementSpec, matrix: CompiledMatrix) -> list[str]:

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.models import Eligibility, Enforcement, EnforcementMode, Lifecycle, SupportEngagementSpec
-from .coverage import covers
-from .detection import detect
-from .evaluation import VersionVerdict, judge_version
-from .matrix import CompiledMatrix
-from .platforms import Platform
-from .workloads import MAX_CONTAINERS, OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
+from ...api.models import Eligibility, Enforcement, EnforcementMode, Lifecycle, SupportEngagementSpec
+from ..compat.matrix import CompiledMatrix
+from ..compat.platforms import Platform
+from ..products.coverage import covers
+from ..products.detection import detect
+from ..products.workloads import MAX_CONTAINERS, OPT_OUT_LABEL, WORKLOAD_KINDS, facts_from_object
+from ..verdict.evaluation import VersionVerdict, judge_version
 
 MAX_WARNINGS = 10
 MAX_WARNING_CHARS = 256  # the API server truncates longer warnings

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api.requests import SupportRequestSpec, SupportRequestStatus
-from .specs import spec_of
-from .status_wire import differs, parse_rfc3339, to_write
+from ...api.requests import SupportRequestSpec, SupportRequestStatus
+from ..base.specs import spec_of
+from ..base.status_wire import differs, parse_rfc3339, to_write
 
 RequestKey = tuple[str, str]  # namespace, name
 

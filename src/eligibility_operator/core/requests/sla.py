@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..api.models import SupportEngagementSpec
-from ..api.requests import (
+from ...api.models import SupportEngagementSpec
+from ...api.requests import (
     FirstResponse,
     Impact,
     RequestCategory,
@@ -16,8 +16,8 @@ from ..api.requests import (
     SupportRequestSpec,
     Workaround,
 )
-from . import policy
-from .business_calendar import BusinessCalendar, CalendarError, parse_target
+from ..base.business_calendar import BusinessCalendar, CalendarError, parse_target
+from ..verdict import policy
 
 _C = RequestCategory
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..api.models import EngagementType
-from ..api.requests import RequestCategory, Route, Scope
-from .coverage import covers
+from ...api.models import EngagementType
+from ...api.requests import RequestCategory, Route, Scope
+from ..products.coverage import covers
 
 if TYPE_CHECKING:
-    from .triage_inputs import Affected, EngagementView, TriageInput
+    from .inputs import Affected, EngagementView, TriageInput
 
 _C = RequestCategory
 Decision = tuple[Scope, Route, str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..api.models import Coverage, LabelSelector, LabelSelectorRequirement
+from ...api.models import Coverage, LabelSelector, LabelSelectorRequirement
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 

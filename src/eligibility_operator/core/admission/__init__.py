@@ -1,0 +1,1 @@
+"""Admission: decisions on workload reviews, the review essentials, audit Events. Pure."""

@@ -1,0 +1,1 @@
+"""The CompatibilityMatrix and versions: compiled matrix, version lines, platform lines, matrix diffs. Pure."""

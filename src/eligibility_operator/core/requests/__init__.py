@@ -1,0 +1,1 @@
+"""Support requests: triage, its inputs, scope rules, completeness, SLA, steps, records. Pure."""

@@ -1,0 +1,1 @@
+"""The engagement verdict: evaluation, per-product judgement, policy, messages, spec checks. Pure."""
