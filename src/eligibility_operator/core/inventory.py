@@ -49,6 +49,13 @@ class Inventory:
         self.rendering: dict[SourceKey, int] = {}
         # namespace -> workloads whose containers or images exceeded the caps (only the first were read)
         self.capped: dict[str, set[Key]] = {}
+        # (matrix, namespace) -> what found_in yields there: one summary per namespace, shared by every
+        # engagement covering it (100 overlapping engagements walked 5,000 workloads each; issue 37).
+        # Dropped when a detection in that namespace changes, all at once when GitOps rendering changes.
+        self._found: dict[tuple[str, str], list[tuple[str, Detection]]] = {}
+
+    def _changed(self, matrix: str, namespace: str) -> None:
+        self._found.pop((matrix, namespace), None)
 
     # ----------------------------------------------------------- workloads
 
@@ -81,6 +88,7 @@ class Inventory:
 
     def _note_rendering(self, facts: WorkloadFacts | None, step: int) -> None:
         for owner in rendered_by(facts) if facts is not None else ():
+            self._found.clear()  # which chart findings count may change anywhere
             count = self.rendering.get(owner, 0) + step
             if count > 0:
                 self.rendering[owner] = count
@@ -94,6 +102,7 @@ class Inventory:
             by_key = state.detections.get(namespace)
             if by_key is not None and by_key.pop(key, None) is not None:
                 changed = True
+                self._changed(state.name, namespace)
                 if not by_key:
                     del state.detections[namespace]
         return changed
@@ -122,6 +131,8 @@ class Inventory:
             del by_key[key]
             if not by_key:
                 del state.detections[facts.namespace]
+        if (before or []) != found or found:  # a changed detection, or a changed workload ref behind one
+            self._changed(state.name, facts.namespace)
         return (before or []) != found
 
     # ---------------------------------------------------------- namespaces
@@ -147,6 +158,7 @@ class Inventory:
         state = self.matrix_record(compiled.name)
         state.compiled, state.error, state.detections = compiled, None, {}
         state.waiting_for_source = False
+        self._found = {k: v for k, v in self._found.items() if k[0] != compiled.name}
         for key, facts in self.workloads.items():
             self._redetect(state, key, facts)
 
@@ -158,6 +170,7 @@ class Inventory:
 
     def remove_matrix(self, name: str) -> None:
         self.matrices.pop(name, None)
+        self._found = {k: v for k, v in self._found.items() if k[0] != name}
 
     # -------------------------------------------------------------- queries
 
@@ -168,18 +181,22 @@ class Inventory:
             return
         names = state.detections.keys() if namespaces is None else namespaces
         for namespace in list(names):
-            entries = state.detections.get(namespace, {})
-            # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
-            # where no workload in the namespace shows the same product.
-            running = {d.product for found in entries.values() for d in found if d.via != "chart"}
-            for key, found in entries.items():
-                facts = self.workloads[key]
-                for detection in found:
-                    if detection.via == "chart" and (
-                        detection.product in running or renders_key(facts) in self.rendering
-                    ):
-                        continue
-                    yield installation_ref(facts.ref, detection), detection
+            summary = self._found.get((matrix, namespace))
+            if summary is None:
+                summary = self._found[(matrix, namespace)] = list(self._found_here(state, namespace))
+            yield from summary
+
+    def _found_here(self, state: MatrixRecord, namespace: str) -> Iterator[tuple[str, Detection]]:
+        entries = state.detections.get(namespace, {})
+        # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
+        # where no workload in the namespace shows the same product.
+        running = {d.product for found in entries.values() for d in found if d.via != "chart"}
+        for key, found in entries.items():
+            facts = self.workloads[key]
+            for detection in found:
+                if detection.via == "chart" and (detection.product in running or renders_key(facts) in self.rendering):
+                    continue
+                yield installation_ref(facts.ref, detection), detection
 
     def product_namespaces(self, matrix: str) -> list[str]:
         state = self.matrices.get(matrix)
