@@ -11,8 +11,10 @@ connections that never sent a ClientHello took an operator that counted only fin
   is never refused: the one that has been waiting for its client longest (handshaking, idle, or
   reading a request head or body) is closed to make room. A connection whose request was read
   completely and is being answered is never evicted;
-- TLS is started by the server itself (:meth:`asyncio.loop.start_tls`), so a pending handshake has a
-  transport that can be closed; it must finish within ``handshake_timeout``;
+- sockets are accepted by :class:`Connections` itself; TLS starts only when the client's first bytes
+  arrive (a connection that never sends anything holds a socket, never TLS state, and is closed first
+  at the cap); the first bytes must come within ``handshake_timeout`` of the accept, and the handshake
+  must then finish within ``handshake_timeout``;
 - a request head must arrive within ``header_timeout`` of the connection (or of the previous
   response): aiohttp's keep-alive timeout also runs while a request head is incomplete;
 - a handler reads its body within ``body_timeout``, or by a deadline counted from the request's first
@@ -22,8 +24,10 @@ connections that never sent a ClientHello took an operator that counted only fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -83,7 +87,8 @@ async def read_body(request: web.Request, limits: Limits, deadline: float | None
 
 
 class Phase(enum.Enum):
-    HANDSHAKE = "handshake"  # accepted, TLS not finished
+    SILENT = "silent"  # accepted, not a byte received yet: no transport, no TLS state (evicted first)
+    HANDSHAKE = "handshake"  # the first bytes came: TLS handshake in progress (asyncio's 256 KiB buffer)
     WAITING = "waiting"  # idle, or reading a request head or body: the client's turn
     ANSWERING = "answering"  # the request was read completely: the server's turn (never evicted)
 
@@ -94,39 +99,31 @@ class Connection(asyncio.Protocol):
     It records since when the connection has been waiting for its client (:attr:`since`): the accept,
     the end of the previous response, or the first byte of the current request."""
 
-    def __init__(self, table: Connections) -> None:
+    def __init__(self, table: Connections, sock: socket.socket) -> None:
         self.table = table
-        self.phase = Phase.HANDSHAKE
+        self.sock = sock
+        self.phase = Phase.SILENT
         self.since = table.loop.time()
-        self.raw: asyncio.Transport | None = None  # the socket's transport: closing it frees everything
+        self.raw: asyncio.Transport | None = None  # the transport: closing it frees everything
         self.inner: Any = None  # aiohttp's RequestHandler, once TLS is up
-        self._early: list[bytes] = []
         self._idle = True  # no byte of a request received since the last response
 
     # ---------------------------------------------------------------- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Called once the TLS handshake is done (at once without TLS)."""
         assert isinstance(transport, asyncio.Transport)
         self.raw = transport
-        self.table.accepted(self)
-        if self.table.ssl_context is None:
-            self._up(transport)
-        else:
-            transport.pause_reading()  # start_tls resumes it
-            self.table.handshake(self)
-
-    def _up(self, transport: asyncio.BaseTransport) -> None:
+        if self not in self.table.live:  # evicted while the handshake finished
+            transport.abort()
+            return
         self.phase, self.since = Phase.WAITING, self.table.loop.time()
         self.inner = self.table.make_handler()
         self.table.by_handler[self.inner] = self
         self.inner.connection_made(transport)
-        early, self._early = self._early, []
-        for data in early:
-            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         if self.inner is None:
-            self._early.append(data)  # TLS delivered data before start_tls returned
             return
         if self._idle and self.phase is Phase.WAITING:
             self._idle, self.since = False, self.table.loop.time()  # a request starts
@@ -161,10 +158,47 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.raw is not None:
             self.raw.abort()
+        elif self.phase is Phase.SILENT:
+            self.table.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+        else:  # in the handshake: the transport sees the end and closes the socket itself
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _has_bytes(sock: socket.socket) -> bool:
+    """Whether the client has sent something (or closed), without reading it."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # b"" (closed) counts too: the transport will see the end
+        return True
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # reset: let the transport find out and clean up
+
+
+class Listener:
+    """A listening socket whose connections :class:`Connections` accepts itself (see :func:`start`)."""
+
+    def __init__(self, sock: socket.socket, table: Connections) -> None:
+        self.sockets = [sock]
+        self.table = table
+        table.loop.add_reader(sock.fileno(), table.accept, sock)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            with contextlib.suppress(ValueError, OSError):
+                self.table.loop.remove_reader(sock.fileno())
+            sock.close()
+        self.sockets = []
 
 
 class Connections:
-    """Every accepted connection of one listener, capped at accept (see the module docstring)."""
+    """Every accepted connection of one listener, capped at accept (see the module docstring).
+
+    Sockets are accepted here, not by ``loop.create_server``: a connection is counted from its accept, and
+    its TLS state is created only once its first bytes arrive (``loop.connect_accepted_socket``), so a
+    connection that never sends anything costs a socket, and is the first to go at the cap."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -183,15 +217,42 @@ class Connections:
     def loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
 
-    def factory(self) -> Connection:
-        return Connection(self)
+    def accept(self, listening: socket.socket) -> None:
+        for _ in range(32):  # a bounded batch per wake-up (each may evict): the loop polls in between
+            try:
+                sock, _ = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, aborted before accept: try again later
+                log.debug("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(self, sock)
+            self.accepted(conn)
+            if _has_bytes(sock):  # a real client sends its ClientHello at once: it is not silent
+                self._first_bytes(conn, reading=False)
+            else:
+                self.loop.add_reader(sock.fileno(), self._first_bytes, conn)
+                self.loop.call_later(self.limits.handshake_timeout, self._silent_too_long, conn)
+
+    def _silent_too_long(self, conn: Connection) -> None:
+        """Nothing received within ``handshake_timeout`` of the accept: close it."""
+        if conn.phase is Phase.SILENT and conn in self.live:
+            self.gone(conn)
+            conn.close()
 
     def accepted(self, conn: Connection) -> None:
         while len(self.live) >= self.limits.max_connections:
             waiting = [c for c in self.live if c.phase is not Phase.ANSWERING]
             if not waiting:
                 break  # every connection is being answered: over the cap briefly, never a refusal
-            self._evict(min(waiting, key=lambda c: c.since))
+            oldest = min(waiting, key=lambda c: (c.phase is not Phase.SILENT, c.since))
+            if oldest.phase is Phase.SILENT and _has_bytes(oldest.sock):
+                self._first_bytes(oldest)  # its bytes arrived since: not silent after all
+                continue
+            self._evict(oldest)
         self.live.add(conn)
 
     def gone(self, conn: Connection) -> None:
@@ -225,31 +286,30 @@ class Connections:
         if self.reserved.pop(conn, None) is not None:
             self._released.set()
 
-    def handshake(self, conn: Connection) -> None:
-        task = self.loop.create_task(self._handshake(conn))
+    def _first_bytes(self, conn: Connection, reading: bool = True) -> None:
+        """The connection's first bytes are waiting in the kernel: start TLS (or HTTP) on it now."""
+        if reading:
+            self.loop.remove_reader(conn.sock.fileno())
+        conn.phase = Phase.HANDSHAKE
+        task = self.loop.create_task(self._connect(conn))
         self._handshakes.add(task)
         task.add_done_callback(self._handshakes.discard)
 
-    async def _handshake(self, conn: Connection) -> None:
-        assert conn.raw is not None and self.ssl_context is not None
+    async def _connect(self, conn: Connection) -> None:
         try:
-            transport = await self.loop.start_tls(
-                conn.raw, conn, self.ssl_context, server_side=True, ssl_handshake_timeout=self.limits.handshake_timeout
+            await self.loop.connect_accepted_socket(
+                lambda: conn,
+                conn.sock,
+                ssl=self.ssl_context,
+                ssl_handshake_timeout=self.limits.handshake_timeout if self.ssl_context else None,
             )
         except (OSError, ConnectionError, TimeoutError, ssl.SSLError, RuntimeError) as exc:
             # too slow, not TLS, no client certificate, evicted: one debug line, never a traceback
             self.handshakes_failed += 1
             log.debug("TLS handshake failed: %s", type(exc).__name__)
             self.gone(conn)
-            conn.close()
-            return
-        if transport is None or conn not in self.live:  # the client left, or it was evicted, meanwhile
-            self.gone(conn)
-            conn.close()
-            if transport is not None:
-                transport.abort()
-            return
-        conn._up(transport)
+            with contextlib.suppress(OSError):
+                conn.sock.close()
 
     def of(self, request: web.Request) -> Connection | None:
         return self.by_handler.get(request.protocol)
@@ -259,6 +319,7 @@ class Connections:
             task.cancel()
         for conn in list(self.live):
             conn.close()
+        self.live.clear()
 
 
 _CONNECTIONS = web.AppKey("eligibility_operator.runtime.serving.limits.connections", Connections)
@@ -304,15 +365,16 @@ async def start(
     limits: Limits,
     ssl_context: ssl.SSLContext | None = None,
     on_evicted: Callable[[], None] | None = None,
-) -> asyncio.AbstractServer:
+) -> Listener:
     """Listen on ``host:port`` for the (set up) ``app_runner``; the caller stops it with :func:`stop`."""
     server = app_runner.server
     assert server is not None, "AppRunner.setup() first"
     table = app_runner.app[_CONNECTIONS]
-    loop = asyncio.get_running_loop()
     table.make_handler, table.ssl_context, table.on_evicted = server, ssl_context, on_evicted
-    # TLS is not given to create_server: Connections starts it, so that pending handshakes are counted.
-    return await loop.create_server(table.factory, host, port, reuse_address=True)
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family, backlog=1024)
+    sock.setblocking(False)
+    return Listener(sock, table)
 
 
 def connections(app_runner: web.AppRunner) -> Connections:
@@ -320,7 +382,7 @@ def connections(app_runner: web.AppRunner) -> Connections:
     return app_runner.app[_CONNECTIONS]
 
 
-async def stop(listener: asyncio.AbstractServer, app_runner: web.AppRunner) -> None:
+async def stop(listener: Listener, app_runner: web.AppRunner) -> None:
     listener.close()
     table = app_runner.app.get(_CONNECTIONS)
     await app_runner.cleanup()
