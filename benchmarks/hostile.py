@@ -198,23 +198,6 @@ def _rss_mib(pid: int | None = None) -> float:
     return 0.0
 
 
-class CpuLag(LoopLag):
-    """LoopLag's ticker, also measuring the event loop thread's CPU time between two ticks: the work that
-    held the loop, apart from the time this process waited for a core (the shared machine was loaded)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.worst_cpu = 0.0
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            before, cpu = loop.time(), time.thread_time()
-            await asyncio.sleep(0.005)
-            self.worst = max(self.worst, loop.time() - before - 0.005)
-            self.worst_cpu = max(self.worst_cpu, time.thread_time() - cpu)
-
-
 class Operator:
     """The operator's parts in this process, wired as runtime/app.py wires them, over an in-memory API."""
 
@@ -317,7 +300,7 @@ async def measured(op: Operator, what: str, seconds: float, attack: Any) -> tupl
     url = f"https://127.0.0.1:{op.webhook_port}/validate-workloads"
     op.peak_rss = 0.0
     cpu = time.process_time()
-    with CpuLag() as lag:
+    with LoopLag() as lag:
         reviewer = asyncio.ensure_future(_client(REVIEWER, url, str(op.ca), str(seconds), str(body)))
         prober = asyncio.ensure_future(_client(PROBER, f"http://127.0.0.1:{op.http_port}/healthz", str(seconds)))
         probe = asyncio.ensure_future(_probe_latency(op, seconds))

@@ -249,13 +249,17 @@ def test_triaging_thousands_of_requests_never_holds_the_loop() -> None:
             for i in range(2000):
                 refs = [f"team-a/Deployment/app-{i}-{j}" for j in range(10)]
                 h.add_request("team-a", f"r-{i}", workloads=refs, product="reloader")
-            await until(lambda: len(list(h.kube.writes_to(SR))) >= 2000, what="the first triage")
-            await until(lambda: h.triager.queue.idle)
+            # (a cheap predicate: it is polled every 5 ms while 2,000 triages run)
+            await _until(lambda: len(h.kube.status_writes) > 2000, timeout=90, what="the first triage")
+            await _until(lambda: h.triager.queue.idle, timeout=30)
             triaged = _count_triages(h)
             with LoopLag() as lag:
                 h.reconciler.engagement_seen(meta(engagement("team-a", plan="Premium"), generation=2))
-                await until(lambda: len(triaged) >= 2000 and h.triager.queue.idle, what="the re-triage")
-            print(f"\n2,000 requests re-triaged: longest event-loop stall {lag.worst * 1000:.0f} ms")
-            assert lag.worst < 0.1, lag.worst  # the old code: 0.3 s here, seconds with real workloads
+                await _until(lambda: len(triaged) >= 2000 and h.triager.queue.idle, timeout=90, what="the re-triage")
+            print(
+                f"\n2,000 requests re-triaged: longest event-loop stall {lag.worst_cpu * 1000:.0f} ms CPU "
+                f"({lag.worst * 1000:.0f} ms wall)"
+            )
+            assert lag.worst_cpu < 0.1, lag.worst_cpu  # the old code: 0.3 s here, seconds with real workloads
 
     run(scenario)

@@ -53,9 +53,12 @@ class Inventory:
         # engagement covering it (100 overlapping engagements walked 5,000 workloads each; issue 37).
         # Dropped when a detection in that namespace changes, all at once when GitOps rendering changes.
         self._found: dict[tuple[str, str], list[tuple[str, Detection]]] = {}
+        # bumped by every change an evaluation can see (detections, namespace labels, caps, matrices)
+        self.version = 0
 
     def _changed(self, matrix: str, namespace: str) -> None:
         self._found.pop((matrix, namespace), None)
+        self.version += 1
 
     # ----------------------------------------------------------- workloads
 
@@ -89,6 +92,7 @@ class Inventory:
     def _note_rendering(self, facts: WorkloadFacts | None, step: int) -> None:
         for owner in rendered_by(facts) if facts is not None else ():
             self._found.clear()  # which chart findings count may change anywhere
+            self.version += 1
             count = self.rendering.get(owner, 0) + step
             if count > 0:
                 self.rendering[owner] = count
@@ -108,6 +112,7 @@ class Inventory:
         return changed
 
     def _note_capped(self, key: Key, capped: bool) -> None:
+        self.version += 1 if capped or key[0] in self.capped else 0
         if capped:
             self.capped.setdefault(key[0], set()).add(key)
         elif key[0] in self.capped:
@@ -142,9 +147,11 @@ class Inventory:
         if self.namespace_labels.get(name) == new:
             return False
         self.namespace_labels[name] = new
+        self.version += 1
         return True
 
     def remove_namespace(self, name: str) -> bool:
+        self.version += 1
         return self.namespace_labels.pop(name, None) is not None
 
     # ------------------------------------------------------------ matrices
@@ -159,6 +166,7 @@ class Inventory:
         state.compiled, state.error, state.detections = compiled, None, {}
         state.waiting_for_source = False
         self._found = {k: v for k, v in self._found.items() if k[0] != compiled.name}
+        self.version += 1
         for key, facts in self.workloads.items():
             self._redetect(state, key, facts)
 
@@ -167,10 +175,12 @@ class Inventory:
         copy of its spec.source yet); its last good version stays in use."""
         state = self.matrix_record(name)
         state.error, state.waiting_for_source = error, waiting_for_source
+        self.version += 1
 
     def remove_matrix(self, name: str) -> None:
         self.matrices.pop(name, None)
         self._found = {k: v for k, v in self._found.items() if k[0] != name}
+        self.version += 1
 
     # -------------------------------------------------------------- queries
 

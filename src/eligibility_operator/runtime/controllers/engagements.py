@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...api.models import SupportEngagementStatus
 from ...core import engagements as eng
 from ...core.coverage import ANY_NAMESPACE, confined
 from ...core.evaluation import Platform
@@ -68,6 +69,9 @@ class Reconciler(Component):
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._confined: set[EngagementKey] = set()  # engagements whose coverage was cut to their namespace
+        # evaluations shared by engagements with the same inputs, for one state of the inventory (_assess)
+        self._assessed: dict[tuple[Any, ...], SupportEngagementStatus] = {}
+        self._assessed_epoch: tuple[Any, ...] = ()
         self.cross_namespace = cross_namespace
         # Told which engagements are re-evaluated for a reason other than one workload (spec, matrix,
         # platform, namespace labels, resync, a new term): the SupportRequest triager re-triages their requests.
@@ -365,7 +369,7 @@ class Reconciler(Component):
         if record is None:
             return Outcome.DONE
         started = time.perf_counter()
-        status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
+        status = self._assess(record)
         if key in self._confined:
             status = eng.with_ready_note(
                 status,
@@ -376,6 +380,23 @@ class Reconciler(Component):
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
         return await self.writer.engagement(record, status)
+
+    def _assess(self, record: eng.EngagementRecord) -> SupportEngagementStatus:
+        """``eng.assess``, shared by engagements whose evaluation inputs are the same: 100 engagements with
+        one spec over the same namespaces cost one evaluation per change, not 100 (issue 37). Only while
+        their matrix is valid: otherwise the status keeps each engagement's own previous evaluation."""
+        inventory, platform, today = self.state.inventory, self.state.platform, self.state.today()
+        matrix = inventory.matrices.get(record.spec.matrix_name) if record.spec is not None else None
+        if record.spec is None or matrix is None or matrix.compiled is None or matrix.error:
+            return eng.assess(record, inventory, platform, today)
+        epoch = (inventory.version, platform, today)
+        if epoch != self._assessed_epoch:
+            self._assessed_epoch, self._assessed = epoch, {}
+        shared = (record.spec.model_dump_json(), record.generation, matrix.compiled.revision, matrix.generation)
+        status = self._assessed.get(shared)
+        if status is None:
+            status = self._assessed[shared] = eng.assess(record, inventory, platform, today)
+        return status
 
     async def _write_matrix_status(self, name: str) -> Outcome:
         record = self.state.matrix(name)

@@ -82,6 +82,7 @@ class WorkQueue(Generic[K]):
         self._held: set[K] = set()  # refused for lack of leadership: wait for the next term
         self._wake = asyncio.Event()
         self._backoff: dict[K, Backoff] = {}
+        self.processing = 0  # keys of the batch being processed
 
     # ------------------------------------------------------------ marking
 
@@ -108,8 +109,9 @@ class WorkQueue(Generic[K]):
 
     @property
     def idle(self) -> bool:
-        """Nothing marked and no batch about to start (held and backed-off keys wait for something else)."""
-        return not self._dirty and not self._wake.is_set()
+        """Nothing marked, no batch about to start or being processed (held and backed-off keys wait for
+        something else)."""
+        return not self._dirty and not self._wake.is_set() and not self.processing
 
     @property
     def failing(self) -> int:
@@ -179,6 +181,7 @@ async def drain_forever(
         keys = order(batch)
         running: list[asyncio.Future[Outcome]] = []
         in_flight = asyncio.Semaphore(concurrency)
+        queue.processing = len(keys)
         try:
             for key in keys:
                 await in_flight.acquire()
@@ -191,6 +194,8 @@ async def drain_forever(
             for started in running:
                 started.cancel()
             raise
+        finally:
+            queue.processing = 0
         for key, outcome in zip(keys, outcomes, strict=True):
             queue.settle(key, outcome)
         if after_batch is not None:
