@@ -329,9 +329,11 @@ async def _requests_churn(op: Operator, seconds: float) -> str:
     from tests.builders import engagement, workload
     from tests.unit.test_request_triager import meta, request
 
-    for i in range(2000):
+    for i in range(2000):  # as watch events deliver them: a few per loop iteration
         op.kube.add("supportrequests", "shop", f"r-{i}")
         op.triager.request_seen(meta(request("shop", f"r-{i}", workloads=[f"shop/Deployment/app-{i}"])))
+        if i % 20 == 0:
+            await asyncio.sleep(0)
     started = time.perf_counter()
     await op.idle()
     first = time.perf_counter() - started
@@ -363,6 +365,7 @@ async def _overlap_churn(op: Operator, seconds: float) -> str:
     for e in range(100):
         op.kube.add("supportengagements", "platform", f"overlap-{e}")
         op.reconciler.engagement_seen(with_meta(engagement("platform", f"overlap-{e}", coverage={})))
+        await asyncio.sleep(0)
     started = time.perf_counter()
     await op.idle()
     first = time.perf_counter() - started

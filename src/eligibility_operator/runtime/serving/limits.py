@@ -218,7 +218,7 @@ class Connections:
         return asyncio.get_running_loop()
 
     def accept(self, listening: socket.socket) -> None:
-        for _ in range(32):  # a bounded batch per wake-up (each may evict): the loop polls in between
+        for _ in range(16):  # a bounded batch per wake-up (each may evict): the loop polls in between
             try:
                 sock, _ = listening.accept()
             except (BlockingIOError, InterruptedError):
