@@ -81,7 +81,7 @@ def test_one_event_per_key_per_window_with_the_count() -> None:
 
 
 def test_a_forged_flood_gives_a_bounded_number_of_events() -> None:
-    limiter = AuditLimiter(burst=10, max_pending=10_000)
+    limiter = AuditLimiter(burst=10, max_pending=10_000, total_burst=10_000)
     engagements = [("ns", f"e{i}") for i in range(20)]
     same = distinct = 0
     for review in range(1000):
@@ -99,8 +99,22 @@ def test_a_forged_flood_gives_a_bounded_number_of_events() -> None:
     assert after is not None and after.held_back == 1000 - 9 and "were not posted (rate limit)" in after.text()
 
 
+def test_overlapping_engagements_share_one_event_budget() -> None:
+    """Issue 37: the cap was per engagement, so 100 engagements covering one namespace multiplied it by 100."""
+    limiter = AuditLimiter(burst=10, max_pending=10_000, total_burst=50)
+    posted = 0
+    for review in range(100):
+        for i in range(100):
+            if limiter.admit(("ns", f"e{i}", f"shop/Deployment/forged-{review} reloader 1.2.0"), "m", now=5.0):
+                posted += 1
+                limiter.done()
+    assert posted == 50  # was 100 x 10 = 1,000
+    assert limiter.held_back_total == 100 * 100 - 50
+    assert limiter.admit(("ns", "e0", "later"), "m", now=5.0 + 3600) is not None  # refilled with the window
+
+
 def test_pending_events_and_remembered_keys_are_bounded() -> None:
-    limiter = AuditLimiter(burst=1000, max_keys=100, max_pending=5)
+    limiter = AuditLimiter(burst=1000, max_keys=100, max_pending=5, total_burst=10_000)
     admitted = [limiter.admit(("ns", "e", f"w{i}"), "m", now=0) for i in range(50)]
     assert sum(a is not None for a in admitted) == 5
     assert limiter.dropped_total == 45
@@ -270,3 +284,43 @@ def test_read_review_keeps_what_the_decision_reads() -> None:
     assert "userInfo" not in request
     assert facts_from_object(request["object"]) == facts_from_object(obj)
     assert request["object"]["metadata"]["labels"]["support.stakater.com/ignore"] == "true"
+
+
+# --------------------------------------------------------------- overlapping engagements (issue 37)
+
+
+def test_engagements_covering_a_namespace_share_its_summary() -> None:
+    """100 engagements over the same namespaces walk each namespace's product workloads once, not 100 times,
+    and the shared summary follows every change."""
+    from eligibility_operator.core.products.inventory import Inventory
+    from eligibility_operator.core.verdict.engagements import assess, record_from_body
+    from eligibility_operator.core.verdict.evaluation import Platform
+
+    from ..builders import TODAY, engagement_spec
+
+    inventory = Inventory()
+    inventory.set_matrix(default_compiled())
+    for i in range(500):
+        facts = facts_from_object(workload(f"stakater/reloader:v1.4.{i % 20}", name=f"r{i}", namespace=f"ns-{i % 5}"))
+        assert facts is not None
+        inventory.upsert(facts)
+    walks: list[str] = []
+    walk = inventory._found_here
+    inventory._found_here = lambda state, namespace: (walks.append(namespace), walk(state, namespace))[1]  # type: ignore[method-assign]
+    spec = engagement_spec(coverage={"namespaces": [f"ns-{i}" for i in range(5)]})
+    bodies = [{"metadata": {"namespace": "p", "name": f"e{i}", "uid": f"u{i}"}, "spec": spec} for i in range(100)]
+    platform = Platform(kubernetes="1.30.0")
+    first = [assess(record_from_body(b), inventory, platform, TODAY) for b in bodies]
+    assert len(walks) == 5, len(walks)  # was 500
+    assert all(s == first[0] for s in first)
+    eol = facts_from_object(workload("stakater/reloader:v1.1.0", name="r0", namespace="ns-0"))
+    assert eol is not None
+    inventory.upsert(eol)
+    after = assess(record_from_body(bodies[0]), inventory, platform, TODAY)
+    assert len(walks) == 6  # only the namespace that changed is walked again
+    assert after.products_out_of_support == first[0].products_out_of_support + 1
+    inventory.remove(("ns-0", "Deployment", "r0"))
+    cached = assess(record_from_body(bodies[0]), inventory, platform, TODAY)
+    inventory._found.clear()
+    assert cached == assess(record_from_body(bodies[0]), inventory, platform, TODAY)
+    assert cached.products_out_of_support == first[0].products_out_of_support

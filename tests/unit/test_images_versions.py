@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from eligibility_operator.core.compat.images import ImageRef, parse_image
 from eligibility_operator.core.compat.versions import Version, parse_version, version_key
-from eligibility_operator.core.products.images import ImageRef, parse_image
 
 HEX = "0123456789abcdef" * 4
 DIGEST = f"sha256:{HEX}"

@@ -147,6 +147,28 @@ def test_same_image_repository_for_two_products_is_rejected(spelling: str) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    ("repository", "host"),
+    [
+        ("ghcr.io/stakater/reloader", "ghcr.io"),
+        ("localhost:5000/stakater/reloader", "localhost:5000"),
+        ("docker.io/stakater/reloader", "docker.io"),
+        ("localhost/stakater/reloader", "localhost"),
+    ],
+)
+def test_an_image_repository_with_a_registry_host_is_rejected(repository: str, host: str) -> None:
+    """Issue 37: such a repository was accepted and could never match (an image's path has no host)."""
+    assert problems_of(product(recognition={"images": [{"repository": repository}]})) == [
+        f"product 'reloader': image repository {repository!r} includes a registry host ({host!r}); write the "
+        f"path without it ({repository.split('/', 1)[1]!r}), which matches every registry and mirror"
+    ]
+
+
+@pytest.mark.parametrize("repository", ["stakater/reloader", "stakater/public/mto/tenant-operator", "reloader"])
+def test_image_repositories_without_a_host_are_accepted(repository: str) -> None:
+    assert problems_of(product(recognition={"images": [{"repository": repository}]})) == []
+
+
 def test_same_olm_package_for_two_products_is_rejected() -> None:
     a = product("a", recognition={"olmPackages": ["tenant-operator"]})
     b = product("b", recognition={"olmPackages": ["tenant-operator"]})

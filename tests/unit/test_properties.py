@@ -16,10 +16,10 @@ from eligibility_operator.api.models import (
     ProductStatus,
     SupportEngagementSpec,
 )
+from eligibility_operator.core.compat.images import ImageRef, parse_image
 from eligibility_operator.core.compat.matrix import load_matrix
 from eligibility_operator.core.compat.versions import Version, parse_version
 from eligibility_operator.core.products.detection import Detection, detect
-from eligibility_operator.core.products.images import ImageRef, parse_image
 from eligibility_operator.core.products.workloads import CSV_KIND, WORKLOAD_KINDS, WorkloadFacts, facts_from_object
 from eligibility_operator.core.verdict.evaluation import Platform, evaluate, reduce_eligibility
 

@@ -502,3 +502,37 @@ def test_a_helm_release_is_judged_until_the_workload_it_creates_runs() -> None:
             assert ("flux-system", "HelmRelease", "reloader") not in h.state.inventory.workloads
 
     run(test)
+
+
+def test_engagements_with_the_same_inputs_share_one_evaluation(monkeypatch: Any) -> None:
+    """Issue 37: 100 engagements covering every namespace were each evaluated on every change (10-25 ms each,
+    the unrelated engagement's status 3-4.6 s late). Engagements with the same spec share one evaluation."""
+    from eligibility_operator.core.verdict import engagements as eng
+
+    calls: list[str] = []
+    assess = eng.assess
+
+    def counting(record: Any, *args: Any) -> Any:
+        calls.append(record.name)
+        return assess(record, *args)
+
+    monkeypatch.setattr(eng, "assess", counting)  # the module the reconciler calls it through
+
+    async def scenario() -> None:
+        async with harness() as h:
+            h.add_matrix()
+            h.add_workload("shop", "reloader", "stakater/reloader:v1.1.0")
+            for i in range(100):
+                h.add_engagement("platform", f"e{i}", coverage={})
+            h.add_engagement("platform", "other", covers=["shop"])
+            await until(lambda: len(h.engagement_writes()) >= 101, what="101 statuses")
+            await settle(h)
+            assert len(calls) <= 3, len(calls)  # once for the 100, once for "other" (was 101)
+            calls.clear()
+            h.add_workload("shop", "reloader", "stakater/reloader:v1.4.21")
+            await until(lambda: len(h.engagement_writes()) >= 202, what="101 new statuses")
+            await settle(h)
+            assert len(calls) == 2, calls
+            assert all(eligibility(w) == "Eligible" for w in h.engagement_writes()[-101:])
+
+    run(scenario)

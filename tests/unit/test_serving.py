@@ -186,3 +186,64 @@ def test_a_review_is_read() -> None:
 def test_what_is_not_a_review_is_refused(body: bytes, why: str) -> None:
     with pytest.raises(ReviewError, match=why):
         parse_review(body)
+
+
+# --------------------------------------------------------------------------- bad requests, body budget
+
+
+def test_bad_requests_log_no_traceback_and_few_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """aiohttp logs each malformed request with a traceback ("Error handling request"); here one line each,
+    at most the filter's burst per window (issue 37: 117 tracebacks during a hostile review)."""
+
+    async def test(port: int) -> None:
+        for _ in range(30):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 3)
+            assert b" 400 " in line, line
+            writer.close()
+
+    with caplog.at_level(logging.DEBUG):
+        _serve(test)
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    lines = [r for r in caplog.records if "Error handling request" in r.getMessage()]
+    assert 1 <= len(lines) <= 10, len(lines)
+
+
+def test_the_body_budget_evicts_the_body_arriving_longest() -> None:
+    limits = serving.Limits(
+        max_connections=16, header_timeout=5.0, body_timeout=5.0, max_body_bytes=1000, max_body_total=1000
+    )
+
+    async def echo(request: web.Request) -> web.Response:
+        try:
+            body = await serving.read_body(request, limits)
+        except serving.BodyError as exc:
+            return web.Response(status=exc.status, text=exc.text)
+        return web.Response(text=f"{len(body)}\n")
+
+    async def main() -> None:
+        app = web.Application(client_max_size=limits.max_body_bytes)
+        app.add_routes([web.post("/", echo)])
+        runner = serving.runner(app, limits)
+        await runner.setup()
+        listener = await serving.start(runner, "127.0.0.1", 0, limits)
+        port = listener.sockets[0].getsockname()[1]
+        try:
+            slow = []
+            for _ in range(2):  # two bodies of 450 bytes announced, 10 sent: 900 of the 1,000 reserved
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 450\r\n\r\n" + b"x" * 10)
+                await writer.drain()
+                slow.append((reader, writer))
+                await asyncio.sleep(0.1)
+            assert (await _request(port, b"y" * 300)).startswith(b"HTTP/1.1 200")  # the oldest made room
+            assert await _closed_within(slow[0][0], 1.0), "the body arriving longest was evicted"
+            assert serving.connections(runner).evicted == 1
+            for _, writer in slow:
+                writer.close()
+        finally:
+            await serving.stop(listener, runner)
+
+    asyncio.run(main())

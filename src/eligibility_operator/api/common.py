@@ -4,10 +4,13 @@ status conditions (:mod:`.models` re-exports all of it)."""
 from __future__ import annotations
 
 import datetime as dt
+import types
 from enum import StrEnum
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import MaxLen
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -25,6 +28,58 @@ class _Model(BaseModel):
         use_enum_values=True,
         frozen=True,
     )
+
+
+# The CRDs' limit for a string whose model sets none (crdgen gives every string one).
+DEFAULT_MAX_LENGTH = 1024
+
+
+def clip(text: str, limit: int = DEFAULT_MAX_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters (JSON Schema's maxLength counts characters), marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unwrap(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        return options[0] if len(options) == 1 else annotation
+    return annotation
+
+
+@cache
+def _string_limits(model: type[BaseModel]) -> dict[str, tuple[int, int]]:
+    """Field name -> (limit for the string itself, limit for each string in a list), from the model's own
+    ``max_length`` on string fields, else the CRDs' default."""
+    limits: dict[str, tuple[int, int]] = {}
+    for name, field in model.model_fields.items():
+        own = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
+        annotation = _unwrap(field.annotation)
+        is_str = isinstance(annotation, type) and issubclass(annotation, str)
+        limits[name] = ((own if is_str and own else DEFAULT_MAX_LENGTH), DEFAULT_MAX_LENGTH)
+    return limits
+
+
+class _Status(_Model):
+    """Base of every status model, of every kind: each string is clipped to its schema limit when the
+    status is serialized. Statuses quote spec strings (an order form of 1,000 characters in "the agreement
+    ..."), and the API server refuses a whole status for one string over its maxLength; clipping here, in
+    one place, covers every message built anywhere, copies (``model_copy``) included."""
+
+    @model_serializer(mode="wrap")
+    def _clipped(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        for name, (limit, item_limit) in _string_limits(type(self)).items():
+            alias = fields[name].alias
+            key = alias if info.by_alias and alias and alias in data else name
+            value = data.get(key)
+            if isinstance(value, str):
+                data[key] = clip(value, limit)
+            elif isinstance(value, list):
+                data[key] = [clip(v, item_limit) if isinstance(v, str) else v for v in value]
+        return data
 
 
 # An object default, so that the API server fills in nested defaults when the field is omitted.
@@ -135,7 +190,7 @@ class LabelSelector(_Model):
     )
 
 
-class Condition(_Model):
+class Condition(_Status):
     type: str = Field(
         description="Ready, Eligible, AgreementInForce, VersionsSupported, PlatformCompatible or UpgradeRecommended."
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from . import models as m
 from . import requests as r
+from .common import DEFAULT_MAX_LENGTH
 
 _KEEP = {
     "type",
@@ -38,8 +39,7 @@ _KEEP = {
     "maxItems",
     "maxProperties",
 }
-# Limits for fields whose model sets none (README, "API").
-DEFAULT_MAX_LENGTH = 1024
+# Limits for fields whose model sets none (README, "API"); the status models clip strings to the same.
 DEFAULT_MAX_ITEMS = 256
 DEFAULT_MAX_PROPERTIES = 64
 _UNBOUNDED_FORMATS = {"date", "date-time"}  # fixed-size by format

@@ -26,6 +26,7 @@ from .common import (
     Plan,
     VersionOwner,
     _Model,
+    _Status,
 )
 
 # ------------------------------------------------------------ SupportEngagement spec
@@ -184,7 +185,7 @@ class SupportEngagementSpec(_Model):
 # ---------------------------------------------------------- SupportEngagement status
 
 
-class ProductStatus(_Model):
+class ProductStatus(_Status):
     product: str = Field(description="Product name from the matrix.")
     edition: Edition | None = Field(default=None, description="Edition detected from the image.")
     version: str = Field(description="Detected version, or Unknown.")
@@ -236,7 +237,7 @@ class ProductStatus(_Model):
     workload_count: int = Field(default=0, description="Number of workloads running it.")
 
 
-class PlatformStatus(_Model):
+class PlatformStatus(_Status):
     kubernetes_version: str | None = Field(default=None, description="Kubernetes version from /version.")
     openshift_version: str | None = Field(default=None, description="OpenShift version from ClusterVersion.")
     compatible: bool | None = Field(default=None, description="Whether every detected product supports it.")
@@ -255,13 +256,13 @@ class PlatformStatus(_Model):
     )
 
 
-class ResponsibilityStatus(_Model):
+class ResponsibilityStatus(_Status):
     item: str = Field(description="Responsibility from the shared responsibility model.")
     owner: Party = Field(description="Stakater, Customer or Shared.")
     note: str = Field(default="", description="Why this owner, when it is not the policy's default.")
 
 
-class ScopeStatus(_Model):
+class ScopeStatus(_Status):
     included: list[str] = Field(default_factory=list, description="What support includes.")
     excluded: list[str] = Field(default_factory=list, description="What support excludes.")
     separate_agreement: list[str] = Field(
@@ -269,17 +270,17 @@ class ScopeStatus(_Model):
     )
 
 
-class ResponseTargetStatus(_Model):
+class ResponseTargetStatus(_Status):
     severity: str = Field(description="P1 to P4.")
     first_response: str = Field(description="First-response target (resolution time is not guaranteed).")
 
 
-class ServiceCreditStatus(_Model):
+class ServiceCreditStatus(_Status):
     applicable: bool = Field(description="Whether service credits apply now.")
     reason: str = Field(default="", description="Why they do or do not.")
 
 
-class AgreementStatus(_Model):
+class AgreementStatus(_Status):
     reference: str | None = Field(default=None, description="Order form, else master agreement.")
     in_force: bool = Field(description="Whether today (UTC) is within effectiveFrom..expiresOn.")
     effective_from: dt.date | None = Field(default=None, description="From spec.agreement.effectiveFrom.")
@@ -288,14 +289,14 @@ class AgreementStatus(_Model):
     message: str = Field(default="", description="The term in words.")
 
 
-class SupportTermsStatus(_Model):
+class SupportTermsStatus(_Status):
     plan: Plan = Field(description="Standard or Premium.")
     coverage_hours: str = Field(description="When support is staffed.")
     channels: list[str] = Field(default_factory=list, description="How to raise a request.")
     benefits: list[str] = Field(default_factory=list, description="What the plan adds beyond response targets.")
 
 
-class SupportEngagementStatus(_Model):
+class SupportEngagementStatus(_Status):
     observed_generation: int | None = Field(default=None, description="Spec generation last evaluated.")
     eligibility: Eligibility = Field(
         default=Eligibility.UNKNOWN,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .common import _EMPTY_OBJECT_DEFAULT, Condition, Edition, Name, _Model
+from .common import _EMPTY_OBJECT_DEFAULT, Condition, Edition, Name, _Model, _Status
 
 # ------------------------------------------------------------- CompatibilityMatrix
 
@@ -19,7 +19,7 @@ VersionOrLine = Annotated[str, Field(pattern=r"^v?\d{1,9}(\.\d{1,9}){0,2}$")]
 class ImageRecognition(_Model):
     repository: Name = Field(
         description="Image repository path without registry host, e.g. stakater/reloader. "
-        "Matches any registry or mirror prefix."
+        "Matches any registry or mirror prefix; a path that starts with a registry host (ghcr.io/...) is refused."
     )
     edition: Edition = Field(default=Edition.COMMUNITY, description="Edition this image belongs to.")
 
@@ -206,7 +206,7 @@ class CompatibilityMatrixObjectSpec(CompatibilityMatrixSpec):
     )
 
 
-class CompatibilityMatrixStatus(_Model):
+class CompatibilityMatrixStatus(_Status):
     observed_generation: int | None = Field(default=None, description="Spec generation last validated.")
     conditions: list[Condition] = Field(
         default_factory=list,

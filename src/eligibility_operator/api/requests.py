@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from .common import _Status
 from .models import Condition, Eligibility, Lifecycle, Party, ResponsibilityStatus, _Model
 
 MAX_WORKLOADS = 20
@@ -143,7 +144,7 @@ class SupportRequestSpec(_Model):
 # ----------------------------------------------------------------------- status
 
 
-class AffectedProduct(_Model):
+class AffectedProduct(_Status):
     product: str = Field(max_length=63, description="Product name from the matrix.")
     version: str = Field(max_length=64, description="Detected (or stated) version, or Unknown.")
     lifecycle: Lifecycle | None = Field(default=None, description="Supported, Deprecated, EndOfLife or Unknown.")
@@ -154,13 +155,13 @@ class AffectedProduct(_Model):
     workloads: list[str] = Field(default_factory=list, max_length=MAX_WORKLOADS, description="Workloads running it.")
 
 
-class SeverityStatus(_Model):
+class SeverityStatus(_Status):
     proposed: Severity = Field(description="Severity the customer proposed.")
     suggested: Severity = Field(description="Severity the policy's definitions suggest.")
     note: str = Field(default="", max_length=1024, description="Why they differ, when they do.")
 
 
-class FirstResponse(_Model):
+class FirstResponse(_Status):
     target: str = Field(max_length=64, description="The plan's (or agreement's) first-response target.")
     due: dt.datetime | None = Field(default=None, description="When the first response is due (UTC).")
     business_hours: bool = Field(default=False, description="True when counted in business hours.")
@@ -168,7 +169,7 @@ class FirstResponse(_Model):
     note: str = Field(default="", max_length=1024, description="What the target does not promise.")
 
 
-class WorkloadDiagnostics(_Model):
+class WorkloadDiagnostics(_Status):
     workload: str = Field(max_length=400, description="namespace/Kind/name.")
     found: bool = Field(description="Whether the workload exists.")
     replicas: str = Field(default="", max_length=64, description="ready/desired, when known.")
@@ -176,7 +177,7 @@ class WorkloadDiagnostics(_Model):
     events: list[str] = Field(default_factory=list, max_length=10, description="Recent Events (newest first).")
 
 
-class Diagnostics(_Model):
+class Diagnostics(_Status):
     platform: str = Field(default="", max_length=256, description="Kubernetes / OpenShift versions.")
     products: list[str] = Field(default_factory=list, max_length=MAX_WORKLOADS, description="product version.")
     workloads: list[WorkloadDiagnostics] = Field(
@@ -184,7 +185,7 @@ class Diagnostics(_Model):
     )
 
 
-class SupportRequestStatus(_Model):
+class SupportRequestStatus(_Status):
     observed_generation: int | None = Field(default=None, description="Spec generation last triaged.")
     engagement: str | None = Field(default=None, max_length=320, description="namespace/name of the engagement.")
     plan: str | None = Field(default=None, max_length=32, description="The engagement's plan.")

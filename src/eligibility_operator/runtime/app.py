@@ -172,7 +172,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         parts, coalesce_seconds=watch.coalesce_seconds, seen=reconciler.seen, writer=reconciler.writer
     )
     leadership.on_change(triager.leadership_changed)
-    reconciler.on_marked = triager.engagements_marked
+    reconciler.on_marked, reconciler.on_workload_changed = triager.engagements_marked, triager.workload_changed
     reconciler.on_request_gone = triager.request_gone
     refresher = _matrix_refresher(parts, kube, reconciler, config.matrix_store_namespace)
     with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible

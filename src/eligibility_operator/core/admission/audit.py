@@ -9,7 +9,9 @@ attacker-chosen text. Here:
   repeats are counted and the count goes into the next Event for that key;
 - rate limit: at most ``burst`` Events per engagement, refilled at ``burst`` per window, so that
   findings with ever new workload names cannot flood either; what is held back is counted and
-  reported in the engagement's next Event;
+  reported in the engagement's next Event. All engagements together get ``total_burst`` per window:
+  one finding under 100 overlapping engagements is 100 Events, and a cap per engagement alone
+  multiplied with them (issue 37);
 - bounds: at most ``max_keys`` keys are remembered (the oldest are forgotten first) and at most
   ``max_pending`` Events wait to be posted (the rest are dropped and counted);
 - text: control characters (newlines, escape sequences, bidi overrides) become spaces.
@@ -64,9 +66,18 @@ class _Bucket:
 class AuditLimiter:
     """Decides which audit findings become Events; the caller posts them and owns the clock."""
 
-    def __init__(self, window: float = 3600.0, burst: int = 10, max_keys: int = 4096, max_pending: int = 100) -> None:
+    def __init__(
+        self,
+        window: float = 3600.0,
+        burst: int = 10,
+        max_keys: int = 4096,
+        max_pending: int = 100,
+        total_burst: int = 50,
+    ) -> None:
         self.window = window
         self.burst = burst
+        self.total_burst = total_burst
+        self._total = _Bucket(tokens=float(total_burst), updated=0.0)
         self.max_keys = max_keys
         self.max_pending = max_pending
         self._seen: OrderedDict[AuditKey, tuple[float, int]] = OrderedDict()  # key -> (last posted, repeats)
@@ -85,7 +96,8 @@ class AuditLimiter:
             return None
         engagement = (key[0], key[1])
         bucket = self._bucket(engagement, now)
-        if bucket.tokens < 1:
+        total = self._refill(self._total, self.total_burst, now)
+        if bucket.tokens < 1 or total.tokens < 1:
             bucket.held_back += 1
             self.held_back_total += 1
             return None
@@ -94,6 +106,7 @@ class AuditLimiter:
             self.dropped_total += 1
             return None
         bucket.tokens -= 1
+        total.tokens -= 1
         event = AuditEvent(engagement, message, repeats=seen[1] if seen else 0, held_back=bucket.held_back)
         bucket.held_back = 0
         self._seen[key] = (now, 0)
@@ -130,7 +143,10 @@ class AuditLimiter:
         bucket = self._buckets.get(engagement)
         if bucket is None:
             bucket = self._buckets[engagement] = _Bucket(tokens=float(self.burst), updated=now)
-        refill = (now - bucket.updated) * self.burst / self.window
-        bucket.tokens = min(float(self.burst), bucket.tokens + refill)
+        return self._refill(bucket, self.burst, now)
+
+    def _refill(self, bucket: _Bucket, burst: int, now: float) -> _Bucket:
+        refill = max(0.0, now - bucket.updated) * burst / self.window
+        bucket.tokens = min(float(burst), bucket.tokens + refill)
         bucket.updated = now
         return bucket

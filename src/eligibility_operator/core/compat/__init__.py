@@ -1,1 +1,4 @@
-"""The CompatibilityMatrix and versions: compiled matrix, version lines, platform lines, matrix diffs. Pure."""
+"""The CompatibilityMatrix, image references and versions. Pure.
+
+The compiled matrix and its checks, image parsing, version lines, platform lines, matrix diffs.
+"""

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from ...api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
 from ..base.specs import describe_validation_error
+from .images import registry_host
 from .platforms import KnownLines, newest_known, release_problems
 from .versions import Version, parse_version
 
@@ -132,6 +133,12 @@ def validate(spec: CompatibilityMatrixSpec) -> list[str]:
         seen_products.add(product.name)
         for image in product.recognition.images:
             repo = image.repository.strip("/").lower()
+            host = registry_host(repo)
+            if host is not None:  # the path of an image never includes its host: it could never match
+                problems.append(
+                    f"{where}: image repository {repo!r} includes a registry host ({host!r}); write the path "
+                    f"without it ({repo.split('/', 1)[1]!r}), which matches every registry and mirror"
+                )
             other = repo_owner.setdefault(repo, product.name)
             if other != product.name:
                 problems.append(f"image repository {repo!r} is claimed by both {other!r} and {product.name!r}")

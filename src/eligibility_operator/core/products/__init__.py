@@ -1,1 +1,1 @@
-"""The cluster's products: images, workloads, detection, GitOps sources, the inventory, coverage. Pure."""
+"""The cluster's products: workloads, detection, GitOps sources, the inventory, coverage. Pure."""

@@ -34,9 +34,9 @@ import re
 from dataclasses import dataclass
 
 from ...api.models import ChartRecognition, Edition
+from ..compat.images import ImageRef, parse_image
 from ..compat.matrix import CompiledMatrix, labels_match
 from ..compat.versions import Version, parse_version
-from .images import ImageRef, parse_image
 from .olm import SHOW_CSV, claims
 from .workloads import ChartSource, WorkloadFacts
 

@@ -50,6 +50,16 @@ class Inventory:
         self.rendering: dict[SourceKey, int] = {}
         # namespace -> workloads whose containers or images exceeded the caps (only the first were read)
         self.capped: dict[str, set[Key]] = {}
+        # (matrix, namespace) -> what found_in yields there: one summary per namespace, shared by every
+        # engagement covering it (100 overlapping engagements walked 5,000 workloads each; issue 37).
+        # Dropped when a detection in that namespace changes, all at once when GitOps rendering changes.
+        self._found: dict[tuple[str, str], list[tuple[str, Detection]]] = {}
+        # bumped by every change an evaluation can see (detections, namespace labels, caps, matrices)
+        self.version = 0
+
+    def _changed(self, matrix: str, namespace: str) -> None:
+        self._found.pop((matrix, namespace), None)
+        self.version += 1
 
     # ----------------------------------------------------------- workloads
 
@@ -82,6 +92,8 @@ class Inventory:
 
     def _note_rendering(self, facts: WorkloadFacts | None, step: int) -> None:
         for owner in rendered_by(facts) if facts is not None else ():
+            self._found.clear()  # which chart findings count may change anywhere
+            self.version += 1
             count = self.rendering.get(owner, 0) + step
             if count > 0:
                 self.rendering[owner] = count
@@ -95,11 +107,13 @@ class Inventory:
             by_key = state.detections.get(namespace)
             if by_key is not None and by_key.pop(key, None) is not None:
                 changed = True
+                self._changed(state.name, namespace)
                 if not by_key:
                     del state.detections[namespace]
         return changed
 
     def _note_capped(self, key: Key, capped: bool) -> None:
+        self.version += 1 if capped or key[0] in self.capped else 0
         if capped:
             self.capped.setdefault(key[0], set()).add(key)
         elif key[0] in self.capped:
@@ -123,6 +137,8 @@ class Inventory:
             del by_key[key]
             if not by_key:
                 del state.detections[facts.namespace]
+        if (before or []) != found or found:  # a changed detection, or a changed workload ref behind one
+            self._changed(state.name, facts.namespace)
         return (before or []) != found
 
     # ---------------------------------------------------------- namespaces
@@ -132,9 +148,11 @@ class Inventory:
         if self.namespace_labels.get(name) == new:
             return False
         self.namespace_labels[name] = new
+        self.version += 1
         return True
 
     def remove_namespace(self, name: str) -> bool:
+        self.version += 1
         return self.namespace_labels.pop(name, None) is not None
 
     # ------------------------------------------------------------ matrices
@@ -148,6 +166,8 @@ class Inventory:
         state = self.matrix_record(compiled.name)
         state.compiled, state.error, state.detections = compiled, None, {}
         state.waiting_for_source = False
+        self._found = {k: v for k, v in self._found.items() if k[0] != compiled.name}
+        self.version += 1
         for key, facts in self.workloads.items():
             self._redetect(state, key, facts)
 
@@ -156,9 +176,12 @@ class Inventory:
         copy of its spec.source yet); its last good version stays in use."""
         state = self.matrix_record(name)
         state.error, state.waiting_for_source = error, waiting_for_source
+        self.version += 1
 
     def remove_matrix(self, name: str) -> None:
         self.matrices.pop(name, None)
+        self._found = {k: v for k, v in self._found.items() if k[0] != name}
+        self.version += 1
 
     # -------------------------------------------------------------- queries
 
@@ -169,20 +192,26 @@ class Inventory:
             return
         names = state.detections.keys() if namespaces is None else namespaces
         for namespace in list(names):
-            entries = state.detections.get(namespace, {})
-            olm = NamespaceOlm((self.workloads[key], found) for key, found in entries.items())
-            # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
-            # where no workload in the namespace shows the same product.
-            for key, found in entries.items():
-                facts = self.workloads[key]
-                for detection in found:
-                    if detection.via == "chart" and (
-                        detection.product in olm.running or renders_key(facts) in self.rendering
-                    ):
-                        continue
-                    settled = olm.settled(detection) if detection.via in OLM_INTENTS else detection
-                    if settled is not None:
-                        yield installation_ref(facts.ref, settled), settled
+            summary = self._found.get((matrix, namespace))
+            if summary is None:
+                summary = self._found[(matrix, namespace)] = list(self._found_here(state, namespace))
+            yield from summary
+
+    def _found_here(self, state: MatrixRecord, namespace: str) -> Iterator[tuple[str, Detection]]:
+        entries = state.detections.get(namespace, {})
+        olm = NamespaceOlm((self.workloads[key], found) for key, found in entries.items())
+        # The running workload is the truth: a chart's finding (HelmRelease, Application) counts only
+        # where no workload in the namespace shows the same product.
+        for key, found in entries.items():
+            facts = self.workloads[key]
+            for detection in found:
+                if detection.via == "chart" and (
+                    detection.product in olm.running or renders_key(facts) in self.rendering
+                ):
+                    continue
+                settled = olm.settled(detection) if detection.via in OLM_INTENTS else detection
+                if settled is not None:
+                    yield installation_ref(facts.ref, settled), settled
 
     def product_namespaces(self, matrix: str) -> list[str]:
         state = self.matrices.get(matrix)

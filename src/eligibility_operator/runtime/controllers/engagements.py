@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...api.models import SupportEngagementStatus
 from ...core.compat.matrix import MatrixError, load_matrix
 from ...core.products.coverage import ANY_NAMESPACE, confined
 from ...core.products.inventory import Key
@@ -68,9 +69,16 @@ class Reconciler(Component):
         self._sweep_pending = False
         self._sweep_backoff = Backoff(retry_seconds * 5, 300.0)
         self._confined: set[EngagementKey] = set()  # engagements whose coverage was cut to their namespace
+        # evaluations shared by engagements with the same inputs, for one state of the inventory (_assess)
+        self._assessed: dict[tuple[Any, ...], SupportEngagementStatus] = {}
+        self._assessed_epoch: tuple[Any, ...] = ()
         self.cross_namespace = cross_namespace
-        # Told which engagements are re-evaluated (the SupportRequest triager re-triages their requests).
+        # Told which engagements are re-evaluated for a reason other than one workload (spec, matrix,
+        # platform, namespace labels, resync, a new term): the SupportRequest triager re-triages their requests.
         self.on_marked: Callable[[list[EngagementKey]], None] | None = None
+        # Told of one workload whose detections changed (its key and the products it ran before or after):
+        # the triager re-triages only the requests that name it or one of those products.
+        self.on_workload_changed: Callable[[Key, frozenset[str]], None] | None = None
         # Told of SupportRequests that a sweep found deleted while the watches were interrupted.
         self.on_request_gone: Callable[[str, str], None] | None = None
         # Offered each new matrix generation; True when it has spec.source, and then it compiles the fetched
@@ -83,11 +91,27 @@ class Reconciler(Component):
 
     # ------------------------------------------------------------ marking
 
-    def _mark(self, keys: set[EngagementKey] | list[EngagementKey]) -> None:
+    def _mark(self, keys: set[EngagementKey] | list[EngagementKey], requests: bool = True) -> None:
+        """Re-evaluate these engagements (and, with ``requests``, re-triage every request under them)."""
         if keys:
             self.queue.add(keys)
-            if self.on_marked is not None:
+            if requests and self.on_marked is not None:
                 self.on_marked(list(keys))
+
+    def _products(self, key: Key, namespace: str) -> set[str]:
+        """The products workload ``key`` runs under any matrix (a few matrices: cheap)."""
+        return {
+            d.product
+            for record in self.state.inventory.matrices.values()
+            for d in record.detections.get(namespace, {}).get(key, ())
+        }
+
+    def _workload_changed(self, key: Key, namespace: str, before: set[str]) -> None:
+        """A workload's detections changed: re-evaluate the engagements covering its namespace, and re-triage
+        only the requests whose inputs it is (not every request under those engagements)."""
+        self._mark(self.state.engagements_covering(namespace), requests=False)
+        if self.on_workload_changed is not None:
+            self.on_workload_changed(key, frozenset(before | self._products(key, namespace)))
 
     def mark_all(self) -> None:
         self._mark(list(self.state.engagements))
@@ -111,15 +135,22 @@ class Reconciler(Component):
         self.metrics.watch_events.labels(kind).inc()
         if found is None:  # e.g. OLM's copies of a ClusterServiceVersion, an Application of no chart
             return
+        old = self.state.inventory.workloads.get(found.key)
+        before = self._products(found.key, old.namespace) if old is not None else set()
         if self.state.inventory.upsert(found):
-            self.mark_namespace(found.namespace)
+            if old is not None and old.namespace != found.namespace:
+                self._workload_changed(found.key, old.namespace, before)
+            self._workload_changed(found.key, found.namespace, before)
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:
         self.metrics.watch_events.labels(kind).inc()
         key: Key = (namespace, kind, name)
         self.seen.gone(workload_key(*key))
+        old = self.state.inventory.workloads.get(key)
+        where = old.namespace if old is not None else namespace  # a GitOps object's target namespace
+        before = self._products(key, where)
         if self.state.inventory.remove(key):
-            self.mark_namespace(namespace)
+            self._workload_changed(key, where, before)
 
     def namespace_seen(self, name: str, labels: Mapping[str, str]) -> None:
         self.metrics.watch_events.labels("Namespace").inc()
@@ -344,7 +375,7 @@ class Reconciler(Component):
         if record is None:
             return Outcome.DONE
         started = time.perf_counter()
-        status = eng.assess(record, self.state.inventory, self.state.platform, self.state.today())
+        status = self._assess(record)
         if key in self._confined:
             status = eng.with_ready_note(
                 status,
@@ -355,6 +386,23 @@ class Reconciler(Component):
         self.metrics.evaluations.inc()
         self.state.last_evaluation = time.time()
         return await self.writer.engagement(record, status)
+
+    def _assess(self, record: eng.EngagementRecord) -> SupportEngagementStatus:
+        """``eng.assess``, shared by engagements whose evaluation inputs are the same: 100 engagements with
+        one spec over the same namespaces cost one evaluation per change, not 100 (issue 37). Only while
+        their matrix is valid: otherwise the status keeps each engagement's own previous evaluation."""
+        inventory, platform, today = self.state.inventory, self.state.platform, self.state.today()
+        matrix = inventory.matrices.get(record.spec.matrix_name) if record.spec is not None else None
+        if record.spec is None or matrix is None or matrix.compiled is None or matrix.error:
+            return eng.assess(record, inventory, platform, today)
+        epoch = (inventory.version, platform, today)
+        if epoch != self._assessed_epoch:
+            self._assessed_epoch, self._assessed = epoch, {}
+        shared = (record.spec.model_dump_json(), record.generation, matrix.compiled.revision, matrix.generation)
+        status = self._assessed.get(shared)
+        if status is None:
+            status = self._assessed[shared] = eng.assess(record, inventory, platform, today)
+        return status
 
     async def _write_matrix_status(self, name: str) -> Outcome:
         record = self.state.matrix(name)

@@ -82,6 +82,7 @@ class WorkQueue(Generic[K]):
         self._held: set[K] = set()  # refused for lack of leadership: wait for the next term
         self._wake = asyncio.Event()
         self._backoff: dict[K, Backoff] = {}
+        self.processing = 0  # keys of the batch being processed
 
     # ------------------------------------------------------------ marking
 
@@ -108,8 +109,9 @@ class WorkQueue(Generic[K]):
 
     @property
     def idle(self) -> bool:
-        """Nothing marked and no batch about to start (held and backed-off keys wait for something else)."""
-        return not self._dirty and not self._wake.is_set()
+        """Nothing marked, no batch about to start or being processed (held and backed-off keys wait for
+        something else)."""
+        return not self._dirty and not self._wake.is_set() and not self.processing
 
     @property
     def failing(self) -> int:
@@ -159,12 +161,17 @@ async def drain_forever(
     *,
     order: Callable[[set[K]], list[K]] = list,
     after_batch: Callable[[], None] | None = None,
+    concurrency: int = 16,
 ) -> None:
     """Process ``queue`` one coalesced batch at a time, forever, after the initial listing (``ready``).
 
     Only a replica that may write processes anything: a follower's batches are held whole, and the next
     term's callback wakes the queue. Keys of one batch are processed concurrently (the writer bounds how
-    many requests are in flight)."""
+    many requests are in flight), at most ``concurrency`` at once, and each key's evaluation starts in a
+    loop iteration of its own: a task's first step (the evaluation, up to its first write) runs on the
+    event loop, and 2,000 of them started at once held it for seconds (``/healthz``, reviews and every
+    other key waited; issue 37). Now the loop polls its sockets between keys, and at most ``concurrency``
+    keys' later steps (after a read or write) can fall into one iteration."""
     await ready.wait()
     while True:
         batch = await queue.next_batch()
@@ -172,7 +179,23 @@ async def drain_forever(
             queue.hold(batch)
             continue
         keys = order(batch)
-        outcomes = await asyncio.gather(*(_guarded(process, key, queue.name) for key in keys))
+        running: list[asyncio.Future[Outcome]] = []
+        in_flight = asyncio.Semaphore(concurrency)
+        queue.processing = len(keys)
+        try:
+            for key in keys:
+                await in_flight.acquire()
+                task = asyncio.ensure_future(_guarded(process, key, queue.name))
+                task.add_done_callback(lambda _, slots=in_flight: slots.release())  # type: ignore[misc]
+                running.append(task)
+                await asyncio.sleep(0)  # the key's first step runs now, then the loop polls before the next
+            outcomes = await asyncio.gather(*running)
+        except asyncio.CancelledError:
+            for started in running:
+                started.cancel()
+            raise
+        finally:
+            queue.processing = 0
         for key, outcome in zip(keys, outcomes, strict=True):
             queue.settle(key, outcome)
         if after_batch is not None:

@@ -75,6 +75,11 @@ class RequestTriager(Component):
         self._reads = asyncio.Semaphore(4)
         # requests by the engagement they fell under at their last triage (None: none)
         self._by_engagement: dict[EngagementKey | None, set[rr.RequestKey]] = {}
+        # requests by the workloads (namespace, Kind, name) and the product their spec names: a workload
+        # change re-triages only these, not the thousands of other requests under the same engagement
+        self._by_workload: dict[tuple[str, str, str], set[rr.RequestKey]] = {}
+        self._by_product: dict[str, set[rr.RequestKey]] = {}
+        self._inputs: dict[rr.RequestKey, tuple[list[tuple[str, str, str]], str | None]] = {}
 
     # ------------------------------------------------------------- feeding
 
@@ -90,12 +95,36 @@ class RequestTriager(Component):
             self._mark(self._by_engagement.get(key, ()))
         self._mark(self._by_engagement.get(None, ()))
 
+    def workload_changed(self, key: tuple[str, str, str], products: frozenset[str]) -> None:
+        """A workload's detections changed: re-triage the requests that name it, or one of ``products``."""
+        self._mark(self._by_workload.get(key, ()))
+        for product in products:
+            self._mark(self._by_product.get(product, ()))
+
+    def _index_inputs(self, record: rr.RequestRecord | None, key: rr.RequestKey) -> None:
+        """File ``key`` under the workloads and product of ``record``'s spec (None: forget it)."""
+        old_refs, old_product = self._inputs.pop(key, ([], None))
+        for ref in old_refs:
+            self._by_workload.get(ref, set()).discard(key)
+        if old_product is not None:
+            self._by_product.get(old_product, set()).discard(key)
+        if record is None or record.spec is None:
+            return
+        refs = [(parts[0], parts[1], parts[2]) for w in record.spec.workloads if len(parts := w.split("/", 2)) == 3]
+        product = record.spec.product or None
+        for ref in refs:
+            self._by_workload.setdefault(ref, set()).add(key)
+        if product is not None:
+            self._by_product.setdefault(product, set()).add(key)
+        self._inputs[key] = (refs, product)
+
     def request_seen(self, body: Mapping[str, Any]) -> None:
         self.metrics.watch_events.labels(KIND).inc()
         fresh = rr.record_from_body(body)
         if self.seen is not None:
             self.seen.seen(request_key(*fresh.key))
         current, new, changed = merge_seen(self.state.requests, fresh)
+        self._index_inputs(current, current.key)
         if new:
             self._index(fresh.key, None)
             self._mark([fresh.key])
@@ -113,6 +142,7 @@ class RequestTriager(Component):
             self.seen.gone(request_key(namespace, name))
         record = self.state.requests.pop((namespace, name), None)
         self.queue.forget((namespace, name))
+        self._index_inputs(None, (namespace, name))
         if record is not None:
             self._by_engagement.get(record.engagement, set()).discard(record.key)
 

@@ -6,8 +6,9 @@ and the Events about them. One policy for all kinds:
 * a write fenced by leadership (:class:`~.leadership.NotLeading`) is :attr:`Outcome.NOT_LEADING`: the
   caller holds the key until this replica may write again, it is never treated as done;
 * any other failure is :attr:`Outcome.FAILED` (counted, logged; the caller retries with backoff). When
-  the API server *answered* and refused (too large, invalid), a small status without the lists is
-  written in its place, with ``Ready=False/StatusWriteFailed`` saying so;
+  the API server *answered* and refused (too large, invalid), a minimal status is written in its place:
+  ``observedGeneration`` and the one condition ``Ready=False/StatusWriteFailed`` saying so, nothing
+  quoted from the spec, so that it always lands (``kubectl wait`` gets an answer);
 * Events follow transitions only (eligibility, the triage summary, Premium's horizon notices).
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from ...api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
 from ...api.requests import SupportRequestStatus
+from ...core.base.status_wire import differs, rfc3339, to_wire
 from ...core.products.inventory import MatrixRecord
 from ...core.requests import records as rr
 from ...core.verdict import engagements as eng
@@ -110,28 +112,26 @@ class StatusWriter:
         return _Written(Outcome.DONE, exists=exists)
 
     async def _write(
-        self, plural: str, record: Any, status: Any, to_write: ToWrite, left_out: Mapping[str, Any]
+        self, plural: str, record: Any, status: Any, to_write: ToWrite
     ) -> tuple[Outcome, dict[str, Any] | None]:
         """Write ``status`` if it changed: (outcome, what was written, or None when nothing was). A status
-        the server refused is replaced by a small one, without the fields in ``left_out``, that says so."""
+        the server refused is replaced by a minimal one that says so (:func:`minimal_status`)."""
         wire = to_write(status, record.written, _now())
         if wire is None:
             return Outcome.DONE, None
         result = await self._replace(plural, record.namespace, record.name, wire)
         if result.outcome is Outcome.FAILED:
             if result.error is not None and _answered(result.error):
-                ready = write_failed(result.error, record.generation)
-                small = status.model_copy(update={**left_out, "conditions": _replace_ready(status.conditions, ready)})
-                await self._fallback(plural, record, to_write(small, record.written, _now()))
+                await self._fallback(plural, record, minimal_status(write_failed(result.error, record.generation)))
             return Outcome.FAILED, None
         if result.outcome is Outcome.NOT_LEADING or not result.exists:
             return result.outcome, None
         record.written = wire
         return Outcome.DONE, wire
 
-    async def _fallback(self, plural: str, record: Any, wire: dict[str, Any] | None) -> None:
-        """Write the reduced status that says the real one was refused (best effort; the caller retries)."""
-        if wire is None:
+    async def _fallback(self, plural: str, record: Any, wire: dict[str, Any]) -> None:
+        """Write the minimal status that says the real one was refused (best effort; the caller retries)."""
+        if not differs(wire, record.written, None):  # already says so: the same refusal again
             return
         result = await self._replace(plural, record.namespace, record.name, wire)
         if result.outcome is Outcome.DONE and result.exists:
@@ -141,8 +141,7 @@ class StatusWriter:
         """Write ``status`` if it changed, and announce an eligibility transition."""
         before = record.announced
         notices = eng.horizon_notices(record.written, status)  # Premium: entering the horizon, once
-        left_out: dict[str, Any] = {"products": [], "uncovered_products": []}
-        outcome, wire = await self._write(ENGAGEMENTS, record, status, eng.status_to_write, left_out)
+        outcome, wire = await self._write(ENGAGEMENTS, record, status, eng.status_to_write)
         if wire is None:
             return outcome
         after = Eligibility(status.eligibility)
@@ -162,8 +161,7 @@ class StatusWriter:
         """Write a SupportRequest's ``status`` if it changed; also whether its triage summary changed (the
         caller announces it: the Event's text is the triage's)."""
         before = rr.triage_summary(record.written)
-        left_out: dict[str, Any] = {"products": [], "diagnostics": None}
-        outcome, wire = await self._write(REQUESTS, record, status, rr.status_to_write, left_out)
+        outcome, wire = await self._write(REQUESTS, record, status, rr.status_to_write)
         return outcome, wire is not None and rr.triage_summary(wire) != before
 
     # ----------------------------------------------------------------- matrices
@@ -209,5 +207,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _replace_ready(conditions: list[Condition], ready: Condition) -> list[Condition]:
-    return [ready, *(c for c in conditions if c.type != ConditionType.READY)]
+def minimal_status(ready: Condition) -> dict[str, Any]:
+    """A status of any kind with only ``observedGeneration`` and ``ready`` (its message is the API server's
+    refusal, clipped by the status model): small and valid whatever the spec holds."""
+    wire: dict[str, Any] = {"conditions": [{**to_wire(ready), "lastTransitionTime": rfc3339(_now())}]}
+    if ready.observed_generation is not None:
+        wire["observedGeneration"] = ready.observed_generation
+    return wire

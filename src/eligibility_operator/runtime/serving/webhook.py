@@ -34,6 +34,7 @@ from ..kube.api import describe_error
 from ..parts import Component, Parts
 from . import limits as serving
 from .parser import ParserProcess
+from .quiet import bad_request
 
 log = logging.getLogger("eligibility_operator")
 WEBHOOK_NAME = f"workloads.{GROUP}"
@@ -44,8 +45,17 @@ API_SERVER_REQUEST_LIMIT = 3 * 1024 * 1024
 MAX_BODY_BYTES = 2 * API_SERVER_REQUEST_LIMIT + 64 * 1024
 DEADLINE_SECONDS = 2.0  # a decision within this, or the request is allowed with a warning (timeout: 5 s)
 MAX_IN_FLIGHT = 8  # reviews read and judged at once (memory: 8 bodies); the others wait within the deadline
+# Connections are counted from accept, pending TLS handshakes included (256 KiB each: 128 take 32 MiB); a
+# handshake gets 2 s (the API server's takes milliseconds); the whole request, DEADLINE_SECONDS from its first
+# byte. Bodies are read before a review slot is taken, so together they get a budget: 32 MiB (five of the
+# largest reviews, or thousands of ordinary ones); past it, the bodies arriving longest are evicted.
 LIMITS = serving.Limits(
-    max_connections=64, handshake_timeout=5.0, header_timeout=10.0, body_timeout=3.0, max_body_bytes=MAX_BODY_BYTES
+    max_connections=128,
+    handshake_timeout=2.0,
+    header_timeout=5.0,
+    body_timeout=3.0,
+    max_body_bytes=MAX_BODY_BYTES,
+    max_body_total=32 * 1024 * 1024,
 )
 
 
@@ -183,32 +193,39 @@ class AdmissionHandler(Component):
         return guards_for(namespace, labels, state.engagement_specs(), state.compiled_matrix, state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """Answer one review: bounded body, bounded time, never a traceback, never a 500."""
-        try:  # at most MAX_IN_FLIGHT bodies in memory; the others wait their turn, within the deadline
-            async with asyncio.timeout(self.deadline):
+        """Answer one review: bounded body, bounded time, never a traceback, never a 500.
+
+        The whole request (head and body) must arrive within ``deadline`` of its first byte, and only a
+        review read completely waits for one of the ``MAX_IN_FLIGHT`` slots: a client that sends its body
+        slowly holds a connection (which the cap may evict), never a slot that a real review needs."""
+        loop = asyncio.get_running_loop()
+        try:
+            body = await serving.read_body(request, self.limits, serving.request_started(request) + self.deadline)
+        except serving.BodyError as exc:
+            bad_request("admission webhook: %s (from %s)", exc.text.strip(), request.remote)
+            return web.Response(status=exc.status, text=exc.text)
+        serving.answering(request)
+        deadline = loop.time() + self.deadline
+        try:  # at most MAX_IN_FLIGHT reviews parsed and judged at once; the others wait, within the deadline
+            async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
             self.metrics.errors.labels("admission_busy").inc()
             return web.Response(status=503, text="too many reviews at once\n")
         try:
-            try:
-                body = await serving.read_body(request, self.limits)
-            except serving.BodyError as exc:
-                log.info("admission webhook: %s (from %s)", exc.text.strip(), request.remote)
-                return web.Response(status=exc.status, text=exc.text)
-            return await self._answer(body)
+            return await self._answer(body, deadline)
         finally:
             self._slots.release()
 
-    async def _answer(self, body: bytes) -> web.Response:
+    async def _answer(self, body: bytes, deadline: float) -> web.Response:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.deadline
         try:
             # A review is parsed in a process of its own (see .parser), which hands back only what the
             # decision reads. The (small) decision runs in a thread.
             async with asyncio.timeout_at(deadline):
                 uid, req = await asyncio.wrap_future(self._parser.submit(read_review, body))
         except ReviewError as exc:
+            bad_request("admission webhook: not an AdmissionReview: %s", exc)
             return web.Response(status=400, text=f"not an AdmissionReview: {exc}\n")
         except BrokenProcessPool:  # the parser died (e.g. out of memory): start another, answer this one 503
             log.warning("admission webhook: the review parser stopped; starting another")

@@ -40,6 +40,13 @@ def _looks_like_registry(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
 
 
+def registry_host(repository: str) -> str | None:
+    """The registry host ``repository`` starts with (``ghcr.io`` of ``ghcr.io/stakater/reloader``), if any:
+    a matrix's repositories are paths without one, which match whatever registry or mirror precedes them."""
+    first, _, rest = repository.strip("/").partition("/")
+    return first if rest and _looks_like_registry(first) else None
+
+
 _DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 
