@@ -20,7 +20,13 @@ from .conftest import REPO, Kubectl, OperatorProcess, running_operator, wait_for
 
 pytestmark = pytest.mark.cluster
 SA = "system:serviceaccount:eligibility-operator:eligibility-operator"
-KUSTOMIZATIONS = ["deploy/base", "deploy/overlays/monitoring", "deploy/overlays/kind", "deploy/overlays/cert-manager"]
+KUSTOMIZATIONS = [
+    "deploy/base",
+    "deploy/overlays/monitoring",
+    "deploy/overlays/kind",
+    "deploy/overlays/cert-manager",
+    "deploy/overlays/local",
+]
 
 
 # Prometheus Operator's and cert-manager's CRDs, reduced to what the API server needs to accept the

@@ -73,18 +73,20 @@ def promtool_check_metrics(exposition: str) -> None:
 
 
 class Prometheus:
-    """A real Prometheus on loopback scraping the given ports every second (job eligibility-operator)."""
+    """A real Prometheus on loopback scraping the given loopback ports (or ``host:port`` targets) every
+    second (job eligibility-operator)."""
 
-    def __init__(self, *target_ports: int) -> None:
+    def __init__(self, *target_ports: int | str) -> None:
         assert PROMETHEUS
         self.dir = Path(tempfile.mkdtemp(prefix="eo-prometheus-"))
         self.port = free_port()
+        targets = [t if isinstance(t, str) else f"127.0.0.1:{t}" for t in target_ports]
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [
                 {
                     "job_name": "eligibility-operator",
-                    "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in target_ports]}],
+                    "static_configs": [{"targets": targets}],
                 }
             ],
         }
