@@ -135,11 +135,8 @@ def installed(kubectl: Kubectl) -> Iterator[list[dict[str, Any]]]:
                 f"--key={key}",
             )
             kubectl.run("apply", "-f", "-", input=_dump(rest))
-            rollout = kubectl.run(
-                "rollout", "status", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE, "--timeout=240s", check=False
-            )
-            if rollout.returncode != 0:
-                pytest.fail(f"the operator did not become Ready:\n{rollout.stderr}\n{diagnose(kubectl)}", pytrace=False)
+            if not rolled_out(kubectl, timeout=240):
+                pytest.fail(f"the operator did not become Ready within 240 s:\n{diagnose(kubectl)}", pytrace=False)
             print(f"[e2e] operator 2/2 Ready {time.monotonic() - started:.0f}s after kubectl apply")
             yield docs
         finally:
@@ -150,6 +147,26 @@ def installed(kubectl: Kubectl) -> Iterator[list[dict[str, Any]]]:
             kubectl.run("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=_dump(rest), check=False)
             kubectl.run("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s", check=False)
             kubectl.run("delete", "-f", "-", "--ignore-not-found", "--timeout=60s", input=_dump(crds), check=False)
+
+
+def rolled_out(kubectl: Kubectl, timeout: float) -> bool:
+    """The Deployment's current template runs on all its replicas, all Ready, and no old pod is left."""
+
+    def done() -> bool:
+        deployment = kubectl.get("deployment", DEPLOYMENT, "-n", NAMESPACE)
+        st, want = deployment.get("status", {}), deployment["spec"]["replicas"]
+        return (
+            st.get("observedGeneration", 0) >= deployment["metadata"]["generation"]
+            and st.get("updatedReplicas") == st.get("readyReplicas") == st.get("availableReplicas") == want
+            and st.get("replicas") == want
+            and len(operator_pods(kubectl)) == want
+        )
+
+    try:
+        wait_for(done, timeout=timeout, interval=1, what="the rollout")
+    except AssertionError:
+        return False
+    return True
 
 
 def diagnose(kubectl: Kubectl) -> str:

@@ -25,6 +25,7 @@ from .conftest import (
     leader,
     operator_pods,
     ready_pods,
+    rolled_out,
 )
 
 EOL = "stakater/reloader:v1.1.0"
@@ -274,11 +275,7 @@ def test_rollout_restart_under_continuous_admission_refuses_nothing(kubectl: Kub
     with AdmissionLoad(enforced) as load:
         time.sleep(2)
         kubectl.run("rollout", "restart", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE)
-        done = kubectl.run(
-            "rollout", "status", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE, "--timeout=300s", check=False
-        )
-        assert done.returncode == 0, done.stderr + diagnose(kubectl)
-        wait_for(lambda: len(operator_pods(kubectl)) == 2, timeout=120, what="the old pods gone")
+        assert rolled_out(kubectl, timeout=300), diagnose(kubectl)
         time.sleep(3)
     print(f"[e2e] rollout restart: {load.sent} admission requests, {len(load.failures)} failed")
     assert load.sent > 20

@@ -159,6 +159,9 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
             clusterwide=not namespaces,
             namespaces=namespaces or [],
             stop_flag=stop_flag,
+            # Kopf would otherwise derive one from the user name, which an arbitrary UID without a
+            # passwd entry (OpenShift's restricted-v2) does not have: getpass raises KeyError.
+            identity=config.identity,
         )
     finally:
         managed = webhook.manage_configuration if webhook else None
