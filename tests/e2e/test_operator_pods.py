@@ -30,6 +30,7 @@ from .conftest import (
 
 EOL = "stakater/reloader:v1.1.0"
 OK = "ghcr.io/stakater/reloader:v1.4.21"
+SUPPORTED_OLDER = "stakater/reloader:v1.2.0"  # still supported for the Standard plan
 UID, GID = 1000680000, 0  # what OpenShift's restricted-v2 assigns: an arbitrary UID in group 0
 
 
@@ -247,17 +248,14 @@ def test_deleting_the_leader_pod_the_other_replica_takes_over_without_a_refused_
         kubectl.run("delete", "pod", old_pod, "-n", NAMESPACE, "--wait=false")
         # A change right after the leader's pod goes: the other replica must follow it within 15 s.
         changed = time.monotonic()
-        kubectl.run(
-            "patch",
-            "deployment",
-            "r",
-            "-n",
-            namespace,
-            "--type=json",
-            "-p",
-            json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": EOL}]),
+        # (an allowed change: Enforce refuses end-of-life versions)
+        kubectl.run("set", "image", "-n", namespace, "deployment/r", f"c0={SUPPORTED_OLDER}")
+        wait_for(
+            lambda: [p["version"] for p in status(kubectl, namespace).get("products", [])] == ["1.2.0"],
+            timeout=15,
+            interval=0.2,
+            what="the status to follow the change (15 s)",
         )
-        wait_eligibility(kubectl, namespace, "Ineligible", timeout=15)
         followed = time.monotonic() - changed
         new = wait_for(lambda: (h := leader(kubectl)) != old and h, timeout=30, what="a new Lease holder")
         assert new.rsplit("_", 1)[0] != old_pod
