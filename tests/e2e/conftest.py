@@ -75,6 +75,10 @@ def kubectl() -> Kubectl:
     return kc
 
 
+def on_openshift(kubectl: Kubectl) -> bool:
+    return "security.openshift.io/v1" in kubectl.run("api-versions").stdout.split()
+
+
 def webhook_tls(directory: Path) -> tuple[Path, Path, bytes]:
     """A CA and the webhook Service's serving certificate (what cert-manager makes in the cert-manager overlay)."""
     from eligibility_operator_dev.node_pki import issue, make_ca
@@ -89,6 +93,11 @@ def manifests(kubectl: Kubectl, ca_bundle: bytes) -> list[dict[str, Any]]:
     """deploy/overlays/local, with the e2e image, the webhook's caBundle, and policy/v1beta1 before 1.21."""
     docs = [d for d in yaml.safe_load_all(for_this_server(kubectl, render(OVERLAY))) if d]
     for doc in docs:
+        if doc["kind"] == "Deployment" and on_openshift(kubectl):
+            # The restricted-v2 SCC assigns a UID from the namespace's range itself (GID 0); a fixed one
+            # outside that range would be refused.
+            for key in ("runAsUser", "runAsGroup"):
+                doc["spec"]["template"]["spec"]["securityContext"].pop(key, None)
         if doc["kind"] == "Deployment":
             doc["spec"]["template"]["spec"]["containers"][0]["image"] = IMAGE
             if not IMAGE.startswith("localhost/"):
