@@ -125,10 +125,17 @@ def pid_of(name: str) -> int | None:
         pid = int(_pidfile(name).read_text())
     except (OSError, ValueError):
         return None
-    argv = _cmdline(pid)
-    if not argv or not _alive(pid) or Path(argv[0]).name != name:
+    if not _alive(pid):
         return None
-    return pid
+    argv = _cmdline(pid)
+    if argv:
+        return pid if Path(argv[0]).name == name else None
+    # Just after exec the command line can still read empty; the kernel's name (15 characters) is set.
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    return pid if comm == name[:15] else None
 
 
 def log_tail(name: str, lines: int = 30) -> str:
@@ -149,6 +156,9 @@ def dead_components() -> list[str]:
     ]
 
 
+_children: dict[str, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(name: str, argv: list[str]) -> int:
     log_dir().mkdir(parents=True, exist_ok=True)
     with open(log_dir() / f"{name}.log", "ab") as log:
@@ -159,7 +169,17 @@ def _spawn(name: str, argv: list[str]) -> int:
         )
     _pidfile(name).parent.mkdir(parents=True, exist_ok=True)
     _pidfile(name).write_text(f"{proc.pid}\n")
+    _children[name] = proc
     return proc.pid
+
+
+def _exit_status(name: str) -> str:
+    """How a component started by this process ended (for the error message), if it did."""
+    proc = _children.get(name)
+    code = proc.poll() if proc is not None else None
+    if code is None:
+        return ""
+    return f" (exit status {code})" if code >= 0 else f" (killed by signal {-code})"
 
 
 def _stop(pid: int, grace: float = 15.0) -> None:
@@ -185,7 +205,10 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, watch: tupl
     while time.monotonic() < deadline:
         for name in watch:
             if pid_of(name) is None:
-                raise NodeError(f"{name} exited while waiting for {what}; last lines of its log:\n{log_tail(name)}")
+                raise NodeError(
+                    f"{name} exited{_exit_status(name)} while waiting for {what}; last lines of its log:\n"
+                    f"{log_tail(name)}"
+                )
         if check():
             return
         time.sleep(0.5)
