@@ -49,25 +49,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+def node_broken() -> str:
+    """On our node: which components died, with their logs' tails; empty when all run (or not our node)."""
+    if not (ON_OUR_NODE and KUBECONFIG):
+        return ""
+    from eligibility_operator_dev.node import dead_components
+
+    return "\n".join(dead_components())
+
+
+def fail_if_node_broken(when: str) -> None:
+    if broken := node_broken():
+        pytest.fail(f"a node component is dead ({when}):\n{broken}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def _node_alive(request: pytest.FixtureRequest) -> Iterator[None]:
     """On our node: a dead containerd, kubelet or control-plane process fails the test with its log tail."""
-    if not (ON_OUR_NODE and KUBECONFIG) or "after_node_down" in request.keywords:
+    if "after_node_down" in request.keywords:
         yield
         return
-    from eligibility_operator_dev.node import dead_components
-
-    dead = dead_components()
-    if dead:
-        pytest.fail("the node is broken before the test:\n" + "\n".join(dead), pytrace=False)
+    fail_if_node_broken("before the test")
     yield
-    dead = dead_components()
-    if dead:
-        pytest.fail("a node component died during the test:\n" + "\n".join(dead), pytrace=False)
+    fail_if_node_broken("during the test")
 
 
 @pytest.fixture(scope="session")
 def kubectl() -> Kubectl:
+    fail_if_node_broken("at the start")
     kc = Kubectl(Path(KUBECONFIG))
     reached = kc.run("version", "-o", "yaml", check=False)
     if reached.returncode != 0:
@@ -162,6 +171,7 @@ def rolled_out(kubectl: Kubectl, timeout: float) -> bool:
     """The Deployment's current template runs on all its replicas, all Ready, and no old pod is left."""
 
     def done() -> bool:
+        fail_if_node_broken("waiting for the rollout")
         deployment = kubectl.get("deployment", DEPLOYMENT, "-n", NAMESPACE)
         st, want = deployment.get("status", {}), deployment["spec"]["replicas"]
         return (
