@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -161,7 +161,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
             stop_flag=stop_flag,
             # Kopf would otherwise derive one from the user name, which an arbitrary UID without a
             # passwd entry (OpenShift's restricted-v2) does not have: getpass raises KeyError.
-            identity=config.identity,
+            identity=cast(Any, config.identity),  # kopf's Identity, a NewType of str it does not export
         )
     finally:
         managed = webhook.manage_configuration if webhook else None
