@@ -1,0 +1,41 @@
+"""deploy/overlays/local keeps the cert-manager overlay's webhook, with only what a local cluster changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OVERLAYS = Path(__file__).resolve().parents[2] / "deploy" / "overlays"
+
+
+def load(path: str) -> Any:
+    return yaml.safe_load((OVERLAYS / path).read_text())
+
+
+def test_the_webhook_configuration_is_cert_managers_without_injection_and_failing_closed() -> None:
+    local, managed = (
+        load("local/validatingwebhookconfiguration.yaml"),
+        load("cert-manager/validatingwebhookconfiguration.yaml"),
+    )
+    assert "annotations" not in local["metadata"]
+    managed["metadata"].pop("annotations")
+    assert [hook.pop("failurePolicy") for hook in local["webhooks"]] == ["Fail"]
+    for hook in managed["webhooks"]:
+        hook.pop("failurePolicy")
+    assert local == managed
+
+
+def test_the_webhook_service_is_cert_managers() -> None:
+    assert load("local/webhook-service.yaml") == load("cert-manager/webhook-service.yaml")
+
+
+def test_the_pod_runs_as_an_arbitrary_uid_in_group_0_from_the_local_image() -> None:
+    patch = load("local/deployment.yaml")["spec"]["template"]["spec"]
+    assert patch["securityContext"] == {"runAsUser": 1000680000, "runAsGroup": 0}
+    assert patch["containers"][0]["imagePullPolicy"] == "Never"
+    kustomization = load("local/kustomization.yaml")
+    assert kustomization["images"] == [
+        {"name": "ghcr.io/stakater/eligibility-operator", "newName": "localhost/eligibility-operator", "newTag": "dev"}
+    ]
