@@ -28,9 +28,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import node_host as host
 from .controlplane import cache_dir
+
+if TYPE_CHECKING:
+    from tests.imaging import Buildah
 
 NODE_NAME = "eo-node"
 OPERATOR_IMAGE = "localhost/eligibility-operator:dev"
@@ -310,11 +314,8 @@ def build_images() -> list[Path]:
     return archives
 
 
-def _build_pause(buildah: object) -> None:
+def _build_pause(buildah: Buildah) -> None:
     """The pause container from Kubernetes' own pause.c, statically linked, on an empty image."""
-    from tests import imaging
-
-    assert isinstance(buildah, imaging.Buildah)
     work = node_dir() / "pause-build"
     work.mkdir(parents=True, exist_ok=True)
     binary = work / "pause"
