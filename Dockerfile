@@ -32,7 +32,8 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels 
     && /opt/build/bin/pip --python /opt/eligibility-operator/venv/bin/python install \
        --no-deps --no-index --target /opt/eligibility-operator/app /wheels/*.whl \
     && /opt/build/bin/pip --python /opt/eligibility-operator/venv/bin/python check \
-    && /opt/eligibility-operator/app/bin/eligibility-operator --help > /dev/null
+    && /opt/eligibility-operator/app/bin/eligibility-operator --help > /dev/null \
+    && chmod -R a+rX,go-w /opt/eligibility-operator
 
 FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
@@ -49,9 +50,13 @@ RUN groupadd --system --gid 65532 eligibility \
        --shell /usr/sbin/nologin eligibility
 COPY --from=build /opt/eligibility-operator/venv /opt/eligibility-operator/venv
 COPY --from=build /opt/eligibility-operator/app /opt/eligibility-operator/app
+# Any UID may run it (OpenShift's restricted-v2 assigns an arbitrary UID in group 0): every file is
+# readable by all and owned by root, nothing is written outside /tmp (an emptyDir in deploy/), and HOME
+# points there for libraries that look for one.
 ENV PATH=/opt/eligibility-operator/app/bin:/opt/eligibility-operator/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["eligibility-operator"]

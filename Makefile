@@ -16,6 +16,10 @@ DEV := $(BIN)/python -m eligibility_operator_dev
 APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager docker-registry
 # For the image tests (tests/test_image.py): installed when possible, else those tests are skipped.
 IMAGE_APT_PACKAGES := buildah debootstrap
+# For the one-node cluster (make node-up, make e2e): the container runtime, CNI plugins, the API server
+# relay for pods, iptables/conntrack for kube-proxy, gcc to compile the pause container.
+NODE_APT_PACKAGES := containerd runc containernetworking-plugins socat conntrack iptables iproute2 gcc libc6-dev busybox-static
+E2E_ARGS ?=
 
 .PHONY: help
 help: ## Show this help
@@ -37,6 +41,14 @@ system-deps: ## Install the Debian packages the tests need (as root)
 	  echo "apt-get install$$missing (for the image tests)"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
 	    || echo "note: could not install$$missing; the image tests will be skipped" >&2; \
+	fi
+	@missing=""; for p in $(NODE_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install$$missing (for make node-up / make e2e)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
+	    || echo "note: could not install$$missing; make node-up and make e2e will stop and name them" >&2; \
 	fi
 
 $(BIN)/activate:
@@ -125,6 +137,28 @@ cluster-down: ## Stop the local control plane
 .PHONY: clean
 clean: cluster-down ## Remove the virtualenv and caches (keeps the built control plane)
 	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
+
+.PHONY: node-up
+node-up: install ## Start a real one-node cluster (containerd, kubelet, kube-proxy) with the operator image loaded (root)
+	$(DEV) node up
+
+.PHONY: node-down
+node-down: ## Stop the one-node cluster and remove everything it made (processes, mounts, bridge, iptables, cgroups)
+	@if [ -x $(BIN)/python ]; then $(DEV) node down; fi
+
+.PHONY: e2e
+e2e: install ## node-up, the e2e tests (operator as pods, deploy/overlays/local), then node-down even when a test fails
+	$(DEV) node up
+	@rc=0; EO_E2E_KUBECONFIG=$$($(BIN)/python -c 'from eligibility_operator_dev.node import kubeconfig_path; print(kubeconfig_path())') \
+	  EO_E2E_IMAGE=localhost/eligibility-operator:dev EO_E2E_NODE=1 \
+	  $(BIN)/pytest tests/e2e -m "e2e and not after_node_down" --timeout=600 -p no:cacheprovider -q $(E2E_ARGS) || rc=$$?; \
+	$(DEV) node down || rc=1; \
+	EO_E2E_AFTER_DOWN=1 $(BIN)/pytest tests/e2e/test_node_gone.py -p no:cacheprovider -q || rc=1; exit $$rc
+
+.PHONY: e2e-existing
+e2e-existing: install ## The e2e tests against the current KUBECONFIG (IMAGE=<pullable reference>); only its own namespaces
+	@test -n "$$KUBECONFIG" || { echo "error: set KUBECONFIG to the cluster to test" >&2; exit 1; }
+	EO_E2E_KUBECONFIG=$$KUBECONFIG EO_E2E_IMAGE=$(IMAGE) $(BIN)/pytest tests/e2e -m "e2e and not after_node_down" --timeout=600 -p no:cacheprovider -q $(E2E_ARGS)
 
 .PHONY: demo
 demo: control-plane ## Run the operator on the local control plane with samples (DEMO_ONCE=1: exit after printing)

@@ -75,3 +75,44 @@ def demo(workdir: Path, once: bool) -> None:
     from .demo import run_demo
 
     run_demo(workdir.resolve(), once)
+
+
+@main.group()
+def node() -> None:
+    """A real one-node cluster (containerd, kubelet, kube-proxy + control plane); needs root."""
+
+
+@node.command("up")
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for each stage.")
+def node_up(timeout: float) -> None:
+    """Build the operator image, start the node (or reuse it), wait for Ready; print KUBECONFIG."""
+    from .node import NodeError, up
+
+    try:
+        kubeconfig = up(timeout)
+    except NodeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"export KUBECONFIG={kubeconfig}")
+
+
+@node.command("down")
+def node_down() -> None:
+    """Stop the node and remove everything it made on this machine (checked)."""
+    from .node import NodeError, down
+
+    try:
+        down()
+    except NodeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@node.command("status")
+def node_status() -> None:
+    """Exit 0 when every component runs; else list what is dead or left over."""
+    from .node import dead_components, running, stale
+
+    if running():
+        click.echo("node running")
+        return
+    problems = dead_components() if stale() else ["no node"]
+    raise click.ClickException("\n".join(problems))

@@ -27,6 +27,7 @@ KUSTOMIZATIONS = [
     "deploy/overlays/cert-manager",
     "deploy/overlays/webhook",
     "deploy/overlays/openshift",
+    "deploy/overlays/local",
 ]
 
 

@@ -73,20 +73,22 @@ def promtool_check_metrics(exposition: str) -> None:
 
 
 class Prometheus:
-    """A real Prometheus on loopback scraping the given ports every second (job eligibility-operator)."""
+    """A real Prometheus on loopback scraping the given loopback ports (or ``host:port`` targets) every
+    second (job eligibility-operator)."""
 
-    def __init__(self, *target_ports: int, remote_write_to: int | None = None, receiver: bool = False) -> None:
+    def __init__(self, *target_ports: int | str, remote_write_to: int | None = None, receiver: bool = False) -> None:
         """``remote_write_to``: forward every sample to the Prometheus on that port (an edge of a fleet);
         ``receiver``: accept remote writes (the fleet's central Prometheus, which then scrapes nothing)."""
         assert PROMETHEUS
         self.dir = Path(tempfile.mkdtemp(prefix="eo-prometheus-"))
         self.port = free_port()
         config: dict[str, Any] = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}}
+        targets = [t if isinstance(t, str) else f"127.0.0.1:{t}" for t in target_ports]
         if target_ports:
             config["scrape_configs"] = [
                 {
                     "job_name": "eligibility-operator",
-                    "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in target_ports]}],
+                    "static_configs": [{"targets": targets}],
                 }
             ]
         if remote_write_to is not None:

@@ -124,3 +124,27 @@ def test_not_a_review_is_a_400_and_a_supported_version_passes() -> None:
     assert [status for status, _ in answers] == [400, 400, 200]
     assert answers[2][1]["response"]["allowed"] is True
     assert reviews(metrics, "Enforce", "allowed") == 1
+
+
+def test_a_replica_that_is_not_ready_closes_the_connection_after_each_answer() -> None:
+    """Draining after SIGTERM: the API server must open a new connection (to a ready replica) for its next
+    review, instead of keeping one to this pod until it stops (a review sent then fails with EOF)."""
+
+    async def connection_headers(ready: bool) -> tuple[int, str]:
+        state = operator_state("Enforce")
+        if ready:
+            state.ready.set()
+        handler = AdmissionHandler(Parts(state, FakeKubeApi(), OperatorMetrics(), BackgroundTasks()), frozenset())
+        await handler.start()
+        app = web.Application()
+        app.add_routes([web.post(PATH, handler.handle)])
+        try:
+            async with TestClient(TestServer(app)) as client:
+                resp = await client.post(PATH, json=review(EOL))
+                return resp.status, resp.headers.get("Connection", "")
+        finally:
+            handler.close()
+
+    assert asyncio.run(connection_headers(ready=False)) == (200, "close")
+    status, connection = asyncio.run(connection_headers(ready=True))
+    assert status == 200 and connection.lower() != "close"

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import kopf
 
@@ -208,6 +208,9 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
             clusterwide=not namespaces,
             namespaces=namespaces or [],
             stop_flag=stop_flag,
+            # Kopf would otherwise derive one from the user name, which an arbitrary UID without a
+            # passwd entry (OpenShift's restricted-v2) does not have: getpass raises KeyError.
+            identity=cast(Any, config.identity),  # kopf's Identity, a NewType of str it does not export
         )
     finally:
         managed = webhook.manage_configuration if webhook else None

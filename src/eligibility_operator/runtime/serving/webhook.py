@@ -193,6 +193,19 @@ class AdmissionHandler(Component):
         return guards_for(namespace, labels, state.engagement_specs(), state.compiled_matrix, state.platform)
 
     async def handle(self, request: web.Request) -> web.Response:
+        """Answer one review; while this replica is not ready (draining after SIGTERM, or starting), close
+        the connection after the answer.
+
+        The API server keeps its connection to a pod open (and conntrack keeps it on that pod even after
+        the Service has dropped it): without this, its reviews keep coming here until the server stops,
+        and one sent at that moment fails with EOF. Closed, its next review opens a new connection, which
+        the Service sends to a ready replica."""
+        response = await self._handle(request)
+        if not self.state.is_ready():
+            response.force_close()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         """Answer one review: bounded body, bounded time, never a traceback, never a 500.
 
         The whole request (head and body) must arrive within ``deadline`` of its first byte, and only a
