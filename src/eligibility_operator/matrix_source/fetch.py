@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..core.matrix import CompiledMatrix, MatrixError, load_matrix
-from . import https, oci
+from . import https
 from .errors import Reason, SourceError
 from .integrity import MAX_SIGNATURE_BYTES, verify
 
@@ -55,6 +55,8 @@ def fetch(
             )
         return Fetched(document, signature)
     if scheme == "oci":
+        from . import oci  # oras, jsonschema: about 3 MiB, imported once a source is oci://
+
         document, signature = oci.get(
             url, ca_bundle=ca_bundle, cap=max_bytes, timeout=timeout, signature_cap=MAX_SIGNATURE_BYTES
         )
