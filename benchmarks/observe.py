@@ -190,14 +190,51 @@ class ProcessStats:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / self.ticks
 
-    def _status_mib(self, field: str) -> float:
+    def _status(self, field: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+                return int(line.split()[1])
+        return 0
+
+    def _status_mib(self, field: str) -> float:
+        return self._status(field) / 1024
 
     def rss_mib(self) -> float:
         return self._status_mib("VmRSS")
+
+    def memory_facts(self) -> dict[str, float | int]:
+        """Threads; RSS split into anonymous and file-backed (smaps_rollup); glibc arenas other than the
+        main heap, counted in /proc/PID/maps as 64 MiB-aligned anonymous reservations of 64 MiB."""
+        rollup: dict[str, int] = {}
+        for line in Path(f"/proc/{self.pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                rollup[parts[0].rstrip(":")] = int(parts[1])
+        return {
+            "threads": self._status("Threads"),
+            "rss_mib": round(rollup.get("Rss", 0) / 1024, 1),
+            "anonymous_mib": round(rollup.get("Anonymous", 0) / 1024, 1),
+            "file_mib": round((rollup.get("Rss", 0) - rollup.get("Anonymous", 0)) / 1024, 1),
+            "arenas": self.arenas(),
+        }
+
+    def arenas(self) -> int:
+        heap = 64 << 20  # glibc's HEAP_MAX_SIZE on 64-bit: each extra arena reserves this, aligned to it
+        spans: list[tuple[int, int, bool]] = []
+        for line in Path(f"/proc/{self.pid}/maps").read_text().splitlines():
+            fields = line.split()
+            if len(fields) == 5:  # anonymous, no path
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                spans.append((start, end, fields[1].startswith("rw")))
+        count = 0
+        for i, (start, end, writable) in enumerate(spans):
+            if start % heap or not writable:
+                continue
+            stop = end
+            if i + 1 < len(spans) and spans[i + 1][0] == end and not spans[i + 1][2]:
+                stop = spans[i + 1][1]
+            count += stop - start == heap
+        return count
 
     def hwm_mib(self) -> float:
         """Peak RSS over the process's life."""

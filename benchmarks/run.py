@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import ssl
 import subprocess
 import sys
@@ -49,14 +50,30 @@ def operator_metric(port: int, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
-def start_operator(kubeconfig: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
+def start_operator(
+    kubeconfig: Path, log: Path, port: int, env: dict[str, str] | None = None, probe: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """The operator as users start it; with ``probe``, under benchmarks.memprobe (snapshots to that file)."""
+    entry = ["-m", "benchmarks.memprobe", str(probe)] if probe else ["-m", "eligibility_operator.cli"]
     return subprocess.Popen(
-        [sys.executable, "-m", "eligibility_operator.cli", "run", "--metrics-port", str(port)],
+        [sys.executable, *entry, "run", "--metrics-port", str(port)],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent,
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        env={**os.environ, **(env or {}), "KUBECONFIG": str(kubeconfig)},
+        cwd=Path(__file__).resolve().parent.parent,
     )
+
+
+def probe_signal(operator: subprocess.Popen[bytes], probe: Path | None) -> None:
+    """Ask a probed operator for a snapshot and wait (up to 30 s) until it is written."""
+    if probe is None:
+        return
+    lines = len(probe.read_text().splitlines()) if probe.exists() else 0
+    operator.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (len(probe.read_text().splitlines()) if probe.exists() else 0) <= lines:
+        time.sleep(0.2)
 
 
 def wait_ready(port: int, timeout: float) -> bool:
@@ -148,10 +165,13 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         deployments = DeploymentWatch(api_client)
         port = free_port()
         log = Path(tempfile.mkdtemp(prefix="eo-bench-")) / "operator.log"
+        probe = log.with_name("memprobe.jsonl") if args.probe else None
+        operator_env = dict(item.split("=", 1) for item in args.operator_env)
+        result["operator_env"] = operator_env
 
         # Cold start: operator start until every engagement's status equals the pure evaluation.
         started = time.monotonic()
-        operator = start_operator(plane.kubeconfig, log, port)
+        operator = start_operator(plane.kubeconfig, log, port, operator_env, probe)
         stats = ProcessStats(operator.pid)
         follower: subprocess.Popen[bytes] | None = None
         follower_stats: ProcessStats | None = None
@@ -160,13 +180,15 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
             result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
             result["cold_start_cpu_seconds"] = round(stats.cpu_seconds(), 2)
+            result["process_after_start"] = stats.memory_facts()
+            probe_signal(operator, probe)
             if result["cold_start_seconds"] is not None:
                 result["cold_start_floor_ratio"] = round(result["cold_start_seconds"] / result["list_floor_seconds"], 1)
             if args.replicas > 1:
                 # High availability: a second replica joins as follower; it keeps its state warm and writes nothing.
                 follower_port = free_port()
                 started = time.monotonic()
-                follower = start_operator(plane.kubeconfig, log.with_name("follower.log"), follower_port)
+                follower = start_operator(plane.kubeconfig, log.with_name("follower.log"), follower_port, operator_env)
                 follower_stats = ProcessStats(follower.pid)
                 ready = wait_ready(follower_port, args.timeout)
                 result["follower"] = {"ready_seconds": round(time.monotonic() - started, 2) if ready else None}
@@ -249,6 +271,10 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             }
             result["rss_steady_mib"] = round(stats.rss_mib(), 1)
             result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
+            result["process_steady"] = stats.memory_facts()
+            probe_signal(operator, probe)
+            if probe is not None:
+                result["memprobe"] = [json.loads(line) for line in probe.read_text().splitlines()]
             if follower is not None and follower_stats is not None:
                 result["follower"].update(
                     leader_metric=operator_metric(follower_port, "stakater_support_leader"),
@@ -276,13 +302,67 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# What the memory figure depends on besides the code (docs/performance.md, "What the figure depends on").
+PACKAGES = (
+    "kopf",
+    "kubernetes",
+    "aiohttp",
+    "pydantic",
+    "pydantic-core",
+    "msgspec",
+    "prometheus-client",
+    "PyYAML",
+    "holidays",
+    "oras",
+    "cryptography",
+    "requests",
+    "click",
+)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
 def machine() -> dict[str, Any]:
+    from importlib import metadata
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
     return {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
+        "libc": "-".join(platform.libc_ver()),
         "platform": platform.platform(),
+        "transparent_hugepage": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
+        "transparent_hugepage_defrag": _read("/sys/kernel/mm/transparent_hugepage/defrag"),
+        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"},
+        "packages": versions,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def facts(report: dict[str, Any]) -> str:
+    """The machine and what the memory figure depends on, as lines for latest.md."""
+    m = report["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    envs = sorted({json.dumps(r.get("operator_env", {}), sort_keys=True) for r in report["results"]})
+    return "\n".join(
+        (
+            f"Machine: {m['cores']} cores, {m['platform']}, {m['date']}",
+            f"Python {m['python']}, {m['libc']}; transparent huge pages: {m['transparent_hugepage']}"
+            f" (defrag: {m['transparent_hugepage_defrag']})",
+            f"malloc environment of the benchmark: {m['malloc_env'] or 'none'}; operator's own: {', '.join(envs)}",
+            f"Packages: {packages}",
+        )
+    )
 
 
 def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: int) -> str:
@@ -349,6 +429,15 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
                 f"stakater_support_leader {f.get('leader_metric')}, RSS steady {f.get('rss_steady_mib')} MiB, "
                 f"peak {f.get('rss_peak_mib')} MiB, CPU {f.get('cpu_seconds')} s in all"
             )
+    for r in results:
+        for when in ("process_after_start", "process_steady"):
+            p = r.get(when)
+            if p:
+                lines.append(
+                    f"\n{r['workloads']} workloads, {when.removeprefix('process_').replace('_', ' ')}: "
+                    f"{p['threads']} threads, RSS {p['rss_mib']} MiB = {p['anonymous_mib']} anonymous + "
+                    f"{p['file_mib']} file-backed, {p['arenas']} malloc arenas besides the main one (from the maps)"
+                )
     sized = sorted((r["workloads"], r["rss_steady_mib"]) for r in results)
     for (n0, rss0), (n1, rss1) in itertools.pairwise(sized):
         per = (rss1 - rss0) * 1024 / (n1 - n0) if n1 > n0 else float("nan")
@@ -369,6 +458,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--replicas", type=int, choices=(1, 2), default=1, help="2: a follower replica runs too")
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the operator process only (e.g. MALLOC_ARENA_MAX=4); recorded with the results",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="run the operator under benchmarks.memprobe (tracemalloc, malloc_info); its RSS is then not comparable",
+    )
     args = parser.parse_args(argv)
 
     results = []
@@ -387,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     (args.output / f"bench-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.output / "latest.md").write_text(f"Machine: {report['machine']}\n\n" + text + "\n")
+    (args.output / "latest.md").write_text(facts(report) + "\n\n" + text + "\n")
     return 0
 
 

@@ -37,6 +37,10 @@ def run(**values: Any) -> None:
     import asyncio
     import logging
 
+    from .runtime.memory import fix_mmap_threshold, limit_arenas
+
+    limit_arenas()  # before any thread starts (runtime/memory.py)
+    fix_mmap_threshold()
     if values["kubeconfig"]:
         os.environ["KUBECONFIG"] = values["kubeconfig"]
     import kopf

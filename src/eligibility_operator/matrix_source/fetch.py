@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..core.compat.matrix import CompiledMatrix, MatrixError, load_matrix
-from . import https, oci
+from . import https
 from .deadline import Deadline, within
 from .errors import Reason, SourceError
 from .integrity import MAX_SIGNATURE_BYTES, verify
@@ -62,6 +62,7 @@ def fetch(
 
         return within(timeout, url, over_https)
     if scheme == "oci":
+        from . import oci  # oras, jsonschema: about 3 MiB, imported once a source is oci://
 
         def over_oci(deadline: Deadline) -> Fetched:
             document, signature = oci.get(

@@ -13,12 +13,14 @@ import binascii
 import hashlib
 import hmac
 import re
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from .errors import Reason, SourceError
+
+# cryptography is imported where a key is used, not here: about 7 MiB the operator needs only once a
+# matrix's source pins a public key (docs/performance.md, "Memory").
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_SIGNATURE_BYTES = 4096
@@ -31,6 +33,9 @@ def digest_of(document: bytes) -> str:
 
 def generate_key() -> tuple[bytes, bytes]:
     """A new Ed25519 key pair as (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -39,10 +44,15 @@ def generate_key() -> tuple[bytes, bytes]:
 
 
 def public_pem(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
@@ -53,6 +63,9 @@ def load_private_key(pem: bytes) -> Ed25519PrivateKey:
 
 
 def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         key = serialization.load_pem_public_key(data)
@@ -80,6 +93,8 @@ def verify(
     if digest is not None and not hmac.compare_digest(actual, digest.strip().lower()):
         raise SourceError(Reason.SIGNATURE_INVALID, f"digest mismatch: pinned {digest}, document is {actual}")
     if public_key is not None:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             key = load_public_key(public_key)
         except ValueError as exc:

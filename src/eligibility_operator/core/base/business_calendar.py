@@ -14,9 +14,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 BUSINESS_START = dt.time(9, 0)
 BUSINESS_END = dt.time(17, 0)
@@ -72,6 +74,8 @@ def zone(name: str) -> ZoneInfo:
 @lru_cache(maxsize=64)
 def holiday_calendar(code: str) -> holidays.HolidayBase:
     """Public holidays for ``CC`` or ``CC-SUBDIV`` (ISO 3166), e.g. DE, DE-BY, US-CA."""
+    import holidays  # here, not at the top: about 10 MiB, needed only once an agreement names a calendar
+
     country, _, subdiv = code.partition("-")
     try:
         return holidays.country_holidays(country, subdiv=subdiv or None)

@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from ..kube.api import KubeClient
 from ..leadership import Leadership, NotLeading
 
 CONFIGMAP = "eligibility-operator-matrices"
@@ -81,24 +81,33 @@ def decode(data: dict[str, str], binary: dict[str, str]) -> dict[str, StoredCopy
 
 
 class ConfigMapStore:
+    """The ConfigMap through :class:`KubeClient`'s raw API paths and plain dicts: the generated
+    ``CoreV1Api`` would cost 20 MiB of memory for these three calls (docs/performance.md, "Memory")."""
+
     def __init__(self, api_client: Any, namespace: str, leadership: Leadership) -> None:
-        self.core = client.CoreV1Api(api_client)
+        self.kube = KubeClient(api_client)
         self.namespace = namespace
         self.leadership = leadership
+        self.path = f"/api/v1/namespaces/{namespace}/configmaps"
 
-    def _read(self) -> Any | None:
+    def _read(self) -> dict[str, Any] | None:
         try:
-            return self.core.read_namespaced_config_map(CONFIGMAP, self.namespace, _request_timeout=TIMEOUT)
+            return self.kube._call("GET", f"{self.path}/{CONFIGMAP}", timeout=TIMEOUT)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
 
+    def _replace(self, current: dict[str, Any], data: dict[str, str], binary: dict[str, str]) -> None:
+        """Write back ``current`` (its resourceVersion: a conflict raises) with these entries."""
+        body = {**current, "data": data, "binaryData": binary}
+        self.kube._call("PUT", f"{self.path}/{CONFIGMAP}", body=body, timeout=TIMEOUT)
+
     def load(self) -> dict[str, StoredCopy]:
         current = self._read()
         if current is None:
             return {}
-        return decode(dict(current.data or {}), dict(current.binary_data or {}))
+        return decode(dict(current.get("data") or {}), dict(current.get("binaryData") or {}))
 
     def save(self, name: str, copy: StoredCopy) -> None:
         """Replace NAME's entry (optimistic concurrency: a conflict raises, the caller tries again)."""
@@ -109,31 +118,38 @@ class ConfigMapStore:
             raise NotLeading(f"{self.leadership.identity} is not the leader: ConfigMap {CONFIGMAP} not written")
         current = self._read()
         if current is None:
-            fresh = client.V1ConfigMap(
-                metadata=client.V1ObjectMeta(
-                    name=CONFIGMAP, namespace=self.namespace, labels={"app.kubernetes.io/name": "eligibility-operator"}
-                ),
-                data=body["data"],
-                binary_data=body["binaryData"],
-            )
-            self.core.create_namespaced_config_map(self.namespace, fresh, _request_timeout=TIMEOUT)
+            fresh = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": CONFIGMAP,
+                    "namespace": self.namespace,
+                    "labels": {"app.kubernetes.io/name": "eligibility-operator"},
+                },
+                "data": body["data"],
+                "binaryData": body["binaryData"],
+            }
+            self.kube._call("POST", self.path, body=fresh, timeout=TIMEOUT)
             return
-        data = {k: v for k, v in (current.data or {}).items() if k not in _keys(name)}
-        binary = {k: v for k, v in (current.binary_data or {}).items() if k not in _keys(name)}
-        current.data = {**data, **body["data"]}
-        current.binary_data = {**binary, **body["binaryData"]}
-        self.core.replace_namespaced_config_map(CONFIGMAP, self.namespace, current, _request_timeout=TIMEOUT)
+        data = {k: v for k, v in (current.get("data") or {}).items() if k not in _keys(name)}
+        binary = {k: v for k, v in (current.get("binaryData") or {}).items() if k not in _keys(name)}
+        self._replace(current, {**data, **body["data"]}, {**binary, **body["binaryData"]})
 
     def remove(self, name: str) -> None:
         """Drop NAME's entry (its matrix was deleted); nothing to do when there is none."""
         if not self.leadership.may_write():
             raise NotLeading(f"{self.leadership.identity} is not the leader: ConfigMap {CONFIGMAP} not written")
         current = self._read()
-        if current is None or not _keys(name) & {*(current.data or {}), *(current.binary_data or {})}:
+        if current is None:
             return
-        current.data = {k: v for k, v in (current.data or {}).items() if k not in _keys(name)}
-        current.binary_data = {k: v for k, v in (current.binary_data or {}).items() if k not in _keys(name)}
-        self.core.replace_namespaced_config_map(CONFIGMAP, self.namespace, current, _request_timeout=TIMEOUT)
+        data, binary = current.get("data") or {}, current.get("binaryData") or {}
+        if not _keys(name) & {*data, *binary}:
+            return
+        self._replace(
+            current,
+            {k: v for k, v in data.items() if k not in _keys(name)},
+            {k: v for k, v in binary.items() if k not in _keys(name)},
+        )
 
 
 class MemoryStore:
