@@ -14,7 +14,7 @@ DEV := $(BIN)/python -m eligibility_operator_dev
 # prometheus-alertmanager, checks the example alert routes; docker-registry, the OCI registry the matrix
 # source tests push to).
 APT_PACKAGES := etcd-server kubernetes-client prometheus prometheus-alertmanager docker-registry
-# For the image tests (tests/test_image.py): installed when possible, else those tests are skipped.
+# For the image tests (tests/image/test_image.py): installed when possible, else those tests are skipped.
 IMAGE_APT_PACKAGES := buildah debootstrap
 # For the one-node cluster (make node-up, make e2e): the container runtime, CNI plugins, the API server
 # relay for pods, iptables/conntrack for kube-proxy, gcc to compile the pause container.

@@ -5,7 +5,7 @@ The ClusterServiceVersion's install strategy is the chart's Deployment and its p
 RBAC, rendered by Helm's own engine (PyPI helm-python-sdk) with webhook.certMode=olm: OLM then makes the
 webhook's Service, certificate and configuration from ``webhookdefinitions`` and mounts the certificate
 where the operator looks in cert mode olm. The CRDs are copies of crds/; their console descriptors come
-from the CRDs' schemas. `make bundle` writes bundle/; tests/test_bundle.py fails when it is stale.
+from the CRDs' schemas. `make bundle` writes bundle/; tests/cluster/test_bundle.py fails when it is stale.
 
 For a release, pin the image by digest: `make bundle BUNDLE_IMAGE=ghcr.io/stakater/eligibility-operator@sha256:...`.
 """

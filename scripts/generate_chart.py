@@ -3,10 +3,10 @@
 deploy/base is the one hand-written source of the RBAC, the CRDs, the default matrix, the alert rules and
 the dashboards; this script turns them into the chart's templates/rbac*.yaml (namespace and labels
 templated) and copies the rest into crds/ and files/. The chart's Deployment, Service, PodDisruptionBudget
-and NetworkPolicy templates are hand-written (they carry the values), and tests/test_chart.py renders
+and NetworkPolicy templates are hand-written (they carry the values), and tests/cluster/test_chart.py renders
 them with default values and compares them with `kubectl kustomize deploy/base`.
 
-`make chart` writes the files; tests/test_chart.py fails when the committed ones differ from what this
+`make chart` writes the files; tests/cluster/test_chart.py fails when the committed ones differ from what this
 produces, so the chart cannot drift from deploy/base.
 """
 

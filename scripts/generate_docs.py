@@ -68,7 +68,7 @@ def _fields(schema: dict[str, Any], path: str, required: bool) -> Iterator[tuple
 
 
 def crd_reference() -> str:
-    """From the committed CRDs (generated from the models by `make crds`; tests/test_crds.py keeps them in
+    """From the committed CRDs (generated from the models by `make crds`; tests/cluster/test_crds.py keeps them in
     sync), so that the page is the same whatever pydantic version renders it."""
     lines = [HEADER, "# Resources\n\n", "Group `support.stakater.com`, version `v1alpha1`. Every field of the "]
     lines.append("CRDs in `crds/`, which are generated from the pydantic models in `src/eligibility_operator/api/`.\n")

@@ -21,6 +21,20 @@ from eligibility_operator_dev.controlplane import ControlPlane, die_with_parent
 REPO = Path(__file__).resolve().parent.parent
 
 
+# The tier of a test is the folder it lives in (as in Kopf's tests/conftest.py): tests/unit needs nothing,
+# tests/cluster the session's real control plane, tests/faults control planes of their own, tests/image
+# the container image, tests/e2e a real node (its own conftest).
+TIER_MARKERS = {"cluster": ("cluster",), "faults": ("cluster", "faults"), "image": ("cluster", "image")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        for marker in TIER_MARKERS.get(parts[0], ()) if len(parts) > 1 else ():
+            item.add_marker(marker)
+
+
 class Kubectl:
     """kubectl bound to the test control plane's kubeconfig."""
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ..cluster.test_deploy import for_this_server, render
 from ..conftest import Kubectl, wait_for
-from ..test_deploy import for_this_server, render
 
 KUBECONFIG = os.environ.get("EO_E2E_KUBECONFIG", "")
 IMAGE = os.environ.get("EO_E2E_IMAGE", "localhost/eligibility-operator:dev")

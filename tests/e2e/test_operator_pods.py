@@ -139,7 +139,7 @@ PROMETHEUS = shutil.which("prometheus")
 def test_prometheus_scrapes_the_service_cluster_ip_and_queries_the_engagement(
     kubectl: Kubectl, namespace: str, test_matrix: str
 ) -> None:
-    from ..test_metrics import Prometheus
+    from ..cluster.test_metrics import Prometheus
 
     kubectl.apply(workload(namespace, "r", EOL), engagement(namespace, matrixRef={"name": test_matrix}))
     wait_eligibility(kubectl, namespace, "Ineligible")

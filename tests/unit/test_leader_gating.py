@@ -1,6 +1,6 @@
 """Writes gated on leadership, against the in-memory API: a follower writes nothing, a new leader writes
 only what differs from the server, and a leader whose deadline passed refuses even a write it already
-decided on (tests/test_ha.py does the same with two processes and the real API server)."""
+decided on (tests/faults/test_ha.py does the same with two processes and the real API server)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Leader election logic with a manual clock and an in-memory Lease that checks resourceVersions like
-the API server does (tests/test_ha.py runs the same elector against the real API server)."""
+the API server does (tests/faults/test_ha.py runs the same elector against the real API server)."""
 
 from __future__ import annotations
 

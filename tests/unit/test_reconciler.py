@@ -1,7 +1,7 @@
 """The reconciler against an in-memory API: coalescing, priming, sweeps, retries, Events, no-op writes.
 
 These run in well under a second each; the same behaviour is tested end to end against the real
-API server in tests/test_operator.py and tests/test_faults.py.
+API server in tests/cluster/test_operator.py and tests/faults/test_faults.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The SupportRequest triager against an in-memory API: triage, re-triage on upgrade, Events, diagnostics,
-no-op writes and metrics. The same behaviour end to end: tests/test_support_requests.py."""
+no-op writes and metrics. The same behaviour end to end: tests/cluster/test_support_requests.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """core.triage_inputs.gather: what a triage reads, gathered once for the operator and for `triage` offline,
-from an inventory (tests/test_faults.py's soak compares the two ends against the real API server)."""
+from an inventory (tests/faults/test_faults.py's soak compares the two ends against the real API server)."""
 
 from __future__ import annotations
 

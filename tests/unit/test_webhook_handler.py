@@ -1,6 +1,6 @@
 """The admission handler against the operator's state and an in-memory API: responses, metrics, audit Events.
 
-Plain HTTP on loopback (the TLS side is tested against the real API server in tests/test_admission.py).
+Plain HTTP on loopback (the TLS side is tested against the real API server in tests/cluster/test_admission.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The write path under lapsing leadership, against the in-memory API: nothing refused for lack of
 leadership is dropped, a renewal that returns after its deadline starts a new term, and SupportRequests
-share the engagements' backoff and small-status fallback (tests/test_faults.py does the same against
+share the engagements' backoff and small-status fallback (tests/faults/test_faults.py does the same against
 the real API server)."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ namespaces; workloads have watches of their own).
 Customer workloads are only read (LIST and WATCH), by the operator's own watches
 (:mod:`.watches`, started by :mod:`.app`): Kopf's per-event machinery was most of the
 start-up CPU for them. No annotation, finalizer or status is ever written to a
-workload (``tests/test_operator.py`` checks that). Kopf's index handlers are not
+workload (``tests/cluster/test_operator.py`` checks that). Kopf's index handlers are not
 used: their start-up gating costs O(N²) wake-ups with N objects (5,000 Deployments
 took minutes); the reconciler primes itself instead (see ``Reconciler.prime``).
 
