@@ -153,43 +153,57 @@ def _first_labels(value: Any) -> dict[str, str]:
     return out
 
 
-def _essential_meta(value: Any) -> dict[str, Any]:
-    meta = _mapping(value)
-    out: dict[str, Any] = {key: meta[key] for key in ("name", "namespace") if isinstance(meta.get(key), str)}
-    out["labels"] = _first_labels(meta.get("labels"))
-    notes = _mapping(meta.get("annotations"))
-    out["annotations"] = {
-        k: notes[k] for k in (PRODUCT_ANNOTATION, VERSION_ANNOTATION) if isinstance(notes.get(k), str)
-    }
-    return out
+# What the operator reads of a workload (and of a ClusterServiceVersion), declared once: a tree of the
+# object's fields, where a dict is an object with these members, a one-item list a list of such, and a type
+# a value (``dict[str, str]``: a label map). :func:`facts_from_object` reads these and nothing else
+# (``tests/unit/test_read_fields.py`` records what it reads and fails otherwise); the admission webhook's
+# reduction (:func:`essentials`) and the watches' typed decoder (``runtime/kube/wire.py``) are made from it,
+# so a field added here reaches ``check``, the webhook and the running operator alike.
+_OVERRIDES: dict[str, Any] = {PRODUCT_ANNOTATION: str, VERSION_ANNOTATION: str}
+READ_FIELDS: Mapping[str, Any] = {
+    "kind": str,
+    "metadata": {"name": str, "namespace": str, "labels": dict[str, str], "annotations": _OVERRIDES},
+    "spec": {
+        "version": str,  # ClusterServiceVersions
+        "template": {
+            "metadata": {"labels": dict[str, str], "annotations": _OVERRIDES},
+            "spec": {"initContainers": [{"image": str}], "containers": [{"image": str}]},
+        },
+    },
+}
+_SKIP = object()
+
+
+def _project(value: Any, shape: Any) -> Any:
+    """The part of ``value`` that ``shape`` (a part of :data:`READ_FIELDS`) declares, within the caps."""
+    if isinstance(shape, Mapping):
+        found = _mapping(value)
+        out = {}
+        for key, inner in shape.items():
+            if key in found and (kept := _project(found[key], inner)) is not _SKIP:
+                out[key] = kept
+        return out
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return _SKIP
+        # one more than the cap, so that the reader still sees that the cap was exceeded
+        return [_project(item, shape[0]) for item in value[: MAX_CONTAINERS + 1]]
+    if shape is str:
+        return value if isinstance(value, str) else _SKIP
+    return _first_labels(value)
 
 
 def essentials(obj: Any) -> dict[str, Any]:
-    """The parts of ``obj`` that :func:`facts_from_object` reads, within its caps; small whatever ``obj`` is.
+    """The parts of ``obj`` that :func:`facts_from_object` reads (:data:`READ_FIELDS`), within its caps;
+    small whatever ``obj`` is.
 
     ``facts_from_object(essentials(obj)) == facts_from_object(obj)`` (a property test holds it to that).
     The webhook parses reviews in another process and receives only this, cheaply.
     """
     if not isinstance(obj, Mapping):
         return {}
-    spec = _mapping(obj.get("spec"))
-    template = _mapping(spec.get("template"))
-    pod_spec = _mapping(template.get("spec"))
-    containers: dict[str, Any] = {}
-    for field in ("initContainers", "containers"):
-        items = pod_spec.get(field)
-        if isinstance(items, list):
-            # one more than the cap, so that the reader still sees that the cap was exceeded
-            containers[field] = [{"image": _mapping(c).get("image")} for c in items[: MAX_CONTAINERS + 1]]
-    essential_spec: dict[str, Any] = {
-        "template": {"metadata": _essential_meta(template.get("metadata")), "spec": containers}
-    }
-    if isinstance(spec.get("version"), str):
-        essential_spec["version"] = spec["version"]
-    out: dict[str, Any] = {"metadata": _essential_meta(obj.get("metadata")), "spec": essential_spec}
-    if isinstance(obj.get("kind"), str):
-        out["kind"] = obj["kind"]
-    return out
+    projected: dict[str, Any] = _project(obj, READ_FIELDS)
+    return projected
 
 
 def facts_from_object(obj: Mapping[str, Any], default_namespace: str = "default") -> WorkloadFacts | None:
