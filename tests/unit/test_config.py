@@ -64,3 +64,15 @@ def test_options_reach_their_fields_and_inconsistent_ones_are_refused() -> None:
         from_options(parsed("--webhook-port", "9443", "--webhook-cert-mode", "files"), identity="x")
     with pytest.raises(ValueError, match="renew deadline"):
         from_options(parsed("--renew-deadline", "20"), identity="x")
+
+
+def test_the_command_line_takes_its_defaults_from_the_configuration() -> None:
+    """Defaults are written once, on the configuration's fields: without options, ``run`` builds them."""
+    config = from_options(parsed(), identity="x")
+    defaults = OperatorConfig()
+    assert config.watch == defaults.watch
+    assert config.serving == defaults.serving
+    assert config.shutdown_drain == defaults.shutdown_drain == 5.0
+    assert config.election is not None and config.election.timing == LeaseTiming()
+    written = [o.flags[0] for o in RUN_OPTIONS if "default" in o.settings and o.settings["default"] not in (None, 0)]
+    assert written == ["--leader-election/--no-leader-election"]  # a switch: the config's None means off

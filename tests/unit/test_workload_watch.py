@@ -11,8 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from eligibility_operator.core.products.workloads import WorkloadFacts
+from eligibility_operator.runtime.config import WatchConfig
 from eligibility_operator.runtime.kube.connection import Connection
-from eligibility_operator.runtime.watches import WatchOptions, WorkloadWatches
+from eligibility_operator.runtime.watches import WorkloadWatches
 from tests.builders import workload
 
 
@@ -76,7 +77,7 @@ async def _run(check: Any) -> None:
         ("argoproj.io", "v1alpha1", "applications", "Application"),
     )
     watches = WorkloadWatches(
-        lambda: connection, resources, sink, options=WatchOptions(inactivity_timeout=0.5, page_size=2)
+        lambda: connection, resources, sink, options=WatchConfig(inactivity_timeout=0.5, page_size=2)
     )
     task = asyncio.create_task(watches.run())
     try:

@@ -35,7 +35,7 @@ from .metrics import build_registry as build_metrics_registry
 from .parts import Parts
 from .state import OperatorState
 from .tasks import BackgroundTasks, Backoff
-from .watches import WatchOptions, WorkloadWatches
+from .watches import WorkloadWatches
 
 if TYPE_CHECKING:
     from .serving.certs import SecretCerts
@@ -178,13 +178,13 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
         await asyncio.wait_for(refresher.load_store(), 5)
     tasks.start(refresher.run(), name="matrix-refresher", forever=True)
-    registry = build_registry(reconciler, watch.inactivity_timeout, triager)
+    registry = build_registry(reconciler, watch, triager)
     watches = WorkloadWatches(
         lambda: kubeconn.Connection.from_info(kubeconn.login(), config.user_agent),
         WATCHED_RESOURCES,
         reconciler,
         namespaces=state.namespaces,
-        options=WatchOptions(inactivity_timeout=watch.inactivity_timeout),
+        options=watch,
         count_error=reconciler.count_error,
     )
     reconciler.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)

@@ -9,7 +9,9 @@ options reference in ``docs/reference/cli.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +24,27 @@ from .leadership import LEASE_NAME, LeaseTiming
 
 @dataclass(frozen=True)
 class WatchConfig:
+    """The watches: the operator's own (workloads, :mod:`.watches`) and Kopf's (its resources, namespaces)."""
+
     namespaces: tuple[str, ...] = ()  # empty: the whole cluster
     coalesce_seconds: float = 0.05
+    # A watch that delivers nothing (not even a bookmark) for this long is presumed dead and reopened:
+    # this is what notices a frozen API server or a silently dropped connection.
     inactivity_timeout: float = 70.0
     cross_namespace: frozenset[str] = frozenset({"*"})
+    # The server ends each watch after this long and it is resumed from the last resource version; the
+    # client gives up 30 s later if the server did not (a half-open connection).
+    server_timeout: int = 300
+    connect_timeout: float = 15.0
+    # Each LIST page (and Kopf's own calls) fails after a minute instead of five, and is retried.
+    request_timeout: float = 60.0
+    # List in pages: a single LIST of 10,000 Deployments is tens of MB of JSON parsed at once.
+    page_size: int = 500
+    rescan_seconds: float = 60.0  # how often a resource not served (no CRD) is looked for again
+
+    @property
+    def client_timeout(self) -> float:
+        return self.server_timeout + 30
 
 
 @dataclass(frozen=True)
@@ -83,7 +102,7 @@ class OperatorConfig:
     serving: ServingConfig = field(default_factory=ServingConfig)
     webhook: WebhookConfig | None = None  # None: no admission webhook
     election: ElectionConfig | None = None  # None: always write (--no-leader-election)
-    shutdown_drain: float = 0.0  # after SIGTERM, keep answering admission this long
+    shutdown_drain: float = 5.0  # after SIGTERM, keep answering admission this long (with a webhook)
     # where the last good copies of sourced matrices are kept (a ConfigMap), the Lease's namespace
     matrix_store_namespace: str = "eligibility-operator"
     verbose: bool = False
@@ -109,7 +128,36 @@ class Option:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def decorator(self) -> Callable[[Any], Any]:
-        return click.option(*self.flags, help=self.help, **self.settings)
+        settings = dict(self.settings)
+        default = config_default(self.sets)
+        if default is not _NO_DEFAULT and "default" not in settings and not settings.get("multiple"):
+            # the configuration's default, written once there
+            settings["default"] = ",".join(sorted(default)) if isinstance(default, frozenset) else default
+        return click.option(*self.flags, help=self.help, **settings)
+
+
+_NO_DEFAULT = object()
+
+
+def config_default(path: str) -> Any:
+    """The default of the :class:`OperatorConfig` field at ``path`` ("watch.coalesce_seconds"), following
+    nested configurations (also those that are None by default, by their type); _NO_DEFAULT if it has none."""
+    cls: Any = OperatorConfig
+    steps = path.split(".")
+    for i, step in enumerate(steps):
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+        if step not in fields:
+            return _NO_DEFAULT
+        if i == len(steps) - 1:
+            found = fields[step]
+            if found.default is not dataclasses.MISSING:
+                return found.default
+            if found.default_factory is not dataclasses.MISSING:
+                return found.default_factory()
+            return _NO_DEFAULT
+        hint = typing.get_type_hints(cls)[step]
+        cls = next((t for t in typing.get_args(hint) if t is not type(None)), hint)
+    return _NO_DEFAULT
 
 
 RUN_OPTIONS: tuple[Option, ...] = (
@@ -123,13 +171,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("--metrics-port",),
         "serving.port",
         "Port serving /metrics, /healthz (liveness) and /readyz (initial listing done).",
-        {"default": 8080, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--metrics-host",),
         "serving.host",
         "Address to serve metrics on.",
-        {"default": "0.0.0.0", "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--kubeconfig",),
@@ -141,7 +189,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("--coalesce",),
         "watch.coalesce_seconds",
         "Seconds to gather workload changes before re-evaluating engagements.",
-        {"default": 0.05, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--webhook-port",),
@@ -162,25 +210,25 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("--webhook-secret",),
         "webhook.secret",
         "cert mode self: the Secret (in the operator's namespace) holding the CA and serving certificate.",
-        {"default": "eligibility-operator-webhook-tls", "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--webhook-service",),
         "webhook.service",
         "cert mode self: the Service the API server calls; the certificate names SERVICE.NAMESPACE.svc.",
-        {"default": "eligibility-operator-webhook", "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--webhook-configuration",),
         "webhook.configuration",
         "cert mode self: the ValidatingWebhookConfiguration whose caBundle the leader keeps current ('' : none).",
-        {"default": "eligibility-operator", "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--webhook-cert-check-interval", "cert_check"),
         "webhook.cert_check_seconds",
         "cert mode self: seconds between reads of the Secret (renewal by the leader, reload by every replica).",
-        {"default": 30.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--webhook-cert-dir",),
@@ -225,13 +273,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
         "watch.cross_namespace",
         "Comma-separated namespaces whose engagements may cover other namespaces ('*': all). "
         "Engagements elsewhere cover at most their own namespace.",
-        {"default": "*", "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--watch-inactivity-timeout", "inactivity"),
         "watch.inactivity_timeout",
         "Reopen a watch that delivered nothing (not even a bookmark) for this many seconds.",
-        {"default": 70.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--leader-election/--no-leader-election",),
@@ -249,32 +297,32 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("--lease-duration",),
         "election.timing.duration",
         "Seconds others wait for a silent leader.",
-        {"default": 10.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--renew-deadline",),
         "election.timing.renew_deadline",
         "Seconds a leader writes without a successful renewal.",
-        {"default": 7.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--retry-period",),
         "election.timing.retry_period",
         "Seconds between renewals and attempts.",
-        {"default": 2.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--shutdown-drain",),
         "shutdown_drain",
         "After SIGTERM, fail /readyz but keep answering admission this many seconds (with --webhook-port).",
-        {"default": 5.0, "show_default": True},
+        {"show_default": True},
     ),
     Option(
         ("--cluster-name",),
         "serving.cluster_name",
         "Add cluster=NAME to every metric series, for many clusters in one Prometheus. Leave empty when "
         "Prometheus adds the cluster label itself (external_labels); never both.",
-        {"envvar": "ELIGIBILITY_OPERATOR_CLUSTER_NAME", "default": ""},
+        {"envvar": "ELIGIBILITY_OPERATOR_CLUSTER_NAME"},
     ),
     Option(("--verbose", "-v"), "verbose", "Debug logging.", {"is_flag": True}),
 )

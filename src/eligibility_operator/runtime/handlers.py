@@ -21,6 +21,7 @@ from typing import Any
 import kopf
 
 from ..api.models import GROUP, VERSION
+from .config import WatchConfig
 from .controllers.engagements import Reconciler
 from .controllers.requests import RequestTriager
 from .kube import connection as kubeconn
@@ -69,7 +70,7 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
 
 
 def build_registry(
-    reconciler: Reconciler, inactivity_timeout: float = 70.0, triager: RequestTriager | None = None
+    reconciler: Reconciler, watch: WatchConfig | None = None, triager: RequestTriager | None = None
 ) -> kopf.OperatorRegistry:
     """Register every handler on a private registry bound to ``reconciler`` (and ``triager``)."""
     registry = kopf.OperatorRegistry()
@@ -109,11 +110,11 @@ def build_registry(
         lambda body: r.matrix_gone(_meta(body)[1]),
         r.relisted,
     )
-    _settings(registry, inactivity_timeout)
+    _settings(registry, watch or WatchConfig())
     return registry
 
 
-def _settings(registry: kopf.OperatorRegistry, inactivity_timeout: float) -> None:
+def _settings(registry: kopf.OperatorRegistry, watch: WatchConfig) -> None:
     """Kopf's login and settings (why each is set is said beside it)."""
 
     @kopf.on.login(registry=registry)
@@ -128,19 +129,14 @@ def _settings(registry: kopf.OperatorRegistry, inactivity_timeout: float) -> Non
         settings.posting.enabled = False
         settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
         settings.persistence.diffbase_storage = NoEssenceDiffBase()
-        # The server ends each watch after 5 minutes and Kopf resumes it from the last resource version;
-        # the client gives up 30 s later if the server did not (a half-open connection).
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        settings.watching.connect_timeout = 15
-        # A watch that delivers nothing (not even a bookmark) for this long is presumed dead and reopened:
-        # this is what notices a frozen API server or a silently dropped connection.
-        settings.watching.inactivity_timeout = inactivity_timeout
-        # Kopf's own API calls (listing, discovery) fail after a minute instead of five, and are retried.
-        settings.networking.request_timeout = 60
-        settings.networking.connect_timeout = 15
-        # List in pages: a single LIST of 10,000 Deployments is tens of MB of JSON parsed at once.
-        settings.watching.chunk_size = 500
+        # The same watch timeouts and page size as the workload watches' (why each: on WatchConfig).
+        settings.watching.server_timeout = watch.server_timeout
+        settings.watching.client_timeout = watch.client_timeout
+        settings.watching.connect_timeout = watch.connect_timeout
+        settings.watching.inactivity_timeout = watch.inactivity_timeout
+        settings.networking.request_timeout = watch.request_timeout
+        settings.networking.connect_timeout = watch.connect_timeout
+        settings.watching.chunk_size = watch.page_size
         # Kopf keeps a worker per object for this long after its last event, and an idle worker still
         # references that event's full body: with the default 5 s, listing N objects holds N bodies.
         settings.queueing.idle_timeout = 0.2

@@ -22,9 +22,10 @@ import aiohttp
 
 from ..core.products.workloads import WATCHED_RESOURCES, WorkloadFacts
 from ..core.verdict.evaluation import Platform
+from .config import WatchConfig
 from .kube.api import openshift_version
 from .kube.connection import ApiHttpError, Connection
-from .watches import ResourceWatch, WatchOptions
+from .watches import ResourceWatch
 
 ENGAGEMENTS = ("support.stakater.com", "v1alpha1", "supportengagements", "SupportEngagement")
 NAMESPACES = ("", "v1", "namespaces", "Namespace")
@@ -174,11 +175,11 @@ async def scan(
     context: str,
     *,
     engagements: bool = False,
-    options: WatchOptions | None = None,
+    options: WatchConfig | None = None,
     resources: tuple[tuple[str, str, str, str], ...] = WATCHED_RESOURCES,
 ) -> ClusterScan:
     """One pass over the cluster behind ``connection``: workloads, namespaces, platform (and engagements)."""
-    options = options or WatchOptions(page_size=PAGE_SIZE)
+    options = options or WatchConfig(page_size=PAGE_SIZE)
     result = ClusterScan(context, connection.server)
     timeout = aiohttp.ClientTimeout(total=options.request_timeout, connect=options.connect_timeout)
     session = connection.session()

@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 
 from ..core.products.workloads import WorkloadFacts
+from .config import WatchConfig
 from .kube.connection import ApiHttpError, Connection
 from .kube.wire import Decoder, Event, Item, lines
 from .tasks import Backoff
@@ -42,16 +42,6 @@ class Gone(Exception):
     """The resource version is no longer available (HTTP 410): list again."""
 
 
-@dataclass(frozen=True)
-class WatchOptions:
-    inactivity_timeout: float = 70.0  # a watch silent this long is reopened
-    server_timeout: int = 300  # the server ends each watch after this long; it is resumed
-    connect_timeout: float = 15.0
-    request_timeout: float = 60.0  # each LIST page
-    page_size: int = 500
-    rescan_seconds: float = 60.0  # how often a resource not served (no CRD) is looked for again
-
-
 class ResourceWatch:
     """List-then-watch of one resource in one scope (a namespace, or the whole cluster)."""
 
@@ -63,7 +53,7 @@ class ResourceWatch:
         sink: Sink,
         *,
         namespace: str | None = None,
-        options: WatchOptions | None = None,
+        options: WatchConfig | None = None,
         count_error: Callable[[str], None] = lambda _: None,
         relogin: Callable[[], None] = lambda: None,
     ) -> None:
@@ -74,7 +64,7 @@ class ResourceWatch:
         self.kind = kind
         self.session = session
         self.sink = sink
-        self.options = options or WatchOptions()
+        self.options = options or WatchConfig()
         self.decoder = Decoder(f"{group}/{version}" if group else version, kind)
         self.count_error = count_error
         self.relogin = relogin
@@ -169,7 +159,7 @@ class ResourceWatch:
             "timeoutSeconds": str(self.options.server_timeout),
         }
         timeout = aiohttp.ClientTimeout(
-            total=self.options.server_timeout + 30,  # a half-open connection the server never ended
+            total=self.options.client_timeout,  # a half-open connection the server never ended
             connect=self.options.connect_timeout,
             sock_read=self.options.inactivity_timeout,
         )
@@ -234,7 +224,7 @@ class WorkloadWatches:
         sink: Sink,
         *,
         namespaces: frozenset[str] = frozenset(),
-        options: WatchOptions | None = None,
+        options: WatchConfig | None = None,
         count_error: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.login = login
