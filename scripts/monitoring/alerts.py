@@ -285,6 +285,23 @@ def rules() -> dict[str, Any]:
                 ),
             },
         },
+        {
+            "alert": "EligibilityOperatorOpenShiftVersionUnreadable",
+            "expr": f"max by (cluster) ({P}_platform_openshift_unreadable) == 1",
+            "for": "15m",
+            "labels": {"severity": "warning", **OPERATOR},
+            "annotations": {
+                "summary": "eligibility-operator cannot read the OpenShift version{{ with $labels.cluster }} "
+                "of {{ . }}{{ end }}",
+                "description": (
+                    "The cluster serves config.openshift.io, but the ClusterVersion 'version' could not be read "
+                    "(forbidden or failing): engagements show PlatformCompatible=Unknown/OpenShiftVersionUnreadable "
+                    "and OpenShift compatibility is not judged. For the team running the operator: grant get on "
+                    "clusterversions.config.openshift.io named 'version' (deploy/base/rbac.yaml does) and see the "
+                    "operator's log."
+                ),
+            },
+        },
     ]
     operator.append(
         {

@@ -64,23 +64,28 @@ def _policies(directory: str) -> list[dict[str, Any]]:
     return [d for d in _render(directory) if d["kind"] == "NetworkPolicy"]
 
 
-def test_base_admits_only_metrics_from_the_monitoring_namespace() -> None:
+def test_base_admits_only_metrics_from_the_monitoring_namespaces() -> None:
     (policy,) = _policies("deploy/base")
     spec = policy["spec"]
     assert spec["policyTypes"] == ["Ingress"]
     assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "eligibility-operator"}
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
-    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    (source,) = rule["from"]
+    (expression,) = source["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
+    # Prometheus where plain Kubernetes (kube-prometheus) and OpenShift (cluster and user-workload) run it
+    assert expression["values"] == ["monitoring", "openshift-monitoring", "openshift-user-workload-monitoring"]
 
 
-def test_webhook_overlay_admits_its_port_from_outside_the_pod_network_only() -> None:
+def test_webhook_overlay_opens_the_webhook_port_and_nothing_else() -> None:
+    """The API server calls webhooks from addresses no selector names (node addresses, managed control
+    planes), so the webhook's policy opens its port to any source (deploy/components/webhook says why),
+    and only that port."""
     policies = {p["metadata"]["name"]: p for p in _policies("deploy/overlays/cert-manager")}
     assert set(policies) == {"eligibility-operator", "eligibility-operator-webhook"}
     (rule,) = policies["eligibility-operator-webhook"]["spec"]["ingress"]
-    assert rule["ports"] == [{"port": 9443, "protocol": "TCP"}]
-    (source,) = rule["from"]
-    assert source["ipBlock"]["except"], "pods must not reach the webhook"
+    assert rule == {"ports": [{"port": 9443, "protocol": "TCP"}]}
     deployment = next(d for d in _render("deploy/overlays/cert-manager") if d["kind"] == "Deployment")
     ports = {p["containerPort"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
     assert ports == {8080, 9443}  # every port the pod opens is covered by a policy
