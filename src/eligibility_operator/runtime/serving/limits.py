@@ -107,6 +107,7 @@ class Connection(asyncio.Protocol):
         self.raw: asyncio.Transport | None = None  # the transport: closing it frees everything
         self.inner: Any = None  # aiohttp's RequestHandler, once TLS is up
         self._idle = True  # no byte of a request received since the last response
+        self.answers = 0  # responses sent on this connection
 
     # ---------------------------------------------------------------- asyncio.Protocol
 
@@ -154,6 +155,12 @@ class Connection(asyncio.Protocol):
     def answered(self) -> None:
         """The response went out: waiting for the client again (keep-alive)."""
         self.phase, self.since, self._idle = Phase.WAITING, self.table.loop.time(), True
+        self.answers += 1
+
+    @property
+    def kept_alive(self) -> bool:
+        """Idle after at least one answer: a client's pooled connection, between two requests."""
+        return self.phase is Phase.WAITING and self._idle and self.answers > 0
 
     def close(self) -> None:
         if self.raw is not None:
@@ -313,6 +320,15 @@ class Connections:
 
     def of(self, request: web.Request) -> Connection | None:
         return self.by_handler.get(request.protocol)
+
+    def close_kept_alive(self) -> int:
+        """Close the connections idle between two requests (how many). A draining replica does this at once:
+        a client notices a pooled connection closed while idle and opens a new one (through the Service, to
+        a ready replica); closed later, at exit, it races the client's next request on it, which fails."""
+        idle = [conn for conn in self.live if conn.kept_alive]
+        for conn in idle:
+            conn.close()
+        return len(idle)
 
     def close(self) -> None:
         for task in list(self._handshakes):

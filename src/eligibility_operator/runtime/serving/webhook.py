@@ -341,14 +341,28 @@ async def serve(
     )
     mutual = " (mutual TLS)" if client_ca else ""
     log.info("admission webhook serving on https://%s:%d%s%s", host, port, PATH, mutual)
+    draining = asyncio.create_task(_close_kept_alive_while_not_ready(handler, serving.connections(runner)))
     try:
         if keep_current is not None:
             await keep_current(context)
         else:
             await _reload_on_renewal(context, cert, client_ca)
     finally:
+        draining.cancel()
         await serving.stop(listener, runner)
         handler.close()
+
+
+async def _close_kept_alive_while_not_ready(
+    handler: AdmissionHandler, table: serving.Connections, every: float = 0.2
+) -> None:
+    """While this replica is not ready (draining after SIGTERM), close the API server's pooled connections
+    here as soon as they are idle: its next review then goes through the Service to a ready replica. (A
+    review answered meanwhile closes its connection too: :meth:`AdmissionHandler.handle`.)"""
+    while True:
+        if not handler.state.is_ready():
+            table.close_kept_alive()
+        await asyncio.sleep(every)
 
 
 async def _reload_on_renewal(
