@@ -166,11 +166,11 @@ def remove_kustomize_install() -> None:
     """Only one operator per cluster (fixed cluster-scoped names): the chart's test removes deploy/'s first."""
     for installation in _KUSTOMIZE_INSTALLS:
         installation.remove()
-        # A CRD still being deleted would refuse the next install's apply of the same CRD.
-        names = [f"crd/{d['metadata']['name']}" for d in installation.crds]
-        gone = installation.kubectl.run("wait", "--for=delete", "--timeout=120s", *names, check=False)
+        # A namespace or CRD still being deleted would refuse the next install's apply of the same object.
+        names = [f"namespace/{NAMESPACE}", *(f"crd/{d['metadata']['name']}" for d in installation.crds)]
+        gone = installation.kubectl.run("wait", "--for=delete", "--timeout=100s", *names, check=False)
         if gone.returncode != 0 and "NotFound" not in gone.stderr and "not found" not in gone.stderr:
-            pytest.fail(f"deploy/overlays/local's CRDs were not deleted within 120 s: {gone.stderr}", pytrace=False)
+            pytest.fail(f"deploy/overlays/local's install was not removed within 100 s: {gone.stderr}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
