@@ -168,9 +168,14 @@ def remove_kustomize_install() -> None:
         installation.remove()
         # A namespace or CRD still being deleted would refuse the next install's apply of the same object.
         names = [f"namespace/{NAMESPACE}", *(f"crd/{d['metadata']['name']}" for d in installation.crds)]
-        gone = installation.kubectl.run("wait", "--for=delete", "--timeout=100s", *names, check=False)
-        if gone.returncode != 0 and "NotFound" not in gone.stderr and "not found" not in gone.stderr:
-            pytest.fail(f"deploy/overlays/local's install was not removed within 100 s: {gone.stderr}", pytrace=False)
+
+        def left(kubectl: Kubectl = installation.kubectl, names: list[str] = names) -> str:
+            return kubectl.run("get", *names, "--ignore-not-found", "-o", "name").stdout.strip()
+
+        try:
+            wait_for(lambda: not left(), timeout=120, interval=2, what="deploy/overlays/local's install to be removed")
+        except AssertionError:
+            pytest.fail(f"deploy/overlays/local's install was not removed within 120 s: {left()}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
