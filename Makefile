@@ -147,7 +147,7 @@ node-down: ## Stop the one-node cluster and remove everything it made (processes
 	@if [ -x $(BIN)/python ]; then $(DEV) node down; fi
 
 .PHONY: e2e
-e2e: install ## node-up, the e2e tests (operator as pods, deploy/overlays/local), then node-down even when a test fails
+e2e: install ## node-up, the e2e tests (operator as pods, deploy/overlays/local then the chart), then node-down even when a test fails
 	$(DEV) node up
 	@rc=0; EO_E2E_KUBECONFIG=$$($(BIN)/python -c 'from eligibility_operator_dev.node import kubeconfig_path; print(kubeconfig_path())') \
 	  EO_E2E_IMAGE=localhost/eligibility-operator:dev EO_E2E_NODE=1 \

@@ -113,6 +113,28 @@ def test_samples_apply(kubectl: Kubectl, deployed: str) -> None:
             assert result.returncode == 0, f"{sample}: {result.stderr}"
 
 
+def test_the_local_overlay_is_the_webhook_overlay_with_only_the_local_changes() -> None:
+    """deploy/overlays/local renders deploy/overlays/webhook's objects (cert mode self: the RBAC for the
+    Secret and the caBundle, no certificate mount) with only the image, its pull policy, the pod's UID/GID
+    and the webhook's failurePolicy changed."""
+    webhook = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(render("deploy/overlays/webhook"))}
+    local = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(render("deploy/overlays/local"))}
+    assert set(local) == set(webhook)
+    deployment = local[("Deployment", "eligibility-operator")]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert (container["image"], container["imagePullPolicy"]) == ("localhost/eligibility-operator:dev", "Never")
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (1000680000, 0)
+    assert container["args"][-2:] == ["--webhook-cert-mode", "self"]
+    container["image"], container["imagePullPolicy"] = "ghcr.io/stakater/eligibility-operator:0.1.0", "IfNotPresent"
+    del pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]
+    hooks = local[("ValidatingWebhookConfiguration", "eligibility-operator")]["webhooks"]
+    assert [h["failurePolicy"] for h in hooks] == ["Fail"]
+    hooks[0]["failurePolicy"] = "Ignore"
+    for key, doc in local.items():
+        assert doc == webhook[key], key
+
+
 def test_deployment_is_hardened() -> None:
     docs = list(yaml.safe_load_all(render("deploy/base")))
     deployment = next(d for d in docs if d["kind"] == "Deployment")

@@ -21,6 +21,7 @@ from .conftest import (
     NAMESPACE,
     ON_OUR_NODE,
     SERVICE_ACCOUNT,
+    check_self_managed_certificate,
     diagnose,
     leader,
     on_openshift,
@@ -188,6 +189,15 @@ def test_enforce_refuses_an_end_of_life_reloader_through_the_webhook_service(kub
     assert "reloader 1.1.0 is end of life since" in result.stderr
     assert kubectl.run("get", "deployment", "old", "-n", enforced, check=False).returncode != 0
     assert kubectl.apply(workload(enforced, "new", OK)).returncode == 0
+
+
+def test_the_webhook_certificate_is_the_operators_own(
+    kubectl: Kubectl, installed: list[dict[str, Any]], enforced: str
+) -> None:
+    """No add-on and nothing made by the test: the leader wrote the Secret and the caBundle the API server
+    trusted just now (``enforced``), and both replicas serve the Secret's certificate."""
+    assert not [d for d in installed if d["kind"] == "Secret"]
+    check_self_managed_certificate(kubectl)
 
 
 # ------------------------------------------------------------------ availability
