@@ -47,6 +47,7 @@ THRESHOLD_ONLY_IN_UNIT_TESTS = {
     "EligibilityOperatorErrors",
     "EligibilityOperatorNoLeader",
     "EligibilityOperatorMatrixRefreshFailing",
+    "EligibilityOperatorOpenShiftVersionUnreadable",
 }
 # Alerts about matrices with spec.source, which the fleet scenario has none of: promtool's unit tests make
 # them fire, and tests/cluster/test_matrix_refresh.py checks the operator exports their series.
