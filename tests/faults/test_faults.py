@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -200,10 +201,18 @@ def test_expired_watches_relist_and_forget_deleted_objects(
     finally:
         op.proc.send_signal(signal.SIGCONT)
     converge(api, 25, f"expired watches (etcd compacted at {revision}, API server restarted)")
-    # The watches could not resume (410 Gone), so the deletions were never delivered as events:
-    # each workload watch's relisting is what forgot its deleted workload.
-    forgot = ("deployments: forgot 1 objects", "statefulsets: forgot 1 objects")
-    assert wait_for(lambda: all(f in op.log() for f in forgot), timeout=10, what="the relistings to forget")
+    # The watches could not resume (410 Gone): each listed again. A deletion the API server had already
+    # written into the stopped operator's socket arrives as an event after SIGCONT; any other is forgotten
+    # by the relisting (tests/unit/test_workload_watch.py pins that mechanism). Either way the statuses
+    # above converged without the deleted workloads.
+    kinds = ("deployments", "statefulsets")
+    assert wait_for(
+        lambda: all(re.search(rf"{kind}: resource version \S+ is gone \(410\)", op.log()) for kind in kinds),
+        timeout=10,
+        what="both workload watches to list again after 410 Gone",
+    )
+    forgotten = [kind for kind in kinds if f"{kind}: forgot 1 objects" in op.log()]
+    print(f"[faults] deletions forgotten by the relisting (the others came as events): {forgotten}")
 
 
 def test_frozen_api_server_is_noticed(

@@ -321,13 +321,19 @@ class Connections:
     def of(self, request: web.Request) -> Connection | None:
         return self.by_handler.get(request.protocol)
 
-    def close_kept_alive(self) -> int:
+    def close_kept_alive(self, min_idle: float = 1.0) -> int:
         """Close the connections idle between two requests (how many). A draining replica does this at once:
         a client notices a pooled connection closed while idle and opens a new one (through the Service, to
         a ready replica); closed later, at exit, it races the client's next request on it, which fails."""
-        idle = [conn for conn in self.live if conn.kept_alive]
+        now = self.loop.time()
+        # Idle for a moment at least: a client reuses its most recently used connection first, so closing
+        # only those it has left alone for a second leaves little chance of meeting its next request.
+        idle = [conn for conn in self.live if conn.kept_alive and now - conn.since >= min_idle]
         for conn in idle:
-            conn.close()
+            if conn.raw is not None:
+                conn.raw.close()  # a FIN, after anything still being written: the client sees it as idle-closed
+            else:
+                conn.close()
         return len(idle)
 
     def close(self) -> None:
