@@ -76,6 +76,19 @@ def service_hosts(service: str, namespace: str) -> list[str]:
     return [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local", f"{service}.{namespace}", service]
 
 
+def subject_alt_names(hosts: list[str]) -> Any:
+    """The x509 SubjectAlternativeName for ``hosts``: IP addresses as such, anything else as a DNS name."""
+    from cryptography import x509
+
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
 def _new_ca(now: dt.datetime) -> tuple[bytes, bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -115,12 +128,6 @@ def _new_leaf(ca_cert: bytes, ca_key: bytes, hosts: list[str], now: dt.datetime)
     if not isinstance(signer, ec.EllipticCurvePrivateKey):
         raise ValueError("the webhook CA's key is not an EC key")
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
@@ -129,7 +136,7 @@ def _new_leaf(ca_cert: bytes, ca_key: bytes, hosts: list[str], now: dt.datetime)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(min(now + dt.timedelta(days=CERT_DAYS), ca.not_valid_after_utc))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(subject_alt_names(hosts), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(signer, hashes.SHA256())
