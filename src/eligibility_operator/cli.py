@@ -185,7 +185,9 @@ def _offline_inputs(
 @click.option(
     "--engagements-from-cluster",
     is_flag=True,
-    help="With --cluster: judge by each SupportEngagement in the cluster (needs list on supportengagements).",
+    help="With --cluster: judge by each SupportEngagement in the cluster, against the CompatibilityMatrix its "
+    "matrixRef names there (inline or fetched from its spec.source) unless --matrix is given (needs list on "
+    "supportengagements and compatibilitymatrices).",
 )
 def check(
     paths: tuple[Path, ...],
@@ -234,7 +236,9 @@ def check(
         compiled = matrix_cli.load_matrix(matrix, matrix_digest, matrix_public_key, matrix_ca_bundle, matrix_timeout)
         platform = Platform(kubernetes_version, openshift_version)
         if cluster:
-            report = _check_clusters(contexts, kubeconfig, engagements_from_cluster, spec, compiled, platform, output)
+            report = _check_clusters(
+                contexts, kubeconfig, engagements_from_cluster, spec, compiled, matrix is not None, platform, output
+            )
         else:
             result = check_report.check(paths, spec, compiled, platform, strict=strict)
             report = _report_of(result, output, str(engagement) if engagement else None)
@@ -284,13 +288,18 @@ def _check_clusters(
     from_cluster: bool,
     spec: Any,
     compiled: Any,
+    matrix_given: bool,
     platform: Any,
     output: str,
 ) -> tuple[str, int, str, str]:
-    """Scan each context read-only (the runtime's listing), judge each offline; one report for all."""
+    """Scan each context read-only (the runtime's listing), judge each offline; one report for all.
+
+    Engagements found in a cluster are judged against the matrices their matrixRefs name in that
+    cluster, unless --matrix names one for all."""
     from .core.verdict.evaluation import Platform
     from .offline import check as check_report
     from .offline import clusters
+    from .offline.cluster_matrices import ClusterMatrices
     from .runtime.scan import ScanError, scan_context
 
     verdicts = []
@@ -315,6 +324,7 @@ def _check_clusters(
             compiled,
             spec,
             scanned.engagements if from_cluster else None,
+            None if matrix_given or not from_cluster else ClusterMatrices(scanned.matrices),
         )
     renderers = {
         "json": clusters.render_json,

@@ -15,9 +15,11 @@ from click.testing import CliRunner
 
 from eligibility_operator.cli import main
 from eligibility_operator.core.products.workloads import WATCHED_RESOURCES
+from eligibility_operator.matrix_source import digest_of
 
-from ..builders import engagement, workload
+from ..builders import engagement, matrix, workload
 from ..conftest import Kubectl
+from ..matrix_servers import https_server, serving_cert
 
 
 def check(*args: str) -> Any:
@@ -82,6 +84,88 @@ def test_live_scan_equals_the_offline_check(kubectl: Kubectl, kubeconfig: Path, 
     assert eol["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == f"{namespace}/Deployment/reloader-old"
     junit = check("--cluster", "--kubeconfig", str(kubeconfig), "--engagement", str(contract_file), "-o", "junit")
     assert junit.exit_code == 1 and 'failures="2"' in junit.stdout
+
+
+def test_engagements_from_the_cluster_are_judged_by_the_matrix_they_name(
+    kubectl: Kubectl, kubeconfig: Path, namespace: str, tmp_path: Path
+) -> None:
+    """As the operator: an inline matrix, a fetched and verified one, a missing one (no verdict for that
+    engagement alone); --matrix judges every engagement against the one given."""
+    docs = objects(namespace)
+    kubectl.apply(*docs)
+    manifests = tmp_path / "objects.yaml"
+    manifests.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    suffix = namespace[-8:]
+    inline = matrix(f"inline-{suffix}")
+    inline["spec"]["products"] = [p for p in inline["spec"]["products"] if p["name"] != "reloader"]
+    fetched = matrix(f"fetched-{suffix}")
+    document = yaml.safe_dump(fetched).encode()
+    with https_server(serving_cert(tmp_path / "cert")) as server:
+        server.files["/matrix.yaml"] = document
+        sourced = {
+            "apiVersion": fetched["apiVersion"],
+            "kind": "CompatibilityMatrix",
+            "metadata": {"name": f"sourced-{suffix}"},
+            "spec": {
+                "source": {"url": server.url("/matrix.yaml"), "digest": digest_of(document), "caBundle": server.ca_pem}
+            },
+        }
+        kubectl.apply(inline, sourced)
+        try:
+            kubectl.apply(
+                engagement(namespace, "by-inline", matrixRef={"name": inline["metadata"]["name"]}),
+                engagement(namespace, "by-source", matrixRef={"name": sourced["metadata"]["name"]}),
+                engagement(namespace, "by-missing", matrixRef={"name": f"missing-{suffix}"}),
+                engagement(namespace, "by-default"),
+            )
+            found = check("--cluster", "--kubeconfig", str(kubeconfig), "--engagements-from-cluster", "-o", "json")
+            given = check(
+                "--cluster", "--kubeconfig", str(kubeconfig), "--engagements-from-cluster", "--matrix",
+                str(_write(tmp_path / "given.yaml", inline)), "-o", "json",
+            )  # fmt: skip
+        finally:
+            kubectl.run("delete", "compatibilitymatrix", inline["metadata"]["name"], sourced["metadata"]["name"])
+    assert server.hits.get("/matrix.yaml") == 1  # once, however many engagements name it
+    ours = {
+        v["engagementRef"].split("/")[1]: v
+        for v in json.loads(found.stdout)
+        if v["engagementRef"].startswith(f"{namespace}/")
+    }
+    assert found.exit_code == 4  # an engagement without a verdict
+
+    def offline(matrix_doc: dict[str, Any] | None, name: str) -> Any:
+        contract = engagement(namespace, name, matrixRef={"name": "any"})
+        args = ["-f", str(manifests), "--engagement", str(_write(tmp_path / f"{name}.yaml", contract)), "-o", "json"]
+        if matrix_doc is not None:
+            args += ["--matrix", str(_write(tmp_path / f"{name}-matrix.yaml", matrix_doc))]
+        version = json.loads(kubectl.run("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+        return json.loads(check(*args, "--kubernetes-version", version).stdout)
+
+    for name, doc in (("by-inline", inline), ("by-source", fetched), ("by-default", None)):
+        want = offline(doc, name)
+        assert ours[name]["products"] == want["products"], name
+        assert ours[name]["eligibility"] == want["eligibility"], name
+    assert not any(p["product"] == "reloader" for p in ours["by-inline"]["products"])  # that matrix lacks it
+    assert any(p["product"] == "reloader" for p in ours["by-source"]["products"])
+    missing = ours["by-missing"]
+    assert missing["eligibility"] == "Unknown" and missing["products"] == []
+    assert any(f"CompatibilityMatrix 'missing-{suffix}' not found" in e["error"] for e in missing["errors"])
+
+    # --matrix: every engagement against the one given, the missing matrix's included
+    judged = {
+        v["engagementRef"].split("/")[1]: v
+        for v in json.loads(given.stdout)
+        if v["engagementRef"].startswith(f"{namespace}/")
+    }
+    assert {name: v["products"] for name, v in judged.items()} == {
+        name: ours["by-inline"]["products"] for name in judged
+    }
+    assert not judged["by-missing"]["errors"]
+
+
+def _write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc))
+    return path
 
 
 def test_several_contexts_make_one_table(kubectl: Kubectl, kubeconfig: Path, namespace: str, tmp_path: Path) -> None:

@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from eligibility_operator.api.models import CompatibilityMatrixObjectSpec, CompatibilityMatrixSpec, MatrixSource
+from eligibility_operator.core.compat.matrix import settings_problem
 from eligibility_operator.matrix_source import Reason, SourceError
 from eligibility_operator.matrix_source.duration import seconds
 from eligibility_operator.runtime.controllers.matrix_status import (
     Sourced,
     matrix_changes,
-    settings_problem,
     source_conditions,
 )
 from eligibility_operator.runtime.controllers.matrix_store import MemoryStore, StoredCopy

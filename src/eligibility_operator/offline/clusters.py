@@ -17,14 +17,15 @@ from xml.etree import ElementTree as ET
 
 from pydantic import ValidationError
 
-from ..api.models import SupportEngagementSpec
+from ..api.models import SupportEngagementSpec, SupportEngagementStatus
 from ..core.base.specs import describe_validation_error
 from ..core.compat.matrix import CompiledMatrix
 from ..core.products.workloads import WorkloadFacts
 from ..core.verdict.evaluation import Platform
 from .check import EXIT_INPUT_ERROR, CheckResult, judge
 from .check import render_table as render_one
-from .files import Found, InputError, Manifests
+from .cluster_matrices import ClusterMatrices
+from .files import Found, InputError, Manifests, Problem
 from .inventory import ReadInventory, inventory_of
 from .reports import render_junit, render_sarif
 
@@ -66,8 +67,12 @@ def judge_cluster(
     matrix: CompiledMatrix,
     spec: SupportEngagementSpec | None,
     engagements: Sequence[dict[str, Any]] | None,
+    matrices: ClusterMatrices | None = None,
 ) -> list[Verdict]:
-    """One verdict per engagement found (``engagements`` given), else one by ``spec`` or for everything."""
+    """One verdict per engagement found (``engagements`` given), else one by ``spec`` or for everything.
+
+    With ``matrices`` (the cluster's own), each engagement is judged against the matrix its matrixRef
+    names there, as the operator judges it; without, against ``matrix``."""
     manifests = manifests_of(workloads, namespace_labels)
     if engagements is None:
         return [Verdict(cluster, None, judge(manifests, spec, matrix, platform, where=cluster))]
@@ -77,11 +82,26 @@ def judge_cluster(
     inventories: dict[str, ReadInventory] = {}  # one per matrix name, whatever the number of engagements
     for obj in engagements:
         ref, found = engagement_spec(obj)
+        named = matrices.get(found.matrix_name) if matrices is not None else matrix
+        if isinstance(named, str):
+            verdicts.append(Verdict(cluster, ref, no_verdict(manifests, f"{cluster} {ref}", named)))
+            continue
         read = inventories.get(found.matrix_name)
         if read is None:
-            read = inventories[found.matrix_name] = inventory_of(manifests, matrix, found.matrix_name)
-        verdicts.append(Verdict(cluster, ref, judge(manifests, found, matrix, platform, where=cluster, read=read)))
+            read = inventories[found.matrix_name] = inventory_of(manifests, named, found.matrix_name)
+        verdicts.append(Verdict(cluster, ref, judge(manifests, found, named, platform, where=cluster, read=read)))
     return verdicts
+
+
+def no_verdict(manifests: Manifests, where: str, problem: str) -> CheckResult:
+    """An engagement that cannot be judged (its matrix is unusable): exit 4 with the reason, never a verdict."""
+    status = SupportEngagementStatus(reason="no verdict: matrix not usable")
+    return CheckResult(
+        status=status,
+        problems=[Problem(where, 0, problem)],
+        documents=manifests.documents,
+        workloads=len(manifests.workloads),
+    )
 
 
 _WORST = {0: 0, 1: 1, 3: 2, EXIT_INPUT_ERROR: 3}

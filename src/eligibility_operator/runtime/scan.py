@@ -29,6 +29,7 @@ from .watches import ResourceWatch
 
 ENGAGEMENTS = ("support.stakater.com", "v1alpha1", "supportengagements", "SupportEngagement")
 NAMESPACES = ("", "v1", "namespaces", "Namespace")
+MATRICES = ("support.stakater.com", "v1alpha1", "compatibilitymatrices", "CompatibilityMatrix")
 PAGE_SIZE = 500
 
 
@@ -43,6 +44,7 @@ class ClusterScan:
     workloads: list[WorkloadFacts] = field(default_factory=list)
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     engagements: list[dict[str, Any]] = field(default_factory=list)  # SupportEngagement objects as listed
+    matrices: list[dict[str, Any]] = field(default_factory=list)  # CompatibilityMatrix objects (with engagements)
     platform: Platform = field(default_factory=Platform)
     not_served: list[str] = field(default_factory=list)  # resources this cluster does not serve (no CRD)
 
@@ -216,6 +218,8 @@ async def scan(
                     "serve SupportEngagements (the CRD is not installed)"
                 )
             result.engagements = found
+            step = ("list", _what(MATRICES))  # what their matrixRefs name
+            result.matrices = await _list_objects(session, connection.server, MATRICES, timeout) or []
     except ScanError:
         raise
     except Exception as exc:  # every failure is this cluster's reason, never a crash

@@ -16,7 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...api.models import ChartRecognition, CompatibilityMatrixSpec, Edition, MatrixProduct, PlatformLifecycles, Release
+from ...api.models import (
+    ChartRecognition,
+    CompatibilityMatrixObjectSpec,
+    CompatibilityMatrixSpec,
+    Edition,
+    MatrixProduct,
+    PlatformLifecycles,
+    Release,
+)
 from ..base.specs import describe_validation_error
 from .images import registry_host
 from .platforms import KnownLines, newest_known, release_problems
@@ -267,6 +275,16 @@ def compile_matrix(name: str, generation: int, spec: CompatibilityMatrixSpec) ->
 def load_matrix(name: str, generation: int, raw_spec: Mapping[str, Any] | None) -> CompiledMatrix:
     """Parse, validate and compile a matrix spec from its raw (wire) form."""
     return compile_matrix(name, generation, parse_spec(raw_spec))
+
+
+def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
+    """Why an applied matrix with ``spec.source`` cannot be fetched as it stands (None: it can)."""
+    if spec.products or spec.customer_applications or spec.platforms.kubernetes or spec.platforms.openshift:
+        return "spec.source is set: products, platforms and customerApplications come from the fetched document"
+    source = spec.source
+    if source is not None and not (source.digest or source.public_key):
+        return "spec.source needs digest or publicKey: an unverified document is never applied"
+    return None
 
 
 def product_names(matrix: CompiledMatrix) -> list[str]:

@@ -77,6 +77,11 @@ def previous_status(record: EngagementRecord) -> SupportEngagementStatus | None:
         return None
 
 
+def matrix_not_found(name: str) -> str:
+    """Ready=False's message for an engagement whose matrixRef names no CompatibilityMatrix."""
+    return f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
+
+
 def assess(
     record: EngagementRecord, inventory: Inventory, platform: Platform, today: dt.date
 ) -> SupportEngagementStatus:
@@ -91,8 +96,7 @@ def assess(
     if state is None or state.compiled is None:
         if state is not None and state.error:
             return not_ready(*_matrix_problem(name, state, kept=False), generation, previous)
-        msg = f"CompatibilityMatrix {name!r} not found; create it or set spec.matrixRef.name to an existing matrix"
-        return not_ready("MatrixNotFound", msg, generation, None)
+        return not_ready("MatrixNotFound", matrix_not_found(name), generation, None)
     matrix = state.compiled
     if covers_everything(spec.coverage):
         found = inventory.found_in(name)

@@ -35,6 +35,7 @@ from ...api.models import (
 )
 from ...core.base.specs import describe_validation_error
 from ...core.base.status_wire import parse_rfc3339, rfc3339
+from ...core.compat.matrix import settings_problem
 from ...matrix_source import Fetched, SourceError, compile_document, fetch, parse_document, verified
 from ...matrix_source.duration import seconds
 from ..kube.api import describe_error
@@ -45,7 +46,6 @@ from .matrix_status import (
     Sourced,
     is_stale,
     matrix_changes,
-    settings_problem,
     source_conditions,
 )
 from .matrix_store import MatrixStore, StoredCopy

@@ -7,7 +7,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ...api.models import (
-    CompatibilityMatrixObjectSpec,
     CompatibilityMatrixSpec,
     Condition,
     ConditionStatus,
@@ -41,15 +40,6 @@ class Sourced:
     @property
     def integrity(self) -> Integrity:
         return Integrity(digest=self.source.digest, public_key=self.source.public_key)
-
-
-def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
-    if spec.products or spec.customer_applications or spec.platforms.kubernetes or spec.platforms.openshift:
-        return "spec.source is set: products, platforms and customerApplications come from the fetched document"
-    source = spec.source
-    if source is not None and not (source.digest or source.public_key):
-        return "spec.source needs digest or publicKey: an unverified document is never applied"
-    return None
 
 
 def is_stale(s: Sourced, now: dt.datetime) -> bool:
