@@ -90,8 +90,6 @@ class StatusWriter:
         self.kube = kube
         self.metrics = metrics
         self._writes = asyncio.Semaphore(concurrency)
-        # Extra conditions and fields of a matrix with spec.source (MatrixRefresher.status_extra).
-        self.matrix_extra: Callable[[str], tuple[list[Condition], dict[str, Any]] | None] = lambda name: None
 
     async def _replace(self, plural: str, namespace: str | None, name: str, wire: dict[str, Any]) -> _Written:
         """Replace one status; never raises."""
@@ -166,11 +164,13 @@ class StatusWriter:
 
     # ----------------------------------------------------------------- matrices
 
-    async def matrix(self, record: MatrixRecord) -> Outcome:
-        """Write a CompatibilityMatrix's status if it changed."""
+    async def matrix(
+        self, record: MatrixRecord, extra: tuple[list[Condition], dict[str, Any]] | None = None
+    ) -> Outcome:
+        """Write a CompatibilityMatrix's status if it changed (``extra``: the conditions and fields of its
+        spec.source, :meth:`~.matrices.MatrixRefresher.status_extra`)."""
         ready = matrix_ready(record, record.error)
         products = len(record.compiled.products) if record.compiled and not record.error else 0
-        extra = self.matrix_extra(record.name)
         wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, _now(), extra)
         if wire is None:
             return Outcome.DONE
