@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...api.requests import Diagnostics, SupportRequestStatus
+from ...api.requests import Diagnostics, RequestConditionType, SupportRequestStatus
 from ...core.requests import records as rr
 from ...core.requests.diagnostics import summary, workload_diagnostics
 from ...core.requests.inputs import EngagementView, InventorySource, gather
@@ -229,8 +229,8 @@ class RequestTriager(Component):
         return outcome
 
     async def _announce(self, record: rr.RequestRecord, status: SupportRequestStatus) -> None:
-        eligible = next((c for c in status.conditions if c.type == "Eligible"), None)
-        ready = next((c for c in status.conditions if c.type == "Ready"), None)
+        eligible = next((c for c in status.conditions if c.type == RequestConditionType.ELIGIBLE), None)
+        ready = next((c for c in status.conditions if c.type == RequestConditionType.READY), None)
         due = status.first_response.due if status.first_response else None
         parts = [f"{status.scope} -> {status.route}"]
         if due:
