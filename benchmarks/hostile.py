@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.hostile slowbody8 tcp3000   # some of them (names: see ATTACKS)
 
 The operator runs in this process as in production, over an in-memory API that records status writes
-and Events: the reconciler and the SupportRequest triager fed with watch events, the admission webhook
+and Events: the controllers fed with watch events through their routes, the admission webhook
 (real TLS) and ``/healthz`` on their own ports. Attackers, a legitimate reviewer (an end-of-life Reloader
 under an ``Enforce`` engagement, every 0.25 s, a 5 s timeout like the API server's) and a ``/healthz``
 prober are separate processes (``benchmarks.hostile_attacks``). Each attack prints: legitimate reviews
@@ -27,7 +27,7 @@ from typing import Any
 
 from benchmarks.hostile_attacks import ATTACKER as CLIENTS
 from benchmarks.hostile_attacks import PROBER, REVIEWER
-from tests.unit.test_reconciler import settle
+from tests.unit.test_reconciler import seen_workload, settle
 from tests.unit.test_webhook_hostile import LoopLag, review, served
 
 ATTACKER = r"""
@@ -202,8 +202,7 @@ class Operator:
     """The operator's parts in this process, wired as runtime/app.py wires them, over an in-memory API."""
 
     def __init__(self, root: Path) -> None:
-        from eligibility_operator.runtime.controllers.engagements import Reconciler
-        from eligibility_operator.runtime.controllers.requests import RequestTriager
+        from eligibility_operator.runtime.controllers.routes import Routes
         from eligibility_operator.runtime.metrics import OperatorMetrics
         from eligibility_operator.runtime.parts import Parts
         from eligibility_operator.runtime.serving import webhook
@@ -217,10 +216,7 @@ class Operator:
         self.metrics = OperatorMetrics()
         self.tasks = BackgroundTasks(lambda op: self.metrics.errors.labels(op).inc())
         self.parts = Parts(self.state, self.kube, self.metrics, self.tasks)
-        self.reconciler = Reconciler(self.parts)
-        self.triager = RequestTriager(self.parts, seen=self.reconciler.seen)
-        self.reconciler.on_marked = self.triager.engagements_marked
-        self.reconciler.on_workload_changed = self.triager.workload_changed
+        self.routes = Routes(self.parts)
         self.handler = webhook.AdmissionHandler(self.parts, frozenset({"kube-system"}))
         self.cert = webhook.self_signed(root / "serving", ["127.0.0.1"])
         self.ca = root / "ca.crt"
@@ -235,8 +231,9 @@ class Operator:
         from tests.unit.test_webhook_hostile import _until_listening
 
         self.state.ready.set()
-        self.tasks.start(self.reconciler.run(), name="reconciler", forever=True)
-        self.tasks.start(self.triager.run(), name="triager", forever=True)
+        self.tasks.start(self.routes.engagements.run(), name="reconciler", forever=True)
+        self.tasks.start(self.routes.matrices.run(), name="matrix-status", forever=True)
+        self.tasks.start(self.routes.requests.run(), name="request-triager", forever=True)
         self.tasks.start(webhook.serve(self.handler, "127.0.0.1", self.webhook_port, self.cert), name="webhook")
         app = http.make_app(self.state, build_registry(self.metrics, self.state), self.tasks.stopped)
         self.tasks.start(http.serve(app, "127.0.0.1", self.http_port), name="http")
@@ -251,7 +248,7 @@ class Operator:
             await asyncio.sleep(0.1)
 
     async def idle(self) -> None:
-        while not (self.reconciler.idle and self.triager.queue.idle):
+        while not self.routes.idle:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
 
@@ -286,7 +283,7 @@ async def _probe_latency(op: Operator, seconds: float) -> list[float]:
         op.probe_eol = not op.probe_eol
         image = "stakater/reloader:v1.1.0" if op.probe_eol else "stakater/reloader:v1.4.21"
         started = time.perf_counter()
-        op.reconciler.workload_seen("Deployment", workload("quiet", "probe-app", image))
+        seen_workload(op.routes, "Deployment", workload("quiet", "probe-app", image))
         while op.writes("probe") == before and time.monotonic() < stop + 10:
             await asyncio.sleep(0.005)
         latencies.append(time.perf_counter() - started)
@@ -331,7 +328,7 @@ async def _requests_churn(op: Operator, seconds: float) -> str:
 
     for i in range(2000):  # as watch events deliver them: a few per loop iteration
         op.kube.add("supportrequests", "shop", f"r-{i}")
-        op.triager.request_seen(meta(request("shop", f"r-{i}", workloads=[f"shop/Deployment/app-{i}"])))
+        op.routes.request_seen(meta(request("shop", f"r-{i}", workloads=[f"shop/Deployment/app-{i}"])))
         if i % 20 == 0:
             await asyncio.sleep(0)
     started = time.perf_counter()
@@ -342,10 +339,10 @@ async def _requests_churn(op: Operator, seconds: float) -> str:
     while time.monotonic() < stop:  # 10 workload changes a second, each named by one request
         i = changes % 2000
         image = f"stakater/reloader:v1.4.{changes % 20}"
-        op.reconciler.workload_seen("Deployment", workload("shop", f"app-{i}", image))
+        seen_workload(op.routes, "Deployment", workload("shop", f"app-{i}", image))
         changes += 1
         if changes == 20:  # and once, the engagement itself: every request is triaged again
-            op.reconciler.engagement_seen(
+            op.routes.engagement_seen(
                 meta(engagement("platform", "enforcer", covers=["shop"], enforcement={"mode": "Enforce"}), 2)
             )
         await asyncio.sleep(0.1)
@@ -359,12 +356,10 @@ async def _overlap_churn(op: Operator, seconds: float) -> str:
 
     for n in range(50):
         for j in range(100):
-            op.reconciler.workload_seen(
-                "Deployment", workload(f"team-{n}", f"w{j}", f"stakater/reloader:v1.4.{j % 20}")
-            )
+            seen_workload(op.routes, "Deployment", workload(f"team-{n}", f"w{j}", f"stakater/reloader:v1.4.{j % 20}"))
     for e in range(100):
         op.kube.add("supportengagements", "platform", f"overlap-{e}")
-        op.reconciler.engagement_seen(with_meta(engagement("platform", f"overlap-{e}", coverage={})))
+        op.routes.engagement_seen(with_meta(engagement("platform", f"overlap-{e}", coverage={})))
         await asyncio.sleep(0)
     started = time.perf_counter()
     await op.idle()
@@ -374,7 +369,7 @@ async def _overlap_churn(op: Operator, seconds: float) -> str:
     while time.monotonic() < stop:  # 5 changes a second, in namespaces all 100 engagements cover
         n, j = changes % 50, changes % 100
         image = f"stakater/reloader:v1.{1 if changes % 2 else 4}.{changes % 20}"
-        op.reconciler.workload_seen("Deployment", workload(f"team-{n}", f"w{j}", image))
+        seen_workload(op.routes, "Deployment", workload(f"team-{n}", f"w{j}", image))
         changes += 1
         await asyncio.sleep(0.2)
     await op.idle()
@@ -399,7 +394,7 @@ async def _long_strings(op: Operator, seconds: float) -> str:
     )
     op.kube.add("supportengagements", "longs", "longs")
     started = time.perf_counter()
-    op.reconciler.engagement_seen(body)
+    op.routes.engagement_seen(body)
     while not op.writes("longs"):
         await asyncio.sleep(0.01)
     took = time.perf_counter() - started
@@ -428,14 +423,14 @@ async def issue37(names: list[str], seconds: float = 12.0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         op = Operator(Path(tmp))
         op.kube.add("compatibilitymatrices", "", "default")
-        op.reconciler.matrix_seen(with_meta(matrix("default")))
+        op.routes.matrix_seen(with_meta(matrix("default")))
         op.kube.add("supportengagements", "platform", "enforcer")
-        op.reconciler.engagement_seen(
+        op.routes.engagement_seen(
             with_meta(engagement("platform", "enforcer", covers=["shop"], enforcement={"mode": "Enforce"}))
         )
         op.kube.add("supportengagements", "quiet", "probe")
-        op.reconciler.engagement_seen(with_meta(engagement("quiet", "probe")))
-        op.reconciler.workload_seen("Deployment", workload("quiet", "probe-app", "stakater/reloader:v1.4.21"))
+        op.routes.engagement_seen(with_meta(engagement("quiet", "probe")))
+        seen_workload(op.routes, "Deployment", workload("quiet", "probe-app", "stakater/reloader:v1.4.21"))
         (op.root / "legit.json").write_text(json.dumps(review("shop", "legit", "stakater/reloader:v1.1.0")))
         await op.start()
         await op.idle()

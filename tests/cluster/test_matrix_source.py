@@ -274,12 +274,12 @@ def test_refresher_applies_keeps_and_forgets_a_deleted_matrix(files: FileServer)
 
     state, store, kube = OperatorState(), MemoryStore(), FakeKubeApi()
     parts = Parts(state, kube, OperatorMetrics(), BackgroundTasks(), AlwaysLeader())  # type: ignore[arg-type]
-    refresher = MatrixRefresher(parts, store)
+    refresher = MatrixRefresher(parts, store, changed=lambda name, content: None)
     body = {
         "metadata": {"name": "m", "uid": "u1", "generation": 1},
         "spec": {"source": {"url": files.url("/matrix.yaml"), "publicKey": PUBLIC.decode(), "caBundle": files.ca_pem}},
     }
-    state.inventory.matrix_record("m")  # as the reconciler does before offering it
+    state.inventory.matrix_record("m")  # as the matrix controller does before offering it
     assert refresher.source_seen("m", body)
 
     async def scenario() -> None:

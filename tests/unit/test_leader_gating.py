@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.leadership import FencedKubeApi, NotLeading
 from eligibility_operator.runtime.metrics import OperatorMetrics
 from eligibility_operator.runtime.parts import Parts
@@ -20,7 +19,7 @@ from eligibility_operator.runtime.state import OperatorState
 from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..fake_kube import FakeKubeApi
-from .test_reconciler import Harness, eligibility, run, settle, until
+from .test_reconciler import Harness, controllers, eligibility, run, settle, until
 
 
 class Switch:
@@ -53,12 +52,11 @@ async def replica(leadership: Switch, kube: FakeKubeApi | None = None) -> AsyncI
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     fenced = FencedKubeApi(kube, leadership)
-    reconciler = Reconciler(Parts(state, fenced, metrics, tasks, leadership), coalesce_seconds=0.01, retry_seconds=0.02)
-    leadership.on_change(reconciler.leadership_changed)
+    routes = controllers(Parts(state, fenced, metrics, tasks, leadership), coalesce_seconds=0.01, retry_seconds=0.02)
+    leadership.on_change(routes.leadership_changed)
     state.ready.set()
-    tasks.start(reconciler.run(), name="reconciler", forever=True)
     try:
-        yield Harness(kube, state, metrics, reconciler, tasks)
+        yield Harness(kube, state, metrics, routes, tasks)
     finally:
         await tasks.close()
 
@@ -108,9 +106,9 @@ def test_a_new_leader_repeats_neither_status_nor_event() -> None:
             await settle(leader)
             # The follower's watches deliver what the leader wrote.
             record = follower.state.engagements[("team-a", "contract")]
-            follower.reconciler.engagement_seen(_echo(record, kube.writes_to("supportengagements")[-1].status))
+            follower.routes.engagement_seen(_echo(record, kube.writes_to("supportengagements")[-1].status))
             matrix_body["status"] = copy.deepcopy(kube.writes_to("compatibilitymatrices")[-1].status)
-            follower.reconciler.matrix_seen(matrix_body)
+            follower.routes.matrix_seen(matrix_body)
             writes, events = len(kube.status_writes), len(kube.events)
             old.set(False)  # the old leader dies or freezes
             new.set(True)
@@ -118,7 +116,7 @@ def test_a_new_leader_repeats_neither_status_nor_event() -> None:
             assert len(kube.status_writes) == writes, "the new leader rewrote an unchanged status"
             assert len(kube.events) == events, "the new leader repeated the Event"
             # A real change afterwards is written and announced once, by the new leader.
-            follower.reconciler.workload_gone("team-a", "Deployment", "old")
+            follower.routes.workload_gone("team-a", "Deployment", "old")
             await until(lambda: len(kube.events) == events + 1, what="the new leader's Event")
             assert "changed from Ineligible to" in kube.events[-1].message
             await settle(follower)

@@ -115,9 +115,10 @@ def test_current_turns_stale_when_max_age_passes_without_a_fetch() -> None:
 
     now = [NOW]
     parts = Parts(OperatorState(), FakeKubeApi(), OperatorMetrics(), BackgroundTasks())  # type: ignore[arg-type]
-    refresher = MatrixRefresher(parts, MemoryStore(), clock=lambda: now[0])
     written: list[str] = []
-    refresher.on_changed = lambda name, engagements: written.append(name)
+    refresher = MatrixRefresher(
+        parts, MemoryStore(), changed=lambda name, content: written.append(name), clock=lambda: now[0]
+    )
     refresher.sources["m"] = _sourced(revision="sha256:r", last_fetched=NOW, attempted=True)
     refresher.notice_stale()
     assert written == []  # fresh, as its status says

@@ -1,4 +1,5 @@
-"""The reconciler against an in-memory API: coalescing, priming, sweeps, retries, Events, no-op writes.
+"""The controllers, fed through their routes, against an in-memory API: coalescing, priming, sweeps,
+retries, Events, no-op writes.
 
 These run in well under a second each; the same behaviour is tested end to end against the real
 API server in tests/cluster/test_operator.py and tests/faults/test_faults.py.
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eligibility_operator.api.models import GROUP, VERSION
+from eligibility_operator.core.products.objects import facts_of
 from eligibility_operator.core.verdict.evaluation import Platform
-from eligibility_operator.runtime.controllers.engagements import Reconciler
+from eligibility_operator.runtime.controllers.routes import Routes
 from eligibility_operator.runtime.metrics import OperatorMetrics
 from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
@@ -39,7 +41,7 @@ class Harness:
     kube: FakeKubeApi
     state: OperatorState
     metrics: OperatorMetrics
-    reconciler: Reconciler
+    routes: Routes
     tasks: BackgroundTasks
 
     def error_count(self, operation: str) -> float:
@@ -48,19 +50,19 @@ class Harness:
     def add_matrix(self, name: str = "default") -> dict[str, Any]:
         body = with_meta(matrix(name))
         self.kube.add(CM, "", name)
-        self.reconciler.matrix_seen(body)
+        self.routes.matrix_seen(body)
         return body
 
     def add_engagement(self, namespace: str, name: str = "contract", **spec: Any) -> dict[str, Any]:
         body = with_meta(engagement(namespace, name, **spec))
         self.kube.add(SE, namespace, name)
-        self.reconciler.engagement_seen(body)
+        self.routes.engagement_seen(body)
         return body
 
     def add_workload(self, namespace: str, name: str, *images: str) -> dict[str, Any]:
         body = workload(namespace, name, *images)
         self.kube.add("deployments", namespace, name)
-        self.reconciler.workload_seen("Deployment", body)
+        seen_workload(self.routes, "Deployment", body)
         return body
 
     def engagement_writes(self) -> list[dict[str, Any]]:
@@ -80,15 +82,31 @@ async def until(predicate: Callable[[], bool], timeout: float = 3.0, what: str =
 
 async def settle(h: Harness) -> None:
     """Let the reconciler finish the batch it has (several coalescing periods without work)."""
-    await asyncio.sleep(h.reconciler.coalesce_seconds * 4)
-    await until(lambda: h.reconciler.idle, what="an idle reconciler")
-    await asyncio.sleep(h.reconciler.coalesce_seconds * 2)
+    await asyncio.sleep(h.routes.coalesce_seconds * 4)
+    await until(lambda: h.routes.idle, what="idle controllers")
+    await asyncio.sleep(h.routes.coalesce_seconds * 2)
 
 
 async def first_write(h: Harness) -> None:
     """Wait for the first engagement status write, then for the reconciler to finish its batch."""
     await until(lambda: bool(h.engagement_writes()), what="the first write")
     await settle(h)
+
+
+def controllers(parts: Parts, **options: Any) -> Routes:
+    """The three controllers and their routes, with their loops running (upkeep's only where a test starts
+    them)."""
+    routes = Routes(parts, **options)
+    parts.tasks.start(routes.engagements.run(), name="reconciler", forever=True)
+    parts.tasks.start(routes.matrices.run(), name="matrix-status", forever=True)
+    parts.tasks.start(routes.requests.run(), name="request-triager", forever=True)
+    return routes
+
+
+def seen_workload(routes: Routes, kind: str, body: dict[str, Any]) -> None:
+    """A workload object as the watches would decode it."""
+    meta = body["metadata"]
+    routes.workload_seen(meta.get("namespace", ""), kind, meta["name"], facts_of(body))
 
 
 @asynccontextmanager
@@ -100,12 +118,11 @@ async def harness(
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     options = {"coalesce_seconds": 0.01, "retry_seconds": 0.02, **options}
-    reconciler = Reconciler(Parts(state, kube, metrics, tasks), **options)
+    routes = controllers(Parts(state, kube, metrics, tasks), **options)
     if ready:
         state.ready.set()
-    tasks.start(reconciler.run(), name="reconciler", forever=True)
     try:
-        yield Harness(kube, state, metrics, reconciler, tasks)
+        yield Harness(kube, state, metrics, routes, tasks)
     finally:
         assert tasks.stopped() == [], "a background task stopped"
         await tasks.close()
@@ -167,7 +184,7 @@ def test_no_write_when_nothing_changed() -> None:
             h.add_workload("team-a", "reloader", "stakater/reloader:v1.4.21")
             await first_write(h)
             writes, events = len(h.kube.status_writes), len(h.kube.events)
-            h.reconciler.mark_all()  # e.g. the hourly resync
+            h.routes.resync()  # e.g. the hourly resync
             # A workload without a product changes nothing the engagement reports.
             h.add_workload("team-a", "web", "nginx:1.27")
             await settle(h)
@@ -197,8 +214,8 @@ def test_events_only_on_transitions() -> None:
             await until(lambda: len(h.engagement_writes()) > writes, what="the status update")
             await settle(h)
             assert len(h.kube.events) == 2
-            h.reconciler.workload_gone("team-a", "Deployment", "old")
-            h.reconciler.workload_gone("team-a", "Deployment", "old-2")
+            h.routes.workload_gone("team-a", "Deployment", "old")
+            h.routes.workload_gone("team-a", "Deployment", "old-2")
             await until(lambda: len(h.kube.events) == 3, what="the Event back to Eligible")
             assert h.kube.events[2].reason == "EligibilityEligible"
 
@@ -217,7 +234,7 @@ def test_a_product_entering_the_premium_horizon_is_announced_once() -> None:
             horizon = next(e for e in h.kube.events if e.reason == "EndOfSupportApproaching")
             assert horizon.warning
             assert horizon.message.startswith("[EO102] customer action: upgrade reloader 1.2.0 to 1.4.21")
-            h.reconciler.mark_all()
+            h.routes.resync()
             h.add_workload("team-a", "other", "stakater/reloader:v1.4.21")  # the status changes, the horizon not
             await settle(h)
             assert len(h.kube.events) == 2
@@ -233,7 +250,7 @@ def test_a_status_edited_on_the_server_is_rewritten() -> None:
             await first_write(h)
             good = h.engagement_writes()[-1]
             body["status"] = {**good, "eligibility": "Ineligible"}  # someone edited it
-            h.reconciler.engagement_seen(body)
+            h.routes.engagement_seen(body)
             await until(lambda: len(h.engagement_writes()) == 2, what="the rewrite")
             assert eligibility(h.engagement_writes()[-1]) == eligibility(good)
             await settle(h)
@@ -278,7 +295,7 @@ def test_platform_errors_are_counted_and_the_platform_is_read_again() -> None:
     async def scenario() -> None:
         async with harness(platform_seconds=0.02) as h:
             h.kube.fail("platform")
-            h.tasks.start(h.reconciler.watch_platform_forever(), name="platform", forever=True)
+            h.tasks.start(h.routes.upkeep.watch_platform_forever(), name="platform", forever=True)
             await until(lambda: h.state.platform == Platform(kubernetes="v1.30.2"), what="the platform")
             assert h.error_count("platform") == 1
 
@@ -290,7 +307,7 @@ def test_a_deleted_engagement_is_not_written() -> None:
         async with harness(coalesce_seconds=0.05) as h:
             h.add_matrix()
             h.add_engagement("team-a")
-            h.reconciler.engagement_gone("team-a", "contract")
+            h.routes.engagement_gone("team-a", "contract")
             h.kube.delete(SE, "team-a", "contract")
             await settle(h)
             assert h.engagement_writes() == []
@@ -308,14 +325,14 @@ def test_priming_waits_for_every_object_that_existed_at_start() -> None:
             h.kube.add(SE, "team-a", "contract")
             h.kube.add("deployments", "team-a", "reloader")
             h.kube.add("namespaces", "", "team-a")
-            prime = h.tasks.start(h.reconciler.prime(), name="prime", critical=True)
+            prime = h.tasks.start(h.routes.upkeep.prime(), name="prime", critical=True)
             h.add_matrix()
             h.add_engagement("team-a")
-            h.reconciler.namespace_seen("team-a", {})
+            h.routes.namespace_seen("team-a", {})
             await asyncio.sleep(0.3)
             assert not h.state.is_ready(), "ready before the Deployment arrived"
             assert h.kube.status_writes == [], "wrote a status from a partial inventory"
-            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", "stakater/reloader:v1.1.0"))
+            seen_workload(h.routes, "Deployment", workload("team-a", "reloader", "stakater/reloader:v1.1.0"))
             await asyncio.wait_for(prime, 2)
             assert h.state.is_ready()
             await until(lambda: bool(h.engagement_writes()), what="the first write")
@@ -329,7 +346,7 @@ def test_priming_retries_counting_and_counts_only_selected_namespaces() -> None:
         async with harness(ready=False, namespaces=frozenset({"team-a"})) as h:
             h.kube.add("deployments", "team-b", "elsewhere")  # not watched: must not be waited for
             h.kube.fail("count")
-            await asyncio.wait_for(h.reconciler.prime(), 2)
+            await asyncio.wait_for(h.routes.upkeep.prime(), 2)
             assert h.error_count("sweep") == 1
             scopes = {args[1] for method, args in h.kube.calls if method == "count" and args[0] == "deployments"}
             assert scopes == {"team-a"}
@@ -341,7 +358,7 @@ def test_priming_gives_up_when_objects_never_arrive() -> None:
     async def scenario() -> None:
         async with harness(ready=False) as h:
             h.kube.add("deployments", "team-a", "never-delivered")
-            await asyncio.wait_for(h.reconciler.prime(recheck_seconds=0.05, give_up_seconds=0.2), 2)
+            await asyncio.wait_for(h.routes.upkeep.prime(recheck_seconds=0.05, give_up_seconds=0.2), 2)
             assert h.state.is_ready()
 
     run(scenario)
@@ -357,12 +374,12 @@ def test_sweep_forgets_objects_deleted_while_the_watch_was_away() -> None:
             h.add_engagement("team-a")
             h.add_workload("team-a", "old", "stakater/reloader:v1.1.0")
             h.add_workload("team-a", "new", "stakater/reloader:v1.4.21")
-            h.reconciler.namespace_seen("team-a", {})
+            h.routes.namespace_seen("team-a", {})
             h.kube.add("namespaces", "", "team-a")
             await first_write(h)
             assert eligibility(h.engagement_writes()[-1]) != "Eligible"
             h.kube.delete("deployments", "team-a", "old")  # the DELETED event was lost
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             assert ("team-a", "Deployment", "old") not in h.state.inventory.workloads
             assert ("team-a", "Deployment", "new") in h.state.inventory.workloads
             await until(lambda: eligibility(h.engagement_writes()[-1]) == "Eligible", what="re-evaluation")
@@ -378,11 +395,11 @@ def test_sweep_keeps_objects_seen_after_its_list_began() -> None:
             def list_then_create(group: str, version: str, plural: str, namespace: str | None = None, **kw: Any) -> Any:
                 listed = original(group, version, plural, namespace, **kw)
                 if plural == "deployments":  # created (and seen by the watch) right after the LIST
-                    h.reconciler.workload_seen("Deployment", workload("team-a", "late", "nginx"))
+                    seen_workload(h.routes, "Deployment", workload("team-a", "late", "nginx"))
                 return listed
 
             h.kube.list_keys = list_then_create  # type: ignore[method-assign]
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             assert ("team-a", "Deployment", "late") in h.state.inventory.workloads
 
     run(scenario)
@@ -392,7 +409,7 @@ def test_sweep_lists_only_the_selected_namespaces() -> None:
     async def scenario() -> None:
         async with harness(namespaces=frozenset({"team-a", "team-b"})) as h:
             h.add_workload("team-a", "one", "nginx")
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             namespaced = [args for method, args in h.kube.calls if method == "list_keys" and args[0] != "namespaces"]
             namespaced = [args for args in namespaced if args[0] != CM]
             assert namespaced, "the sweep listed nothing"
@@ -407,7 +424,7 @@ def test_a_failed_sweep_is_counted_and_retried() -> None:
             h.add_workload("team-a", "gone", "nginx")
             h.kube.delete("deployments", "team-a", "gone")
             h.kube.fail("list_keys")
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             assert h.error_count("sweep") == 1
             assert ("team-a", "Deployment", "gone") in h.state.inventory.workloads
             await until(lambda: ("team-a", "Deployment", "gone") not in h.state.inventory.workloads, what="retry")
@@ -419,7 +436,7 @@ def test_relisting_schedules_one_sweep() -> None:
     async def scenario() -> None:
         async with harness(retry_seconds=0.05) as h:
             for _ in range(50):
-                h.reconciler.relisted()
+                h.routes.relisted()
             await asyncio.sleep(0.3)
             sweeps = [args for method, args in h.kube.calls if method == "list_keys" and args[0] == "namespaces"]
             assert len(sweeps) == 1
@@ -432,7 +449,7 @@ def test_unserved_resources_are_not_swept() -> None:
         async with harness() as h:
             h.kube.unserved.add("clusterserviceversions")
             h.add_workload("team-a", "one", "nginx")
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             assert ("team-a", "Deployment", "one") in h.state.inventory.workloads
 
     run(scenario)
@@ -448,7 +465,7 @@ def test_matrix_status_follows_validity() -> None:
             broken = with_meta(matrix("default"), generation=2)
             broken["metadata"]["uid"] = body["metadata"]["uid"]
             broken["spec"]["products"][0]["releases"] = "not a list"
-            h.reconciler.matrix_seen(broken)
+            h.routes.matrix_seen(broken)
             await until(lambda: len(h.kube.writes_to(CM)) == 2, what="the Invalid status")
             ready = h.kube.writes_to(CM)[-1].status["conditions"][0]
             assert (ready["status"], ready["reason"]) == ("False", "Invalid")
@@ -479,11 +496,11 @@ def test_a_helm_release_is_judged_until_the_workload_it_creates_runs() -> None:
             reloader = next(p for p in body["spec"]["products"] if p["name"] == "reloader")
             reloader["recognition"]["charts"] = [{"name": "reloader", "versions": [{"chart": "1.1"}]}]
             h.kube.add(CM, "", "default")
-            h.reconciler.matrix_seen(body)
+            h.routes.matrix_seen(body)
             h.add_engagement("tools", coverage={"namespaces": ["tools"]})
             # a HelmRelease in flux-system installing chart reloader 1.1.0 (app 1.1.0, end of life) into tools
             h.kube.add("helmreleases", "flux-system", "reloader")
-            h.reconciler.workload_seen("HelmRelease", helm_release("flux-system", "reloader", "1.1.0", "tools"))
+            seen_workload(h.routes, "HelmRelease", helm_release("flux-system", "reloader", "1.1.0", "tools"))
             await until(lambda: bool(h.engagement_writes() and h.engagement_writes()[-1].get("products")))
             products = h.engagement_writes()[-1]["products"]
             assert [(p["product"], p["version"], p["workloads"]) for p in products] == [
@@ -498,7 +515,7 @@ def test_a_helm_release_is_judged_until_the_workload_it_creates_runs() -> None:
                 ("reloader", "1.4.21", ["tools/Deployment/reloader"])
             ]
             # deleting the HelmRelease forgets it, although its findings were filed under tools
-            h.reconciler.workload_gone("flux-system", "HelmRelease", "reloader")
+            h.routes.workload_gone("flux-system", "HelmRelease", "reloader")
             assert ("flux-system", "HelmRelease", "reloader") not in h.state.inventory.workloads
 
     run(test)

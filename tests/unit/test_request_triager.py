@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.controllers.requests import RequestTriager
+from eligibility_operator.runtime.controllers.routes import Routes
 from eligibility_operator.runtime.metrics import OperatorMetrics, build_registry
 from eligibility_operator.runtime.parts import Parts
 from eligibility_operator.runtime.state import OperatorState
@@ -22,7 +22,7 @@ from eligibility_operator.runtime.tasks import BackgroundTasks
 
 from ..builders import API, engagement, matrix, workload
 from ..fake_kube import FakeKubeApi
-from .test_reconciler import run
+from .test_reconciler import controllers, run, seen_workload
 from .test_reconciler import until as _until
 
 SR = "supportrequests"
@@ -58,7 +58,7 @@ class H:
     kube: FakeKubeApi
     state: OperatorState
     metrics: OperatorMetrics
-    reconciler: Reconciler
+    routes: Routes
     triager: RequestTriager
 
     def writes(self, name: str) -> list[dict[str, Any]]:
@@ -66,7 +66,7 @@ class H:
 
     def add_request(self, namespace: str, name: str, generation: int = 1, **spec: Any) -> None:
         self.kube.add(SR, namespace, name)
-        self.triager.request_seen(meta(request(namespace, name, **spec), generation))
+        self.routes.request_seen(meta(request(namespace, name, **spec), generation))
 
 
 @asynccontextmanager
@@ -76,20 +76,14 @@ async def harness() -> AsyncIterator[H]:
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
     parts = Parts(state, kube, metrics, tasks)
-    reconciler = Reconciler(parts, coalesce_seconds=0.01, retry_seconds=0.02)
-    triager = RequestTriager(parts, coalesce_seconds=0.01, retry_seconds=0.02, seen=reconciler.seen)
-    reconciler.on_marked = triager.engagements_marked
-    reconciler.on_workload_changed = triager.workload_changed
-    reconciler.on_request_gone = triager.request_gone
+    routes = controllers(parts, coalesce_seconds=0.01, retry_seconds=0.02)
     state.ready.set()
-    tasks.start(reconciler.run(), name="reconciler", forever=True)
-    tasks.start(triager.run(), name="triager", forever=True)
     try:
-        h = H(kube, state, metrics, reconciler, triager)
+        h = H(kube, state, metrics, routes, routes.requests)
         kube.add("compatibilitymatrices", "", "default")
-        reconciler.matrix_seen(meta(matrix("default")))
+        routes.matrix_seen(meta(matrix("default")))
         kube.add("supportengagements", "team-a", "contract")
-        reconciler.engagement_seen(meta(engagement("team-a")))
+        routes.engagement_seen(meta(engagement("team-a")))
         yield h
     finally:
         assert tasks.stopped() == []
@@ -104,7 +98,7 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
     async def scenario() -> None:
         async with harness() as h:
             h.kube.add("deployments", "team-a", "reloader")
-            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", EOL))
+            seen_workload(h.routes, "Deployment", workload("team-a", "reloader", EOL))
             h.kube.workload_statuses[("team-a", "Deployment", "reloader")] = ({"readyReplicas": 0}, 1)
             h.kube.object_events[("team-a", "Deployment", "reloader")].append(
                 {"type": "Warning", "reason": "BackOff", "message": "crash", "lastTimestamp": "2026-06-02T09:00:00Z"}
@@ -127,7 +121,7 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
                 'request="p1",request_severity="P1"}' in scrape
             )
 
-            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", OK))
+            seen_workload(h.routes, "Deployment", workload("team-a", "reloader", OK))
             await until(lambda: condition(h.writes("p1")[-1], "Eligible")["status"] == "True", what="re-triage")
             # the Event follows the status write
             await until(lambda: sum(e.kind == "SupportRequest" for e in h.kube.events) >= 2, what="two Events")
@@ -137,8 +131,8 @@ def test_upgrade_retriages_the_request_and_events_follow_changes() -> None:
             ]
             # a change elsewhere that does not change the triage writes nothing
             writes = len(h.writes("p1"))
-            h.reconciler.workload_seen("Deployment", workload("team-a", "other", "nginx:1"))
-            h.reconciler.mark_all()
+            seen_workload(h.routes, "Deployment", workload("team-a", "other", "nginx:1"))
+            h.routes.resync()
             await asyncio.sleep(0.1)
             assert len(h.writes("p1")) == writes
 
@@ -152,7 +146,7 @@ def test_request_without_engagement_is_triaged_when_one_appears() -> None:
             await until(lambda: bool(h.writes("q")), what="a triage")
             assert h.writes("q")[-1]["scope"] == "NotCovered"
             h.kube.add("supportengagements", "team-b", "b")
-            h.reconciler.engagement_seen(meta(engagement("team-b", "b")))
+            h.routes.engagement_seen(meta(engagement("team-b", "b")))
             await until(lambda: h.writes("q")[-1]["scope"] == "InScope", what="re-triage under the new engagement")
             assert h.writes("q")[-1]["engagement"] == "team-b/b"
 
@@ -167,7 +161,7 @@ def test_spec_change_retriages_and_deleted_request_is_forgotten() -> None:
             assert h.writes("r")[-1]["route"] == "ProfessionalServices"
             h.add_request("team-a", "r", generation=2, category="ChangeRequest")
             await until(lambda: h.writes("r")[-1]["scope"] == "ChangeRequest", what="re-triage of the new spec")
-            h.triager.request_gone("team-a", "r")
+            h.routes.request_gone("team-a", "r")
             assert ("team-a", "r") not in h.state.requests
             assert 'request="r"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
 
@@ -195,7 +189,7 @@ def test_request_deleted_while_the_watch_was_down_is_swept() -> None:
             await until(lambda: bool(h.writes("gone")) and bool(h.writes("kept")), what="both triaged")
             h.kube.delete(SR, "team-a", "gone")  # no DELETED event: the watch was interrupted
             await asyncio.sleep(0.01)
-            await h.reconciler.sweep()
+            await h.routes.upkeep.sweep()
             assert set(h.state.requests) == {("team-a", "kept")}
             assert 'request="gone"' not in generate_latest(build_registry(h.metrics, h.state)).decode()
 
@@ -224,7 +218,7 @@ def test_a_workload_change_retriages_only_the_requests_it_is_an_input_of() -> No
     async def scenario() -> None:
         async with harness() as h:
             h.kube.add("deployments", "team-a", "reloader")
-            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", EOL))
+            seen_workload(h.routes, "Deployment", workload("team-a", "reloader", EOL))
             for i in range(200):
                 h.add_request("team-a", f"other-{i}", workloads=[f"team-a/Deployment/app-{i}"])
             h.add_request("team-a", "named", workloads=["team-a/Deployment/reloader"])
@@ -232,7 +226,7 @@ def test_a_workload_change_retriages_only_the_requests_it_is_an_input_of() -> No
             await until(lambda: len(list(h.kube.writes_to(SR))) >= 202, what="the first triage")
             await until(lambda: h.triager.queue.idle)
             triaged = _count_triages(h)
-            h.reconciler.workload_seen("Deployment", workload("team-a", "reloader", OK))
+            seen_workload(h.routes, "Deployment", workload("team-a", "reloader", OK))
             await until(lambda: len(triaged) >= 2, what="the re-triage")
             await asyncio.sleep(0.3)
             assert sorted(triaged) == [("team-a", "named"), ("team-a", "product")], triaged[:5]
@@ -257,7 +251,7 @@ def test_triaging_thousands_of_requests_never_holds_the_loop() -> None:
             gc.collect()
             gc.freeze()  # the rest of the test run's heap is not this code's stall (a full collection of it)
             with LoopLag() as lag:
-                h.reconciler.engagement_seen(meta(engagement("team-a", plan="Premium"), generation=2))
+                h.routes.engagement_seen(meta(engagement("team-a", plan="Premium"), generation=2))
                 await _until(lambda: len(triaged) >= 2000 and h.triager.queue.idle, timeout=90, what="the re-triage")
             print(
                 f"\n2,000 requests re-triaged: longest event-loop stall {lag.worst_cpu * 1000:.0f} ms CPU "

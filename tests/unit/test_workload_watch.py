@@ -22,7 +22,7 @@ class Sink:
         self.facts: dict[tuple[str, str], WorkloadFacts | None] = {}
         self.gone: list[tuple[str, str, str]] = []
 
-    def workload_facts_seen(self, kind: str, namespace: str, name: str, facts: WorkloadFacts | None) -> None:
+    def workload_seen(self, namespace: str, kind: str, name: str, facts: WorkloadFacts | None) -> None:
         self.facts[(namespace, name)] = facts
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None:

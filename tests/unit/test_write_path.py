@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from eligibility_operator.runtime.controllers.engagements import Reconciler
 from eligibility_operator.runtime.controllers.requests import RequestTriager
 from eligibility_operator.runtime.leadership import FencedKubeApi, LeaderElector, LeaseRecord
 from eligibility_operator.runtime.metrics import OperatorMetrics
@@ -20,7 +19,7 @@ from eligibility_operator.runtime.tasks import BackgroundTasks
 from ..fake_kube import FakeKubeApi
 from .test_hostile_runtime import Refused
 from .test_leadership import TIMING, Clock, MemoryLease
-from .test_reconciler import Harness, eligibility, run, settle, until
+from .test_reconciler import Harness, controllers, eligibility, run, seen_workload, settle, until
 from .test_request_triager import harness as triage_harness
 from .test_request_triager import until as slow_until
 
@@ -87,13 +86,12 @@ async def _replica(gap: Gap) -> tuple[Harness, BackgroundTasks]:
     state = OperatorState()
     metrics = OperatorMetrics()
     tasks = BackgroundTasks(lambda op: metrics.errors.labels(op).inc())
-    reconciler = Reconciler(
+    routes = controllers(
         Parts(state, FencedKubeApi(kube, gap), metrics, tasks, gap), coalesce_seconds=0.01, retry_seconds=0.02
     )
-    gap.on_change(reconciler.leadership_changed)
+    gap.on_change(routes.leadership_changed)
     state.ready.set()
-    tasks.start(reconciler.run(), name="reconciler", forever=True)
-    return Harness(kube, state, metrics, reconciler, tasks), tasks
+    return Harness(kube, state, metrics, routes, tasks), tasks
 
 
 def _status_of(h: Harness, name: str) -> dict[str, Any]:
@@ -137,7 +135,7 @@ def test_a_write_fenced_in_the_middle_of_a_batch_is_held_not_treated_as_done() -
             await until(lambda: gap.refuse_after == 0 and gap.checks >= 2, what="the fenced write")
             await asyncio.sleep(0.05)
             assert len(h.engagement_writes()) == writes
-            assert h.reconciler.queue.held == {("team-a", "first")}
+            assert h.routes.engagements.queue.held == {("team-a", "first")}
             gap.refuse_after = None
             gap.term += 1
             for callback in gap.callbacks:  # the elector announces the new term
@@ -166,7 +164,7 @@ def test_a_refused_support_request_status_backs_off_and_writes_a_small_one() -> 
 
             h.kube.replace_status = replace_status  # type: ignore[method-assign]
             h.kube.add("deployments", "team-a", "reloader")
-            h.reconciler.workload_seen("Deployment", _workload("team-a", "reloader", EOL))
+            seen_workload(h.routes, "Deployment", _workload("team-a", "reloader", EOL))
             h.add_request("team-a", "big", workloads=["team-a/Deployment/reloader"])
             await slow_until(lambda: bool(h.writes("big")), what="the small status")
             ready = next(c for c in h.writes("big")[-1]["conditions"] if c["type"] == "Ready")

@@ -67,6 +67,15 @@ class Scope(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class RequestConditionType(StrEnum):
+    """A SupportRequest's condition types."""
+
+    READY = "Ready"
+    IN_SCOPE = "InScope"
+    COMPLETE = "Complete"
+    ELIGIBLE = "Eligible"
+
+
 class Route(StrEnum):
     SUPPORT = "Support"
     PROFESSIONAL_SERVICES = "ProfessionalServices"

@@ -16,10 +16,8 @@ import kopf
 
 from ..core.products.workloads import WATCHED_RESOURCES
 from .config import OperatorConfig, WebhookConfig
-from .controllers.engagements import Reconciler
-from .controllers.matrices import MatrixRefresher
 from .controllers.matrix_store import ConfigMapStore, MatrixStore, MemoryStore
-from .controllers.requests import RequestTriager
+from .controllers.routes import Routes
 from .handlers import build_registry
 from .kube import connection as kubeconn
 from .kube.api import KubeApi, describe_error
@@ -141,7 +139,7 @@ async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> 
 
 
 async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
-    """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
+    """Run Kopf with our handlers, the controllers' loops and the metrics/health server until stopped.
 
     With ``config.election``, writes wait for the Lease (:mod:`leadership`); without, this process always
     writes. Each component gets its part of ``config``."""
@@ -165,37 +163,28 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     metrics.leader.set_function(lambda: float(leadership.may_write()))
     fenced = FencedKubeApi(kube, leadership)
     parts = Parts(state, fenced, metrics, tasks, leadership)
-    reconciler = Reconciler(parts, coalesce_seconds=watch.coalesce_seconds, cross_namespace=watch.cross_namespace)
-    leadership.on_change(reconciler.leadership_changed)
-    kopf_patches.skip_spawning_without_daemons()
-    triager = RequestTriager(
-        parts, coalesce_seconds=watch.coalesce_seconds, seen=reconciler.seen, writer=reconciler.writer
+    routes = Routes(
+        parts,
+        _matrix_store(parts, kube, config.matrix_store_namespace),
+        coalesce_seconds=watch.coalesce_seconds,
+        cross_namespace=watch.cross_namespace,
     )
-    leadership.on_change(triager.leadership_changed)
-    reconciler.on_marked, reconciler.on_workload_changed = triager.engagements_marked, triager.workload_changed
-    reconciler.on_request_gone = triager.request_gone
-    refresher = _matrix_refresher(parts, kube, reconciler, config.matrix_store_namespace)
+    leadership.on_change(routes.leadership_changed)
+    kopf_patches.skip_spawning_without_daemons()
     with contextlib.suppress(TimeoutError):  # the last good copies before the first watch event, if possible
-        await asyncio.wait_for(refresher.load_store(), 5)
-    tasks.start(refresher.run(), name="matrix-refresher", forever=True)
-    registry = build_registry(reconciler, watch, triager)
+        await asyncio.wait_for(routes.matrices.refresher.load_store(), 5)
+    registry = build_registry(routes, watch)
     watches = WorkloadWatches(
         lambda: kubeconn.Connection.from_info(kubeconn.login(), config.user_agent),
         WATCHED_RESOURCES,
-        reconciler,
+        routes,
         namespaces=state.namespaces,
         options=watch,
-        count_error=reconciler.count_error,
+        count_error=lambda operation: metrics.errors.labels(operation).inc(),
     )
-    reconciler.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
+    routes.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
     tasks.start(watches.run(), name="workload-watches", forever=True)
-    # These must keep running (prime until it is done): /healthz fails if one has stopped.
-    tasks.start(reconciler.run(), name="reconciler", forever=True)
-    tasks.start(triager.run(), name="request-triager", forever=True)
-    tasks.start(reconciler.resync_forever(), name="resync", forever=True)
-    tasks.start(reconciler.watch_platform_forever(), name="platform", forever=True)
-    tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)
-    tasks.start(reconciler.prime(), name="prime", critical=True)
+    routes.start(tasks)
     if webhook:
         tasks.start(_run_webhook(parts, kube, webhook), name="webhook", forever=True)
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
@@ -217,16 +206,11 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
 
 
-def _matrix_refresher(parts: Parts, kube: KubeApi, reconciler: Reconciler, namespace: str) -> MatrixRefresher:
+def _matrix_store(parts: Parts, kube: KubeApi, namespace: str) -> MatrixStore:
     """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
     api_client = getattr(kube, "api", None)
     store: MatrixStore = ConfigMapStore(api_client, namespace, parts.leadership) if api_client else MemoryStore()
-    refresher = MatrixRefresher(parts, store)
-    refresher.on_changed = reconciler.matrix_changed
-    reconciler.on_matrix_source = refresher.source_seen
-    reconciler.on_matrix_gone = refresher.matrix_gone
-    reconciler.writer.matrix_extra = refresher.status_extra
-    return refresher
+    return store
 
 
 async def _shut_down(

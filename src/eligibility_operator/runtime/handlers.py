@@ -1,16 +1,17 @@
-"""The thin Kopf shell: watches that feed the controllers (engagements, SupportRequests, matrices,
-namespaces; workloads have watches of their own).
+"""The thin Kopf shell: watches of engagements, SupportRequests, matrices and namespaces that tell the
+routes (:mod:`.controllers.routes`, which pass each event to the controllers that react); workloads have
+watches of their own.
 
 Customer workloads are only read (LIST and WATCH), by the operator's own watches
 (:mod:`.watches`, started by :mod:`.app`): Kopf's per-event machinery was most of the
 start-up CPU for them. No annotation, finalizer or status is ever written to a
 workload (``tests/cluster/test_operator.py`` checks that). Kopf's index handlers are not
 used: their start-up gating costs O(N²) wake-ups with N objects (5,000 Deployments
-took minutes); the reconciler primes itself instead (see ``Reconciler.prime``).
+took minutes); the operator primes itself instead (see ``Upkeep.prime``).
 
 Our own resources and namespaces are watched by Kopf with low-level ``on.event`` handlers: the operator keeps no
 per-object handler progress, so Kopf never writes annotations or finalizers to
-engagements or matrices either; the reconciler writes their status itself.
+engagements or matrices either; each kind's controller writes its status itself.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import kopf
 
 from ..api.models import GROUP, VERSION
 from .config import WatchConfig
-from .controllers.engagements import Reconciler
-from .controllers.requests import RequestTriager
+from .controllers.routes import Routes
 from .kube import connection as kubeconn
 
 
@@ -69,22 +69,18 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
     return dict((body.get("metadata") or {}).get("labels") or {})
 
 
-def build_registry(
-    reconciler: Reconciler, watch: WatchConfig | None = None, triager: RequestTriager | None = None
-) -> kopf.OperatorRegistry:
-    """Register every handler on a private registry bound to ``reconciler`` (and ``triager``)."""
+def build_registry(routes: Routes, watch: WatchConfig | None = None) -> kopf.OperatorRegistry:
+    """Register every handler on a private registry that tells ``routes``."""
     registry = kopf.OperatorRegistry()
-    r = reconciler
-    if triager is not None:
-        resource = (GROUP, VERSION, "supportrequests")
-        _register(
-            registry,
-            resource,
-            "request_event",
-            triager.request_seen,
-            lambda body: triager.request_gone(*_meta(body)),
-            r.relisted,
-        )
+    r = routes
+    _register(
+        registry,
+        (GROUP, VERSION, "supportrequests"),
+        "request_event",
+        r.request_seen,
+        lambda body: r.request_gone(*_meta(body)),
+        r.relisted,
+    )
     # The workload kinds are watched by watches.py (read only), not by Kopf.
     _register(
         registry,
@@ -125,7 +121,7 @@ def _settings(registry: kopf.OperatorRegistry, watch: WatchConfig) -> None:
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Kopf posts Events for its own log lines; they would be about customer workloads. Ours go
-        # through the reconciler, about engagements only.
+        # through the status writer, about our own objects only.
         settings.posting.enabled = False
         settings.persistence.finalizer = f"{GROUP}/unused-finalizer"  # never set: no high-level handlers
         settings.persistence.diffbase_storage = NoEssenceDiffBase()

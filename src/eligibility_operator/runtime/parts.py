@@ -1,8 +1,8 @@
 """What the operator's components share: built once by :mod:`.app` and given to each of them.
 
-The reconciler, the SupportRequest triager, the matrix refresher and the admission handler all work
-on the same state, through the same API client, count into the same metrics, start their work on the
-same background tasks and ask the same leader election whether they may write.
+The controllers of each kind (:mod:`.controllers.routes`), the matrix refresher, upkeep and the admission
+handler all work on the same state, through the same API client, count into the same metrics, start their
+work on the same background tasks and ask the same leader election whether they may write.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class _Collect:
     def __init__(self, out: list[WorkloadFacts]) -> None:
         self.out = out
 
-    def workload_facts_seen(self, kind: str, namespace: str, name: str, facts: WorkloadFacts | None) -> None:
+    def workload_seen(self, namespace: str, kind: str, name: str, facts: WorkloadFacts | None) -> None:
         if facts is not None:
             self.out.append(facts)
 

@@ -31,9 +31,9 @@ log = logging.getLogger("eligibility_operator")
 
 
 class Sink(Protocol):
-    """What the watches feed (the reconciler)."""
+    """What the watches feed (the routes, :mod:`.controllers.routes`)."""
 
-    def workload_facts_seen(self, kind: str, namespace: str, name: str, facts: WorkloadFacts | None) -> None: ...
+    def workload_seen(self, namespace: str, kind: str, name: str, facts: WorkloadFacts | None) -> None: ...
 
     def workload_gone(self, namespace: str, kind: str, name: str) -> None: ...
 
@@ -189,7 +189,7 @@ class ResourceWatch:
 
     def _seen(self, item: Item) -> None:
         self.known.add((item.namespace, item.name))
-        self.sink.workload_facts_seen(self.kind, item.namespace, item.name, item.facts)
+        self.sink.workload_seen(item.namespace, self.kind, item.name, item.facts)
 
     def _forget(self, keys: set[tuple[str, str]]) -> None:
         for namespace, name in list(keys):

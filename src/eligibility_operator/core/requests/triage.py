@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 from ...api.models import (
-    Condition,
     ConditionStatus,
     Eligibility,
     Lifecycle,
@@ -23,6 +22,7 @@ from ...api.models import (
 from ...api.requests import (
     AffectedProduct,
     RequestCategory,
+    RequestConditionType,
     Route,
     Scope,
     Severity,
@@ -30,6 +30,7 @@ from ...api.requests import (
     SupportRequestStatus,
 )
 from ..base.business_calendar import check_calendar
+from ..base.conditions import condition
 from ..compat.versions import Version, parse_version
 from ..products.detection import Detection
 from ..verdict.evaluation import evaluate
@@ -39,22 +40,18 @@ from .scope_rules import decide_scope
 from .sla import calendar_of, first_response, severity_status
 from .steps import next_steps
 
-READY, IN_SCOPE, COMPLETE, ELIGIBLE = "Ready", "InScope", "Complete", "Eligible"
-CONDITION_TYPES = (READY, IN_SCOPE, COMPLETE, ELIGIBLE)
+_T = RequestConditionType
+READY, IN_SCOPE, COMPLETE, ELIGIBLE = _T.READY, _T.IN_SCOPE, _T.COMPLETE, _T.ELIGIBLE
+CONDITION_TYPES = tuple(RequestConditionType)
 _C = RequestCategory
 
 # ------------------------------------------------------------------- helpers
 
 
-def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
-    status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
-    return Condition(type=type_, status=status, reason=reason, message=message[:1024], observed_generation=generation)
-
-
 def not_ready(reason: str, message: str, generation: int | None, engagement: str | None = None) -> SupportRequestStatus:
     """A request that cannot be triaged: Ready=False naming the field; the other conditions Unknown."""
-    conditions = [_cond(READY, False, reason, message, generation)]
-    conditions += [_cond(t, None, reason, "not triaged: " + message, generation) for t in CONDITION_TYPES[1:]]
+    conditions = [condition(READY, False, reason, message, generation)]
+    conditions += [condition(t, None, reason, "not triaged: " + message, generation) for t in CONDITION_TYPES[1:]]
     return SupportRequestStatus(
         observed_generation=generation,
         engagement=engagement,
@@ -179,11 +176,11 @@ def _without_engagement(inp: TriageInput) -> SupportRequestStatus:
         f"request under an engagement that covers it"
     )
     status = not_ready("NoEngagement", message, gen)
-    conditions = [_cond(READY, True, "Triaged", "triaged: no engagement covers the request", gen)]
+    conditions = [condition(READY, True, "Triaged", "triaged: no engagement covers the request", gen)]
     conditions += [
-        _cond(IN_SCOPE, False, "NotCovered", message, gen),
-        _cond(COMPLETE, None, "NotCovered", "not assessed: the request is not covered", gen),
-        _cond(ELIGIBLE, None, "NotCovered", "not assessed: the request is not covered", gen),
+        condition(IN_SCOPE, False, "NotCovered", message, gen),
+        condition(COMPLETE, None, "NotCovered", "not assessed: the request is not covered", gen),
+        condition(ELIGIBLE, None, "NotCovered", "not assessed: the request is not covered", gen),
     ]
     return status.model_copy(
         update={
@@ -252,13 +249,13 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
     in_scope = scope in (Scope.IN_SCOPE, Scope.THIRD_PARTY)
     eligibilities = [p.eligibility for p in products]
     if not products:
-        eligible = _cond(ELIGIBLE, None, "NoProductAffected", "no Stakater product is named or affected", gen)
+        eligible = condition(ELIGIBLE, None, "NoProductAffected", "no Stakater product is named or affected", gen)
     elif Eligibility.INELIGIBLE in eligibilities:
         notes = "; ".join(p.note for p in products if p.eligibility == Eligibility.INELIGIBLE)
-        eligible = _cond(ELIGIBLE, False, "UpgradeFirst", notes, gen)
+        eligible = condition(ELIGIBLE, False, "UpgradeFirst", notes, gen)
     elif Eligibility.LIMITED in eligibilities:
         notes = "; ".join(p.note for p in products if p.eligibility == Eligibility.LIMITED)
-        eligible = _cond(ELIGIBLE, False, "Limited", notes, gen)
+        eligible = condition(ELIGIBLE, False, "Limited", notes, gen)
     else:
         stakater = "; ".join(
             p.note
@@ -269,11 +266,11 @@ def triage(inp: TriageInput) -> SupportRequestStatus:
         message = "every affected product version is supported"
         if stakater:
             message = "eligible; Stakater's action items: " + stakater
-        eligible = _cond(ELIGIBLE, True, "Eligible", message, gen)
+        eligible = condition(ELIGIBLE, True, "Eligible", message, gen)
     conditions = [
-        _cond(READY, True, "Triaged", f"triaged under engagement {view.ref} ({spec.type}, {spec.plan})", gen),
-        _cond(IN_SCOPE, in_scope, str(scope), f"{scope} -> {route}: {reason}", gen),
-        _cond(
+        condition(READY, True, "Triaged", f"triaged under engagement {view.ref} ({spec.type}, {spec.plan})", gen),
+        condition(IN_SCOPE, in_scope, str(scope), f"{scope} -> {route}: {reason}", gen),
+        condition(
             COMPLETE,
             not missing,
             "Complete" if not missing else "MissingInformation",

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from ...api.models import (
     Condition,
-    ConditionStatus,
     ConditionType,
     Edition,
     Eligibility,
@@ -27,6 +26,7 @@ from ...api.models import (
     SupportEngagementSpec,
     SupportEngagementStatus,
 )
+from ..base.conditions import condition
 from ..compat.matrix import CompiledMatrix
 from ..compat.platforms import Platform, PlatformJudgement, judge_platform
 from ..compat.versions import Version
@@ -174,8 +174,8 @@ def _judge_groups(
 
 
 def _cond(type_: str, ok: bool | None, reason: str, message: str, generation: int | None) -> Condition:
-    status = ConditionStatus.UNKNOWN if ok is None else (ConditionStatus.TRUE if ok else ConditionStatus.FALSE)
-    return Condition(type=type_, status=status, reason=reason, message=shorten(message), observed_generation=generation)
+    """A condition whose message drops whole findings to fit ("; and 3 more (see status.products)")."""
+    return condition(type_, ok, reason, shorten(message), generation)
 
 
 def _finding_lines(judged: Sequence[_Judged], counted: bool) -> list[str]:

@@ -9,8 +9,9 @@
 * Fetches run concurrently, at most ``max_fetches`` at a time on their own threads, each bounded by its
   ``spec.source.timeout`` (:mod:`matrix_source.deadline`): a stalled source holds one slot for that long and
   delays no other matrix's refresh, and the loop keeps turning copies Stale on time meanwhile.
-* The reconciler hands sourced matrices over through two hooks (``on_matrix_source`` and
-  ``matrix_changed``); the status writer asks :meth:`status_extra` for the source's status fields.
+* The matrix controller (:mod:`.matrix_controller`) owns it: it hands over each matrix with spec.source
+  (:meth:`source_seen`) and its deletion, asks :meth:`status_extra` for the source's status fields, and
+  gave it ``changed`` at construction: the routes' "matrix changed" (:mod:`.routes`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class MatrixRefresher(Component):
         parts: Parts,
         store: MatrixStore,
         *,
+        changed: Callable[[str, bool], None],
         reload_seconds: float = 60.0,
         max_fetches: int = 4,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -74,19 +76,23 @@ class MatrixRefresher(Component):
         self.sources: dict[str, Sourced] = {}
         self.stored: dict[str, StoredCopy] = {}
         self.loaded = False
-        self.on_changed: Callable[[str, bool], None] = lambda name, content: None  # set by the wiring
+        # Told that matrix ``name``'s status changed, and (True) its content too: the routes' matrix_changed.
+        self.changed = changed
         self._wake = asyncio.Event()
         self._backoff: dict[str, Backoff] = {}
         self._gone: set[str] = set()  # matrices seen deleted whose kept copy may still be in the store
         self.last_refresh = parts.metrics.matrix_last_refresh
         self.max_age = parts.metrics.matrix_max_age
         self.refresh_errors = parts.metrics.matrix_refresh_errors
-        parts.leadership.on_change(lambda leading: self._wake.set())
 
     # ----------------------------------------------------------- hooks
 
+    def leadership_changed(self, leading: bool) -> None:
+        """Taking over fetches now; losing the lead stops fetching."""
+        self._wake.set()
+
     def source_seen(self, name: str, body: Mapping[str, Any]) -> bool:
-        """The reconciler's hook: True when the matrix has spec.source (then it is ours to compile)."""
+        """The matrix controller's: True when the matrix has spec.source (then it is ours to compile)."""
         raw = body.get("spec")
         if not isinstance(raw, Mapping) or raw.get("source") is None:
             self._forget(name)
@@ -108,7 +114,7 @@ class MatrixRefresher(Component):
             problem = problem or "spec.source is missing"
             self._forget(name)
             self.state.inventory.set_matrix_error(name, problem)
-            self.on_changed(name, True)
+            self.changed(name, True)
             return True
         old = self.sources.get(name)
         fresh = Sourced(name, uid, generation, source, interval, max_age)
@@ -124,12 +130,12 @@ class MatrixRefresher(Component):
             self.state.inventory.set_matrix_error(
                 name, f"waiting for the first verified fetch of {fresh.source.url}", waiting_for_source=True
             )
-        self.on_changed(name, True)
+        self.changed(name, True)
         self._wake.set()
         return True
 
     def matrix_gone(self, name: str) -> None:
-        """The reconciler's hook: matrix ``name`` was deleted (its source and its kept copy go next)."""
+        """The matrix controller's: matrix ``name`` was deleted (its source and its kept copy go next)."""
         self._gone.add(name)
         self._wake.set()
 
@@ -140,7 +146,7 @@ class MatrixRefresher(Component):
                     family.remove(name)
 
     def status_extra(self, name: str) -> tuple[list[Condition], dict[str, Any]] | None:
-        """The status writer's hook: source conditions and fields for matrix ``name`` (None: not sourced)."""
+        """For the matrix controller's status: source conditions and fields of matrix ``name`` (None: not sourced)."""
         s = self.sources.get(name)
         if s is None:
             return None
@@ -192,7 +198,7 @@ class MatrixRefresher(Component):
                 continue
             if stored.revision != s.revision:
                 self._install_stored(s, stored)
-                self.on_changed(name, True)
+                self.changed(name, True)
             elif stored.url == s.source.url:  # the leader fetched it again: as fresh as that
                 s.last_fetched = parse_rfc3339(stored.fetched) or s.last_fetched
                 if s.last_fetched is not None:
@@ -206,7 +212,7 @@ class MatrixRefresher(Component):
         for s in self.sources.values():
             if is_stale(s, now) != s.stale:
                 s.stale = not s.stale
-                self.on_changed(s.name, False)
+                self.changed(s.name, False)
 
     async def drop_copies_of_deleted(self) -> None:
         """Leader: remove the kept copies of matrices this replica saw deleted (never of one it has not
@@ -261,7 +267,7 @@ class MatrixRefresher(Component):
                 self.state.inventory.set_matrix_error(
                     s.name, f"spec.source: {exc}; see the Fetched condition", waiting_for_source=True
                 )
-            self.on_changed(s.name, s.revision is None)
+            self.changed(s.name, s.revision is None)
             return
         self._backoff.pop(s.name, None)
         s.failure, s.last_fetched, s.due = None, now, time.monotonic() + s.interval
@@ -288,7 +294,7 @@ class MatrixRefresher(Component):
             log.warning(
                 "CompatibilityMatrix %s: could not keep the copy in the cluster: %s", s.name, describe_error(exc)
             )
-        self.on_changed(s.name, revision != before)
+        self.changed(s.name, revision != before)
 
     async def _announce(self, s: Sourced, before: str | None, after: str, changes: list[str]) -> None:
         what = "; ".join(changes[:20]) + (f"; and {len(changes) - 20} more" if len(changes) > 20 else "")

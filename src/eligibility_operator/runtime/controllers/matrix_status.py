@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from ...api.models import (
     CompatibilityMatrixSpec,
     Condition,
-    ConditionStatus,
     MatrixSource,
 )
+from ...core.base.conditions import condition
 from ...core.base.status_wire import rfc3339
 from ...core.compat.matrix_diff import diff_matrices
 from ...core.verdict.findings import FindingCode
@@ -51,54 +51,28 @@ def source_conditions(s: Sourced, now: dt.datetime) -> list[Condition]:
     """``Fetched`` (the last attempt) and ``Current`` (the copy in use is the latest, younger than maxAge)."""
     gen = s.generation
     if not s.attempted:
-        fetched = Condition(type="Fetched", status=ConditionStatus.UNKNOWN, reason="Pending", observed_generation=gen)
+        fetched = condition("Fetched", None, "Pending", generation=gen)
     elif s.failure is None:
-        msg = f"fetched {s.source.url}: {s.revision}"
-        fetched = Condition(type="Fetched", status=ConditionStatus.TRUE, reason="Fetched", message=msg)
-        fetched = fetched.model_copy(update={"observed_generation": gen})
+        fetched = condition("Fetched", True, "Fetched", f"fetched {s.source.url}: {s.revision}", gen)
     else:
-        fetched = Condition(
-            type="Fetched",
-            status=ConditionStatus.FALSE,
-            reason=s.failure.reason,
-            message=f"{_code(s.failure.reason)}{s.source.url}: {s.failure.message}"[:1024],
-            observed_generation=gen,
-        )
+        message = f"{_code(s.failure.reason)}{s.source.url}: {s.failure.message}"
+        fetched = condition("Fetched", False, s.failure.reason, message, gen)
     last_good = rfc3339(s.last_fetched) if s.last_fetched else "never"
     if s.revision is None:
         reason = s.failure.reason if s.failure else "Pending"
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason=reason,
-            message="no verified copy of the source yet; engagements using this matrix cannot be evaluated",
-            observed_generation=gen,
-        )
+        message = "no verified copy of the source yet; engagements using this matrix cannot be evaluated"
+        current = condition("Current", False, reason, message, gen)
     elif is_stale(s, now):
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason="Stale",
-            message=f"[{FindingCode.MATRIX_STALE}] last good fetch {last_good} is older than maxAge "
-            f"{s.source.max_age}; still using revision {s.revision}",
-            observed_generation=gen,
+        message = (
+            f"[{FindingCode.MATRIX_STALE}] last good fetch {last_good} is older than maxAge "
+            f"{s.source.max_age}; still using revision {s.revision}"
         )
+        current = condition("Current", False, "Stale", message, gen)
     elif s.failure is not None:
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.FALSE,
-            reason=s.failure.reason,
-            message=f"the last fetch failed; using the last good revision {s.revision} fetched {last_good}",
-            observed_generation=gen,
-        )
+        message = f"the last fetch failed; using the last good revision {s.revision} fetched {last_good}"
+        current = condition("Current", False, s.failure.reason, message, gen)
     else:
-        current = Condition(
-            type="Current",
-            status=ConditionStatus.TRUE,
-            reason="UpToDate",
-            message=f"revision {s.revision} is the source's current document",
-            observed_generation=gen,
-        )
+        current = condition("Current", True, "UpToDate", f"revision {s.revision} is the source's current document", gen)
     return [fetched, current]
 
 

@@ -122,6 +122,11 @@ class WorkQueue(Generic[K]):
     def held(self) -> frozenset[K]:
         return frozenset(self._held)
 
+    @property
+    def pending(self) -> frozenset[K]:
+        """Every key the next batch takes (marked or held)."""
+        return frozenset(self._dirty | self._held)
+
     # ----------------------------------------------------------- draining
 
     async def next_batch(self) -> set[K]:

@@ -1,10 +1,10 @@
-"""The runtime side of SupportRequest triage: keeps the requests, re-triages them, writes their status.
+"""The SupportRequest controller: keeps the requests, re-triages them, writes their status.
 
-Kopf handlers (see :mod:`..handlers`) feed :meth:`RequestTriager.request_seen` /
-:meth:`request_gone`; the :class:`~eligibility_operator.runtime.controllers.engagements.Reconciler` tells
-which engagements it re-evaluates (their spec, matrix, platform or a workload in their
-namespaces changed, and hourly), and every request under those engagements is triaged
-again, in coalesced batches like the engagements. The triage itself is pure
+The routes (:mod:`.routes`) tell it of each request seen or gone, of the engagements the engagement
+controller re-evaluates (their spec, matrix, platform or namespace labels changed, a new leadership term,
+and hourly: every request under those engagements is triaged again), and of a workload whose detections
+changed (only the requests that name it or one of its products are). Triage runs in coalesced batches
+like the engagements. The triage itself is pure
 (:mod:`core.triage`); this module only gathers its inputs from the operator's state,
 reads the affected workloads' status and Events for the diagnostics, writes the
 request's status when it changed, and posts an Event when the triage changed.
@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...api.requests import Diagnostics, SupportRequestStatus
+from ...api.requests import Diagnostics, RequestConditionType, SupportRequestStatus
 from ...core.requests import records as rr
 from ...core.requests.diagnostics import summary, workload_diagnostics
 from ...core.requests.inputs import EngagementView, InventorySource, gather
@@ -27,7 +27,6 @@ from ...core.requests.triage import not_ready, triage
 from ..kube.api import describe_error
 from ..parts import Component, Parts
 from ..state import EngagementKey, OperatorState
-from .priming import SeenObjects, request_key
 from .queue import Outcome, WorkQueue, drain_forever, merge_seen
 from .writer import StatusWriter
 
@@ -58,11 +57,9 @@ class RequestTriager(Component):
         coalesce_seconds: float = 0.05,
         retry_seconds: float = 2.0,
         diagnostics_seconds: float = 600.0,
-        seen: SeenObjects | None = None,
         writer: StatusWriter | None = None,
     ) -> None:
-        self.seen = seen  # the reconciler's: primes and sweeps requests with the other objects
-        # Only the leader triages and writes; on taking over, the reconciler marks every engagement, and
+        # Only the leader triages and writes; on taking over, the routes mark every engagement, and
         # with them their requests (engagements_marked).
         super().__init__(parts)
         self.coalesce_seconds = coalesce_seconds
@@ -87,7 +84,7 @@ class RequestTriager(Component):
         self.queue.add(keys)
 
     def engagements_marked(self, keys: Iterable[EngagementKey]) -> None:
-        """The reconciler re-evaluates these engagements: re-triage their requests (and the unplaced ones)."""
+        """These engagements are re-evaluated: re-triage their requests (and the unplaced ones)."""
         keys = list(keys)
         if not self.state.requests:
             return
@@ -119,10 +116,7 @@ class RequestTriager(Component):
         self._inputs[key] = (refs, product)
 
     def request_seen(self, body: Mapping[str, Any]) -> None:
-        self.metrics.watch_events.labels(KIND).inc()
         fresh = rr.record_from_body(body)
-        if self.seen is not None:
-            self.seen.seen(request_key(*fresh.key))
         current, new, changed = merge_seen(self.state.requests, fresh)
         self._index_inputs(current, current.key)
         if new:
@@ -137,9 +131,6 @@ class RequestTriager(Component):
             self._mark([fresh.key])
 
     def request_gone(self, namespace: str, name: str) -> None:
-        self.metrics.watch_events.labels(KIND).inc()
-        if self.seen is not None:
-            self.seen.gone(request_key(namespace, name))
         record = self.state.requests.pop((namespace, name), None)
         self.queue.forget((namespace, name))
         self._index_inputs(None, (namespace, name))
@@ -161,8 +152,8 @@ class RequestTriager(Component):
         await drain_forever(self.queue, self._triage, self.leadership, self.state.ready, order=sorted)
 
     def leadership_changed(self, leading: bool) -> None:
-        """A new term: requests held while this replica could not write go out now (the reconciler's
-        mark_all re-triages the others through engagements_marked)."""
+        """A new term: requests held while this replica could not write go out now (the engagement
+        controller's mark_all re-triages the others through engagements_marked)."""
         if leading:
             self.queue.wake()
 
@@ -238,8 +229,8 @@ class RequestTriager(Component):
         return outcome
 
     async def _announce(self, record: rr.RequestRecord, status: SupportRequestStatus) -> None:
-        eligible = next((c for c in status.conditions if c.type == "Eligible"), None)
-        ready = next((c for c in status.conditions if c.type == "Ready"), None)
+        eligible = next((c for c in status.conditions if c.type == RequestConditionType.ELIGIBLE), None)
+        ready = next((c for c in status.conditions if c.type == RequestConditionType.READY), None)
         due = status.first_response.due if status.first_response else None
         parts = [f"{status.scope} -> {status.route}"]
         if due:

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...api.models import Condition, ConditionStatus, ConditionType, Eligibility, SupportEngagementStatus
+from ...api.models import Condition, ConditionType, Eligibility, SupportEngagementStatus
 from ...api.requests import SupportRequestStatus
+from ...core.base.conditions import condition
 from ...core.base.status_wire import differs, rfc3339, to_wire
 from ...core.products.inventory import MatrixRecord
 from ...core.requests import records as rr
@@ -42,20 +43,9 @@ def matrix_ready(record: MatrixRecord, error: str | None) -> Condition:
     """A CompatibilityMatrix's Ready condition: False with the problem while it is invalid or has no
     verified copy of its spec.source yet."""
     if error:
-        return Condition(
-            type=ConditionType.READY,
-            status=ConditionStatus.FALSE,
-            reason="WaitingForSource" if record.waiting_for_source else "Invalid",
-            message=error[:1024],
-            observed_generation=record.generation,
-        )
-    return Condition(
-        type=ConditionType.READY,
-        status=ConditionStatus.TRUE,
-        reason="Valid",
-        message="matrix is valid",
-        observed_generation=record.generation,
-    )
+        reason = "WaitingForSource" if record.waiting_for_source else "Invalid"
+        return condition(ConditionType.READY, False, reason, error, record.generation)
+    return condition(ConditionType.READY, True, "Valid", "matrix is valid", record.generation)
 
 
 def _answered(exc: BaseException) -> bool:
@@ -66,16 +56,11 @@ def _answered(exc: BaseException) -> bool:
 
 def write_failed(exc: BaseException, generation: int | None) -> Condition:
     """``Ready=False/StatusWriteFailed``: the evaluated status was refused, a reduced one stands in."""
-    return Condition(
-        type=ConditionType.READY,
-        status=ConditionStatus.FALSE,
-        reason="StatusWriteFailed",
-        message=(
-            f"the evaluated status could not be written ({describe_error(exc)}); "
-            "it is retried with exponential backoff, and the lists are left out until it can be"
-        )[:1024],
-        observed_generation=generation,
+    message = (
+        f"the evaluated status could not be written ({describe_error(exc)}); "
+        "it is retried with exponential backoff, and the lists are left out until it can be"
     )
+    return condition(ConditionType.READY, False, "StatusWriteFailed", message, generation)
 
 
 @dataclass(frozen=True)
@@ -90,8 +75,6 @@ class StatusWriter:
         self.kube = kube
         self.metrics = metrics
         self._writes = asyncio.Semaphore(concurrency)
-        # Extra conditions and fields of a matrix with spec.source (MatrixRefresher.status_extra).
-        self.matrix_extra: Callable[[str], tuple[list[Condition], dict[str, Any]] | None] = lambda name: None
 
     async def _replace(self, plural: str, namespace: str | None, name: str, wire: dict[str, Any]) -> _Written:
         """Replace one status; never raises."""
@@ -166,11 +149,13 @@ class StatusWriter:
 
     # ----------------------------------------------------------------- matrices
 
-    async def matrix(self, record: MatrixRecord) -> Outcome:
-        """Write a CompatibilityMatrix's status if it changed."""
+    async def matrix(
+        self, record: MatrixRecord, extra: tuple[list[Condition], dict[str, Any]] | None = None
+    ) -> Outcome:
+        """Write a CompatibilityMatrix's status if it changed (``extra``: the conditions and fields of its
+        spec.source, :meth:`~.matrices.MatrixRefresher.status_extra`)."""
         ready = matrix_ready(record, record.error)
         products = len(record.compiled.products) if record.compiled and not record.error else 0
-        extra = self.matrix_extra(record.name)
         wire = eng.matrix_status_to_write(record.generation, products, ready, record.written, _now(), extra)
         if wire is None:
             return Outcome.DONE
