@@ -62,9 +62,11 @@ def run(**values: Any) -> None:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     async def _main() -> None:
-        kube = KubeClient()
-        kube.api.user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
-        await run_operator(kube, config)
+        kube = KubeClient(user_agent=config.user_agent)  # names this replica in the API server's audit log
+        try:
+            await run_operator(kube, config)
+        finally:
+            await kube.close()
 
     asyncio.run(_main())
 
@@ -304,8 +306,10 @@ def _check_clusters(
             )
         except ScanError as exc:
             raise check_report.InputError(str(exc)) from None
-        found = Platform(
-            platform.kubernetes or scanned.platform.kubernetes, platform.openshift or scanned.platform.openshift
+        found = Platform(  # versions given on the command line win; an unreadable ClusterVersion stays a problem
+            platform.kubernetes or scanned.platform.kubernetes,
+            platform.openshift or scanned.platform.openshift,
+            None if platform.openshift else scanned.platform.openshift_problem,
         )
         verdicts += clusters.judge_cluster(
             scanned.context,

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, cast
 
 import kopf
 
@@ -18,11 +18,10 @@ from ..core.products.workloads import WATCHED_RESOURCES
 from .config import OperatorConfig, WebhookConfig
 from .controllers.engagements import Reconciler
 from .controllers.matrices import MatrixRefresher
-from .controllers.matrix_store import ConfigMapStore, MatrixStore, MemoryStore
+from .controllers.matrix_store import ConfigMapStore, MatrixStore
 from .controllers.requests import RequestTriager
 from .handlers import build_registry
-from .kube import connection as kubeconn
-from .kube.api import KubeApi, describe_error
+from .kube.api import KubeClient, describe_error
 from .leadership import (
     AlwaysLeader,
     FencedKubeApi,
@@ -44,14 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eligibility_operator")
 
 
-@runtime_checkable
-class RawApiLike(Protocol):
-    """A client that makes raw API requests (KubeClient; the certificate Secret needs one)."""
-
-    def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]: ...
-
-
-async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> None:
+async def _run_webhook(parts: Parts, kube: KubeClient, options: WebhookConfig) -> None:
     """Serve admission (every replica, from its own state); the leader alone writes a managed configuration
     (through ``parts.kube``, fenced).
 
@@ -118,12 +110,10 @@ def _mounted_cert(directory: Path) -> ServingCert:
     return ServingCert(directory / "tls.crt", directory / "tls.key", b"")
 
 
-async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> SecretCerts:
+async def _secret_certs(parts: Parts, kube: KubeClient, options: WebhookConfig) -> SecretCerts:
     """Cert mode self: wait for the Secret's certificate (the leader issues it), then serve it."""
     from .serving.certs import SecretCerts, service_hosts
 
-    if not isinstance(kube, RawApiLike):
-        raise ValueError("webhook certificate mode self needs a Kubernetes client")
     hosts = [*service_hosts(options.service, options.namespace), *options.self_signed_hosts]
     keeper = SecretCerts(
         kube,
@@ -140,7 +130,7 @@ async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> 
     return keeper
 
 
-async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
+async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
     """Run Kopf with our handlers, the reconciler's loops and the metrics/health server until stopped.
 
     With ``config.election``, writes wait for the Lease (:mod:`leadership`); without, this process always
@@ -156,9 +146,8 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     elector: LeaderElector | None = None
     leadership: Leadership = AlwaysLeader(config.identity)
     if election is not None:
-        api_client = getattr(kube, "api", None)
         elector = LeaderElector(
-            KubeLeaseStore(api_client, election.namespace, election.name), election.identity, election.timing
+            KubeLeaseStore(kube, election.namespace, election.name), election.identity, election.timing
         )
         leadership = elector
         log.info("leader election: candidate %s for Lease %s/%s", election.identity, election.namespace, election.name)
@@ -180,7 +169,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     tasks.start(refresher.run(), name="matrix-refresher", forever=True)
     registry = build_registry(reconciler, watch, triager)
     watches = WorkloadWatches(
-        lambda: kubeconn.Connection.from_info(kubeconn.login(), config.user_agent),
+        kube.session,  # the operator's one session: one connection pool and one login for every request
         WATCHED_RESOURCES,
         reconciler,
         namespaces=state.namespaces,
@@ -217,10 +206,9 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
 
 
-def _matrix_refresher(parts: Parts, kube: KubeApi, reconciler: Reconciler, namespace: str) -> MatrixRefresher:
+def _matrix_refresher(parts: Parts, kube: KubeClient, reconciler: Reconciler, namespace: str) -> MatrixRefresher:
     """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
-    api_client = getattr(kube, "api", None)
-    store: MatrixStore = ConfigMapStore(api_client, namespace, parts.leadership) if api_client else MemoryStore()
+    store: MatrixStore = ConfigMapStore(kube, namespace, parts.leadership)
     refresher = MatrixRefresher(parts, store)
     refresher.on_changed = reconciler.matrix_changed
     reconciler.on_matrix_source = refresher.source_seen
