@@ -267,7 +267,3 @@ def compile_matrix(name: str, generation: int, spec: CompatibilityMatrixSpec) ->
 def load_matrix(name: str, generation: int, raw_spec: Mapping[str, Any] | None) -> CompiledMatrix:
     """Parse, validate and compile a matrix spec from its raw (wire) form."""
     return compile_matrix(name, generation, parse_spec(raw_spec))
-
-
-def product_names(matrix: CompiledMatrix) -> list[str]:
-    return sorted(matrix.products)
