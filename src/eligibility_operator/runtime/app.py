@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eligibility_operator")
 
 
-async def _run_webhook(parts: Parts, kube: KubeClient, options: WebhookConfig) -> None:
+async def _run_webhook(parts: Parts, kube: KubeClient, options: WebhookConfig, listening: asyncio.Event) -> None:
     """Serve admission (every replica, from its own state); the leader alone writes a managed configuration
     (through ``parts.kube``, fenced).
 
@@ -64,7 +64,13 @@ async def _run_webhook(parts: Parts, kube: KubeClient, options: WebhookConfig) -
     handler = webhook.AdmissionHandler(dataclasses.replace(parts, kube=kube), options.exempt_namespaces)
     server = parts.tasks.start(
         webhook.serve(
-            handler, options.host, options.port, cert, options.client_ca, keeper.keep_current if keeper else None
+            handler,
+            options.host,
+            options.port,
+            cert,
+            options.client_ca,
+            keeper.keep_current if keeper else None,
+            listening,
         ),
         name="webhook-server",
     )
@@ -184,9 +190,11 @@ async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyn
     tasks.start(reconciler.resync_forever(), name="resync", forever=True)
     tasks.start(reconciler.watch_platform_forever(), name="platform", forever=True)
     tasks.start(reconciler.sweep_forever(), name="sweep", forever=True)
-    tasks.start(reconciler.prime(), name="prime", critical=True)
-    if webhook:
-        tasks.start(_run_webhook(parts, kube, webhook), name="webhook", forever=True)
+    listening = asyncio.Event()
+    serving = (
+        tasks.start(_run_webhook(parts, kube, webhook, listening), name="webhook", forever=True) if webhook else None
+    )
+    tasks.start(_prime(reconciler, listening, serving), name="prime", critical=True)
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
     tasks.start(http_server.serve(app, config.serving.host, config.serving.port), name="http", forever=True)
@@ -204,6 +212,16 @@ async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyn
     finally:
         managed = webhook.manage_configuration if webhook else None
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
+
+
+async def _prime(reconciler: Reconciler, listening: asyncio.Event, webhook: asyncio.Task[Any] | None) -> None:
+    """Ready (/readyz, which sends the Service's reviews here) only once the webhook, if any, accepts
+    connections (or has failed): a replica ready before would have reviews refused."""
+    if webhook is not None:
+        waiting = asyncio.ensure_future(listening.wait())
+        await asyncio.wait({waiting, webhook}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+    await reconciler.prime()
 
 
 def _matrix_refresher(parts: Parts, kube: KubeClient, reconciler: Reconciler, namespace: str) -> MatrixRefresher:

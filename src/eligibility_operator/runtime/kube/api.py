@@ -7,7 +7,7 @@ runtime depends on: blocking calls that the controllers make from threads (the t
 fake); :class:`KubeClient` implements it by running each request on the operator's event loop, so there
 is one connection pool, one TLS and auth setup and one token refresh for everything. Writes go only to
 the operator's own resources: engagement and matrix status, Events about engagements, the Lease, the
-matrix store's ConfigMap and (local control plane) the webhook's configuration.
+matrix store's ConfigMap, the webhook certificate's Secret and the webhook's configuration.
 
 The ``kubernetes`` package is not imported here: it only loads credentials that Kopf's own kubeconfig
 reader does not know (exec plugins, auth providers; :func:`.connection.login`).
