@@ -62,7 +62,9 @@ def run(**values: Any) -> None:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     async def _main() -> None:
-        kube = KubeClient(user_agent=config.user_agent)  # names this replica in the API server's audit log
+        # The user agent names this replica in the API server's audit log; a watch may stream on the session
+        # of the credentials before a login for up to its client timeout.
+        kube = KubeClient(user_agent=config.user_agent, retire_after=config.watch.client_timeout)
         try:
             await run_operator(kube, config)
         finally:

@@ -276,3 +276,41 @@ def test_check_cluster_reads_the_platform_with_the_operators_reader(group_served
             assert scanned.openshift_problem is None
 
     asyncio.run(main())
+
+
+def test_a_stream_on_the_old_session_goes_on_after_a_login() -> None:
+    """A login (after a 401 on any request) retires the session: a watch streaming on it goes on until the
+    server ends it. Closed at once, its reader would wait for its read timeout (70 s for the workload
+    watches) with nothing to read."""
+
+    async def main() -> None:
+        async def stream(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            for _ in range(8):
+                await response.write(b"{}\n")
+                await asyncio.sleep(0.1)
+            return response
+
+        app = web.Application()
+        app.router.add_get("/watch", stream)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        api = ApiSession(lambda: Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), {}))
+        chunks, first = 0, api.session()
+        try:
+            async with first.get(f"{api.server}/watch") as response:
+                async with asyncio.timeout(5):
+                    async for _ in response.content.iter_any():
+                        chunks += 1
+                        if chunks == 2:
+                            api.relogin()  # e.g. a status write answered 401
+            assert api.session() is not first  # the next request uses the new login's session
+        finally:
+            await api.close()
+            await runner.cleanup()
+        assert chunks >= 3  # read to the end after the login
+
+    asyncio.run(main())

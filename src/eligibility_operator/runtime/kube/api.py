@@ -354,10 +354,16 @@ class KubeClient:
     ever: that raises instead. ``requests`` is the asynchronous interface, for code on the loop.
     """
 
-    def __init__(self, requests: KubeRequests | None = None, *, user_agent: str = COMPONENT) -> None:
+    def __init__(
+        self, requests: KubeRequests | None = None, *, user_agent: str = COMPONENT, retire_after: float = 600.0
+    ) -> None:
+        """``retire_after``: how long requests may go on over the session of the credentials before a login
+        (at least the longest request's timeout: the watches' client timeout)."""
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self.requests = requests or KubeRequests(ApiSession(lambda: Connection.from_info(login(), user_agent)))
+        self.requests = requests or KubeRequests(
+            ApiSession(lambda: Connection.from_info(login(), user_agent), retire_after)
+        )
 
     @property
     def session(self) -> ApiSession:

@@ -155,13 +155,20 @@ class ApiHttpError(Exception):
 class ApiSession:
     """One aiohttp session (one connection pool, one TLS and auth setup) for every request the operator
     makes itself; logs in again after a 401 (a rotated service-account token, an expired exec-plugin
-    token) and then uses a new session. Whoever made it closes it."""
+    token) and then uses a new session. Whoever made it closes it.
 
-    def __init__(self, login: Callable[[], Connection]) -> None:
+    The session of the credentials before a login is retired, not closed: requests still on it (a watch
+    streams for up to its client timeout) finish there, and it is closed ``retire_after`` seconds later.
+    Closing it at once would leave their readers waiting for their read timeout (aiohttp does not wake a
+    reader whose connection its own session closed): every workload watch silent for 70 s after a token
+    rotation."""
+
+    def __init__(self, login: Callable[[], Connection], retire_after: float = 600.0) -> None:
         self.login = login
+        self.retire_after = retire_after
         self.connection = login()
         self._session: aiohttp.ClientSession | None = None
-        self._closing: set[asyncio.Task[None]] = set()  # sessions of the credentials before the last login
+        self._retired: dict[asyncio.Task[None], aiohttp.ClientSession] = {}
 
     @property
     def server(self) -> str:
@@ -178,16 +185,26 @@ class ApiSession:
         except Exception as exc:  # keep the old credentials; the next 401 tries again
             log.warning("could not log in again: %s", f"{type(exc).__name__}: {str(exc)[:300]}")
             return
+        log.info("logged in again to %s (credentials refused: HTTP 401)", self.connection.server)
         old, self._session = self._session, None
-        if old is not None:  # requests still on it finish; it closes after them
-            closing = asyncio.get_running_loop().create_task(old.close())
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+        if old is not None:
+            closing = asyncio.get_running_loop().create_task(self._close_later(old))
+            self._retired[closing] = old
+            closing.add_done_callback(lambda done: self._retired.pop(done, None))
+
+    async def _close_later(self, old: aiohttp.ClientSession) -> None:
+        await asyncio.sleep(self.retire_after)
+        await old.close()
 
     async def close(self) -> None:
+        """Close the session and every retired one (at shutdown: whatever is still on them ends)."""
+        retired = list(self._retired.items())
+        for task, _ in retired:
+            task.cancel()
+        for _, old in retired:
+            await old.close()
         if self._session is not None:
             await self._session.close()
-        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def request(
         self,
