@@ -1,9 +1,11 @@
 """The operator's own API calls go through its one aiohttp session: the requests they send, the answers
 they read, a 401 answered by logging in again, and the blocking interface (``KubeApi``) waiting for the
-event loop from a thread.
+event loop from a thread; a login retiring the old session without cutting its watches; ``check
+--cluster`` reading the platform with the operator's reader.
 
-A small aiohttp server stands in for the API server (the real-API tests, ``tests/test_ha.py`` and
-``tests/test_faults.py``, cover the same calls against kube-apiserver).
+A small aiohttp server stands in for the API server (the real-API tests, ``tests/faults/test_ha.py`` (the
+Lease), ``tests/cluster/test_deploy.py`` (a revoked token), ``tests/cluster/test_platform_detection.py``
+and the operator tests, cover the same calls against kube-apiserver).
 """
 
 from __future__ import annotations
