@@ -10,9 +10,12 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eligibility_operator.core.verdict.evaluation import Platform
+
+if TYPE_CHECKING:
+    from eligibility_operator.runtime.kube.api import KubeApi
 
 
 class FakeApiError(Exception):
@@ -118,3 +121,7 @@ class FakeKubeApi:
     def platform(self) -> Platform:
         self._call("platform")
         return self._platform
+
+
+if TYPE_CHECKING:
+    _pinned: KubeApi = FakeKubeApi()  # the fake keeps to the interface it stands in for (mypy checks)

@@ -62,9 +62,13 @@ def run(**values: Any) -> None:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     async def _main() -> None:
-        kube = KubeClient()
-        kube.api.user_agent = f"eligibility-operator/{__version__} ({identity})"  # names the writer in audit logs
-        await run_operator(kube, config)
+        # The user agent names this replica in the API server's audit log; a watch may stream on the session
+        # of the credentials before a login for up to its client timeout.
+        kube = KubeClient(user_agent=config.user_agent, retire_after=config.watch.client_timeout)
+        try:
+            await run_operator(kube, config)
+        finally:
+            await kube.close()
 
     asyncio.run(_main())
 
@@ -313,8 +317,10 @@ def _check_clusters(
             )
         except ScanError as exc:
             raise check_report.InputError(str(exc)) from None
-        found = Platform(
-            platform.kubernetes or scanned.platform.kubernetes, platform.openshift or scanned.platform.openshift
+        found = Platform(  # versions given on the command line win; an unreadable ClusterVersion stays a problem
+            platform.kubernetes or scanned.platform.kubernetes,
+            platform.openshift or scanned.platform.openshift,
+            None if platform.openshift else scanned.platform.openshift_problem,
         )
         verdicts += clusters.judge_cluster(
             scanned.context,

@@ -326,6 +326,47 @@ def test_operator_works_with_only_the_deployed_rbac(
         kubectl.run("delete", "compatibilitymatrix", name, "--wait=false", check=False)
 
 
+def test_a_revoked_token_is_replaced_on_the_next_request(
+    kubectl: Kubectl, namespace: str, sa_operator: OperatorProcess, sa_kubeconfig: Path
+) -> None:
+    """Every request goes through one session that logs in again after a 401: with the operator's token
+    revoked (its service account deleted and created again) and a new token in its kubeconfig, status
+    writes go on without an error (the ``kubernetes`` client kept the token it loaded at start: the Lease
+    and every write were refused for ever), and the workload watches streaming on the old session keep
+    delivering (closed at once with it, they were silent until their 70 s inactivity timeout)."""
+    old = sa_kubeconfig.with_name("kubeconfig-revoked")
+    shutil.copy(sa_kubeconfig, old)
+    ns = ("-n", "eligibility-operator")
+    kubectl.run("delete", "serviceaccount", "eligibility-operator", *ns)
+    kubectl.run("create", "serviceaccount", "eligibility-operator", *ns)
+    token = kubectl.run("create", "token", "eligibility-operator", *ns, "--duration=1h").stdout.strip()
+    config = yaml.safe_load(sa_kubeconfig.read_text())
+    config["users"][0]["user"]["token"] = token
+    sa_kubeconfig.write_text(yaml.safe_dump(config))
+    revoked = Kubectl(old)
+    wait_for(lambda: revoked.run("get", "--raw", "/apis", check=False).returncode != 0, what="the old token refused")
+    name = f"m-{namespace}"
+    kubectl.apply(
+        matrix(name),
+        workload(namespace, "eol", "stakater/reloader:v1.1.0"),
+        engagement(namespace, "after-rotation", matrixRef={"name": name}),
+    )
+    try:
+        products = lambda: kubectl.get("se", "after-rotation", "-n", namespace).get("status", {}).get("products")  # noqa: E731
+        wait_for(
+            lambda: [(p["product"], p["lifecycle"]) for p in products() or []] == [("reloader", "EndOfLife")],
+            timeout=30,
+            what="a status written with the new token, from a workload seen after the login",
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{sa_operator.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert 'stakater_support_errors_total{operation="status_patch"} 0.0' in text
+        log = sa_operator.log()
+        assert "logged in again" in log and "could not log in again" not in log
+    finally:
+        kubectl.run("delete", "compatibilitymatrix", name, "--wait=false", check=False)
+
+
 # --------------------------------------------------------- image and kind
 
 

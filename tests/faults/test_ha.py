@@ -30,6 +30,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from eligibility_operator.runtime.kube.api import KubeClient
 from eligibility_operator.runtime.leadership import KubeLeaseStore, LeaderElector, LeaseTiming
 from eligibility_operator.runtime.serving.webhook import PATH, self_signed
 from eligibility_operator_dev.cluster import apply_defaults
@@ -38,6 +39,7 @@ from eligibility_operator_dev.controlplane import ControlPlane, free_port
 from ..builders import engagement, matrix, workload
 from ..conftest import Kubectl, OperatorProcess, wait_for
 from ..consistency import mismatches
+from ..kube_client import kube_client
 from ..processes import children_of, gone_within
 
 OK, EOL, SOON = "ghcr.io/stakater/reloader:v1.4.21", "stakater/reloader:v1.1.0", "stakater/reloader:v1.2.0"
@@ -104,6 +106,12 @@ def kc(plane: ControlPlane) -> Kubectl:
 @pytest.fixture(scope="module")
 def api(plane: ControlPlane) -> client.ApiClient:
     return config.new_client_from_config(str(plane.kubeconfig))
+
+
+@pytest.fixture(scope="module")
+def kube(plane: ControlPlane) -> Iterator[KubeClient]:
+    with kube_client(plane.kubeconfig) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -453,11 +461,11 @@ def duplicates(found: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[s
 # --------------------------------------------------------------------- the Lease alone
 
 
-def test_lease_on_the_real_api_server_one_leader_takeover_and_release(api: client.ApiClient, kc: Kubectl) -> None:
+def test_lease_on_the_real_api_server_one_leader_takeover_and_release(kube: KubeClient, kc: Kubectl) -> None:
     timing = LeaseTiming(duration=2, renew_deadline=1.5, retry_period=0.5)
     name = f"lease-{random.randrange(10**6)}"
-    a = LeaderElector(KubeLeaseStore(api, LEASE_NS, name), "a", timing)
-    b = LeaderElector(KubeLeaseStore(api, LEASE_NS, name), "b", timing)
+    a = LeaderElector(KubeLeaseStore(kube, LEASE_NS, name), "a", timing)
+    b = LeaderElector(KubeLeaseStore(kube, LEASE_NS, name), "b", timing)
     assert a.try_acquire_or_renew()
     started = time.monotonic()  # b first sees a's Lease after this
     assert not b.try_acquire_or_renew()
@@ -475,7 +483,7 @@ def test_lease_on_the_real_api_server_one_leader_takeover_and_release(api: clien
     assert b.release()
     assert a.try_acquire_or_renew()  # released: no wait
     # A stale write (at an old resourceVersion) is refused by the server.
-    store = KubeLeaseStore(api, LEASE_NS, name)
+    store = KubeLeaseStore(kube, LEASE_NS, name)
     old = store.get()
     assert a.try_acquire_or_renew()
     assert old is not None

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from eligibility_operator.runtime.config import OLM_CERT_DIRS, cert_source
+from eligibility_operator.runtime.kube.connection import ApiHttpError
 from eligibility_operator.runtime.leadership import AlwaysLeader
 from eligibility_operator.runtime.serving import certs
 
@@ -36,17 +36,17 @@ class MemoryApi:
     def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]:
         if method == "GET":
             if path not in self.objects:
-                raise ApiException(status=404, reason="Not Found")
+                raise ApiHttpError(404, "Not Found")
             return json.loads(json.dumps(self.objects[path]))
         if method == "POST":
             path = f"{path}/{body['metadata']['name']}"
             if path in self.objects:
-                raise ApiException(status=409, reason="AlreadyExists")
+                raise ApiHttpError(409, "Conflict", "already exists")
         elif self.conflict_once or body["metadata"].get("resourceVersion") != self.objects[path]["metadata"].get(
             "resourceVersion"
         ):
             self.conflict_once = False
-            raise ApiException(status=409, reason="Conflict")
+            raise ApiHttpError(409, "Conflict")
         self.writes += 1
         body = json.loads(json.dumps(body))
         body["metadata"]["resourceVersion"] = str(self.writes)

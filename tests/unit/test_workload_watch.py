@@ -12,7 +12,7 @@ from aiohttp import web
 
 from eligibility_operator.core.products.workloads import WorkloadFacts
 from eligibility_operator.runtime.config import WatchConfig
-from eligibility_operator.runtime.kube.connection import Connection
+from eligibility_operator.runtime.kube.connection import ApiSession, Connection
 from eligibility_operator.runtime.watches import WorkloadWatches
 from tests.builders import workload
 
@@ -76,15 +76,15 @@ async def _run(check: Any) -> None:
         ("apps", "v1", "deployments", "Deployment"),
         ("argoproj.io", "v1alpha1", "applications", "Application"),
     )
-    watches = WorkloadWatches(
-        lambda: connection, resources, sink, options=WatchConfig(inactivity_timeout=0.5, page_size=2)
-    )
+    api = ApiSession(lambda: connection)
+    watches = WorkloadWatches(api, resources, sink, options=WatchConfig(inactivity_timeout=0.5, page_size=2))
     task = asyncio.create_task(watches.run())
     try:
         await check(server, sink, watches)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await api.close()
         await runner.cleanup()
 
 

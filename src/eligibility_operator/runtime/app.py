@@ -10,17 +10,16 @@ import dataclasses
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, cast
 
 import kopf
 
 from ..core.products.workloads import WATCHED_RESOURCES
 from .config import OperatorConfig, WebhookConfig
-from .controllers.matrix_store import ConfigMapStore, MatrixStore, MemoryStore
+from .controllers.matrix_store import ConfigMapStore
 from .controllers.routes import Routes
 from .handlers import build_registry
-from .kube import connection as kubeconn
-from .kube.api import KubeApi, describe_error
+from .kube.api import KubeClient, describe_error
 from .leadership import (
     AlwaysLeader,
     FencedKubeApi,
@@ -42,14 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eligibility_operator")
 
 
-@runtime_checkable
-class RawApiLike(Protocol):
-    """A client that makes raw API requests (KubeClient; the certificate Secret needs one)."""
-
-    def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]: ...
-
-
-async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> None:
+async def _run_webhook(parts: Parts, kube: KubeClient, options: WebhookConfig, listening: asyncio.Event) -> None:
     """Serve admission (every replica, from its own state); the leader alone writes a managed configuration
     (through ``parts.kube``, fenced).
 
@@ -70,7 +62,13 @@ async def _run_webhook(parts: Parts, kube: KubeApi, options: WebhookConfig) -> N
     handler = webhook.AdmissionHandler(dataclasses.replace(parts, kube=kube), options.exempt_namespaces)
     server = parts.tasks.start(
         webhook.serve(
-            handler, options.host, options.port, cert, options.client_ca, keeper.keep_current if keeper else None
+            handler,
+            options.host,
+            options.port,
+            cert,
+            options.client_ca,
+            keeper.keep_current if keeper else None,
+            listening,
         ),
         name="webhook-server",
     )
@@ -116,12 +114,10 @@ def _mounted_cert(directory: Path) -> ServingCert:
     return ServingCert(directory / "tls.crt", directory / "tls.key", b"")
 
 
-async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> SecretCerts:
+async def _secret_certs(parts: Parts, kube: KubeClient, options: WebhookConfig) -> SecretCerts:
     """Cert mode self: wait for the Secret's certificate (the leader issues it), then serve it."""
     from .serving.certs import SecretCerts, service_hosts
 
-    if not isinstance(kube, RawApiLike):
-        raise ValueError("webhook certificate mode self needs a Kubernetes client")
     hosts = [*service_hosts(options.service, options.namespace), *options.self_signed_hosts]
     keeper = SecretCerts(
         kube,
@@ -138,7 +134,7 @@ async def _secret_certs(parts: Parts, kube: KubeApi, options: WebhookConfig) -> 
     return keeper
 
 
-async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
+async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyncio.Event | None = None) -> None:
     """Run Kopf with our handlers, the controllers' loops and the metrics/health server until stopped.
 
     With ``config.election``, writes wait for the Lease (:mod:`leadership`); without, this process always
@@ -154,9 +150,8 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     elector: LeaderElector | None = None
     leadership: Leadership = AlwaysLeader(config.identity)
     if election is not None:
-        api_client = getattr(kube, "api", None)
         elector = LeaderElector(
-            KubeLeaseStore(api_client, election.namespace, election.name), election.identity, election.timing
+            KubeLeaseStore(kube, election.namespace, election.name), election.identity, election.timing
         )
         leadership = elector
         log.info("leader election: candidate %s for Lease %s/%s", election.identity, election.namespace, election.name)
@@ -165,7 +160,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     parts = Parts(state, fenced, metrics, tasks, leadership)
     routes = Routes(
         parts,
-        _matrix_store(parts, kube, config.matrix_store_namespace),
+        ConfigMapStore(kube, config.matrix_store_namespace, parts.leadership),  # sourced matrices' last good copies
         coalesce_seconds=watch.coalesce_seconds,
         cross_namespace=watch.cross_namespace,
     )
@@ -175,7 +170,7 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await asyncio.wait_for(routes.matrices.refresher.load_store(), 5)
     registry = build_registry(routes, watch)
     watches = WorkloadWatches(
-        lambda: kubeconn.Connection.from_info(kubeconn.login(), config.user_agent),
+        kube.session,  # the operator's one session: one connection pool and one login for every request
         WATCHED_RESOURCES,
         routes,
         namespaces=state.namespaces,
@@ -184,9 +179,11 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
     )
     routes.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
     tasks.start(watches.run(), name="workload-watches", forever=True)
-    routes.start(tasks)
-    if webhook:
-        tasks.start(_run_webhook(parts, kube, webhook), name="webhook", forever=True)
+    listening = asyncio.Event()
+    serving = (
+        tasks.start(_run_webhook(parts, kube, webhook, listening), name="webhook", forever=True) if webhook else None
+    )
+    routes.start(tasks, before_ready=_listening(listening, serving) if serving else None)
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
     tasks.start(http_server.serve(app, config.serving.host, config.serving.port), name="http", forever=True)
@@ -206,11 +203,12 @@ async def run_operator(kube: KubeApi, config: OperatorConfig, stop_flag: asyncio
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
 
 
-def _matrix_store(parts: Parts, kube: KubeApi, namespace: str) -> MatrixStore:
-    """Matrices with spec.source: fetched by the leader, the last good copies kept in a ConfigMap."""
-    api_client = getattr(kube, "api", None)
-    store: MatrixStore = ConfigMapStore(api_client, namespace, parts.leadership) if api_client else MemoryStore()
-    return store
+async def _listening(listening: asyncio.Event, webhook: asyncio.Task[Any]) -> None:
+    """Until the webhook accepts connections (or has failed): the replica is Ready (/readyz, which sends
+    the Service's reviews here) only after that, or it would have reviews refused."""
+    waiting = asyncio.ensure_future(listening.wait())
+    await asyncio.wait({waiting, webhook}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
 
 
 async def _shut_down(

@@ -2,9 +2,13 @@
 
 The workloads are listed with the operator's own paged LIST (:meth:`ResourceWatch.list`, the same
 decoder to compact facts, pages of 500), so a scan sees what the operator would; namespaces (their
-labels, for selectors) and, on request, the SupportEngagements are listed in pages too. Only ``list``
-(and ``get`` on ``/version`` and the OpenShift ClusterVersion, as the operator does) is sent: nothing
-is written. Memory stays bounded by the facts kept per workload (see docs/performance.md).
+labels, for selectors) and, on request, the SupportEngagements are listed in pages too. Every request
+goes through one :class:`~.kube.connection.ApiSession`, as the operator's do, and the platform is read
+by the operator's own reader (:meth:`KubeRequests.platform`: a ClusterVersion that cannot be read on a
+cluster serving ``config.openshift.io`` is a problem, PlatformCompatible Unknown, never "not OpenShift").
+Only ``list`` (and ``get`` on ``/version``, the OpenShift ClusterVersion and its API group's discovery)
+is sent: nothing is written. Memory stays bounded by the facts kept per workload (see
+docs/performance.md).
 
 Every failure is a :class:`ScanError` whose message says why in one line: a context that is not in
 the kubeconfig, a server that cannot be reached, credentials refused (expired), or a missing
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +28,8 @@ import aiohttp
 from ..core.products.workloads import WATCHED_RESOURCES, WorkloadFacts
 from ..core.verdict.evaluation import Platform
 from .config import WatchConfig
-from .kube.api import openshift_version
-from .kube.connection import ApiHttpError, Connection
+from .kube.api import KubeRequests
+from .kube.connection import ApiHttpError, ApiSession, Connection
 from .watches import ResourceWatch
 
 ENGAGEMENTS = ("support.stakater.com", "v1alpha1", "supportengagements", "SupportEngagement")
@@ -137,35 +142,19 @@ def _explain(exc: BaseException, verb: str, resource: str, connection: Connectio
     return ScanError(f"{where}: {verb} {resource}: {type(exc).__name__}: {_oneline(exc)}")
 
 
-async def _get_json(session: aiohttp.ClientSession, url: str, params: dict[str, str], timeout: Any) -> Any:
-    async with session.get(url, params=params, timeout=timeout) as response:
-        if response.status >= 400:
-            message = ""
-            try:
-                body = await response.json(content_type=None)
-                message = str(body.get("message", "")) if isinstance(body, dict) else ""
-            except Exception:  # not JSON: the status says enough
-                message = ""
-            raise ApiHttpError(response.status, response.reason or "", message)
-        return await response.json(content_type=None)
-
-
 async def _list_objects(
-    session: aiohttp.ClientSession, server: str, resource: tuple[str, str, str, str], timeout: Any
+    requests: KubeRequests, resource: tuple[str, str, str, str], timeout: aiohttp.ClientTimeout
 ) -> list[dict[str, Any]] | None:
     """Every object of a small resource (namespaces, engagements), in pages; None if not served."""
     group, version, plural, _ = resource
-    url = f"{server}/apis/{group}/{version}/{plural}" if group else f"{server}/api/{version}/{plural}"
+    path = f"/apis/{group}/{version}/{plural}" if group else f"/api/{version}/{plural}"
     out: list[dict[str, Any]] = []
     token = ""
     while True:
-        params = {"limit": str(PAGE_SIZE), **({"continue": token} if token else {})}
-        try:
-            page = await _get_json(session, url, params, timeout)
-        except ApiHttpError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        query: list[tuple[str, Any]] = [("limit", PAGE_SIZE), *([("continue", token)] if token else [])]
+        page = await requests.read(path, query, timeout=timeout)
+        if page is None:
+            return None
         out.extend(item for item in page.get("items") or [] if isinstance(item, dict))
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
@@ -173,45 +162,38 @@ async def _list_objects(
 
 
 async def scan(
-    connection: Connection,
+    login: Callable[[], Connection],
     context: str,
     *,
     engagements: bool = False,
     options: WatchConfig | None = None,
     resources: tuple[tuple[str, str, str, str], ...] = WATCHED_RESOURCES,
 ) -> ClusterScan:
-    """One pass over the cluster behind ``connection``: workloads, namespaces, platform (and engagements)."""
+    """One pass over the cluster that ``login`` connects to: workloads, namespaces, platform (and
+    engagements), over one session (logged in again once on a 401, as the operator does)."""
     options = options or WatchConfig(page_size=PAGE_SIZE)
+    api = ApiSession(login)
+    requests = KubeRequests(api)
+    connection = api.connection
     result = ClusterScan(context, connection.server)
     timeout = aiohttp.ClientTimeout(total=options.request_timeout, connect=options.connect_timeout)
-    session = connection.session()
     step = ("get", "/version")
     try:
-        version = await _get_json(session, f"{connection.server}/version", {}, timeout)
-        kubernetes = str(version.get("gitVersion") or "") if isinstance(version, dict) else ""
-        step = ("get", "clusterversions.config.openshift.io")
-        try:
-            url = f"{connection.server}/apis/config.openshift.io/v1/clusterversions/version"
-            cluster_version = await _get_json(session, url, {}, timeout)
-            result.platform = Platform(kubernetes, openshift_version(cluster_version))
-        except ApiHttpError as exc:
-            if exc.status not in (403, 404):  # as the operator: not OpenShift, or not allowed to read it
-                raise
-            result.platform = Platform(kubernetes)
+        result.platform = await requests.platform(timeout)  # the operator's reader (a 403 told apart)
         step = ("list", "namespaces")
-        for item in await _list_objects(session, connection.server, NAMESPACES, timeout) or []:
+        for item in await _list_objects(requests, NAMESPACES, timeout) or []:
             meta = item.get("metadata") or {}
             labels = meta.get("labels") or {}
             result.namespace_labels[str(meta.get("name"))] = {str(k): str(v) for k, v in labels.items()}
         collect = _Collect(result.workloads)
         for resource in resources:
             step = ("list", _what(resource))
-            lister = ResourceWatch(lambda: session, connection.server, resource, collect, options=options)
+            lister = ResourceWatch(api.session, api.server, resource, collect, options=options)
             if await lister.list() is None:
                 result.not_served.append(_what(resource))
         if engagements:
             step = ("list", _what(ENGAGEMENTS))
-            found = await _list_objects(session, connection.server, ENGAGEMENTS, timeout)
+            found = await _list_objects(requests, ENGAGEMENTS, timeout)
             if found is None:
                 raise ScanError(
                     f"context {context!r} ({connection.server}): --engagements-from-cluster: the cluster does not "
@@ -219,13 +201,13 @@ async def scan(
                 )
             result.engagements = found
             step = ("list", _what(MATRICES))  # what their matrixRefs name
-            result.matrices = await _list_objects(session, connection.server, MATRICES, timeout) or []
+            result.matrices = await _list_objects(requests, MATRICES, timeout) or []
     except ScanError:
         raise
     except Exception as exc:  # every failure is this cluster's reason, never a crash
         raise _explain(exc, *step, connection, context) from None
     finally:
-        await session.close()
+        await api.close()
     return result
 
 
@@ -233,9 +215,8 @@ def scan_context(
     kubeconfig: str | None, context: str | None, user_agent: str, *, engagements: bool = False
 ) -> ClusterScan:
     """:func:`scan` of one kubeconfig context (the current one when None), run to completion."""
-    connection = connect(kubeconfig, context, user_agent)
     name = context or contexts(kubeconfig)[1] or "current"
-    return asyncio.run(scan(connection, name, engagements=engagements))
+    return asyncio.run(scan(lambda: connect(kubeconfig, context, user_agent), name, engagements=engagements))
 
 
 def _oneline(exc: BaseException) -> str:

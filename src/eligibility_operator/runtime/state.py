@@ -73,10 +73,6 @@ class OperatorState:
         compiled = self.inventory.matrices.get(name)
         return compiled.compiled if compiled is not None else None
 
-    def matrix_error(self, name: str) -> str | None:
-        compiled = self.inventory.matrices.get(name)
-        return compiled.error if compiled is not None else None
-
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
         """A namespace's labels; None for a namespace not seen (yet)."""
         return self.inventory.namespace_labels.get(namespace)

@@ -23,7 +23,7 @@ import aiohttp
 
 from ..core.products.workloads import WorkloadFacts
 from .config import WatchConfig
-from .kube.connection import ApiHttpError, Connection
+from .kube.connection import ApiHttpError, ApiSession
 from .kube.wire import Decoder, Event, Item, lines
 from .tasks import Backoff
 
@@ -214,12 +214,12 @@ def _describe(exc: BaseException) -> str:
 
 
 class WorkloadWatches:
-    """Every workload resource's :class:`ResourceWatch` (per namespace with ``namespaces``), over one
-    aiohttp session made from the operator's login; :meth:`run` runs them all."""
+    """Every workload resource's :class:`ResourceWatch` (per namespace with ``namespaces``), over the
+    operator's one session (``api``, which whoever made it closes); :meth:`run` runs them all."""
 
     def __init__(
         self,
-        login: Callable[[], Connection],
+        api: ApiSession,
         resources: tuple[tuple[str, str, str, str], ...],
         sink: Sink,
         *,
@@ -227,46 +227,25 @@ class WorkloadWatches:
         options: WatchConfig | None = None,
         count_error: Callable[[str], None] = lambda _: None,
     ) -> None:
-        self.login = login
-        self.connection = login()
-        self._session: aiohttp.ClientSession | None = None
+        self.api = api
         self.watches = [
             ResourceWatch(
-                self.session,
-                self.connection.server,
+                api.session,
+                api.server,
                 resource,
                 sink,
                 namespace=namespace,
                 options=options,
                 count_error=count_error,
-                relogin=self.relogin,
+                relogin=api.relogin,
             )
             for resource in resources
             for namespace in (list[str | None](sorted(namespaces)) or [None])
         ]
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = self.connection.session()
-        return self._session
-
-    def relogin(self) -> None:
-        try:
-            self.connection = self.login()
-        except Exception as exc:  # keep the old credentials; the next 401 tries again
-            log.warning("could not log in again: %s", _describe(exc))
-            return
-        old, self._session = self._session, None
-        if old is not None:
-            asyncio.get_running_loop().create_task(old.close())
 
     def listed(self) -> bool:
         """Every resource's first listing is complete."""
         return all(watch.listed.is_set() for watch in self.watches)
 
     async def run(self) -> None:
-        try:
-            await asyncio.gather(*(watch.run() for watch in self.watches))
-        finally:
-            if self._session is not None:
-                await self._session.close()
+        await asyncio.gather(*(watch.run() for watch in self.watches))

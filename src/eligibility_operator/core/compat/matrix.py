@@ -285,7 +285,3 @@ def settings_problem(spec: CompatibilityMatrixObjectSpec) -> str | None:
     if source is not None and not (source.digest or source.public_key):
         return "spec.source needs digest or publicKey: an unverified document is never applied"
     return None
-
-
-def product_names(matrix: CompiledMatrix) -> list[str]:
-    return sorted(matrix.products)

@@ -14,15 +14,14 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
-
-from ..kube.api import KubeClient
 from ..leadership import Leadership, NotLeading
 
+if TYPE_CHECKING:
+    from ..kube.api import KubeClient
+
 CONFIGMAP = "eligibility-operator-matrices"
-TIMEOUT = (5, 15)
 MAX_STORED_BYTES = 900 * 1024  # a ConfigMap holds at most 1 MiB
 
 
@@ -81,27 +80,23 @@ def decode(data: dict[str, str], binary: dict[str, str]) -> dict[str, StoredCopy
 
 
 class ConfigMapStore:
-    """The ConfigMap through :class:`KubeClient`'s raw API paths and plain dicts: the generated
-    ``CoreV1Api`` would cost 20 MiB of memory for these three calls (docs/performance.md, "Memory")."""
+    """The ConfigMap through the operator's :class:`~..kube.api.KubeClient` (its one session; blocking:
+    called in a thread), on raw API paths with plain dicts: the generated ``CoreV1Api`` would cost 20 MiB
+    of memory for these three calls (docs/performance.md, "Memory")."""
 
-    def __init__(self, api_client: Any, namespace: str, leadership: Leadership) -> None:
-        self.kube = KubeClient(api_client)
+    def __init__(self, kube: KubeClient, namespace: str, leadership: Leadership) -> None:
+        self.kube = kube
         self.namespace = namespace
         self.leadership = leadership
         self.path = f"/api/v1/namespaces/{namespace}/configmaps"
 
     def _read(self) -> dict[str, Any] | None:
-        try:
-            return self.kube._call("GET", f"{self.path}/{CONFIGMAP}", timeout=TIMEOUT)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.kube.read(f"{self.path}/{CONFIGMAP}")
 
     def _replace(self, current: dict[str, Any], data: dict[str, str], binary: dict[str, str]) -> None:
         """Write back ``current`` (its resourceVersion: a conflict raises) with these entries."""
         body = {**current, "data": data, "binaryData": binary}
-        self.kube._call("PUT", f"{self.path}/{CONFIGMAP}", body=body, timeout=TIMEOUT)
+        self.kube.request("PUT", f"{self.path}/{CONFIGMAP}", body=body)
 
     def load(self) -> dict[str, StoredCopy]:
         current = self._read()
@@ -129,7 +124,7 @@ class ConfigMapStore:
                 "data": body["data"],
                 "binaryData": body["binaryData"],
             }
-            self.kube._call("POST", self.path, body=fresh, timeout=TIMEOUT)
+            self.kube.request("POST", self.path, body=fresh)
             return
         data = {k: v for k, v in (current.get("data") or {}).items() if k not in _keys(name)}
         binary = {k: v for k, v in (current.get("binaryData") or {}).items() if k not in _keys(name)}

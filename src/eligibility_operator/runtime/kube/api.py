@@ -1,33 +1,44 @@
-"""The few Kubernetes API calls the operator makes itself (Kopf does the watching).
+"""The few Kubernetes API calls the operator makes itself (Kopf watches its resources, :mod:`..watches`
+the workloads).
 
-:class:`KubeApi` is what the runtime depends on; :class:`KubeClient` implements it with
-synchronous ``kubernetes`` client calls, which the runtime runs in threads (the tests have
-an in-memory fake). Writes go only to the operator's own resources: engagement and
-matrix status, Events about engagements, and (local control plane) the webhook's
-configuration.
+:class:`KubeRequests` makes them, asynchronously, over the operator's one aiohttp session
+(:class:`~.connection.ApiSession`), the one the workload watches use. :class:`KubeApi` is what the
+runtime depends on: blocking calls that the controllers make from threads (the tests have an in-memory
+fake); :class:`KubeClient` implements it by running each request on the operator's event loop, so there
+is one connection pool, one TLS and auth setup and one token refresh for everything. Writes go only to
+the operator's own resources: engagement and matrix status, Events about engagements, the Lease, the
+matrix store's ConfigMap, the webhook certificate's Secret and the webhook's configuration.
+
+The ``kubernetes`` package is not imported here: it only loads credentials that Kopf's own kubeconfig
+reader does not know (exec plugins, auth providers; :func:`.connection.login`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 import uuid
-from typing import Any, Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+import aiohttp
 
 from ...api.models import GROUP, VERSION
 from ...core.base.status_wire import rfc3339
 from ...core.compat.platforms import openshift_version_of
 from ...core.verdict.evaluation import Platform
+from .connection import ApiHttpError, ApiSession, Connection, login
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"
-# (connect, read) seconds. The client waits forever by default: a frozen API server would stall the
-# reconciler; with a timeout the call fails and is retried.
-TIMEOUT = (5, 15)
+# Without a timeout a frozen API server would stall the reconciler; with one the call fails and is retried.
+TIMEOUT = aiohttp.ClientTimeout(connect=5, sock_read=15)
+LIST_TIMEOUT = aiohttp.ClientTimeout(connect=5, sock_read=60)  # a page of a metadata-only listing
+WAIT_LIMIT = 120.0  # a blocking call never waits longer than this for its request (e.g. a stopped loop)
+T = TypeVar("T")
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
 
@@ -48,13 +59,8 @@ WORKLOAD_PLURALS = {
 
 def describe_error(exc: BaseException) -> str:
     """One line for the log: status and the server's message, never headers or bodies in full."""
-    if isinstance(exc, ApiException):
-        message = ""
-        try:
-            message = json.loads(exc.body or "{}").get("message", "")
-        except (ValueError, AttributeError):
-            message = str(exc.body or "")
-        return f"HTTP {exc.status} {exc.reason}: {message[:300]}"
+    if isinstance(exc, ApiHttpError):
+        return str(exc)  # HTTP status reason: the server's message (cut)
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
@@ -64,13 +70,14 @@ openshift_version = openshift_version_of  # one reader for the cluster's and che
 def clusterversion_problem(exc: BaseException) -> str:
     """What status.platform says when the OpenShift ClusterVersion cannot be read."""
     hint = ""
-    if isinstance(exc, ApiException) and exc.status == 403:
+    if isinstance(exc, ApiHttpError) and exc.status == 403:
         hint = " (grant get on clusterversions.config.openshift.io named 'version', as deploy/base/rbac.yaml does)"
     return f"OpenShift version unreadable: ClusterVersion 'version': {describe_error(exc)}{hint}"
 
 
 class KubeApi(Protocol):
-    """The operator's own API calls; each is blocking and may raise (the caller retries)."""
+    """The operator's own API calls; each is blocking (called from a thread) and may raise (the caller
+    retries)."""
 
     def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
         """Replace an object's whole status; False if the object is gone."""
@@ -102,24 +109,30 @@ class KubeApi(Protocol):
         """The cluster's Kubernetes (and OpenShift) version."""
 
 
-class KubeClient:
-    """:class:`KubeApi` over the ``kubernetes`` client (in-cluster config, else $KUBECONFIG).
+def _error(status: int, reason: str, content: bytes) -> ApiHttpError:
+    message = ""
+    try:
+        answer = json.loads(content or b"{}")
+        message = str(answer.get("message", "")) if isinstance(answer, dict) else ""
+    except ValueError:
+        message = content[:300].decode(errors="replace")
+    return ApiHttpError(status, reason, message)
 
-    Only its ``ApiClient`` (configuration, authentication, connection pool) is used, with raw API paths
-    and plain-dict bodies: its generated API classes and models would cost about 25 MiB of memory
-    (``CoreV1Api`` alone 20 MiB) for the handful of calls made here.
-    """
 
-    def __init__(self, api_client: client.ApiClient | None = None) -> None:
-        if api_client is None:
-            try:
-                config.load_incluster_config()  # type: ignore[no-untyped-call]
-            except config.ConfigException:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
-            api_client = client.ApiClient()
-        self.api = api_client
+def _collection(group: str, version: str, plural: str, namespace: str | None) -> str:
+    prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
 
-    def _call(
+
+class KubeRequests:
+    """:class:`KubeApi`'s calls, asynchronous, with raw API paths and plain-dict bodies over one
+    :class:`~.connection.ApiSession` (no generated API classes or models: the ``kubernetes`` package's
+    would cost about 25 MiB of memory for the handful of calls made here)."""
+
+    def __init__(self, api: ApiSession) -> None:
+        self.api = api
+
+    async def call(
         self,
         method: str,
         path: str,
@@ -127,29 +140,37 @@ class KubeClient:
         query: list[tuple[str, Any]] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        timeout: Any = TIMEOUT,
+        accept: str = "application/json",
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
     ) -> dict[str, Any]:
-        """One request; the answer's JSON. Raises :class:`ApiException` on an HTTP error status."""
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        method, url, headers, body, _ = self.api.param_serialize(
-            method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
+        """One request; the answer's JSON. Raises :class:`~.connection.ApiHttpError` on an HTTP error status."""
+        status, reason, content = await self.api.request(
+            method, path, query=query, body=body, content_type=content_type, accept=accept, timeout=timeout
         )
-        response = self.api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
-        response.read()  # type: ignore[no-untyped-call]
-        if response.status >= 400:
-            raise ApiException(http_resp=response)
-        data: dict[str, Any] = json.loads(response.data or b"{}")
+        if status >= 400:
+            raise _error(status, reason, content)
+        data: dict[str, Any] = json.loads(content or b"{}")
         return data
 
-    def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]:
-        """One request on a raw API path (the webhook certificate's Secret and configuration)."""
-        return self._call(method, path, body=body)
+    async def read(
+        self,
+        path: str,
+        query: list[tuple[str, Any]] | None = None,
+        *,
+        accept: str = "application/json",
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
+    ) -> dict[str, Any] | None:
+        """GET; None on 404 (no such object, or the resource is not served)."""
+        try:
+            return await self.call("GET", path, query=query, accept=accept, timeout=timeout)
+        except ApiHttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     # -------------------------------------------------------------- status
 
-    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+    async def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
         """Set the whole status in one JSON patch (``add`` replaces an existing member).
 
         A merge patch would keep keys that the new status no longer has. Returns
@@ -158,13 +179,13 @@ class KubeClient:
         body = [{"op": "add", "path": "/status", "value": status}]
         scope = f"/namespaces/{namespace}" if namespace else ""
         try:
-            self._call(
+            await self.call(
                 "PATCH",
                 f"/apis/{GROUP}/{VERSION}{scope}/{plural}/{name}/status",
                 body=body,
                 content_type="application/json-patch+json",
             )
-        except ApiException as exc:
+        except ApiHttpError as exc:
             if exc.status == 404:
                 return False
             raise
@@ -172,7 +193,7 @@ class KubeClient:
 
     # -------------------------------------------------------------- events
 
-    def emit_event(
+    async def emit_event(
         self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
     ) -> None:
         now = rfc3339(dt.datetime.now(dt.UTC))
@@ -196,34 +217,31 @@ class KubeClient:
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
         }
-        self._call("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+        await self.call("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
 
     # ------------------------------------------------------------- webhook
 
-    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+    async def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
         """Create or replace a ValidatingWebhookConfiguration (local control plane only)."""
         path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
         name = body["metadata"]["name"]
-        try:
-            current = self._call("GET", f"{path}/{name}")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            self._call("POST", path, body=body)
+        current = await self.read(f"{path}/{name}")
+        if current is None:
+            await self.call("POST", path, body=body)
             return
         body["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
-        self._call("PUT", f"{path}/{name}", body=body)
+        await self.call("PUT", f"{path}/{name}", body=body)
 
-    def delete_webhook_configuration(self, name: str) -> None:
+    async def delete_webhook_configuration(self, name: str) -> None:
         try:
-            self._call("DELETE", f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}")
-        except ApiException as exc:
+            await self.call("DELETE", f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}")
+        except ApiHttpError as exc:
             if exc.status != 404:
                 raise
 
     # ---------------------------------------------------------------- lists
 
-    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+    async def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
         """How many objects of a resource exist (in ``namespace``); None if the resource is not served.
 
         One LIST with ``limit=1`` as plain JSON: the server says how many items remain (a metadata-only
@@ -232,9 +250,7 @@ class KubeClient:
         listing: the operator counts only its own resources and namespaces that way (the workloads'
         watches list those themselves, see ``priming.SeenObjects.delegate``).
         """
-        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
-        data = self._get_json(path, [("limit", 1)])
+        data = await self.read(_collection(group, version, plural, namespace), [("limit", 1)])
         if data is None:
             return None
         meta = data.get("metadata") or {}
@@ -243,19 +259,19 @@ class KubeClient:
             return items
         if meta.get("remainingItemCount") is not None:
             return items + int(meta["remainingItemCount"])
-        return len(self.list_keys(group, version, plural, namespace) or ())
+        return len(await self.list_keys(group, version, plural, namespace) or ())
 
-    def list_keys(
+    async def list_keys(
         self, group: str, version: str, plural: str, namespace: str | None = None
     ) -> set[tuple[str, str]] | None:
         """(namespace, name) of every object of a resource (in ``namespace``), metadata only and paginated;
         None if not served."""
-        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+        path = _collection(group, version, plural, namespace)
         keys: set[tuple[str, str]] = set()
         token = ""
         while True:
-            data = self._get(path, [("limit", 500)] + ([("continue", token)] if token else []))
+            query: list[tuple[str, Any]] = [("limit", 500)] + ([("continue", token)] if token else [])
+            data = await self.read(path, query, accept=PARTIAL_METADATA, timeout=LIST_TIMEOUT)
             if data is None:
                 return None
             for item in data.get("items") or []:
@@ -265,35 +281,15 @@ class KubeClient:
             if not token:
                 return keys
 
-    def _get(
-        self, path: str, query: list[tuple[str, Any]], accept: str = PARTIAL_METADATA, timeout: Any = (5, 60)
-    ) -> dict[str, Any] | None:
-        """GET a list (as partial object metadata unless ``accept`` says otherwise); None on 404."""
-        method, url, headers, _, _ = self.api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": accept}, auth_settings=["BearerToken"]
-        )
-        response = self.api.call_api(method, url, header_params=headers, _request_timeout=timeout)
-        response.read()  # type: ignore[no-untyped-call]
-        if response.status == 404:
-            return None
-        if response.status >= 400:
-            raise ApiException(status=response.status, reason=response.reason)
-        data: dict[str, Any] = json.loads(response.data or b"{}")
-        return data
-
     # ----------------------------------------------- SupportRequest diagnostics
 
-    def _get_json(self, path: str, query: list[tuple[str, Any]]) -> dict[str, Any] | None:
-        """GET a list as JSON; None on 404 (resource not served)."""
-        return self._get(path, query, accept="application/json", timeout=TIMEOUT)
-
-    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+    async def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
         """One LIST by name (the operator may list workloads, not get them); only ``status`` and
         ``spec.replicas`` leave this method: never the pod template and its environment values."""
         resource = WORKLOAD_PATHS.get(kind)
         if resource is None:
             return None
-        data = self._get_json(
+        data = await self.read(
             f"{resource}/namespaces/{namespace}/{WORKLOAD_PLURALS[kind]}",
             [("fieldSelector", f"metadata.name={name}"), ("limit", 1)],
         )
@@ -304,8 +300,8 @@ class KubeClient:
         status = item.get("status") if isinstance(item.get("status"), dict) else {}
         return dict(status or {}), (item.get("spec") or {}).get("replicas")
 
-    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
-        data = self._get_json(
+    async def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        data = await self.read(
             f"/api/v1/namespaces/{namespace}/events",
             [("fieldSelector", f"involvedObject.kind={kind},involvedObject.name={name}"), ("limit", 100)],
         )
@@ -319,13 +315,17 @@ class KubeClient:
 
     # ------------------------------------------------------------ platform
 
-    def platform(self) -> Platform:
-        """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``."""
-        kubernetes = str(self._call("GET", "/version").get("gitVersion") or "")
+    async def platform(self, timeout: aiohttp.ClientTimeout = TIMEOUT) -> Platform:
+        """Kubernetes version from /version; OpenShift version from ClusterVersion ``version``. The one
+        reader of the platform: the operator's and ``check --cluster``'s (:mod:`..scan`).
+
+        A ClusterVersion that cannot be read on a cluster serving ``config.openshift.io`` is a problem
+        (``openshift_problem``), never a silent "not OpenShift"; a 403 elsewhere is plain Kubernetes."""
+        kubernetes = str((await self.call("GET", "/version", timeout=timeout)).get("gitVersion") or "")
         try:
-            cv = self._call("GET", "/apis/config.openshift.io/v1/clusterversions/version")
-        except ApiException as exc:
-            if exc.status == 404 or (exc.status == 403 and not self._serves_openshift_config()):
+            cv = await self.call("GET", "/apis/config.openshift.io/v1/clusterversions/version", timeout=timeout)
+        except ApiHttpError as exc:
+            if exc.status == 404 or (exc.status == 403 and not await self._serves_openshift_config(timeout)):
                 return Platform(kubernetes=kubernetes)  # not OpenShift (a 403 there: the RBAC was not applied)
             return Platform(kubernetes=kubernetes, openshift_problem=clusterversion_problem(exc))
         except Exception as exc:
@@ -335,12 +335,99 @@ class KubeClient:
             return Platform(kubernetes=kubernetes, openshift_problem="ClusterVersion 'version' reports no version")
         return Platform(kubernetes=kubernetes, openshift=version)
 
-    def _serves_openshift_config(self) -> bool:
+    async def _serves_openshift_config(self, timeout: aiohttp.ClientTimeout) -> bool:
         """Whether the API server serves config.openshift.io (discovery is open to every authenticated user)."""
         try:
-            self._call("GET", "/apis/config.openshift.io")
-        except ApiException as exc:
+            await self.call("GET", "/apis/config.openshift.io", timeout=timeout)
+        except ApiHttpError as exc:
             if exc.status == 404:
                 return False
             raise
         return True
+
+
+class KubeClient:
+    """:class:`KubeApi` (blocking, for threads) over :class:`KubeRequests` on the event loop it was made on.
+
+    Made on the operator's event loop (in a coroutine); its blocking calls wait for their request there, so
+    that every request shares the loop's one session. Calling one on the loop itself would wait for
+    ever: that raises instead. ``requests`` is the asynchronous interface, for code on the loop.
+    """
+
+    def __init__(
+        self, requests: KubeRequests | None = None, *, user_agent: str = COMPONENT, retire_after: float = 600.0
+    ) -> None:
+        """``retire_after``: how long requests may go on over the session of the credentials before a login
+        (at least the longest request's timeout: the watches' client timeout)."""
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.requests = requests or KubeRequests(
+            ApiSession(lambda: Connection.from_info(login(), user_agent), retire_after)
+        )
+
+    @property
+    def session(self) -> ApiSession:
+        return self.requests.api
+
+    async def close(self) -> None:
+        await self.requests.api.close()
+
+    def wait(self, request: Coroutine[Any, Any, T]) -> T:
+        """Run ``request`` on the loop and wait for its result (from another thread)."""
+        if threading.get_ident() == self._loop_thread:
+            request.close()
+            raise RuntimeError("a blocking KubeClient call on the event loop: call it in a thread, or await requests")
+        future = asyncio.run_coroutine_threadsafe(request, self.loop)
+        try:
+            return future.result(WAIT_LIMIT)
+        except TimeoutError:
+            future.cancel()  # the request does not outlive the call that waited for it
+            raise
+
+    def replace_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> bool:
+        return self.wait(self.requests.replace_status(plural, namespace, name, status))
+
+    def emit_event(
+        self, *, namespace: str, name: str, uid: str, kind: str, reason: str, message: str, warning: bool
+    ) -> None:
+        self.wait(
+            self.requests.emit_event(
+                namespace=namespace, name=name, uid=uid, kind=kind, reason=reason, message=message, warning=warning
+            )
+        )
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+        self.wait(self.requests.apply_webhook_configuration(body))
+
+    def delete_webhook_configuration(self, name: str) -> None:
+        self.wait(self.requests.delete_webhook_configuration(name))
+
+    def count(self, group: str, version: str, plural: str, namespace: str | None = None) -> int | None:
+        return self.wait(self.requests.count(group, version, plural, namespace))
+
+    def list_keys(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> set[tuple[str, str]] | None:
+        return self.wait(self.requests.list_keys(group, version, plural, namespace))
+
+    def workload_status(self, namespace: str, kind: str, name: str) -> tuple[dict[str, Any], Any] | None:
+        return self.wait(self.requests.workload_status(namespace, kind, name))
+
+    def events_about(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        return self.wait(self.requests.events_about(namespace, kind, name))
+
+    def platform(self) -> Platform:
+        return self.wait(self.requests.platform())
+
+    # ------------- the Lease, the matrix store, the webhook certificate's Secret (their own paths and bodies)
+
+    def read(self, path: str, timeout: aiohttp.ClientTimeout = TIMEOUT) -> dict[str, Any] | None:
+        """GET one object; None if it does not exist."""
+        return self.wait(self.requests.read(path, timeout=timeout))
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, timeout: aiohttp.ClientTimeout = TIMEOUT
+    ) -> dict[str, Any]:
+        """One request on a raw API path (GET, or POST/PUT of a whole object); the server's answer. Raises
+        :class:`~.connection.ApiHttpError` on an HTTP error status."""
+        return self.wait(self.requests.call(method, path, body=body, timeout=timeout))

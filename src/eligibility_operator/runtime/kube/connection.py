@@ -1,4 +1,7 @@
-"""How the operator reaches the API server: one login, shared by Kopf and the operator's own requests.
+"""How the operator reaches the API server: one login, shared by Kopf and the operator's own requests, and
+one aiohttp session (:class:`ApiSession`) for all of the operator's own requests: the workload watches,
+status writes, Events, the Lease, the matrix store, the webhook certificate's Secret and ``/version``
+(``check --cluster`` scans through one too, :mod:`..scan`).
 
 In a pod: the service account (token re-read when it rotates), at the address the ``kubernetes``
 client uses too (``$KUBERNETES_SERVICE_HOST``). Elsewhere: the current context of ``$KUBECONFIG``
@@ -9,16 +12,23 @@ kubeconfigs that authenticate through an exec plugin or an auth provider fall ba
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
+import json
 import logging
 import os
+import socket
 import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import kopf
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 log = logging.getLogger("eligibility_operator")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -94,11 +104,42 @@ class Connection:
     def session(self) -> aiohttp.ClientSession:
         """An aiohttp session for this connection (the caller closes it)."""
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context),
+            connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context, resolver=OwnThreadResolver()),
             headers=self.headers,
             proxy=self.proxy,
             trust_env=self.trust_env,
         )
+
+
+class OwnThreadResolver(AbstractResolver):
+    """Host names resolved in threads of their own. aiohttp's default resolver uses the event loop's default
+    executor, whose threads may all be waiting for requests on the loop (``KubeClient``'s blocking calls,
+    made through ``asyncio.to_thread``): a new connection to a named server would then wait for ever."""
+
+    _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="resolve")
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        lookup = functools.partial(
+            socket.getaddrinfo, host, port, family=family, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+        )
+        infos = await asyncio.get_running_loop().run_in_executor(self._threads, lookup)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address[0]),
+                port=int(address[1]),
+                family=found,
+                proto=proto,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for found, _, proto, _, address in infos
+            if found in (socket.AF_INET, socket.AF_INET6)
+        ]
+
+    async def close(self) -> None:
+        return None
 
 
 class ApiHttpError(Exception):
@@ -109,3 +150,90 @@ class ApiHttpError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+
+
+class ApiSession:
+    """One aiohttp session (one connection pool, one TLS and auth setup) for every request the operator
+    makes itself; logs in again after a 401 (a rotated service-account token, an expired exec-plugin
+    token) and then uses a new session. Whoever made it closes it.
+
+    The session of the credentials before a login is retired, not closed: requests still on it (a watch
+    streams for up to its client timeout) finish there, and it is closed ``retire_after`` seconds later.
+    Closing it at once would leave their readers waiting for their read timeout (aiohttp does not wake a
+    reader whose connection its own session closed): every workload watch silent for 70 s after a token
+    rotation."""
+
+    def __init__(self, login: Callable[[], Connection], retire_after: float = 600.0) -> None:
+        self.login = login
+        self.retire_after = retire_after
+        self.connection = login()
+        self._session: aiohttp.ClientSession | None = None
+        self._retired: dict[asyncio.Task[None], aiohttp.ClientSession] = {}
+
+    @property
+    def server(self) -> str:
+        return self.connection.server
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = self.connection.session()
+        return self._session
+
+    def relogin(self) -> None:
+        try:
+            self.connection = self.login()
+        except Exception as exc:  # keep the old credentials; the next 401 tries again
+            log.warning("could not log in again: %s", f"{type(exc).__name__}: {str(exc)[:300]}")
+            return
+        log.info("logged in again to %s (credentials refused: HTTP 401)", self.connection.server)
+        old, self._session = self._session, None
+        if old is not None:
+            closing = asyncio.get_running_loop().create_task(self._close_later(old))
+            self._retired[closing] = old
+            closing.add_done_callback(lambda done: self._retired.pop(done, None))
+
+    async def _close_later(self, old: aiohttp.ClientSession) -> None:
+        await asyncio.sleep(self.retire_after)
+        await old.close()
+
+    async def close(self) -> None:
+        """Close the session and every retired one (at shutdown: whatever is still on them ends)."""
+        retired = list(self._retired.items())
+        for task, _ in retired:
+            task.cancel()
+        for _, old in retired:
+            await old.close()
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: aiohttp.ClientTimeout,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> tuple[int, str, bytes]:
+        """One request: its status, reason and body (any status; a 401 is tried once more after logging
+        in again)."""
+        headers = {"Accept": accept}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body).encode()
+        params = [(key, str(value)) for key, value in query or ()]
+        for attempt in (1, 2):
+            session = self.session()
+            async with session.request(
+                method, self.server + path, params=params, data=data, headers=headers, timeout=timeout
+            ) as response:
+                content = await response.read()
+                if response.status == 401 and attempt == 1:
+                    if session is self._session:  # not renewed meanwhile by another request
+                        self.relogin()
+                    continue
+                return response.status, response.reason or "", content
+        raise AssertionError("unreachable")

@@ -4,12 +4,18 @@ it with optimistic concurrency: every update carries the resourceVersion it read
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import aiohttp
+
+from .connection import ApiHttpError
+
+if TYPE_CHECKING:
+    from .api import KubeClient
 
 LEASE_NAME = "eligibility-operator"
 MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the API server parses MicroTime with exactly six digits
@@ -77,14 +83,14 @@ class LeaseStore(Protocol):
 
 
 class KubeLeaseStore:
-    """A Lease on the API server, through the ``kubernetes`` client with short request timeouts."""
+    """A Lease on the API server, through the operator's :class:`~.api.KubeClient` (its one session), with
+    short request timeouts."""
 
-    def __init__(self, api_client: Any, namespace: str, name: str = LEASE_NAME, timeout: float = 5.0) -> None:
-        from kubernetes import client
-
-        self.api: Any = client.CoordinationV1Api(api_client)  # bodies are plain dicts, answers raw JSON
+    def __init__(self, kube: KubeClient, namespace: str, name: str = LEASE_NAME, timeout: float = 5.0) -> None:
+        self.kube = kube
         self.namespace, self.name = namespace, name
-        self.timeout = (min(timeout, 3.0), timeout)
+        self.timeout = aiohttp.ClientTimeout(connect=min(timeout, 3.0), sock_read=timeout)
+        self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
     def _body(self, record: LeaseRecord) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
@@ -94,27 +100,15 @@ class KubeLeaseStore:
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": record.spec()}
 
     def get(self) -> LeaseRecord | None:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            response = self.api.read_namespaced_lease(
-                self.name, self.namespace, _preload_content=False, _request_timeout=self.timeout
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return LeaseRecord.from_lease(json.loads(response.data))
+        lease = self.kube.read(f"{self.path}/{self.name}", self.timeout)
+        return None if lease is None else LeaseRecord.from_lease(lease)
 
     def create(self, record: LeaseRecord) -> LeaseRecord:
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            response = self.api.create_namespaced_lease(
-                self.namespace, self._body(replace(record, resource_version=None)), _preload_content=False,
-                _request_timeout=self.timeout,
-            )  # fmt: skip
-        except ApiException as exc:
+            lease = self.kube.request(
+                "POST", self.path, body=self._body(replace(record, resource_version=None)), timeout=self.timeout
+            )
+        except ApiHttpError as exc:
             if exc.status == 409:
                 raise LeaseConflict(f"Lease {self.namespace}/{self.name} exists already") from exc
             if exc.status == 404:
@@ -123,20 +117,16 @@ class KubeLeaseStore:
                     "with --leader-election-namespace"
                 ) from exc
             raise
-        return LeaseRecord.from_lease(json.loads(response.data))
+        return LeaseRecord.from_lease(lease)
 
     def update(self, record: LeaseRecord) -> LeaseRecord:
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            response = self.api.replace_namespaced_lease(
-                self.name, self.namespace, self._body(record), _preload_content=False, _request_timeout=self.timeout
-            )
-        except ApiException as exc:
+            lease = self.kube.request("PUT", f"{self.path}/{self.name}", body=self._body(record), timeout=self.timeout)
+        except ApiHttpError as exc:
             if exc.status in (404, 409):
                 raise LeaseConflict(f"Lease {self.namespace}/{self.name} changed since it was read") from exc
             raise
-        return LeaseRecord.from_lease(json.loads(response.data))
+        return LeaseRecord.from_lease(lease)
 
 
 def default_identity() -> str:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
+import aiohttp
 
 from ..kube.api import describe_error
+from ..kube.connection import ApiHttpError
 from ..leadership import Leadership
 
 log = logging.getLogger("eligibility_operator")
@@ -40,7 +41,8 @@ VWC_PATH = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfiguration
 
 
 class RawApi(Protocol):
-    """One API request, its JSON answer (``KubeClient.request``); raises ApiException on an HTTP error."""
+    """One API request, its JSON answer (``KubeClient.request``, over the operator's one session); raises
+    :class:`~..kube.connection.ApiHttpError` on an HTTP error status."""
 
     def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]: ...
 
@@ -224,7 +226,7 @@ class SecretCerts:
         """The Secret's bundle and the Secret (None, None when there is none)."""
         try:
             secret = self.api.request("GET", self._path)
-        except ApiException as exc:
+        except ApiHttpError as exc:
             if exc.status == 404:
                 return None, None
             raise
@@ -269,7 +271,7 @@ class SecretCerts:
                 fresh, why = change
                 try:
                     self.write(fresh, secret)
-                except ApiException as exc:
+                except ApiHttpError as exc:
                     if exc.status != 409:
                         raise
                     log.info("webhook certificate Secret changed meanwhile; reading it again")
@@ -286,7 +288,7 @@ class SecretCerts:
         try:
             if self.inject(trusted):
                 log.info("ValidatingWebhookConfiguration %s: caBundle set from the Secret", self.configuration)
-        except ApiException as exc:
+        except ApiHttpError as exc:
             self.on_error("webhook_configuration")
             missing = " (not found: is it installed, under that name?)" if exc.status == 404 else ""
             log.warning(
@@ -330,6 +332,6 @@ class SecretCerts:
                 bundle = await asyncio.to_thread(self.step)
                 if bundle is not None and self.load(bundle, context):
                     log.info("admission webhook: serving the Secret's renewed certificate")
-            except (ApiException, OSError, ssl.SSLError, ValueError) as exc:
+            except (ApiHttpError, aiohttp.ClientError, OSError, ssl.SSLError, ValueError) as exc:
                 self.on_error("webhook_certificate")
                 log.warning("webhook certificate: %s (retrying)", describe_error(exc))

@@ -322,9 +322,10 @@ async def serve(
     cert: ServingCert,
     client_ca: Path | None = None,
     keep_current: Callable[[ssl.SSLContext], Awaitable[None]] | None = None,
+    listening: asyncio.Event | None = None,
 ) -> None:
     """Serve the webhook over TLS until cancelled; ``keep_current`` keeps the context's certificate current
-    (default: reload the files when they change)."""
+    (default: reload the files when they change); ``listening`` is set once it accepts connections."""
     context = tls_context(cert, client_ca)
     app = web.Application(client_max_size=handler.limits.max_body_bytes)
     app.add_routes([web.post(PATH, handler.handle)])
@@ -336,6 +337,8 @@ async def serve(
     )
     mutual = " (mutual TLS)" if client_ca else ""
     log.info("admission webhook serving on https://%s:%d%s%s", host, port, PATH, mutual)
+    if listening is not None:
+        listening.set()
     draining = asyncio.create_task(_close_kept_alive_while_not_ready(handler, serving.connections(runner)))
     try:
         if keep_current is not None:
