@@ -8,12 +8,14 @@ their products to end of life changes their eligibility); the others also cover 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 ENGAGEMENT_NS = "bench-engagements"
 # The in-pod run: deploy/ lets only engagements in these namespaces cover others (--cross-namespace-engagements).
@@ -169,10 +171,21 @@ def create(api_client: client.ApiClient, fixture: Fixture, threads: int = 16) ->
     )
 
 
-def set_image(apps: client.AppsV1Api, workload: Workload, image: str) -> None:
+def set_image(apps: client.AppsV1Api, workload: Workload, image: str, attempts: int = 4) -> int:
+    """Patch the first container's image; the number of retries. An admission webhook that could not be
+    called (the operator's, failing closed, on the node) is retried after half a second; the caller records
+    the count, so a refused change is reported, not hidden."""
     workload.images[0] = image
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "c0", "image": image}]}}}}
-    apps.patch_namespaced_deployment(workload.name, workload.namespace, patch)
+    for attempt in range(attempts):
+        try:
+            apps.patch_namespaced_deployment(workload.name, workload.namespace, patch)
+            return attempt
+        except ApiException as exc:
+            if attempt == attempts - 1 or "failed calling webhook" not in str(exc.body):
+                raise
+            time.sleep(0.5)
+    return attempts
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -48,6 +49,7 @@ CONTAINER = "operator"
 LEASE = "eligibility-operator"
 SELECTOR = "app.kubernetes.io/name=eligibility-operator"
 METRICS_PORT = 8080
+WEBHOOK_PORT = 9443
 
 
 class InPodError(Exception):
@@ -95,6 +97,9 @@ def refuse_if_busy(kubeconfig: Path) -> None:
     busy = [n for n in names if n.startswith("namespace/bench-") or n == f"namespace/{fx.PLATFORM_NS}"]
     if kubectl(kubeconfig, "get", "deployments", "-A", "-l", SELECTOR, "-o", "name").strip():
         busy.insert(0, "the operator's Deployment")
+    webhooks = kubectl(kubeconfig, "get", "validatingwebhookconfigurations", "-o", "name").split()
+    if "validatingwebhookconfiguration.admissionregistration.k8s.io/eligibility-operator" in webhooks:
+        busy.insert(0, "the operator's ValidatingWebhookConfiguration")
     if busy:
         raise InPodError(
             f"the running node holds {', '.join(busy[:4])}{' ...' if len(busy) > 4 else ''}: "
@@ -125,13 +130,15 @@ def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class PodTimes:
-    """When each operator pod's container was first seen running and Ready (polled every 0.25 s)."""
+    """When each operator pod was first seen created, its container running, Ready, and its webhook port
+    accepting connections (polled every 0.25 s)."""
 
     def __init__(self, core: client.CoreV1Api, started: float) -> None:
         self.core, self.started = core, started
         self.created: dict[str, float] = {}
         self.running: dict[str, float] = {}
         self.ready: dict[str, float] = {}
+        self.webhook: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -151,16 +158,40 @@ class PodTimes:
                         self.running.setdefault(name, now)
                     if status.ready:
                         self.ready.setdefault(name, now)
+                ip = pod.status.pod_ip if pod.status else None
+                if ip and name not in self.webhook and accepts(ip, WEBHOOK_PORT):
+                    self.webhook.setdefault(name, time.monotonic() - self.started)
 
     def figures(self) -> dict[str, list[float]]:
         """Seconds after ``started`` (kubectl apply), per pod, sorted."""
         return {
             f"pods_{what}_seconds": sorted(round(t, 2) for t in seen.values())
-            for what, seen in (("created", self.created), ("running", self.running), ("ready", self.ready))
+            for what, seen in (
+                ("created", self.created),
+                ("running", self.running),
+                ("ready", self.ready),
+                ("webhook", self.webhook),
+            )
         }
+
+    def wait(self, seen: dict[str, float], what: str, timeout: float) -> None:
+        """Until two pods are in ``seen``."""
+        deadline = time.monotonic() + timeout
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if len(seen) < 2:
+            raise InPodError(f"not 2 operator pods {what} within {timeout:.0f}s: {sorted(seen)}")
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def accepts(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 class PodProcess:
@@ -272,11 +303,12 @@ def run_pod_operator(scene: Scene, kubeconfig: Path, args: argparse.Namespace, l
         waited = scene.engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
         done = time.monotonic()
         result["cold_start_from_apply_seconds"] = round(done - started, 2) if waited is not None else None
-        deadline = time.monotonic() + args.timeout
-        while len(times.ready) < 2 and time.monotonic() < deadline:
-            time.sleep(0.25)
-        if len(times.ready) < 2:
-            raise InPodError(f"not 2 operator pods Ready within {args.timeout:.0f}s: {sorted(times.ready)}")
+        times.wait(times.ready, "Ready", args.timeout)
+        # A replica is Ready once its state is complete; its webhook listens once it has the certificate (in
+        # cert mode self the leader writes it) and has started its parser process, which can be later. The
+        # Service already sends it admission requests then, refused (failurePolicy Fail): measure once both
+        # listen, and record the gap.
+        times.wait(times.webhook, "listening on the webhook port", args.timeout)
         result.update(times.figures())
         lease = json.loads(kubectl(kubeconfig, "get", "lease", LEASE, "-n", NAMESPACE, "-o", "json"))
         holder = str(lease["spec"].get("holderIdentity") or "")
@@ -314,10 +346,10 @@ def run_pod_operator(scene: Scene, kubeconfig: Path, args: argparse.Namespace, l
         }
         result["image_facts"] = image_facts(kubeconfig, leader.name)
     finally:
+        uninstall(kubeconfig, docs)
         times.stop()
         for p in pods:
             p.stats.stop()
-        uninstall(kubeconfig, docs)
     return result
 
 
@@ -382,9 +414,10 @@ def run_size(n: int, args: argparse.Namespace, kubeconfig: Path, clean_up: bool)
     fixture = fx.build(n, engagements=args.engagements, inert=True, engagement_ns=fx.PLATFORM_NS)
     refuse_if_busy(kubeconfig)
     apply_defaults(kubeconfig)
-    scene = prepare(kubeconfig, fixture, shared)
     first_images = [w.images[0] for w in fixture.workloads]
+    scene: Scene | None = None
     try:
+        scene = prepare(kubeconfig, fixture, shared)
         shared["settle_seconds"] = settle(scene, 900)
         print(f"[in-pod] created {n} workloads in {shared['create_seconds']} s; the host process", flush=True)
         host = {
@@ -399,8 +432,9 @@ def run_size(n: int, args: argparse.Namespace, kubeconfig: Path, clean_up: bool)
         pod = {**shared, "where": "pod", **run_pod_operator(scene, kubeconfig, args, shared["list_floor_seconds"])}
         return [host, pod]
     finally:
-        scene.stop()
-        if clean_up:
+        if scene is not None:
+            scene.stop()
+        if clean_up:  # also after a failure, even one while creating the fixture
             try:
                 remove_fixture(kubeconfig, fixture)
             except InPodError as exc:  # the figures are kept; the next size would refuse the busy node
@@ -410,15 +444,17 @@ def run_size(n: int, args: argparse.Namespace, kubeconfig: Path, clean_up: bool)
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     with node_cluster() as (kubeconfig, started):
-        for i, n in enumerate(args.workloads):
-            print(f"== {n} workloads, {args.engagements} engagements, host process then pods", flush=True)
-            last = i == len(args.workloads) - 1
-            # A node this run started is removed whole at the end; a reused one is left as found.
-            results.extend(run_size(n, args, kubeconfig, clean_up=not (last and started)))
-            print(json.dumps(results[-1]), flush=True)
-        if not started:
-            with contextlib.suppress(InPodError):
-                kubectl(kubeconfig, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s")
+        try:
+            for i, n in enumerate(args.workloads):
+                print(f"== {n} workloads, {args.engagements} engagements, host process then pods", flush=True)
+                last = i == len(args.workloads) - 1
+                # A node this run started is removed whole at the end; a reused one is left as found.
+                results.extend(run_size(n, args, kubeconfig, clean_up=not (last and started)))
+                print(json.dumps(results[-1]), flush=True)
+        finally:
+            if not started:  # also after a failure: the e2e tests that follow install the operator themselves
+                with contextlib.suppress(InPodError):
+                    kubectl(kubeconfig, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s")
     return results
 
 
@@ -434,9 +470,11 @@ def pod_lines(results: list[dict[str, Any]]) -> list[str]:
             f"{res.get('limits')}, env {r.get('operator_env')}): kubectl apply took {r.get('apply_seconds')} s, "
             f"pods created at {r.get('pods_created_seconds')} s, the leader's process started at "
             f"{r.get('leader_process_started_seconds')} s, containers reported running at "
-            f"{r.get('pods_running_seconds')} s, Ready at {r.get('pods_ready_seconds')} s after kubectl apply; "
+            f"{r.get('pods_running_seconds')} s, Ready at {r.get('pods_ready_seconds')} s, webhook port listening at "
+            f"{r.get('pods_webhook_seconds')} s after kubectl apply; "
             f"cold start {r.get('cold_start_from_apply_seconds')} s after kubectl apply; "
-            f"restarts {r.get('restarts')}"
+            f"restarts {r.get('restarts')}; workload patches retried because the API server could not call the "
+            f"webhook: {r.get('webhook_call_retries')}"
         )
         for when in ("pod_after_start", "pod_steady"):
             for role, m in (r.get(when) or {}).items():

@@ -276,6 +276,7 @@ def measure_changes(
 
     # Reaction latency: single image changes that flip an engagement's eligibility.
     latencies, floors = [], []
+    retries = 0
     flips = fixture.flippable
     for i in range(args.flips):
         name, workload = flips[i % len(flips)]
@@ -284,7 +285,7 @@ def measure_changes(
         image, eligibility = (fx.FLIP_EOL, ("Limited", "Ineligible")) if to_eol else (fx.FLIP_SUPPORTED, ("Eligible",))
         # Both figures run from just before the patch is sent to the moment the watch delivers.
         sent = time.monotonic()
-        fx.set_image(apps, workload, image)
+        retries += fx.set_image(apps, workload, image)
         if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
             floors.append(time.monotonic() - sent)
         if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] in e, 10) is not None:
@@ -316,7 +317,7 @@ def measure_changes(
             changes.append((w, w.images[0].rsplit(":", 1)[0] + ":v9.9.9"))
     started = time.monotonic()
     with ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda c: fx.set_image(apps, c[0], c[1]), changes))
+        retries += sum(pool.map(lambda c: fx.set_image(apps, c[0], c[1]), changes))
     sent_all = time.monotonic() - started
     want = expected.all()
     waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
@@ -344,6 +345,8 @@ def measure_changes(
     result["rss_steady_mib"] = round(stats.rss_mib(), 1)
     result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
     result["process_steady"] = stats.memory_facts()
+    # Patches retried because the API server could not call an admission webhook (0 without one).
+    result["webhook_call_retries"] = retries
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # the machine's, at the end of the idle phase
     return result
 

@@ -59,6 +59,8 @@ def test_bench_in_pod_measures_host_process_and_pods(tmp_path: Path, capsys: pyt
     assert pod["operator_env"] == {"MALLOC_ARENA_MAX": "2"}
     assert set(pod["restarts"].values()) == {0}, pod["restarts"]
     assert pod["follower"]["leader_metric"] == 0
+    # Both replicas were Ready and listened on the webhook port before anything was measured.
+    assert len(pod["pods_ready_seconds"]) == len(pod["pods_webhook_seconds"]) == 2, pod
     for role in ("leader", "follower"):
         memory = pod["pod_steady"][role]
         # The kernel enforces the Deployment's limit on the container's cgroup.
