@@ -81,7 +81,7 @@ test-lowest: ## Fast tier with every dependency at the lowest version pyproject.
 	$(LOWEST_VENV)/bin/pytest tests/unit -q -p no:cacheprovider
 
 .PHONY: bench
-bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/
+bench: control-plane ## Benchmark at 1k/5k/10k/20k workloads and 100 engagements; writes benchmarks/results/ (BENCH_ARGS=--in-pod: on the real node, operator as pods next to the host process, 10k)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 .PHONY: bench-check

@@ -8,14 +8,18 @@ their products to end of life changes their eligibility); the others also cover 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 ENGAGEMENT_NS = "bench-engagements"
+# The in-pod run: deploy/ lets only engagements in these namespaces cover others (--cross-namespace-engagements).
+PLATFORM_NS = "platform"
 # No Multi Tenant Operator among the supported ones: it needs Kubernetes 1.24, the local control plane
 # runs 1.20, so it would make the "clean" engagements Limited.
 SUPPORTED = [
@@ -37,15 +41,19 @@ class Workload:
     namespace: str
     name: str
     images: list[str]
+    # On a real node: no pods and no ReplicaSets (0 replicas, paused), or the controller-manager would start
+    # thousands. The operator reads only the pod template, so what it sees is the same.
+    inert: bool = False
 
     def body(self) -> dict[str, Any]:
         labels = {"app": self.name}
+        inert = {"replicas": 0, "paused": True} if self.inert else {"replicas": 2}
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": self.name, "namespace": self.namespace, "labels": {**labels, "team": "bench"}},
             "spec": {
-                "replicas": 2,
+                **inert,
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels},
@@ -72,6 +80,7 @@ class Fixture:
     namespaces: dict[str, dict[str, str]]  # name -> labels
     engagements: list[dict[str, Any]]
     flippable: list[tuple[str, Workload]] = field(default_factory=list)  # (engagement, product workload)
+    engagement_ns: str = ENGAGEMENT_NS
 
     def by_namespace(self) -> dict[str, list[Workload]]:
         out: dict[str, list[Workload]] = {}
@@ -80,7 +89,14 @@ class Fixture:
         return out
 
 
-def build(n: int, engagements: int = 100, product_share: float = 0.03, seed: int = 7) -> Fixture:
+def build(
+    n: int,
+    engagements: int = 100,
+    product_share: float = 0.03,
+    seed: int = 7,
+    inert: bool = False,
+    engagement_ns: str = ENGAGEMENT_NS,
+) -> Fixture:
     rng = random.Random(seed)
     namespaces = max(engagements * 2, n // 50)
     ns_names = [f"bench-{i:04d}" for i in range(namespaces)]
@@ -102,12 +118,12 @@ def build(n: int, engagements: int = 100, product_share: float = 0.03, seed: int
                 for _ in range(rng.randint(2, 4))
             ]
             images.append("docker.io/library/nginx:1.27")
-        workloads.append(Workload(ns, f"w{i:05d}", images))
+        workloads.append(Workload(ns, f"w{i:05d}", images, inert))
     engagement_bodies = [
         {
             "apiVersion": "support.stakater.com/v1alpha1",
             "kind": "SupportEngagement",
-            "metadata": {"name": f"e{g:03d}", "namespace": ENGAGEMENT_NS},
+            "metadata": {"name": f"e{g:03d}", "namespace": engagement_ns},
             "spec": {
                 "customer": f"customer-{g}",
                 "type": "ProductSupport",
@@ -117,7 +133,9 @@ def build(n: int, engagements: int = 100, product_share: float = 0.03, seed: int
         }
         for g in range(engagements)
     ]
-    fixture = Fixture(workloads, {ns: {"bench-group": f"g{group_of[ns]}"} for ns in ns_names}, engagement_bodies)
+    fixture = Fixture(
+        workloads, {ns: {"bench-group": f"g{group_of[ns]}"} for ns in ns_names}, engagement_bodies, [], engagement_ns
+    )
     # Flip candidates: the first product workload in a namespace of each clean group.
     seen: set[int] = set()
     for w in workloads:
@@ -137,7 +155,7 @@ def _parallel(fn: Any, items: list[Any], threads: int = 16) -> None:
 def create(api_client: client.ApiClient, fixture: Fixture, threads: int = 16) -> None:
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
-    core.create_namespace({"metadata": {"name": ENGAGEMENT_NS}})
+    core.create_namespace({"metadata": {"name": fixture.engagement_ns}})
     _parallel(
         lambda item: core.create_namespace({"metadata": {"name": item[0], "labels": item[1]}}),
         list(fixture.namespaces.items()),
@@ -146,17 +164,28 @@ def create(api_client: client.ApiClient, fixture: Fixture, threads: int = 16) ->
     _parallel(lambda w: apps.create_namespaced_deployment(w.namespace, w.body()), fixture.workloads, threads)
     _parallel(
         lambda e: custom.create_namespaced_custom_object(
-            "support.stakater.com", "v1alpha1", ENGAGEMENT_NS, "supportengagements", e
+            "support.stakater.com", "v1alpha1", fixture.engagement_ns, "supportengagements", e
         ),
         fixture.engagements,
         threads,
     )
 
 
-def set_image(apps: client.AppsV1Api, workload: Workload, image: str) -> None:
+def set_image(apps: client.AppsV1Api, workload: Workload, image: str, attempts: int = 4) -> int:
+    """Patch the first container's image; the number of retries. An admission webhook that could not be
+    called (the operator's, failing closed, on the node) is retried after half a second; the caller records
+    the count, so a refused change is reported, not hidden."""
     workload.images[0] = image
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "c0", "image": image}]}}}}
-    apps.patch_namespaced_deployment(workload.name, workload.namespace, patch)
+    for attempt in range(attempts):
+        try:
+            apps.patch_namespaced_deployment(workload.name, workload.namespace, patch)
+            return attempt
+        except ApiException as exc:
+            if attempt == attempts - 1 or "failed calling webhook" not in str(exc.body):
+                raise
+            time.sleep(0.5)
+    return attempts
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

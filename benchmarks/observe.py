@@ -76,8 +76,9 @@ class Expected:
 class EngagementWatch:
     """Follows every engagement's status through a watch; records when each change arrived."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, namespace: str = ENGAGEMENT_NS) -> None:
         self.custom = client.CustomObjectsApi(api_client)
+        self.namespace = namespace
         self.current: dict[str, Summary | None] = {}
         self.modified: dict[str, int] = {}
         self.changed = threading.Condition()
@@ -89,7 +90,7 @@ class EngagementWatch:
         while not self._stop:
             try:
                 listing = self.custom.list_namespaced_custom_object(
-                    "support.stakater.com", "v1alpha1", ENGAGEMENT_NS, "supportengagements"
+                    "support.stakater.com", "v1alpha1", self.namespace, "supportengagements"
                 )
                 with self.changed:
                     for item in listing["items"]:
@@ -99,7 +100,7 @@ class EngagementWatch:
                     self.custom.list_namespaced_custom_object,
                     "support.stakater.com",
                     "v1alpha1",
-                    ENGAGEMENT_NS,
+                    self.namespace,
                     "supportengagements",
                     resource_version=listing["metadata"]["resourceVersion"],
                     timeout_seconds=60,

@@ -15,14 +15,14 @@ import json
 import os
 import platform
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def operator_metric(port: int, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+def operator_metric(port: int | str, name: str) -> float:
+    """Sum of the samples of ``name`` at the operator's /metrics (``port`` on loopback, or a base URL)."""
+    base = port if isinstance(port, str) else f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
         text = response.read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
@@ -90,21 +92,29 @@ def wait_ready(port: int, timeout: float) -> bool:
     return False
 
 
-def list_floor(plane: ControlPlane) -> float:
-    """Seconds to LIST every Deployment (pages of 500, as the operator does) and decode it with the
-    standard library's json: what any client must pay before it knows the cluster."""
-    context = ssl.create_default_context(cafile=str(plane.workdir / "certs" / "apiserver.crt"))
-    headers = {"Authorization": f"Bearer {plane.token}", "Accept": "application/json"}
-    started = time.monotonic()
+def list_pages(api_client: client.ApiClient, path: str) -> Iterator[dict[str, Any]]:
+    """LIST ``path`` in pages of 500 (as the operator does), each decoded with the standard library's json."""
     token = ""
     while True:
-        query = "limit=500" + (f"&continue={urllib.parse.quote(token)}" if token else "")
-        request = urllib.request.Request(f"{plane.url}/apis/apps/v1/deployments?{query}", headers=headers)
-        with urllib.request.urlopen(request, context=context, timeout=60) as response:
-            page = json.loads(response.read())
+        query: list[tuple[str, Any]] = [("limit", 500)] + ([("continue", token)] if token else [])
+        method, url, headers, _, _ = api_client.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+        )
+        response = api_client.call_api(method, url, header_params=headers, _request_timeout=60)
+        response.read()
+        page: dict[str, Any] = json.loads(response.data)
+        yield page
         token = page["metadata"].get("continue") or ""
         if not token:
-            return time.monotonic() - started
+            return
+
+
+def list_floor(api_client: client.ApiClient) -> float:
+    """Seconds to LIST every Deployment and decode it: what any client must pay before it knows the cluster."""
+    started = time.monotonic()
+    for _ in list_pages(api_client, "/apis/apps/v1/deployments"):
+        pass
+    return time.monotonic() - started
 
 
 def bench_check(n: int) -> float:
@@ -144,161 +154,200 @@ def bench_check(n: int) -> float:
         return time.monotonic() - started
 
 
+@dataclass
+class Scene:
+    """A cluster with the fixture created and the benchmark's watches running."""
+
+    api_client: client.ApiClient
+    fixture: fx.Fixture
+    expected: Expected
+    engagements: EngagementWatch
+    deployments: DeploymentWatch
+
+    def stop(self) -> None:
+        self.engagements.stop()
+        self.deployments.stop()
+
+
+def prepare(kubeconfig: Path, fixture: fx.Fixture, result: dict[str, Any]) -> Scene:
+    """Create the fixture (in parallel) and the list floor into ``result``; start the watches."""
+    api_client = config.new_client_from_config(str(kubeconfig))
+    api_client.configuration.connection_pool_maxsize = 32
+    started = time.monotonic()
+    fx.create(api_client, fixture)
+    result["create_seconds"] = round(time.monotonic() - started, 1)
+    floors = [list_floor(api_client) for _ in range(3)]
+    result["list_floor_seconds"] = round(min(floors), 2)  # the best of three: the floor
+    kube_version = client.VersionApi(api_client).get_code().git_version
+    expected = Expected(fixture, kube_version)
+    watch = EngagementWatch(api_client, fixture.engagement_ns)
+    return Scene(api_client, fixture, expected, watch, DeploymentWatch(api_client))
+
+
 def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The operator as a host process against a fresh local control plane (``make bench``)."""
     result: dict[str, Any] = {"workloads": n, "engagements": args.engagements}
     fixture = fx.build(n, engagements=args.engagements)
     with ControlPlane() as plane:
         from eligibility_operator_dev.cluster import apply_defaults
 
         apply_defaults(plane.kubeconfig)
-        api_client = config.new_client_from_config(str(plane.kubeconfig))
-        api_client.configuration.connection_pool_maxsize = 32
-        started = time.monotonic()
-        fx.create(api_client, fixture)
-        result["create_seconds"] = round(time.monotonic() - started, 1)
-        floors = [list_floor(plane) for _ in range(3)]
-        result["list_floor_seconds"] = round(min(floors), 2)  # the best of three: the floor
-        kube_version = client.VersionApi(api_client).get_code().git_version
-        expected = Expected(fixture, kube_version)
-        want = expected.all()
-        engagements = EngagementWatch(api_client)
-        deployments = DeploymentWatch(api_client)
-        port = free_port()
-        log = Path(tempfile.mkdtemp(prefix="eo-bench-")) / "operator.log"
-        probe = log.with_name("memprobe.jsonl") if args.probe else None
-        operator_env = dict(item.split("=", 1) for item in args.operator_env)
-        result["operator_env"] = operator_env
-
-        # Cold start: operator start until every engagement's status equals the pure evaluation.
-        started = time.monotonic()
-        operator = start_operator(plane.kubeconfig, log, port, operator_env, probe)
-        stats = ProcessStats(operator.pid)
-        follower: subprocess.Popen[bytes] | None = None
-        follower_stats: ProcessStats | None = None
+        scene = prepare(plane.kubeconfig, fixture, result)
         try:
-            waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
-            result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
-            result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
-            result["cold_start_cpu_seconds"] = round(stats.cpu_seconds(), 2)
-            result["process_after_start"] = stats.memory_facts()
-            probe_signal(operator, probe)
-            if result["cold_start_seconds"] is not None:
-                result["cold_start_floor_ratio"] = round(result["cold_start_seconds"] / result["list_floor_seconds"], 1)
-            if args.replicas > 1:
-                # High availability: a second replica joins as follower; it keeps its state warm and writes nothing.
-                follower_port = free_port()
-                started = time.monotonic()
-                follower = start_operator(plane.kubeconfig, log.with_name("follower.log"), follower_port, operator_env)
-                follower_stats = ProcessStats(follower.pid)
-                ready = wait_ready(follower_port, args.timeout)
-                result["follower"] = {"ready_seconds": round(time.monotonic() - started, 2) if ready else None}
-            apps = client.AppsV1Api(api_client)
-
-            # Reaction latency: single image changes that flip an engagement's eligibility.
-            latencies, floors = [], []
-            flips = fixture.flippable
-            for i in range(args.flips):
-                name, workload = flips[i % len(flips)]
-                to_eol = workload.images[0] == fx.FLIP_SUPPORTED
-                # An end-of-life version makes the engagement Limited (or Ineligible if it was its only product).
-                image, eligibility = (
-                    (fx.FLIP_EOL, ("Limited", "Ineligible")) if to_eol else (fx.FLIP_SUPPORTED, ("Eligible",))
-                )
-                # Both figures run from just before the patch is sent to the moment the watch delivers.
-                sent = time.monotonic()
-                fx.set_image(apps, workload, image)
-                if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
-                    floors.append(time.monotonic() - sent)
-                if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] in e, 10) is not None:
-                    latencies.append(time.monotonic() - sent)
-            result["reaction"] = {
-                "samples": len(latencies),
-                "p50": percentile(latencies, 50),
-                "p95": percentile(latencies, 95),
-                "p99": percentile(latencies, 99),
-                "max": max(latencies, default=float("nan")),
-                "floor_p50": percentile(floors, 50),
-                "floor_p99": percentile(floors, 99),
-            }
-            result["reaction"] = {
-                k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["reaction"].items()
-            }
-            result["reaction"]["ratio_p50"] = round(
-                result["reaction"]["p50"] / max(result["reaction"]["floor_p50"], 1e-6), 1
-            )
-
-            # Burst: many workloads changed at once.
-            patches_before = operator_metric(
-                port, 'stakater_support_status_patches_total{resource="supportengagements"'
-            )
-            modified_before = dict(engagements.modified)
-            burst = fixture.workloads[: args.burst]
-            changes = []
-            for w in burst:
-                if w.images[0] in fx.SUPPORTED:
-                    changes.append((w, fx.END_OF_LIFE[0]))
-                elif w.images[0] in fx.END_OF_LIFE:
-                    changes.append((w, fx.SUPPORTED[0]))
-                else:
-                    changes.append((w, w.images[0].rsplit(":", 1)[0] + ":v9.9.9"))
-            want = None
-            started = time.monotonic()
-            with ThreadPoolExecutor(32) as pool:
-                list(pool.map(lambda c: fx.set_image(apps, c[0], c[1]), changes))
-            sent_all = time.monotonic() - started
-            want = expected.all()
-            waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
-            converged = time.monotonic() - started if waited is not None else None
-            patches = operator_metric(port, 'stakater_support_status_patches_total{resource="supportengagements"')
-            per_engagement = [engagements.modified.get(k, 0) - modified_before.get(k, 0) for k in engagements.current]
-            result["burst"] = {
-                "changes": len(changes),
-                "send_seconds": round(sent_all, 2),
-                "converged_seconds": round(converged, 2) if converged is not None else None,
-                "status_writes": int(patches - patches_before),
-                "max_writes_per_engagement": max(per_engagement, default=0),
-            }
-
-            # Steady state: nothing changes for a while.
-            time.sleep(2)
-            patches_before = operator_metric(port, "stakater_support_status_patches_total")
-            cpu_before = stats.cpu_seconds()
-            time.sleep(args.idle)
-            result["idle"] = {
-                "seconds": args.idle,
-                "status_writes": int(operator_metric(port, "stakater_support_status_patches_total") - patches_before),
-                "cpu_seconds": round(stats.cpu_seconds() - cpu_before, 2),
-            }
-            result["rss_steady_mib"] = round(stats.rss_mib(), 1)
-            result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
-            result["process_steady"] = stats.memory_facts()
-            probe_signal(operator, probe)
-            if probe is not None:
-                result["memprobe"] = [json.loads(line) for line in probe.read_text().splitlines()]
-            if follower is not None and follower_stats is not None:
-                result["follower"].update(
-                    leader_metric=operator_metric(follower_port, "stakater_support_leader"),
-                    rss_steady_mib=round(follower_stats.rss_mib(), 1),
-                    rss_peak_mib=round(follower_stats.hwm_mib(), 1),
-                    cpu_seconds=round(follower_stats.cpu_seconds(), 2),
-                )
+            result.update(run_host_operator(scene, plane.kubeconfig, args, result["list_floor_seconds"]))
         finally:
-            stats.stop()
-            if follower is not None:
-                if follower_stats is not None:
-                    follower_stats.stop()
-                follower.terminate()
-                try:
-                    follower.wait(15)
-                except subprocess.TimeoutExpired:
-                    follower.kill()
-            engagements.stop()
-            deployments.stop()
-            operator.terminate()
+            scene.stop()
+    return result
+
+
+def run_host_operator(
+    scene: Scene, kubeconfig: Path, args: argparse.Namespace, list_floor_seconds: float
+) -> dict[str, Any]:
+    """Start the operator as a host process (and a follower with ``--replicas 2``), measure, stop it."""
+    result: dict[str, Any] = {}
+    want = scene.expected.all()
+    engagements = scene.engagements
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="eo-bench-")) / "operator.log"
+    probe = log.with_name("memprobe.jsonl") if args.probe else None
+    operator_env = dict(item.split("=", 1) for item in args.operator_env)
+    result["operator_env"] = operator_env
+
+    # Cold start: operator start until every engagement's status equals the pure evaluation.
+    started = time.monotonic()
+    operator = start_operator(kubeconfig, log, port, operator_env, probe)
+    stats = ProcessStats(operator.pid)
+    follower: subprocess.Popen[bytes] | None = None
+    follower_stats: ProcessStats | None = None
+    try:
+        waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
+        result["cold_start_seconds"] = round(time.monotonic() - started, 2) if waited is not None else None
+        result["rss_after_start_mib"] = round(stats.rss_mib(), 1)
+        result["cold_start_cpu_seconds"] = round(stats.cpu_seconds(), 2)
+        result["process_after_start"] = stats.memory_facts()
+        probe_signal(operator, probe)
+        if result["cold_start_seconds"] is not None:
+            result["cold_start_floor_ratio"] = round(result["cold_start_seconds"] / list_floor_seconds, 1)
+        if args.replicas > 1:
+            # High availability: a second replica joins as follower; it keeps its state warm and writes nothing.
+            follower_port = free_port()
+            started = time.monotonic()
+            follower = start_operator(kubeconfig, log.with_name("follower.log"), follower_port, operator_env)
+            follower_stats = ProcessStats(follower.pid)
+            ready = wait_ready(follower_port, args.timeout)
+            result["follower"] = {"ready_seconds": round(time.monotonic() - started, 2) if ready else None}
+        result.update(measure_changes(scene, lambda name: operator_metric(port, name), stats, args))
+        probe_signal(operator, probe)
+        if probe is not None:
+            result["memprobe"] = [json.loads(line) for line in probe.read_text().splitlines()]
+        if follower is not None and follower_stats is not None:
+            result["follower"].update(
+                leader_metric=operator_metric(follower_port, "stakater_support_leader"),
+                rss_steady_mib=round(follower_stats.rss_mib(), 1),
+                rss_peak_mib=round(follower_stats.hwm_mib(), 1),
+                cpu_seconds=round(follower_stats.cpu_seconds(), 2),
+            )
+    finally:
+        stats.stop()
+        if follower is not None:
+            if follower_stats is not None:
+                follower_stats.stop()
+            follower.terminate()
             try:
-                operator.wait(15)
+                follower.wait(15)
             except subprocess.TimeoutExpired:
-                operator.kill()
+                follower.kill()
+        operator.terminate()
+        try:
+            operator.wait(15)
+        except subprocess.TimeoutExpired:
+            operator.kill()
+    return result
+
+
+def measure_changes(
+    scene: Scene, metric: Callable[[str], float], stats: ProcessStats, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Reaction latency, a burst, idle cost and steady memory of a running operator (the one that writes).
+    ``metric`` reads a metric of that operator; ``stats`` is its process."""
+    result: dict[str, Any] = {}
+    fixture, expected, engagements, deployments = scene.fixture, scene.expected, scene.engagements, scene.deployments
+    apps = client.AppsV1Api(scene.api_client)
+
+    # Reaction latency: single image changes that flip an engagement's eligibility.
+    latencies, floors = [], []
+    retries = 0
+    flips = fixture.flippable
+    for i in range(args.flips):
+        name, workload = flips[i % len(flips)]
+        to_eol = workload.images[0] == fx.FLIP_SUPPORTED
+        # An end-of-life version makes the engagement Limited (or Ineligible if it was its only product).
+        image, eligibility = (fx.FLIP_EOL, ("Limited", "Ineligible")) if to_eol else (fx.FLIP_SUPPORTED, ("Eligible",))
+        # Both figures run from just before the patch is sent to the moment the watch delivers.
+        sent = time.monotonic()
+        retries += fx.set_image(apps, workload, image)
+        if deployments.wait_image(workload.namespace, workload.name, image, 10) is not None:
+            floors.append(time.monotonic() - sent)
+        if engagements.wait(lambda cur, n=name, e=eligibility: (cur.get(n) or ("",))[0] in e, 10) is not None:
+            latencies.append(time.monotonic() - sent)
+    reaction: dict[str, Any] = {
+        "samples": len(latencies),
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
+        "max": max(latencies, default=float("nan")),
+        "floor_p50": percentile(floors, 50),
+        "floor_p99": percentile(floors, 99),
+    }
+    reaction = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in reaction.items()}
+    reaction["ratio_p50"] = round(reaction["p50"] / max(reaction["floor_p50"], 1e-6), 1)
+    result["reaction"] = reaction
+
+    # Burst: many workloads changed at once.
+    patches_before = metric('stakater_support_status_patches_total{resource="supportengagements"')
+    modified_before = dict(engagements.modified)
+    burst = fixture.workloads[: args.burst]
+    changes = []
+    for w in burst:
+        if w.images[0] in fx.SUPPORTED:
+            changes.append((w, fx.END_OF_LIFE[0]))
+        elif w.images[0] in fx.END_OF_LIFE:
+            changes.append((w, fx.SUPPORTED[0]))
+        else:
+            changes.append((w, w.images[0].rsplit(":", 1)[0] + ":v9.9.9"))
+    started = time.monotonic()
+    with ThreadPoolExecutor(32) as pool:
+        retries += sum(pool.map(lambda c: fx.set_image(apps, c[0], c[1]), changes))
+    sent_all = time.monotonic() - started
+    want = expected.all()
+    waited = engagements.wait(lambda cur: all(cur.get(k) == v for k, v in want.items()), args.timeout)
+    converged = time.monotonic() - started if waited is not None else None
+    patches = metric('stakater_support_status_patches_total{resource="supportengagements"')
+    per_engagement = [engagements.modified.get(k, 0) - modified_before.get(k, 0) for k in engagements.current]
+    result["burst"] = {
+        "changes": len(changes),
+        "send_seconds": round(sent_all, 2),
+        "converged_seconds": round(converged, 2) if converged is not None else None,
+        "status_writes": int(patches - patches_before),
+        "max_writes_per_engagement": max(per_engagement, default=0),
+    }
+
+    # Steady state: nothing changes for a while.
+    time.sleep(2)
+    patches_before = metric("stakater_support_status_patches_total")
+    cpu_before = stats.cpu_seconds()
+    time.sleep(args.idle)
+    result["idle"] = {
+        "seconds": args.idle,
+        "status_writes": int(metric("stakater_support_status_patches_total") - patches_before),
+        "cpu_seconds": round(stats.cpu_seconds() - cpu_before, 2),
+    }
+    result["rss_steady_mib"] = round(stats.rss_mib(), 1)
+    result["rss_peak_mib"] = round(stats.hwm_mib(), 1)
+    result["process_steady"] = stats.memory_facts()
+    # Patches retried because the API server could not call an admission webhook (0 without one).
+    result["webhook_call_retries"] = retries
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # the machine's, at the end of the idle phase
     return result
 
 
@@ -343,6 +392,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "transparent_hugepage": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
         "transparent_hugepage_defrag": _read("/sys/kernel/mm/transparent_hugepage/defrag"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"},
         "packages": versions,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -356,7 +406,8 @@ def facts(report: dict[str, Any]) -> str:
     envs = sorted({json.dumps(r.get("operator_env", {}), sort_keys=True) for r in report["results"]})
     return "\n".join(
         (
-            f"Machine: {m['cores']} cores, {m['platform']}, {m['date']}",
+            f"Machine: {m['cores']} cores, {m['platform']}, {m['date']}; load average {m.get('load_average')}"
+            f" (1/5/15 min) at the end, per phase {[r.get('load_average') for r in report['results']]}",
             f"Python {m['python']}, {m['libc']}; transparent huge pages: {m['transparent_hugepage']}"
             f" (defrag: {m['transparent_hugepage_defrag']})",
             f"malloc environment of the benchmark: {m['malloc_env'] or 'none'}; operator's own: {', '.join(envs)}",
@@ -366,7 +417,9 @@ def facts(report: dict[str, Any]) -> str:
 
 
 def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: int) -> str:
+    where = any("where" in r for r in results)
     head = (
+        *(("where",) if where else ()),
         "workloads",
         "create s",
         "list floor s",
@@ -395,6 +448,7 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
             tuple(
                 str(x)
                 for x in (
+                    *((r.get("where", ""),) if where else ()),
                     r["workloads"],
                     r["create_seconds"],
                     r.get("list_floor_seconds"),
@@ -425,7 +479,7 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
         if "follower" in r:
             f = r["follower"]
             lines.append(
-                f"\nfollower at {r['workloads']} workloads: ready in {f.get('ready_seconds')} s, "
+                f"\n{r.get('where', '')} follower at {r['workloads']} workloads: ready in {f.get('ready_seconds')} s, "
                 f"stakater_support_leader {f.get('leader_metric')}, RSS steady {f.get('rss_steady_mib')} MiB, "
                 f"peak {f.get('rss_peak_mib')} MiB, CPU {f.get('cpu_seconds')} s in all"
             )
@@ -434,11 +488,12 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
             p = r.get(when)
             if p:
                 lines.append(
-                    f"\n{r['workloads']} workloads, {when.removeprefix('process_').replace('_', ' ')}: "
+                    f"\n{r.get('where', 'operator')} at {r['workloads']} workloads, "
+                    f"{when.removeprefix('process_').replace('_', ' ')}: "
                     f"{p['threads']} threads, RSS {p['rss_mib']} MiB = {p['anonymous_mib']} anonymous + "
                     f"{p['file_mib']} file-backed, {p['arenas']} malloc arenas besides the main one (from the maps)"
                 )
-    sized = sorted((r["workloads"], r["rss_steady_mib"]) for r in results)
+    sized = sorted((r["workloads"], r["rss_steady_mib"]) for r in results if r.get("where") != "pod")
     for (n0, rss0), (n1, rss1) in itertools.pairwise(sized):
         per = (rss1 - rss0) * 1024 / (n1 - n0) if n1 > n0 else float("nan")
         lines.append(f"\nRSS per extra workload from {n0} to {n1}: {per:.2f} KiB")
@@ -449,7 +504,9 @@ def table(results: list[dict[str, Any]], check_seconds: float | None, check_n: i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", type=int, nargs="+", default=[1000, 5000, 10000, 20000])
+    parser.add_argument(
+        "--workloads", type=int, nargs="+", help="sizes (default: 1000 5000 10000 20000; with --in-pod: 10000)"
+    )
     parser.add_argument("--engagements", type=int, default=100)
     parser.add_argument("--flips", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1000)
@@ -470,10 +527,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the operator under benchmarks.memprobe (tracemalloc, malloc_info); its RSS is then not comparable",
     )
+    parser.add_argument(
+        "--in-pod",
+        action="store_true",
+        help="on the real one-node cluster (make node-up; reused if it runs): the operator as pods from"
+        " deploy/overlays/local next to it as a host process, same fixture, same API server (benchmarks/inpod.py)",
+    )
     args = parser.parse_args(argv)
+    if args.workloads is None:
+        args.workloads = [10000] if args.in_pod else [1000, 5000, 10000, 20000]
 
     results = []
-    for n in args.workloads:
+    if args.in_pod:
+        from . import inpod
+
+        results = inpod.run(args)
+    for n in [] if args.in_pod else args.workloads:
         print(f"== {n} workloads, {args.engagements} engagements", flush=True)
         results.append(run_size(n, args))
         print(json.dumps(results[-1]), flush=True)
@@ -484,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         "check": {"manifests": args.check_manifests, "seconds": check_seconds},
     }
     text = table(results, check_seconds, args.check_manifests)
+    if args.in_pod:
+        from . import inpod
+
+        text += "\n".join(inpod.pod_lines(results))
     print(text)
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
