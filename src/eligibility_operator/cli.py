@@ -191,7 +191,7 @@ def _offline_inputs(
     is_flag=True,
     help="With --cluster: judge by each SupportEngagement in the cluster, against the CompatibilityMatrix its "
     "matrixRef names there (inline or fetched from its spec.source) unless --matrix is given (needs list on "
-    "supportengagements and compatibilitymatrices).",
+    "supportengagements, and on compatibilitymatrices without --matrix).",
 )
 def check(
     paths: tuple[Path, ...],
@@ -314,6 +314,7 @@ def _check_clusters(
                 context,
                 f"eligibility-operator/{__version__} (check --cluster)",
                 engagements=from_cluster,
+                matrices=from_cluster and not matrix_given,  # --matrix: the cluster's are not read
             )
         except ScanError as exc:
             raise check_report.InputError(str(exc)) from None

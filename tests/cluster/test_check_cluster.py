@@ -218,6 +218,23 @@ def test_list_on_what_the_operator_watches_is_enough(
     assert result.exit_code == 1, result.output
     products = json.loads(result.stdout)[0]["products"]
     assert any(f"{namespace}/Deployment/reloader-old" in p["workloads"] for p in products)
+    # the engagements in the cluster: list on them; on the matrices too, unless --matrix names one for all
+    kubectl.apply(engagement(namespace))
+    token = token_for(
+        kubectl,
+        namespace,
+        [*rules, {"apiGroups": ["support.stakater.com"], "resources": ["supportengagements"], "verbs": ["list"]}],
+    )
+    config = kubeconfig_with(kubeconfig, tmp_path, {"scanner": {"user": {"token": token}}})
+    given = tmp_path / "matrix.yaml"
+    given.write_text(yaml.safe_dump(matrix("given")))
+    found = check(
+        "--cluster", "--kubeconfig", str(config), "--engagements-from-cluster", "--matrix", str(given), "-o", "json"
+    )
+    assert any(v["engagementRef"] == f"{namespace}/contract" for v in json.loads(found.stdout)), found.output
+    without = check("--cluster", "--kubeconfig", str(config), "--engagements-from-cluster")
+    assert without.exit_code == 4
+    assert "missing permission: list compatibilitymatrices.support.stakater.com" in without.stderr
     kubectl.run("delete", "clusterrolebinding", f"scanner-{namespace}", check=False)
 
 

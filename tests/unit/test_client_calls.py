@@ -308,11 +308,45 @@ def test_a_stream_on_the_old_session_goes_on_after_a_login() -> None:
                     async for _ in response.content.iter_any():
                         chunks += 1
                         if chunks == 2:
-                            api.relogin()  # e.g. a status write answered 401
+                            await api.relogin(first)  # e.g. a status write answered 401
             assert api.session() is not first  # the next request uses the new login's session
         finally:
             await api.close()
             await runner.cleanup()
         assert chunks >= 3  # read to the end after the login
+
+    asyncio.run(main())
+
+
+def test_one_login_for_every_401_on_the_same_session_and_at_most_one_per_interval() -> None:
+    """After a token rotation every watch and request meets a 401 on the same session: one login serves
+    them all; while 401s go on (revoked token), at most one login per ``login_every``; credentials that
+    come back unchanged keep the session; after close, no request makes a new session."""
+
+    async def main() -> None:
+        logins: list[str] = []
+        tokens = iter(["a", "b", "b", "c"])
+
+        def login() -> Connection:
+            token = next(tokens)
+            logins.append(token)
+            return Connection("https://127.0.0.1:1", ssl.create_default_context(), {"Authorization": f"Bearer {token}"})
+
+        api = ApiSession(login, login_every=0.2)
+        first = api.session()
+        await asyncio.gather(*(api.relogin(first) for _ in range(20)))  # 20 watches, one 401 each
+        assert logins == ["a", "b"]
+        second = api.session()
+        assert second is not first
+        await api.relogin(second)  # too soon after the last login: none
+        assert logins == ["a", "b"]
+        await asyncio.sleep(0.25)
+        await api.relogin(second)  # the same token comes back: the session is kept
+        assert logins == ["a", "b", "b"] and api.session() is second
+        await api.relogin(first)  # a 401 on a retired session: already renewed
+        assert logins == ["a", "b", "b"]
+        await api.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            api.session()
 
     asyncio.run(main())

@@ -179,11 +179,10 @@ async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyn
     )
     routes.seen.delegate({kind for *_, kind in WATCHED_RESOURCES}, watches.listed)
     tasks.start(watches.run(), name="workload-watches", forever=True)
-    listening = asyncio.Event()
-    serving = (
-        tasks.start(_run_webhook(parts, kube, webhook, listening), name="webhook", forever=True) if webhook else None
-    )
-    routes.start(tasks, before_ready=_listening(listening, serving) if serving else None)
+    if webhook:
+        state.webhook_listening = asyncio.Event()  # /readyz waits for it
+        tasks.start(_run_webhook(parts, kube, webhook, state.webhook_listening), name="webhook", forever=True)
+    routes.start(tasks)
     campaign = tasks.start(elector.run(), name="leader-election", forever=True) if elector else None
     app = http_server.make_app(state, build_metrics_registry(metrics, state), tasks.stopped)
     tasks.start(http_server.serve(app, config.serving.host, config.serving.port), name="http", forever=True)
@@ -201,14 +200,6 @@ async def run_operator(kube: KubeClient, config: OperatorConfig, stop_flag: asyn
     finally:
         managed = webhook.manage_configuration if webhook else None
         await _shut_down(state, tasks, fenced, elector, campaign, managed, config.shutdown_drain if webhook else 0.0)
-
-
-async def _listening(listening: asyncio.Event, webhook: asyncio.Task[Any]) -> None:
-    """Until the webhook accepts connections (or has failed): the replica is Ready (/readyz, which sends
-    the Service's reviews here) only after that, or it would have reviews refused."""
-    waiting = asyncio.ensure_future(listening.wait())
-    await asyncio.wait({waiting, webhook}, return_when=asyncio.FIRST_COMPLETED)
-    waiting.cancel()
 
 
 async def _shut_down(

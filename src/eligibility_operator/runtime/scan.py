@@ -166,11 +166,12 @@ async def scan(
     context: str,
     *,
     engagements: bool = False,
+    matrices: bool = False,
     options: WatchConfig | None = None,
     resources: tuple[tuple[str, str, str, str], ...] = WATCHED_RESOURCES,
 ) -> ClusterScan:
     """One pass over the cluster that ``login`` connects to: workloads, namespaces, platform (and
-    engagements), over one session (logged in again once on a 401, as the operator does)."""
+    engagements, and the matrices they name), over one session (logged in again once on a 401, as the operator does)."""
     options = options or WatchConfig(page_size=PAGE_SIZE)
     api = ApiSession(login)
     requests = KubeRequests(api)
@@ -200,7 +201,8 @@ async def scan(
                     "serve SupportEngagements (the CRD is not installed)"
                 )
             result.engagements = found
-            step = ("list", _what(MATRICES))  # what their matrixRefs name
+        if matrices:
+            step = ("list", _what(MATRICES))  # what the engagements' matrixRefs name
             result.matrices = await _list_objects(requests, MATRICES, timeout) or []
     except ScanError:
         raise
@@ -212,11 +214,18 @@ async def scan(
 
 
 def scan_context(
-    kubeconfig: str | None, context: str | None, user_agent: str, *, engagements: bool = False
+    kubeconfig: str | None,
+    context: str | None,
+    user_agent: str,
+    *,
+    engagements: bool = False,
+    matrices: bool = False,
 ) -> ClusterScan:
     """:func:`scan` of one kubeconfig context (the current one when None), run to completion."""
     name = context or contexts(kubeconfig)[1] or "current"
-    return asyncio.run(scan(lambda: connect(kubeconfig, context, user_agent), name, engagements=engagements))
+    return asyncio.run(
+        scan(lambda: connect(kubeconfig, context, user_agent), name, engagements=engagements, matrices=matrices)
+    )
 
 
 def _oneline(exc: BaseException) -> str:

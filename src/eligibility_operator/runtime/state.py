@@ -39,6 +39,10 @@ class OperatorState:
         self.requests: dict[RequestKey, RequestRecord] = {}  # SupportRequests (see request_triager)
         self.last_evaluation: float | None = None  # unix time
         self.ready = asyncio.Event()  # set once the watches delivered every object that existed at start
+        # With a webhook: set once it accepts connections. /readyz waits for it too (the Service sends
+        # reviews to ready replicas only); the controllers do not (a stuck certificate stops admission
+        # on this replica, never the statuses).
+        self.webhook_listening: asyncio.Event | None = None
 
     # ------------------------------------------------------------- reads
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -55,7 +55,7 @@ class ResourceWatch:
         namespace: str | None = None,
         options: WatchConfig | None = None,
         count_error: Callable[[str], None] = lambda _: None,
-        relogin: Callable[[], None] = lambda: None,
+        relogin: Callable[[aiohttp.ClientSession], Awaitable[None]] | None = None,
     ) -> None:
         group, version, plural, kind = resource
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
@@ -68,6 +68,7 @@ class ResourceWatch:
         self.decoder = Decoder(f"{group}/{version}" if group else version, kind)
         self.count_error = count_error
         self.relogin = relogin
+        self.used: aiohttp.ClientSession | None = None  # the session of the last request (a 401 names it)
         self.known: set[tuple[str, str]] = set()  # (namespace, name) of every object seen and not gone
         self.listed = asyncio.Event()  # the first listing is complete (or the resource is not served)
         self.served: bool | None = None
@@ -99,8 +100,8 @@ class ResourceWatch:
                 # silent for the inactivity timeout (or a connect timeout): reconnect, resuming where it was
                 log.debug("%s: silent for %g s, reconnecting", self.what, self.options.inactivity_timeout)
             except Exception as exc:
-                if isinstance(exc, ApiHttpError) and exc.status == 401:
-                    self.relogin()  # e.g. a rotated service-account token
+                if isinstance(exc, ApiHttpError) and exc.status == 401 and self.relogin and self.used:
+                    await self.relogin(self.used)  # e.g. a rotated service-account token
                 self.count_error("watch")
                 delay = backoff.delay()
                 log.warning("%s: %s; retrying in %.1f s", self.what, _describe(exc), delay)
@@ -122,7 +123,8 @@ class ResourceWatch:
             params = {"limit": str(self.options.page_size)}
             if token:
                 params["continue"] = token
-            async with self.session().get(self.url, params=params, timeout=timeout) as response:
+            self.used = self.session()
+            async with self.used.get(self.url, params=params, timeout=timeout) as response:
                 if response.status == 404:
                     self._forget(self.known)
                     self.served = False
@@ -163,7 +165,8 @@ class ResourceWatch:
             connect=self.options.connect_timeout,
             sock_read=self.options.inactivity_timeout,
         )
-        async with self.session().get(self.url, params=params, timeout=timeout) as response:
+        self.used = self.session()
+        async with self.used.get(self.url, params=params, timeout=timeout) as response:
             if response.status == 410:
                 raise Gone()
             await _raise_for_status(response)

@@ -37,7 +37,7 @@ return the engagements they marked instead of calling each other.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...core.products.coverage import ANY_NAMESPACE
@@ -91,10 +91,9 @@ class Routes:
             sweep_seconds=sweep_seconds,
         )
 
-    def start(self, tasks: BackgroundTasks, *, before_ready: Awaitable[None] | None = None) -> None:
+    def start(self, tasks: BackgroundTasks) -> None:
         """Start every controller's loop and upkeep. They must keep running (prime until it is done):
-        /healthz fails if one has stopped. ``before_ready``: what priming waits for first (the webhook
-        listening)."""
+        /healthz fails if one has stopped."""
         tasks.start(self.matrices.refresher.run(), name="matrix-refresher", forever=True)
         tasks.start(self.engagements.run(), name="reconciler", forever=True)
         tasks.start(self.matrices.run(), name="matrix-status", forever=True)
@@ -102,12 +101,7 @@ class Routes:
         tasks.start(self.upkeep.resync_forever(), name="resync", forever=True)
         tasks.start(self.upkeep.watch_platform_forever(), name="platform", forever=True)
         tasks.start(self.upkeep.sweep_forever(), name="sweep", forever=True)
-        tasks.start(self._prime(before_ready), name="prime", critical=True)
-
-    async def _prime(self, before_ready: Awaitable[None] | None) -> None:
-        if before_ready is not None:
-            await before_ready
-        await self.upkeep.prime()
+        tasks.start(self.upkeep.prime(), name="prime", critical=True)
 
     @property
     def idle(self) -> bool:

@@ -163,41 +163,71 @@ class ApiSession:
     reader whose connection its own session closed): every workload watch silent for 70 s after a token
     rotation."""
 
-    def __init__(self, login: Callable[[], Connection], retire_after: float = 600.0) -> None:
+    def __init__(self, login: Callable[[], Connection], retire_after: float = 600.0, login_every: float = 10.0) -> None:
         self.login = login
         self.retire_after = retire_after
+        self.login_every = login_every  # at most one login per this many seconds while 401s go on
         self.connection = login()
         self._session: aiohttp.ClientSession | None = None
         self._retired: dict[asyncio.Task[None], aiohttp.ClientSession] = {}
+        self._login_lock: asyncio.Lock | None = None  # made on the loop that first needs it
+        self._last_login = float("-inf")
+        self._closed = False
 
     @property
     def server(self) -> str:
         return self.connection.server
 
     def session(self) -> aiohttp.ClientSession:
+        if self._closed:  # a request from a thread still running at shutdown: no new pool, no late write
+            raise RuntimeError("the API session is closed (shutting down)")
         if self._session is None or self._session.closed:
             self._session = self.connection.session()
         return self._session
 
-    def relogin(self) -> None:
-        try:
-            self.connection = self.login()
-        except Exception as exc:  # keep the old credentials; the next 401 tries again
-            log.warning("could not log in again: %s", f"{type(exc).__name__}: {str(exc)[:300]}")
-            return
-        log.info("logged in again to %s (credentials refused: HTTP 401)", self.connection.server)
-        old, self._session = self._session, None
-        if old is not None:
-            closing = asyncio.get_running_loop().create_task(self._close_later(old))
-            self._retired[closing] = old
-            closing.add_done_callback(lambda done: self._retired.pop(done, None))
+    async def relogin(self, failed: aiohttp.ClientSession | None = None) -> None:
+        """Log in again after a 401 on ``failed`` (None: on the current session).
+
+        One login at a time, in a thread (an exec plugin runs a process), only if ``failed`` is still the
+        current session (every watch and request that met the same 401 shares one login), and at most
+        once per ``login_every`` seconds while the credentials go on being refused. Credentials that
+        come back unchanged keep the session."""
+        if self._login_lock is None:
+            self._login_lock = asyncio.Lock()
+        async with self._login_lock:
+            if self._closed or (failed is not None and failed is not self._session):
+                return  # renewed meanwhile by another request
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._last_login < self.login_every:
+                return
+            self._last_login = loop.time()
+            try:
+                connection = await asyncio.to_thread(self.login)
+            except Exception as exc:  # keep the old credentials; the next 401 tries again
+                log.warning("could not log in again: %s", f"{type(exc).__name__}: {str(exc)[:300]}")
+                return
+            if "Authorization" in connection.headers and (connection.server, connection.headers) == (
+                self.connection.server,
+                self.connection.headers,
+            ):
+                log.warning("credentials refused (HTTP 401) and unchanged on logging in again")
+                return
+            self.connection = connection
+            log.info("logged in again to %s (credentials refused: HTTP 401)", connection.server)
+            old, self._session = self._session, None
+            if old is not None:
+                closing = loop.create_task(self._close_later(old))
+                self._retired[closing] = old
+                closing.add_done_callback(lambda done: self._retired.pop(done, None))
 
     async def _close_later(self, old: aiohttp.ClientSession) -> None:
         await asyncio.sleep(self.retire_after)
         await old.close()
 
     async def close(self) -> None:
-        """Close the session and every retired one (at shutdown: whatever is still on them ends)."""
+        """Close the session and every retired one (at shutdown: whatever is still on them ends); no
+        request makes a new one after this."""
+        self._closed = True
         retired = list(self._retired.items())
         for task, _ in retired:
             task.cancel()
@@ -232,8 +262,7 @@ class ApiSession:
             ) as response:
                 content = await response.read()
                 if response.status == 401 and attempt == 1:
-                    if session is self._session:  # not renewed meanwhile by another request
-                        self.relogin()
+                    await self.relogin(session)
                     continue
                 return response.status, response.reason or "", content
         raise AssertionError("unreachable")

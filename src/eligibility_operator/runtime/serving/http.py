@@ -34,6 +34,8 @@ def make_app(state: OperatorState, registry: CollectorRegistry, stopped: Callabl
     async def readyz(_: web.Request) -> web.Response:
         if not state.is_ready():
             return web.Response(status=503, text="initial listing not finished\n")
+        if state.webhook_listening is not None and not state.webhook_listening.is_set():
+            return web.Response(status=503, text="admission webhook not listening yet\n")
         return web.Response(text="ok\n")
 
     app = web.Application()
