@@ -24,7 +24,8 @@ from aiohttp import web
 
 from eligibility_operator.runtime.controllers.matrix_store import ConfigMapStore, StoredCopy
 from eligibility_operator.runtime.kube.api import KubeClient, KubeRequests
-from eligibility_operator.runtime.kube.connection import ApiHttpError, ApiSession, Connection
+from eligibility_operator.runtime.kube.connection import ApiSession, Connection
+from eligibility_operator.runtime.kube.errors import ApiHttpError
 from eligibility_operator.runtime.kube.lease import KubeLeaseStore, LeaseConflict, LeaseRecord
 from eligibility_operator.runtime.leadership import AlwaysLeader
 

@@ -39,6 +39,22 @@ def test_run_does_not_import_what_only_some_clusters_need() -> None:
     assert not {"holidays", "oras", "jsonschema", "cryptography"} & set(loaded)
 
 
+def test_the_webhook_parser_process_imports_no_client_library() -> None:
+    """The webhook's parser process (multiprocessing's spawn) imports the command line's main module
+    again and the review reader: neither may load Kopf, the kubernetes package, aiohttp or pydantic.
+    One import of Kopf through the Lease module once made that process 60 MiB instead of 24 MiB, in
+    every replica (docs/performance.md, "In a pod")."""
+    loaded = json.loads(
+        run_python(
+            "import json, sys\n"
+            "from eligibility_operator import cli\n"
+            "from eligibility_operator.core.admission.reviews import read_review\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+        )
+    )
+    assert not {"kopf", "kubernetes", "aiohttp", "pydantic", "yaml"} & set(loaded)
+
+
 def test_the_operators_requests_load_no_generated_api_class() -> None:
     """The ``kubernetes`` package's generated API classes cost memory (``CoreV1Api`` alone 20 MiB); the
     ConfigMap store, the Lease and the rest send raw requests over the operator's one aiohttp session."""

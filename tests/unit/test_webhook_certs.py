@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from eligibility_operator.runtime.config import OLM_CERT_DIRS, cert_source
-from eligibility_operator.runtime.kube.connection import ApiHttpError
+from eligibility_operator.runtime.kube.errors import ApiHttpError
 from eligibility_operator.runtime.leadership import AlwaysLeader
 from eligibility_operator.runtime.serving import certs
 

@@ -29,7 +29,8 @@ from ..core.products.workloads import WATCHED_RESOURCES, WorkloadFacts
 from ..core.verdict.evaluation import Platform
 from .config import WatchConfig
 from .kube.api import KubeRequests
-from .kube.connection import ApiHttpError, ApiSession, Connection
+from .kube.connection import ApiSession, Connection
+from .kube.errors import ApiHttpError
 from .watches import ResourceWatch
 
 ENGAGEMENTS = ("support.stakater.com", "v1alpha1", "supportengagements", "SupportEngagement")

@@ -23,7 +23,8 @@ import aiohttp
 
 from ..core.products.workloads import WorkloadFacts
 from .config import WatchConfig
-from .kube.connection import ApiHttpError, ApiSession
+from .kube.connection import ApiSession
+from .kube.errors import ApiHttpError
 from .kube.wire import Decoder, Event, Item, lines
 from .tasks import Backoff
 

@@ -30,7 +30,8 @@ from ...api.models import GROUP, VERSION
 from ...core.base.status_wire import rfc3339
 from ...core.compat.platforms import openshift_version_of
 from ...core.verdict.evaluation import Platform
-from .connection import ApiHttpError, ApiSession, Connection, login
+from .connection import ApiSession, Connection, login
+from .errors import ApiHttpError
 
 log = logging.getLogger(__name__)
 COMPONENT = "eligibility-operator"
@@ -143,7 +144,7 @@ class KubeRequests:
         accept: str = "application/json",
         timeout: aiohttp.ClientTimeout = TIMEOUT,
     ) -> dict[str, Any]:
-        """One request; the answer's JSON. Raises :class:`~.connection.ApiHttpError` on an HTTP error status."""
+        """One request; the answer's JSON. Raises :class:`~.errors.ApiHttpError` on an HTTP error status."""
         status, reason, content = await self.api.request(
             method, path, query=query, body=body, content_type=content_type, accept=accept, timeout=timeout
         )
@@ -429,5 +430,5 @@ class KubeClient:
         self, method: str, path: str, *, body: Any = None, timeout: aiohttp.ClientTimeout = TIMEOUT
     ) -> dict[str, Any]:
         """One request on a raw API path (GET, or POST/PUT of a whole object); the server's answer. Raises
-        :class:`~.connection.ApiHttpError` on an HTTP error status."""
+        :class:`~.errors.ApiHttpError` on an HTTP error status."""
         return self.wait(self.requests.call(method, path, body=body, timeout=timeout))

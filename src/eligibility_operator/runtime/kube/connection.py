@@ -142,16 +142,6 @@ class OwnThreadResolver(AbstractResolver):
         return None
 
 
-class ApiHttpError(Exception):
-    """An HTTP error status from the API server (``status``, ``reason`` and the server's message)."""
-
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
-        super().__init__(f"HTTP {status} {reason}: {message[:300]}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
 class ApiSession:
     """One aiohttp session (one connection pool, one TLS and auth setup) for every request the operator
     makes itself; logs in again after a 401 (a rotated service-account token, an expired exec-plugin

@@ -10,9 +10,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
-
-from .connection import ApiHttpError
+from .errors import ApiHttpError
 
 if TYPE_CHECKING:
     from .api import KubeClient
@@ -89,6 +87,8 @@ class KubeLeaseStore:
     def __init__(self, kube: KubeClient, namespace: str, name: str = LEASE_NAME, timeout: float = 5.0) -> None:
         self.kube = kube
         self.namespace, self.name = namespace, name
+        import aiohttp  # here: the command line imports this module, and the webhook's parser process with it
+
         self.timeout = aiohttp.ClientTimeout(connect=min(timeout, 3.0), sock_read=timeout)
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from ..kube.api import describe_error
-from ..kube.connection import ApiHttpError
+from ..kube.errors import ApiHttpError
 from ..leadership import Leadership
 
 log = logging.getLogger("eligibility_operator")
@@ -42,7 +42,7 @@ VWC_PATH = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfiguration
 
 class RawApi(Protocol):
     """One API request, its JSON answer (``KubeClient.request``, over the operator's one session); raises
-    :class:`~..kube.connection.ApiHttpError` on an HTTP error status."""
+    :class:`~..kube.errors.ApiHttpError` on an HTTP error status."""
 
     def request(self, method: str, path: str, *, body: Any = None) -> dict[str, Any]: ...
 
