@@ -328,7 +328,11 @@ class Connections:
         now = self.loop.time()
         # Idle for a moment at least: a client reuses its most recently used connection first, so closing
         # only those it has left alone for a second leaves little chance of meeting its next request.
-        idle = [conn for conn in self.live if conn.kept_alive and now - conn.since >= min_idle]
+        idle = [
+            conn
+            for conn in self.live
+            if conn.kept_alive and now - conn.since >= min_idle and not request_arriving(conn.sock)
+        ]
         for conn in idle:
             if conn.raw is not None:
                 conn.raw.close()  # a FIN, after anything still being written: the client sees it as idle-closed
@@ -342,6 +346,19 @@ class Connections:
         for conn in list(self.live):
             conn.close()
         self.live.clear()
+
+
+def request_arriving(sock: socket.socket) -> bool:
+    """Bytes in the socket that the event loop has not read yet: a request already sent on a connection
+    that looks idle here. Closing it would answer that request with EOF (the API server's "failed calling
+    webhook ... EOF"), so a draining replica leaves it open: the request is read and answered with the
+    connection's close. Peeking consumes nothing."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:  # closed meanwhile, or not a stream socket: nothing to protect
+        return False
 
 
 _CONNECTIONS = web.AppKey("eligibility_operator.runtime.serving.limits.connections", Connections)
