@@ -11,10 +11,11 @@ and the operator tests, cover the same calls against kube-apiserver).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -58,28 +59,41 @@ class Server:
         return web.json_response(answer, status=status)
 
 
+def api_app(server: Server) -> web.Application:
+    """``server`` answering every method and path."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[int]:
+    """``app`` on a free port of 127.0.0.1 (the port), stopped on leaving."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
 def _run(check: Callable[[Server, KubeClient, list[str]], Awaitable[None]]) -> None:
     async def main() -> None:
         server = Server()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", server.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
         tokens: list[str] = []
+        async with served(api_app(server)) as port:
 
-        def login() -> Connection:  # a new token at each login, as a rotated service-account token
-            tokens.append(f"t{len(tokens) + 1}")
-            headers = {"Authorization": f"Bearer {tokens[-1]}", "User-Agent": "eo-test"}
-            return Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), headers)
+            def login() -> Connection:  # a new token at each login, as a rotated service-account token
+                tokens.append(f"t{len(tokens) + 1}")
+                headers = {"Authorization": f"Bearer {tokens[-1]}", "User-Agent": "eo-test"}
+                return Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), headers)
 
-        kube = KubeClient(KubeRequests(ApiSession(login)))
-        try:
-            await check(server, kube, tokens)
-        finally:
-            await kube.close()
-            await runner.cleanup()
+            kube = KubeClient(KubeRequests(ApiSession(login)))
+            try:
+                await check(server, kube, tokens)
+            finally:
+                await kube.close()
 
     asyncio.run(main())
 
@@ -218,22 +232,16 @@ def test_a_named_server_is_reached_when_every_worker_thread_waits_for_the_loop()
 
     async def main() -> None:
         server = Server()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", server.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
-        connection = Connection(f"http://localhost:{port}", ssl.create_default_context(), {})
-        kube = KubeClient(KubeRequests(ApiSession(lambda: connection)))
-        server.answer("GET", "/apis/config.openshift.io/v1/clusterversions/version", (404, {}))
-        try:
-            async with asyncio.timeout(10):  # with the loop's own resolver: waits until WAIT_LIMIT
-                await asyncio.to_thread(kube.platform)
-        finally:
-            await kube.close()
-            await runner.cleanup()
+        async with served(api_app(server)) as port:
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+            connection = Connection(f"http://localhost:{port}", ssl.create_default_context(), {})
+            kube = KubeClient(KubeRequests(ApiSession(lambda: connection)))
+            server.answer("GET", "/apis/config.openshift.io/v1/clusterversions/version", (404, {}))
+            try:
+                async with asyncio.timeout(10):  # with the loop's own resolver: waits until WAIT_LIMIT
+                    await asyncio.to_thread(kube.platform)
+            finally:
+                await kube.close()
 
     asyncio.run(main())
 
@@ -247,30 +255,25 @@ def test_check_cluster_reads_the_platform_with_the_operators_reader(group_served
 
     async def main() -> None:
         server = Server()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", server.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-
-        def login() -> Connection:
-            return Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), {})
 
         def answers() -> None:
             server.answer("GET", "/version", (200, {"gitVersion": "v1.31.2"}))
             server.answer("GET", "/apis/config.openshift.io/v1/clusterversions/version", (403, {"message": "no"}))
             server.answer("GET", "/apis/config.openshift.io", (200, {}) if group_served else (404, {}))
 
-        kube = KubeClient(KubeRequests(ApiSession(login)))
-        try:
-            answers()
-            scanned = (await scan(login, "ctx", resources=())).platform
-            answers()
-            operator = await asyncio.to_thread(kube.platform)
-        finally:
-            await kube.close()
-            await runner.cleanup()
+        async with served(api_app(server)) as port:
+
+            def login() -> Connection:
+                return Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), {})
+
+            kube = KubeClient(KubeRequests(ApiSession(login)))
+            try:
+                answers()
+                scanned = (await scan(login, "ctx", resources=())).platform
+                answers()
+                operator = await asyncio.to_thread(kube.platform)
+            finally:
+                await kube.close()
         assert scanned == operator
         assert scanned.kubernetes == "v1.31.2" and scanned.openshift is None
         if group_served:
@@ -297,23 +300,19 @@ def test_a_stream_on_the_old_session_goes_on_after_a_login() -> None:
 
         app = web.Application()
         app.router.add_get("/watch", stream)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        api = ApiSession(lambda: Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), {}))
-        chunks, first = 0, api.session()
-        try:
-            async with first.get(f"{api.server}/watch") as response:
-                async with asyncio.timeout(5):
-                    async for _ in response.content.iter_any():
-                        chunks += 1
-                        if chunks == 2:
-                            await api.relogin(first)  # e.g. a status write answered 401
-            assert api.session() is not first  # the next request uses the new login's session
-        finally:
-            await api.close()
-            await runner.cleanup()
+        async with served(app) as port:
+            api = ApiSession(lambda: Connection(f"http://127.0.0.1:{port}", ssl.create_default_context(), {}))
+            chunks, first = 0, api.session()
+            try:
+                async with first.get(f"{api.server}/watch") as response:
+                    async with asyncio.timeout(5):
+                        async for _ in response.content.iter_any():
+                            chunks += 1
+                            if chunks == 2:
+                                await api.relogin(first)  # e.g. a status write answered 401
+                assert api.session() is not first  # the next request uses the new login's session
+            finally:
+                await api.close()
         assert chunks >= 3  # read to the end after the login
 
     asyncio.run(main())
