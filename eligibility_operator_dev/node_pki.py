@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from eligibility_operator.runtime.serving.certs import subject_alt_names
 
 # user name, groups: one bearer token each (the file name of its kubeconfig is the key).
 IDENTITIES = {
@@ -85,13 +86,7 @@ def _certificate(
     if usage:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
     if names:
-        alt: list[x509.GeneralName] = []
-        for item in names:
-            try:
-                alt.append(x509.IPAddress(ipaddress.ip_address(item)))
-            except ValueError:
-                alt.append(x509.DNSName(item))
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        builder = builder.add_extension(subject_alt_names(list(names)), critical=False)
     return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
 
 
