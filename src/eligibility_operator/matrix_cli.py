@@ -159,7 +159,7 @@ def load_remote_matrix(
     timeout: str = "30s",
 ) -> CompiledMatrix:
     """Fetch, verify and compile a matrix for ``check``; any failure is an InputError (exit 4, no verdict)."""
-    from .matrix_source import Integrity, SourceError, compile_document, fetch, verified
+    from .matrix_source import Integrity, SourceError, fetch_matrix
     from .matrix_source.duration import seconds
     from .offline.files import InputError
 
@@ -175,9 +175,8 @@ def load_remote_matrix(
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the matrix key or CA bundle: {exc}") from None
     try:
-        fetched = fetch(reference, ca_bundle=ca_bundle, timeout=limit, with_signature=public is not None)
-        verified(fetched, Integrity(digest=digest, public_key=public))
-        return compile_document(fetched.document, None, 0, reference)
+        integrity = Integrity(digest=digest, public_key=public)
+        return fetch_matrix(reference, integrity, ca_bundle=ca_bundle, timeout=limit, name=None, generation=0)
     except SourceError as exc:
         raise InputError(f"matrix {reference} not used: {exc}") from None
 

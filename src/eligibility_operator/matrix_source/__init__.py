@@ -6,7 +6,16 @@ Pure apart from the network: no Kubernetes client, no Kopf. ``matrix_refresher``
 """
 
 from .errors import Reason, SourceError
-from .fetch import MAX_DOCUMENT_BYTES, Fetched, Integrity, compile_document, fetch, parse_document, verified
+from .fetch import (
+    MAX_DOCUMENT_BYTES,
+    Fetched,
+    Integrity,
+    compile_document,
+    fetch,
+    fetch_matrix,
+    parse_document,
+    verified,
+)
 from .integrity import digest_of, generate_key, sign, verify
 
 __all__ = [
@@ -18,6 +27,7 @@ __all__ = [
     "compile_document",
     "digest_of",
     "fetch",
+    "fetch_matrix",
     "generate_key",
     "parse_document",
     "sign",

@@ -103,6 +103,18 @@ def compile_document(document: bytes, name: str | None, generation: int, where: 
         raise SourceError(Reason.INVALID, f"{where}: invalid CompatibilityMatrix: {exc}") from None
 
 
+def fetch_matrix(
+    url: str, integrity: Integrity, *, ca_bundle: str | None, timeout: float, name: str | None, generation: int
+) -> CompiledMatrix:
+    """Fetch, verify and compile in one step: the document at ``url`` as matrix ``name`` (default: its own),
+    with its digest as the revision. SourceError when any step fails."""
+    fetched = fetch(url, ca_bundle=ca_bundle, timeout=timeout, with_signature=integrity.public_key is not None)
+    revision = verified(fetched, integrity)
+    compiled = compile_document(fetched.document, name, generation, url)
+    compiled.revision = revision
+    return compiled
+
+
 def verified(fetched: Fetched, integrity: Integrity) -> str:
     """The document's digest once it satisfies ``integrity`` (SourceError otherwise)."""
     return verify(

@@ -19,7 +19,7 @@ from ..api.models import CompatibilityMatrixObjectSpec, MatrixSource
 from ..core.base.specs import describe_validation_error
 from ..core.compat.matrix import CompiledMatrix, MatrixError, load_matrix, settings_problem
 from ..core.verdict.engagements import matrix_not_found
-from ..matrix_source import Integrity, SourceError, compile_document, fetch, verified
+from ..matrix_source import Integrity, SourceError, fetch_matrix
 from ..matrix_source.duration import seconds
 
 MatrixFetcher = Callable[[str, MatrixSource, int], CompiledMatrix]
@@ -27,16 +27,15 @@ MatrixFetcher = Callable[[str, MatrixSource, int], CompiledMatrix]
 
 def fetch_source(name: str, source: MatrixSource, generation: int) -> CompiledMatrix:
     """The document at ``source``, verified as the operator verifies it, compiled as matrix ``name``."""
-    fetched = fetch(
+    integrity = Integrity(digest=source.digest, public_key=source.public_key)
+    return fetch_matrix(
         source.url,
+        integrity,
         ca_bundle=source.ca_bundle,
         timeout=seconds(source.timeout),
-        with_signature=source.public_key is not None,
+        name=name,
+        generation=generation,
     )
-    revision = verified(fetched, Integrity(digest=source.digest, public_key=source.public_key))
-    compiled = compile_document(fetched.document, name, generation, source.url)
-    compiled.revision = revision
-    return compiled
 
 
 class ClusterMatrices:
